@@ -1,0 +1,31 @@
+# The two Quickstart commands (`make demo`, `make test`) set everything up themselves.
+PYTHON ?= python3
+VENV ?= .venv
+# torch is installed before the project so that pip keeps it: 2.13.0 is the CPU build on this
+# team's machines and the CUDA build from PyPI on a Linux GPU machine. An already installed torch
+# (for example a CUDA build you chose) is left alone. Override with `make setup TORCH_SPEC=...`.
+TORCH_SPEC ?= torch==2.13.0
+BIN := $(VENV)/bin
+export HANROCK_HOME ?= $(CURDIR)/.hanrock
+
+.PHONY: setup demo test bench ui clean
+
+setup: $(VENV)/.hanrock-installed
+
+$(VENV)/.hanrock-installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install -q "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	touch $@
+
+demo: setup
+	$(BIN)/dagster job execute -m hanrock_assets -j main_job
+
+test: setup
+	$(BIN)/python -m pytest -n 2 tests
+
+ui: setup
+	$(BIN)/dagster dev -w workspace.yaml
+
+clean:
+	rm -rf $(VENV) .hanrock

@@ -1,0 +1,154 @@
+"""IEMOCAP release layout -> talkturn table.
+
+Reads `IEMOCAP_full_release/Session{1..5}/dialog/EmoEvaluation/<dialog>.txt` (one talkturn per
+evaluation block) and `dialog/transcriptions/<dialog>.txt` (text and times), plus optional
+preprocessing outputs beside the release: `preprocessing/openface/<dialog>_<F|M>.csv` and
+`preprocessing/vokaturi.csv`.  See docs/corpus-layouts.md.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import InputError
+from ..paper_tables import IEMOCAP_FOUR_CLASS
+from ..partitions import assign_partitions, default_partition_file, load_partition_plan
+from ..talkturn import finalise_table
+from .openface import MIN_CONFIDENCE, attach_openface
+from .vokaturi import attach_vokaturi
+
+RELEASE_DIR = "IEMOCAP_full_release"
+_EVAL_LINE = re.compile(
+    r"^\[(?P<start>\d+(?:\.\d+)?) - (?P<end>\d+(?:\.\d+)?)\]\t(?P<uid>\S+)\t(?P<code>[a-z]{3})\t"
+    r"\[(?P<val>[\d.]+), (?P<act>[\d.]+), (?P<dom>[\d.]+)\]\s*$"
+)
+_TRANS_LINE = re.compile(r"^(?P<uid>Ses\S+) \[(?P<start>[^\]-]+)-(?P<end>[^\]]+)\]:\s?(?P<text>.*)$")
+_UID = re.compile(r"^(?P<session>Ses\d\d[FM])_(?P<rest>.+)_(?P<gender>[FM])(?P<num>\d{3})$")
+
+
+def find_release(root: str | Path) -> Path:
+    """Accept either the folder that holds IEMOCAP_full_release or the release folder itself."""
+    root = Path(root)
+    if not root.is_dir():
+        raise InputError("corpus root is not a directory", root)
+    return root / RELEASE_DIR if (root / RELEASE_DIR).is_dir() else root
+
+
+def parse_uid(uid: str, path: Path, line: int) -> dict[str, str]:
+    """Split an utterance id into lead session, dialogue and speaker."""
+    m = _UID.match(uid)
+    if not m:
+        raise InputError(f"utterance id {uid!r} is not Ses{{NN}}{{F|M}}_..._{{F|M}}NNN", path, line)
+    dialogue = uid.rsplit("_", 1)[0]
+    gender = m["gender"]
+    return {
+        "session": m["session"],
+        "dialogue": dialogue,
+        "speaker": f"{m['session'][:5]}_{gender}",
+        "speaker_noun": "woman" if gender == "F" else "man",
+    }
+
+
+def read_emo_evaluation(path: Path) -> list[dict]:
+    """Parse one EmoEvaluation file: one record per `[start - end] uid code [v, a, d]` line."""
+    records = []
+    for number, raw in enumerate(path.read_text(errors="replace").splitlines(), start=1):
+        line = raw.rstrip("\r")
+        if not line.startswith("["):
+            continue  # header (%), rater lines (C-E1:, A-E3:) and blank separators
+        m = _EVAL_LINE.match(line)
+        if not m:
+            raise InputError(
+                f"malformed evaluation line {line[:60]!r}", path, number,
+                hint="expected '[start - end]<TAB>utterance<TAB>code<TAB>[v, a, d]'",
+            )
+        start, end = float(m["start"]), float(m["end"])
+        if end < start:
+            raise InputError(f"end {end} is before start {start}", path, number)
+        record = {
+            "utterance_id": m["uid"],
+            "emotion_code": m["code"],
+            "label_emotion": IEMOCAP_FOUR_CLASS.get(m["code"]),
+            "label_valence": float(m["val"]),
+            "label_activation": float(m["act"]),
+            "label_dominance": float(m["dom"]),
+            "_eval_at": (path, number),
+        }
+        for dim in ("label_valence", "label_activation", "label_dominance"):
+            if not 1.0 <= record[dim] <= 5.0:
+                raise InputError(f"{dim[6:]} {record[dim]} is outside 1..5", path, number)
+        record.update(parse_uid(m["uid"], path, number))
+        records.append(record)
+    return records
+
+
+def read_transcription(path: Path) -> dict[str, tuple[float, float, str, int]]:
+    """uid -> (start, end, text, line) from one transcription file; noise lines are skipped."""
+    out = {}
+    for number, raw in enumerate(path.read_text(errors="replace").splitlines(), start=1):
+        line = raw.rstrip("\r")
+        if not line.startswith("Ses"):
+            continue
+        m = _TRANS_LINE.match(line)
+        if not m:
+            raise InputError(f"malformed transcription line {line[:60]!r}", path, number,
+                             hint="expected 'UTTERANCE_ID [start-end]: text'")
+        if "XX" in m["uid"]:
+            continue  # unlabelled fragments without an evaluation
+        try:
+            start, end = float(m["start"]), float(m["end"])
+        except ValueError:
+            raise InputError(f"bad time range [{m['start']}-{m['end']}]", path, number) from None
+        if end < start:
+            raise InputError(f"bad time range [{m['start']}-{m['end']}]: end before start", path, number)
+        out[m["uid"]] = (start, end, m["text"].strip(), number)
+    return out
+
+
+def read_iemocap(
+    root: str | Path,
+    partition_file: str | Path | None = None,
+    openface_dir: str | Path | None = None,
+    vokaturi_csv: str | Path | None = None,
+    min_confidence: float = MIN_CONFIDENCE,
+    dataset: str = "iemocap",
+) -> pd.DataFrame:
+    """Read an IEMOCAP release (and its preprocessing outputs) into the talkturn table."""
+    release = find_release(root)
+    eval_files = sorted(release.glob("Session*/dialog/EmoEvaluation/*.txt"))
+    if not eval_files:
+        raise InputError(
+            "no EmoEvaluation files found", root,
+            hint=f"expected {RELEASE_DIR}/Session*/dialog/EmoEvaluation/<dialog>.txt under the root",
+        )
+    records: list[dict] = []
+    seen: dict[str, tuple[Path, int]] = {}
+    for eval_path in eval_files:
+        trans_path = eval_path.parent.parent / "transcriptions" / eval_path.name
+        if not trans_path.exists():
+            raise InputError("no transcription for this dialogue", eval_path, hint=f"expected {trans_path}")
+        transcript = read_transcription(trans_path)
+        for rec in read_emo_evaluation(eval_path):
+            uid = rec["utterance_id"]
+            if uid in seen:
+                first_path, first_line = seen[uid]
+                raise InputError(f"duplicate utterance id {uid!r} (first at {first_path}:{first_line})", *rec["_eval_at"])
+            seen[uid] = rec["_eval_at"]
+            if uid not in transcript:
+                raise InputError(f"utterance {uid!r} has no transcription line", trans_path)
+            rec["start_s"], rec["end_s"], rec["text"], _ = transcript[uid]
+            records.append(rec)
+    table = pd.DataFrame.from_records(records).drop(columns="_eval_at")
+    table["dataset"] = dataset
+    table["turn_index"] = table.groupby("dialogue")["start_s"].rank(method="first").astype(int) - 1
+    plan = load_partition_plan(partition_file or default_partition_file("iemocap"))
+    table = assign_partitions(table, plan)
+    pre = release.parent / "preprocessing" if release.name == RELEASE_DIR else release / "preprocessing"
+    of_dir = Path(openface_dir) if openface_dir else pre / "openface"
+    files = {(d, s): of_dir / f"{d}_{s[-1]}.csv" for d, s in table[["dialogue", "speaker"]].drop_duplicates().itertuples(index=False)}
+    table = attach_openface(table, files, min_confidence)
+    table = attach_vokaturi(table, Path(vokaturi_csv) if vokaturi_csv else pre / "vokaturi.csv")
+    return finalise_table(table, str(root))

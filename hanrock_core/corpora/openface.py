@@ -1,0 +1,178 @@
+"""OpenFace 2.x FeatureExtraction CSVs: read per-frame action units, aggregate per talkturn.
+
+A talkturn's values come from the valid frames with start <= timestamp <= end, where valid means
+`success == 1` and `confidence >= min_confidence`.  Intensities (`_r`) are averaged; presence
+(`_c`) holds when every valid frame has it; a smile is an AU06_c & AU12_c run of >= 0.5 s.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError
+from ..talkturn import missing_column
+
+AU_INTENSITY = ("AU05_r", "AU17_r", "AU20_r", "AU25_r")
+AU_PRESENCE = ("AU05_c", "AU17_c", "AU20_c", "AU25_c", "AU06_c", "AU12_c")
+REQUIRED = ("frame", "timestamp", "confidence", "success") + AU_INTENSITY + AU_PRESENCE
+OPTIONAL = ("face_id", "pose_Tz", "y_30")
+MIN_CONFIDENCE = 0.75
+SMILE_MIN_S = 0.5
+NOD_MIN_PX = 4.0  # vertical nose travel that counts as one nod stroke
+LEAN_MIN_MM = 25.0  # movement towards the camera that counts as leaning forward
+
+
+def read_openface_csv(path: str | Path) -> pd.DataFrame:
+    """Read and check one FeatureExtraction CSV; columns are returned without leading spaces."""
+    path = Path(path)
+    try:
+        frames = pd.read_csv(path, skipinitialspace=True)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise InputError(f"cannot parse OpenFace CSV: {exc}", path) from exc
+    frames.columns = [str(c).strip() for c in frames.columns]
+    for name in REQUIRED:
+        if name not in frames.columns:
+            raise InputError(
+                f"OpenFace CSV lacks column {name!r}", path, 1, name, hint="run FeatureExtraction with -aus (2.x output)"
+            )
+    keep = [c for c in REQUIRED + OPTIONAL if c in frames.columns]
+    frames = frames[keep]
+    if "face_id" in frames and frames["face_id"].nunique() > 1:
+        raise InputError(
+            "several faces (face_id) in one file", path, column="face_id", hint="give each speaker their own FeatureExtraction file"
+        )
+    _check_numeric(frames, path)
+    return frames
+
+
+def _first_bad_line(mask: np.ndarray) -> int:
+    """File line of the first flagged frame (line 1 is the header)."""
+    return int(np.flatnonzero(mask)[0]) + 2
+
+
+def _check_numeric(frames: pd.DataFrame, path: Path) -> None:
+    """Timestamps never go backwards; valid frames carry finite AU values in range."""
+    for name in REQUIRED:
+        frames[name] = pd.to_numeric(frames[name], errors="coerce")
+    ts = frames["timestamp"].to_numpy(dtype=float)
+    if np.isnan(ts).any():
+        raise InputError("timestamp is missing or not a number", path, _first_bad_line(np.isnan(ts)), "timestamp")
+    back = np.diff(ts) < 0
+    if back.any():
+        line = _first_bad_line(np.r_[False, back])
+        raise InputError("timestamps go backwards", path, line, "timestamp", hint="frames must be in time order")
+    ok = frames["success"].to_numpy(dtype=float) == 1
+    for name in AU_INTENSITY:
+        values = frames[name].to_numpy(dtype=float)
+        bad = ok & ~((values >= 0) & (values <= 5))
+        if bad.any():
+            raise InputError(
+                f"AU intensity {values[bad][0]} is NaN or outside 0..5", path, _first_bad_line(bad), name
+            )
+    for name in AU_PRESENCE:
+        values = frames[name].to_numpy(dtype=float)
+        bad = ok & ~np.isin(values, (0.0, 1.0))
+        if bad.any():
+            raise InputError(f"AU presence {values[bad][0]} is not 0 or 1", path, _first_bad_line(bad), name)
+
+
+def _longest_run_s(flags: np.ndarray, frame_s: float) -> float:
+    """Duration of the longest run of consecutive True frames."""
+    if not flags.any():
+        return 0.0
+    padded = np.r_[0, flags.astype(np.int8), 0]
+    edges = np.flatnonzero(np.diff(padded))
+    return float((edges[1::2] - edges[0::2]).max()) * frame_s
+
+
+def _nodded(y: np.ndarray) -> bool:
+    """Two or more vertical strokes of the nose of at least NOD_MIN_PX each."""
+    if len(y) < 3:
+        return False
+    strokes, anchor, direction = 0, y[0], 0
+    for value in y[1:]:
+        step = value - anchor
+        if abs(step) >= NOD_MIN_PX:
+            new_dir = 1 if step > 0 else -1
+            if new_dir != direction:
+                strokes += 1
+                direction = new_dir
+            anchor = value
+        elif (value - anchor) * direction > 0:
+            anchor = value
+    return strokes >= 2
+
+
+def aggregate_talkturns(frames: pd.DataFrame, starts: np.ndarray, ends: np.ndarray, min_confidence: float = MIN_CONFIDENCE) -> pd.DataFrame:
+    """Per-talkturn features from one speaker's frames; rows follow `starts`/`ends`."""
+    valid = (frames["success"].to_numpy() == 1) & (frames["confidence"].to_numpy(dtype=float) >= min_confidence)
+    frames = frames[valid]
+    ts = frames["timestamp"].to_numpy(dtype=float)
+    frame_s = float(np.median(np.diff(ts))) if len(ts) > 1 else 0.0
+    lo = np.searchsorted(ts, starts, side="left")
+    hi = np.searchsorted(ts, ends, side="right")
+    n = hi - lo
+    has = n > 0
+    out: dict[str, object] = {"openface_frames": pd.array(n, dtype="Int64")}
+    for name in AU_INTENSITY:
+        csum = np.r_[0.0, np.cumsum(frames[name].to_numpy(dtype=float))]
+        mean = np.where(has, (csum[hi] - csum[lo]) / np.maximum(n, 1), np.nan)
+        out[name[:4].lower() + "_r"] = mean
+    presence = {}
+    for name in AU_PRESENCE:
+        absent = np.r_[0, np.cumsum(frames[name].to_numpy(dtype=float) != 1)]
+        presence[name] = has & ((absent[hi] - absent[lo]) == 0)
+    for name in AU_PRESENCE[:4]:
+        out[name[:4].lower() + "_c"] = _masked_bool(presence[name], has)
+    out["positive_expression"] = _masked_bool(presence["AU12_c"], has)
+    both = (frames["AU06_c"].to_numpy() == 1) & (frames["AU12_c"].to_numpy() == 1)
+    smile = np.array([_longest_run_s(both[a:b], frame_s) >= SMILE_MIN_S - 1e-9 for a, b in zip(lo, hi)])
+    out["smile"] = _masked_bool(smile, has)
+    if "y_30" in frames:
+        y = frames["y_30"].to_numpy(dtype=float)
+        out["head_nod"] = _masked_bool(np.array([_nodded(y[a:b]) for a, b in zip(lo, hi)]), has)
+    if "pose_Tz" in frames:
+        z = frames["pose_Tz"].to_numpy(dtype=float)
+        lean = np.array([_leaned(z[a:b]) for a, b in zip(lo, hi)])
+        out["lean_forward"] = _masked_bool(lean, has)
+    return pd.DataFrame(out)
+
+
+def _leaned(z: np.ndarray) -> bool:
+    """Head distance to the camera falls by LEAN_MIN_MM from the turn's first to its last third."""
+    if len(z) < 3:
+        return False
+    third = max(1, len(z) // 3)
+    return float(np.mean(z[:third]) - np.mean(z[-third:])) >= LEAN_MIN_MM
+
+
+def _masked_bool(values: np.ndarray, has: np.ndarray) -> pd.arrays.BooleanArray:
+    """Boolean feature that is missing for talkturns without valid frames."""
+    return pd.arrays.BooleanArray(values.astype(bool), ~has)
+
+
+def attach_openface(
+    table: pd.DataFrame, files: dict[tuple[str, str], Path], min_confidence: float = MIN_CONFIDENCE
+) -> pd.DataFrame:
+    """Fill the OpenFace feature columns of `table` from per-(dialogue, speaker) CSV files.
+
+    Talkturns whose file is absent keep missing features; the coverage summary shows it.
+    """
+    table = table.copy()
+    groups = table.groupby(["dialogue", "speaker"], sort=True).indices
+    for key, idx in groups.items():
+        path = files.get(key)
+        if path is None or not Path(path).exists():
+            continue
+        frames = read_openface_csv(path)
+        feats = aggregate_talkturns(
+            frames, table["start_s"].to_numpy(dtype=float)[idx], table["end_s"].to_numpy(dtype=float)[idx], min_confidence
+        )
+        for name in feats.columns:
+            if name not in table:
+                table[name] = missing_column(name, table.index)
+            table.loc[table.index[idx], name] = feats[name].to_numpy()
+    return table

@@ -1,0 +1,44 @@
+"""Resolve a configured dataset to its talkturn table, generating the synthetic corpus on first use."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+
+from .corpora import read_corpus
+from .settings import Settings
+from .synthetic import generate
+
+
+def synthetic_root(settings: Settings, corpus: str) -> Path:
+    """Where the embedded synthetic corpus of `corpus` lives for the configured scale and seed."""
+    return settings.home / "synthetic" / f"{corpus}-scale{settings.synthetic_scale:g}-seed{settings.synthetic_seed}"
+
+
+def ensure_synthetic(settings: Settings, corpus: str, log: Callable[[str], None] = print) -> Path:
+    """Generate the synthetic corpus once; later calls (and concurrent ones) reuse it."""
+    root = synthetic_root(settings, corpus)
+    if root.exists():
+        return root
+    log(f"generating the synthetic {corpus} corpus (scale {settings.synthetic_scale}) into {root}")
+    try:
+        generate(corpus, root, settings.synthetic_scale, settings.synthetic_seed)
+    except Exception:
+        if not root.exists():  # another process may have won the race to write it
+            raise
+    return root
+
+
+def load_dataset(settings: Settings, name: str, log: Callable[[str], None] = print) -> tuple[pd.DataFrame, Path]:
+    """The talkturn table of dataset `name` and the root it was read from."""
+    cfg = settings.dataset(name)
+    root = cfg.root
+    if root is None:
+        root = cfg.spec.parent if cfg.corpus == "byo" else ensure_synthetic(settings, cfg.corpus, log)
+    log(f"reading {name} ({cfg.corpus} layout) from {root}")
+    table = read_corpus(cfg.corpus, root, spec=cfg.spec, partition_file=cfg.partitions,
+                        openface_dir=cfg.openface, vokaturi_csv=cfg.vokaturi)
+    table["dataset"] = pd.array([name] * len(table), dtype="string")  # the configured name wins
+    return table, Path(root)

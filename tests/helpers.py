@@ -1,0 +1,25 @@
+"""Helpers for tests: run the CLI and check that bad input fails cleanly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hanrock_core.cli import main
+
+
+def run_cli(capsys, *args: str) -> tuple[int, str, str]:
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_load_fails(capsys, tmp_path: Path, corpus: str, root: Path, *expected: str, extra: tuple = ()) -> str:
+    """`hanrock load` exits non-zero, names what is expected in its message, writes no output."""
+    out_file = tmp_path / "out.parquet"
+    code, _, err = run_cli(capsys, "load", corpus, root, "--out", out_file, *extra)
+    assert code == 2, err
+    for text in expected:
+        assert text in err, f"{text!r} not in {err!r}"
+    assert not out_file.exists()
+    assert not list(tmp_path.glob(".out.parquet*")), "a temporary file was left behind"
+    return err

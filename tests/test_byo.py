@@ -1,0 +1,89 @@
+"""Bring-your-own talkturn tables: the EmoryNLP example and spec errors."""
+
+from __future__ import annotations
+
+import shutil
+
+import pandas as pd
+import pytest
+
+from hanrock_core.corpora import read_byo
+
+from .conftest import EMORYNLP, REPO
+from .helpers import assert_load_fails, run_cli
+
+SPEC = REPO / "examples" / "emorynlp" / "dataset.yaml"
+needs_emorynlp = pytest.mark.skipif(not EMORYNLP.exists(), reason="../shared/data/emorynlp is not beside the checkout")
+
+
+@needs_emorynlp
+def test_emorynlp_loads_with_its_published_counts(tmp_path, capsys):
+    code, out, err = run_cli(capsys, "load", "byo", EMORYNLP, "--spec", SPEC, "--out", tmp_path / "e.parquet")
+    assert code == 0, err
+    table = pd.read_parquet(tmp_path / "e.parquet")
+    sizes = table.groupby("partition").size().to_dict()
+    assert sizes == {"train": 7551, "dev": 954, "test": 984}
+    assert table[table["partition"] == "train"]["dialogue"].nunique() == 659
+    assert table["label_emotion"].nunique() == 7
+    first = table[(table["dialogue"] == "1_15_1") & (table["partition"] == "dev")].iloc[0]
+    assert first["text"] == "Coffee." and first["speaker"] == "Rachel Green"
+    assert first["start_s"] == pytest.approx(3.795)
+    assert "Monica Geller & Phoebe Buffay" in set(table["speaker"])
+
+
+def _small_dataset(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    rows = pd.DataFrame({"conv": ["a", "a", "b", "b"], "idx": [2, 1, 1, 2], "who": ["x", "y", "z", "w"],
+                         "said": ["hi there", "hello", "bye", "see you"], "mood": [0.5, -0.2, 0.1, 0.0],
+                         "rate": [120, 130, 150, 110]})
+    rows.iloc[:2].to_csv(data / "train.csv", index=False)
+    rows.iloc[2:].to_parquet(data / "test.parquet", index=False)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        "name: mine\nfiles:\n  train: train.csv\n  test: test.parquet\ncolumns:\n  text: said\n  speaker: who\n"
+        "  dialogue: conv\n  order: idx\nlabels:\n  mood: {column: mood, type: regression}\n"
+        "features:\n  words_per_minute: rate\n"
+    )
+    return data, spec
+
+
+def test_csv_and_parquet_partitions_with_order_and_features(tmp_path):
+    data, spec = _small_dataset(tmp_path)
+    table = read_byo(spec, data)
+    assert list(table["text"]) == ["hello", "hi there", "bye", "see you"]
+    assert list(table["turn_index"]) == [0, 1, 0, 1]
+    assert list(table["words_per_minute"]) == [130, 120, 150, 110]
+    assert table["label_mood"].dtype == "float64"
+
+
+def test_spec_naming_a_missing_column(tmp_path, capsys):
+    data, spec = _small_dataset(tmp_path)
+    spec.write_text(spec.read_text().replace("speaker: who", "speaker: speaker_name"))
+    assert_load_fails(capsys, tmp_path, "byo", data, f"{spec}:7", "columns.speaker names column 'speaker_name'",
+                      extra=("--spec", spec))
+
+
+def test_spec_with_an_unknown_key_and_a_missing_file(tmp_path, capsys):
+    data, spec = _small_dataset(tmp_path)
+    original = spec.read_text()
+    spec.write_text(original + "colour: blue\n")
+    assert_load_fails(capsys, tmp_path, "byo", data, f"{spec}:14", "unknown key 'colour'", extra=("--spec", spec))
+    spec.write_text(original.replace("test.parquet", "missing.parquet"))
+    assert_load_fails(capsys, tmp_path, "byo", data, "missing.parquet", "data file not found", extra=("--spec", spec))
+
+
+def test_duplicate_ids_and_shared_speakers(tmp_path, capsys):
+    data, spec = _small_dataset(tmp_path)
+    df = pd.read_csv(data / "train.csv")
+    df.loc[1, "idx"] = 2
+    df.to_csv(data / "train.csv", index=False)
+    assert_load_fails(capsys, tmp_path, "byo", data, f"{data / 'train.csv'}:3", "duplicate utterance id", extra=("--spec", spec))
+    df.loc[1, "idx"] = 1
+    df.loc[1, "who"] = "z"  # z also talks in the test partition
+    df.to_csv(data / "train.csv", index=False)
+    assert_load_fails(capsys, tmp_path, "byo", data, "speaker 'z' appears in several partitions", extra=("--spec", spec))
+
+
+def test_byo_needs_a_spec(tmp_path, capsys):
+    assert_load_fails(capsys, tmp_path, "byo", tmp_path, "needs --spec")

@@ -1,0 +1,99 @@
+"""Dagster wiring: definitions load, raw_sessions materialises per dataset, the main job runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from hanrock_assets import defs
+from hanrock_assets.assets.corpus import raw_sessions
+from hanrock_assets.resources import PlatformResource, TalkturnParquetIOManager
+
+from .conftest import EMORYNLP, REPO, TINY_SCALE
+
+DAGSTER = Path(sys.executable).parent / "dagster"
+
+
+def _settings_file(tmp_path: Path, extra: str = "") -> Path:
+    path = tmp_path / "hanrock.yaml"
+    path.write_text(f"home: {tmp_path / 'home'}\nsynthetic: {{scale: {TINY_SCALE}, seed: 1}}\n{extra}")
+    return path
+
+
+def test_core_never_imports_dagster():
+    code = ("import pkgutil, importlib, sys, hanrock_core\n"
+            "for m in pkgutil.walk_packages(hanrock_core.__path__, 'hanrock_core.'): importlib.import_module(m.name)\n"
+            "assert not [m for m in sys.modules if m.startswith('dagster')], 'dagster imported'\n")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
+
+
+def test_every_job_resolves():
+    for job in defs.jobs:
+        assert defs.resolve_job_def(job.name) is not None
+    assert set(defs.resolve_assets_def("raw_sessions").partitions_def.get_partition_keys()) >= {"iemocap", "semaine"}
+
+
+def test_raw_sessions_materialises_one_dataset(tmp_path, monkeypatch):
+    monkeypatch.delenv("HANROCK_HOME")
+    store = tmp_path / "assets"
+    result = dg.materialize(
+        [raw_sessions],
+        partition_key="semaine",
+        resources={"platform": PlatformResource(config_file=str(_settings_file(tmp_path))),
+                   "talkturn_io_manager": TalkturnParquetIOManager(base_dir=str(store))},
+    )
+    assert result.success
+    table = pd.read_parquet(store / "raw_sessions" / "semaine.parquet")
+    assert set(table["partition"]) == {"train", "dev", "test"} and table["dataset"].eq("semaine").all()
+    metadata = result.asset_materializations_for_node("raw_sessions")[0].metadata
+    assert metadata["dagster/row_count"].value == len(table)
+    assert "label_valence" in metadata["labels"].value
+    # the synthetic corpus was generated once into the data directory, and is reused
+    generated = list((tmp_path / "home" / "synthetic").iterdir())
+    assert [p.name for p in generated] == [f"semaine-scale{TINY_SCALE:g}-seed1"]
+
+
+def test_a_broken_dataset_root_fails_the_step_and_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.delenv("HANROCK_HOME")
+    (tmp_path / "empty").mkdir()
+    settings = _settings_file(tmp_path, f"datasets:\n  iemocap: {{root: {tmp_path / 'empty'}}}\n")
+    store = tmp_path / "assets"
+    with pytest.raises(Exception, match="no EmoEvaluation files found"):
+        dg.materialize([raw_sessions], partition_key="iemocap",
+                       resources={"platform": PlatformResource(config_file=str(settings)),
+                                  "talkturn_io_manager": TalkturnParquetIOManager(base_dir=str(store))})
+    assert not store.exists() or not list(store.rglob("*.parquet"))
+
+
+def _env(tmp_path: Path, settings: Path) -> dict[str, str]:
+    """The environment of a fresh shell: our settings file, a temporary Dagster instance."""
+    env = {k: v for k, v in os.environ.items() if k not in ("HANROCK_HOME", "DAGSTER_HOME")}
+    env.update(HANROCK_CONFIG=str(settings), PYTHONPATH=str(REPO))
+    return env
+
+
+def test_main_job_from_the_command_line_reads_every_dataset(tmp_path):
+    settings = _settings_file(tmp_path)
+    run = subprocess.run([str(DAGSTER), "job", "execute", "-m", "hanrock_assets", "-j", "main_job"],
+                         cwd=tmp_path, env=_env(tmp_path, settings), capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "RUN_SUCCESS" in run.stdout + run.stderr
+    store = tmp_path / "home" / "assets" / "raw_sessions"
+    assert sorted(p.name for p in store.glob("*.parquet")) == ["iemocap.parquet", "semaine.parquet"]
+
+
+@pytest.mark.skipif(not EMORYNLP.exists(), reason="../shared/data/emorynlp is not beside the checkout")
+def test_declared_datasets_become_partitions(tmp_path):
+    spec = REPO / "examples" / "emorynlp" / "dataset.yaml"
+    settings = _settings_file(tmp_path, f"datasets:\n  emorynlp: {{spec: {spec}, root: {EMORYNLP}}}\n")
+    code = ("import json, hanrock_assets as h\n"
+            "print(json.dumps(h.defs.resolve_assets_def('raw_sessions').partitions_def.get_partition_keys()))")
+    out = subprocess.run([sys.executable, "-c", code], env=_env(tmp_path, settings), capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == ["emorynlp", "iemocap", "semaine"]

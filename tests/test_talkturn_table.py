@@ -1,0 +1,61 @@
+"""The canonical talkturn table: derived prosody numbers, ordering, validation, partition files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hanrock_core.errors import InputError
+from hanrock_core.partitions import default_partition_file, load_partition_plan
+from hanrock_core.paper_tables import IEMOCAP_SESSIONS, SEMAINE_SESSIONS
+from hanrock_core.talkturn import FEATURES, REQUIRED, delay_to_other_speaker, finalise_table
+
+
+def _table(speakers, starts, ends, dialogue="d1"):
+    n = len(speakers)
+    return pd.DataFrame({"dataset": "t", "session": "s", "dialogue": dialogue, "turn_index": range(n),
+                         "utterance_id": [f"{dialogue}_{i}" for i in range(n)], "speaker": speakers,
+                         "speaker_noun": "woman", "start_s": starts, "end_s": ends,
+                         "text": ["one two three"] * n, "partition": "train"})
+
+
+def test_delay_is_to_the_other_speakers_next_talkturn():
+    t = _table(["a", "a", "b", "a", "c"], [0, 2, 5, 7, 9.5], [1, 3, 6, 8, 10])
+    delay = delay_to_other_speaker(t).to_numpy()
+    np.testing.assert_allclose(delay, [4.0, 2.0, 1.0, 1.5, np.nan])
+
+
+def test_finalise_orders_types_and_derives(tmp_path):
+    t = _table(["a", "b"], [2.0, 0.0], [3.5, 1.0])
+    t["turn_index"] = [5, 1]
+    t["label_mood"] = [1.0, 2.0]
+    out = finalise_table(t, "test")
+    assert list(out["utterance_id"]) == ["d1_1", "d1_0"] and list(out["turn_index"]) == [0, 1]
+    assert out["words_per_minute"].tolist() == pytest.approx([180.0, 120.0])
+    assert set(REQUIRED) | set(FEATURES) | {"label_mood"} <= set(out.columns)
+    assert out["smile"].dtype == "boolean" and out["label_mood"].dtype == "float64"
+
+
+@pytest.mark.parametrize("column, value, message", [("partition", "validation", "unknown partition"),
+                                                     ("utterance_id", "d1_0", "duplicate utterance ids"),
+                                                     ("text", None, "have no text")])
+def test_validation_errors(column, value, message):
+    t = _table(["a", "b"], [0.0, 2.0], [1.0, 3.0])
+    t.loc[1, column] = value
+    with pytest.raises(InputError, match=message):
+        finalise_table(t, "test")
+
+
+def test_default_partition_files_are_table_5():
+    for corpus, sessions in (("iemocap", IEMOCAP_SESSIONS), ("semaine", SEMAINE_SESSIONS)):
+        plan = load_partition_plan(default_partition_file(corpus))
+        assert plan.session_partition == {s: p for s, (p, _) in sessions.items()}
+
+
+def test_unknown_partition_name_in_a_file(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text("train: [a]\nvalidation: [b]\n")
+    with pytest.raises(InputError, match="unknown partition 'validation'") as info:
+        load_partition_plan(path)
+    assert info.value.line == 2
