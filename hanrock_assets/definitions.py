@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import dagster as dg
 
+from .assets.auxiliary import auxiliary_targets
 from .assets.corpus import raw_sessions
+from .assets.narratives import monah_narratives
 from .jobs import main_job
-from .resources import PlatformResource, talkturn_io_manager
+from .resources import resources
 
 defs = dg.Definitions(
-    assets=[raw_sessions],
+    assets=[raw_sessions, monah_narratives, auxiliary_targets],
     jobs=[main_job],
-    resources={"platform": PlatformResource(), "talkturn_io_manager": talkturn_io_manager()},
+    resources=resources(),
 )

@@ -8,6 +8,7 @@ from typing import Callable
 import pandas as pd
 
 from .corpora import read_corpus
+from .corpora.byo import load_spec
 from .settings import Settings
 from .synthetic import generate
 
@@ -42,3 +43,16 @@ def load_dataset(settings: Settings, name: str, log: Callable[[str], None] = pri
                         openface_dir=cfg.openface, vokaturi_csv=cfg.vokaturi)
     table["dataset"] = pd.array([name] * len(table), dtype="string")  # the configured name wins
     return table, Path(root)
+
+
+# the paper's primary tasks of the two licensed corpora (label_<task> columns)
+PAPER_TASKS = {"iemocap": ("emotion", "valence", "activation", "dominance"),
+               "semaine": ("activation", "intensity", "power", "valence")}
+
+
+def dataset_tasks(settings: Settings, name: str) -> tuple[str, ...]:
+    """Primary tasks of a dataset: the paper's for iemocap/semaine, the spec's labels otherwise."""
+    cfg = settings.dataset(name)
+    if cfg.corpus == "byo":
+        return tuple(load_spec(cfg.spec).labels)
+    return PAPER_TASKS[cfg.corpus]

@@ -13,8 +13,11 @@ import pandas as pd
 import pytest
 
 from hanrock_assets import defs
+from hanrock_assets.assets.auxiliary import auxiliary_targets
 from hanrock_assets.assets.corpus import raw_sessions
-from hanrock_assets.resources import PlatformResource, TalkturnParquetIOManager
+from hanrock_assets.assets.narratives import monah_narratives
+from hanrock_assets.jobs import main_job
+from hanrock_assets.resources import resources
 
 from .conftest import EMORYNLP, REPO, TINY_SCALE
 
@@ -42,13 +45,8 @@ def test_every_job_resolves():
 
 def test_raw_sessions_materialises_one_dataset(tmp_path, monkeypatch):
     monkeypatch.delenv("HANROCK_HOME")
-    store = tmp_path / "assets"
-    result = dg.materialize(
-        [raw_sessions],
-        partition_key="semaine",
-        resources={"platform": PlatformResource(config_file=str(_settings_file(tmp_path))),
-                   "talkturn_io_manager": TalkturnParquetIOManager(base_dir=str(store))},
-    )
+    store = tmp_path / "home" / "assets"
+    result = dg.materialize([raw_sessions], partition_key="semaine", resources=resources(str(_settings_file(tmp_path))))
     assert result.success
     table = pd.read_parquet(store / "raw_sessions" / "semaine.parquet")
     assert set(table["partition"]) == {"train", "dev", "test"} and table["dataset"].eq("semaine").all()
@@ -64,12 +62,40 @@ def test_a_broken_dataset_root_fails_the_step_and_writes_nothing(tmp_path, monke
     monkeypatch.delenv("HANROCK_HOME")
     (tmp_path / "empty").mkdir()
     settings = _settings_file(tmp_path, f"datasets:\n  iemocap: {{root: {tmp_path / 'empty'}}}\n")
-    store = tmp_path / "assets"
+    store = tmp_path / "home" / "assets"
     with pytest.raises(Exception, match="no EmoEvaluation files found"):
-        dg.materialize([raw_sessions], partition_key="iemocap",
-                       resources={"platform": PlatformResource(config_file=str(settings)),
-                                  "talkturn_io_manager": TalkturnParquetIOManager(base_dir=str(store))})
+        dg.materialize([raw_sessions], partition_key="iemocap", resources=resources(str(settings)))
     assert not store.exists() or not list(store.rglob("*.parquet"))
+
+
+def test_narratives_and_auxiliary_targets_of_one_partition(tmp_path, monkeypatch):
+    monkeypatch.delenv("HANROCK_HOME")
+    res = resources(str(_settings_file(tmp_path)))
+    assert dg.materialize([raw_sessions, monah_narratives], partition_key="iemocap", resources=res).success
+    result = dg.materialize([raw_sessions, auxiliary_targets], partition_key="iemocap.activation", resources=res,
+                            selection=[auxiliary_targets], run_config={"ops": {"auxiliary_targets": {
+                                "config": {"families": ["actions", "prosody", "historical"]}}}})
+    assert result.success
+    store = tmp_path / "home" / "assets"
+    narratives = pd.read_parquet(store / "monah_narratives" / "iemocap.parquet")
+    assert narratives["model_input"].str.contains("said").all()
+    targets = pd.read_parquet(store / "auxiliary_targets" / "iemocap.activation.parquet")
+    assert "activation_t-1" in targets and "activation_t+1" not in targets
+    mi = pd.read_parquet(store / "mutual_information" / "iemocap.activation.parquet")
+    assert len(mi) == 12 and mi["mi"].is_monotonic_decreasing
+    meta = result.asset_materializations_for_node("auxiliary_targets")[0].metadata
+    assert "au05_r" in meta["mi_ranking"].value and "target_distributions" in meta
+
+
+def test_main_job_records_every_partition(tmp_path, monkeypatch):
+    monkeypatch.delenv("HANROCK_HOME")
+    instance = dg.DagsterInstance.ephemeral()
+    job = dg.Definitions(jobs=[main_job], resources=resources(str(_settings_file(tmp_path)))).resolve_job_def("main_job")
+    assert job.execute_in_process(instance=instance).success
+    assert instance.get_materialized_partitions(dg.AssetKey("raw_sessions")) == {"iemocap", "semaine"}
+    tasks = instance.get_materialized_partitions(dg.AssetKey("auxiliary_targets"))
+    assert tasks == {"iemocap.emotion", "iemocap.valence", "iemocap.activation", "iemocap.dominance",
+                     "semaine.activation", "semaine.intensity", "semaine.power", "semaine.valence"}
 
 
 def _env(tmp_path: Path, settings: Path) -> dict[str, str]:
@@ -79,14 +105,15 @@ def _env(tmp_path: Path, settings: Path) -> dict[str, str]:
     return env
 
 
-def test_main_job_from_the_command_line_reads_every_dataset(tmp_path):
+def test_main_job_from_the_command_line_prepares_every_partition(tmp_path):
     settings = _settings_file(tmp_path)
     run = subprocess.run([str(DAGSTER), "job", "execute", "-m", "hanrock_assets", "-j", "main_job"],
                          cwd=tmp_path, env=_env(tmp_path, settings), capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert "RUN_SUCCESS" in run.stdout + run.stderr
-    store = tmp_path / "home" / "assets" / "raw_sessions"
-    assert sorted(p.name for p in store.glob("*.parquet")) == ["iemocap.parquet", "semaine.parquet"]
+    store = tmp_path / "home" / "assets"
+    assert sorted(p.name for p in (store / "raw_sessions").glob("*.parquet")) == ["iemocap.parquet", "semaine.parquet"]
+    assert len(list((store / "auxiliary_targets").glob("*.parquet"))) == 8
 
 
 @pytest.mark.skipif(not EMORYNLP.exists(), reason="../shared/data/emorynlp is not beside the checkout")

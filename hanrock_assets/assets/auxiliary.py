@@ -1,0 +1,48 @@
+"""Auxiliary targets and their mutual information with the primary task, per dataset x task."""
+
+import dagster as dg
+from pydantic import Field
+
+from hanrock_core.auxiliary_target import FAMILIES, AuxiliarySpec, available_families, build_auxiliary_targets
+from hanrock_core.loss_weight import mutual_information
+
+from ..metadata import auxiliary_metadata
+from ..partitions import dataset_to_tasks, split_task_key, task_partitions
+
+
+class AuxiliaryConfig(dg.Config):
+    families: list[str] = Field(list(FAMILIES), description="auxiliary families to build: actions, prosody, historical, future")
+    extra: dict[str, list[str]] = Field({}, description="your own families: name -> numeric talkturn-table columns")
+    mi_seed: int = Field(0, description="seed of scikit-learn's mutual information estimate")
+
+
+def build_for_task(table, task: str, config: AuxiliaryConfig, log):
+    """Targets and MI of one primary task; families without any data are left out with a log line."""
+    spec = AuxiliarySpec(tuple(config.families), {k: tuple(v) for k, v in config.extra.items()})
+    usable, empty = available_families(table, spec)
+    if empty:
+        log(f"no data for auxiliary families {empty} in this dataset: training goes on with {usable}")
+    targets = build_auxiliary_targets(table, task, AuxiliarySpec(tuple(usable), spec.extra))
+    return targets, mutual_information(targets, seed=config.mi_seed), empty
+
+
+@dg.multi_asset(
+    outs={
+        "auxiliary_targets": dg.AssetOut(io_manager_key="table_io_manager", kinds={"pandas", "parquet"},
+                                         description="Per talkturn: the primary label and every auxiliary target, scaled (A.2)"),
+        "mutual_information": dg.AssetOut(io_manager_key="table_io_manager", kinds={"pandas", "parquet"},
+                                          description="MI of each auxiliary target with the primary target (train partition)"),
+    },
+    ins={"raw_sessions": dg.AssetIn(partition_mapping=dataset_to_tasks)},
+    partitions_def=task_partitions,
+    group_name="auxiliary_targets",
+)
+def auxiliary_targets(context: dg.AssetExecutionContext, config: AuxiliaryConfig, raw_sessions):
+    """Percentile-ranked actions/prosody and neighbouring labels for one dataset.task partition."""
+    dataset, task = split_task_key(context.partition_key)
+    targets, mi, empty = build_for_task(raw_sessions, task, config, context.log.warning)
+    context.log.info(f"{context.partition_key}: {len(targets.tasks)} auxiliary targets; top MI: "
+                     + ", ".join(f"{r.task} {r.mi:.3f}" for r in mi.head(3).itertuples()))
+    meta = auxiliary_metadata(targets, mi, empty)
+    yield dg.Output(targets.table, output_name="auxiliary_targets", metadata=meta)
+    yield dg.Output(mi, output_name="mutual_information", metadata={"mi_ranking": meta["mi_ranking"]})

@@ -1,0 +1,32 @@
+"""MONAH narratives of every talkturn: verbatim text woven with prosody and action words."""
+
+import dagster as dg
+from pydantic import Field
+
+from hanrock_core.narrative import narrative_table, phrase_counts
+
+from ..metadata import narrative_metadata
+from ..partitions import dataset_partitions
+
+
+class NarrativeConfig(dg.Config):
+    family: str = Field("vpa", description="v (verbatim), vp (+prosody), va (+actions) or vpa (both; the paper's)")
+
+
+@dg.asset(
+    partitions_def=dataset_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    io_manager_key="table_io_manager",
+    group_name="narratives",
+    kinds={"pandas", "parquet"},
+)
+def monah_narratives(context: dg.AssetExecutionContext, config: NarrativeConfig, raw_sessions):
+    """Per talkturn: verbatim text, MONAH narrative and the normalised model input."""
+    tables = raw_sessions if isinstance(raw_sessions, dict) else {context.partition_keys[0]: raw_sessions}
+    out = {}
+    for key, table in tables.items():
+        out[key] = narrative_table(table, config.family)
+        context.log.info(f"{key}: wrote {len(out[key]):,} {config.family} narratives")
+        if len(tables) == 1:
+            context.add_output_metadata(narrative_metadata(out[key], phrase_counts(out[key]["narrative"]), config.family))
+    return out if len(out) > 1 else next(iter(out.values()))

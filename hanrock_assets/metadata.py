@@ -1,0 +1,80 @@
+"""Materialisation metadata: what a user wants to see of each asset in the Dagster UI."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pandas as pd
+
+from hanrock_core.auxiliary_target import AuxiliaryTargets
+from hanrock_core.talkturn import FEATURES, PARTITIONS, is_class_label, label_columns
+
+
+def md_table(df: pd.DataFrame) -> dg.MetadataValue:
+    return dg.MetadataValue.md(df.to_markdown(index=False))
+
+
+def corpus_metadata(table: pd.DataFrame, root: str) -> dict[str, dg.MetadataValue]:
+    """Size per partition, labels, feature coverage and a few talkturns of a talkturn table."""
+    per_part = table.groupby("partition", observed=True).agg(
+        talkturns=("utterance_id", "size"), dialogues=("dialogue", "nunique"),
+        sessions=("session", "nunique"), speakers=("speaker", "nunique"))
+    per_part = per_part.reindex([p for p in PARTITIONS if p in per_part.index]).reset_index()
+    labels = []
+    for name in label_columns(table):
+        col = table[name]
+        if is_class_label(col):
+            counts = col.value_counts(dropna=False)
+            labels.append(f"- **{name}**: " + ", ".join(f"{'none' if pd.isna(k) else k} {v}" for k, v in counts.items()))
+        else:
+            labels.append(f"- **{name}**: {col.notna().sum()} labelled, mean {col.mean():.3f}, sd {col.std():.3f}")
+    coverage = pd.DataFrame({"feature": list(FEATURES), "coverage": [f"{table[f].notna().mean():.0%}" for f in FEATURES]})
+    sample = table[["dialogue", "turn_index", "speaker", "text", "partition"] + label_columns(table)].head(5)
+    return {
+        "dagster/row_count": dg.MetadataValue.int(len(table)),
+        "root": dg.MetadataValue.path(root),
+        "dialogues": dg.MetadataValue.int(int(table["dialogue"].nunique())),
+        "partitions": md_table(per_part),
+        "labels": dg.MetadataValue.md("\n".join(labels)),
+        "feature_coverage": md_table(coverage),
+        "sample": md_table(sample),
+    }
+
+
+def narrative_metadata(narratives: pd.DataFrame, phrases: pd.DataFrame, family: str) -> dict[str, dg.MetadataValue]:
+    """Examples before/after and how often each nonverbal phrase was written."""
+    with_cues = narratives[narratives["narrative"].str.len() > narratives["verbatim"].str.len() + 20]
+    examples = pd.concat([with_cues.head(4), narratives.head(2)]).drop_duplicates("utterance_id")
+    return {
+        "dagster/row_count": dg.MetadataValue.int(len(narratives)),
+        "family": dg.MetadataValue.text(family),
+        "examples": md_table(examples[["verbatim", "narrative", "model_input"]]),
+        "nonverbal_phrases": md_table(phrases),
+        "mean_words_verbatim": dg.MetadataValue.float(float(narratives["verbatim"].str.split().str.len().mean())),
+        "mean_words_model_input": dg.MetadataValue.float(float(narratives["model_input"].str.split().str.len().mean())),
+    }
+
+
+def target_distributions(targets: AuxiliaryTargets) -> pd.DataFrame:
+    """Per auxiliary task: family, kind, missing share and a summary of its values."""
+    rows = []
+    for task in targets.tasks:
+        col = targets.table[task]
+        if targets.kind[task] == "class":
+            summary = ", ".join(f"{k} {v}" for k, v in col.value_counts().items())
+        else:
+            summary = f"mean {col.mean():.3f}, sd {col.std():.3f}, range [{col.min():.3f}, {col.max():.3f}]"
+        rows.append({"task": task, "family": targets.family[task], "kind": targets.kind[task],
+                     "missing": f"{col.isna().mean():.1%}", "values": summary})
+    return pd.DataFrame(rows)
+
+
+def auxiliary_metadata(targets: AuxiliaryTargets, mi: pd.DataFrame, skipped: list[str]) -> dict[str, dg.MetadataValue]:
+    return {
+        "dagster/row_count": dg.MetadataValue.int(len(targets.table)),
+        "primary": dg.MetadataValue.text(targets.primary),
+        "auxiliary_tasks": dg.MetadataValue.int(len(targets.tasks)),
+        "target_range": dg.MetadataValue.text(f"[{targets.target_range[0]:g}, {targets.target_range[1]:g}]"),
+        "mi_ranking": md_table(mi.round({"mi": 4})),
+        "target_distributions": md_table(target_distributions(targets)),
+        "families_without_data": dg.MetadataValue.text(", ".join(skipped) or "none"),
+    }

@@ -1,0 +1,95 @@
+"""Vocabulary and word tensors of the normalised narratives.
+
+Ids: 0 = padding, 1 = out-of-vocabulary (a word not seen in the train partition, or seen fewer
+than `min_count` times there), then train words by descending frequency, ties alphabetical.
+Every talkturn becomes a row of word ids padded to the longest talkturn (at most `max_words`,
+the authors' 120) and its length.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .errors import InputError
+
+PAD_ID, OOV_ID = 0, 1
+MAX_WORDS = 120
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    words: tuple[str, ...]  # index = id; words[0] = "<pad>", words[1] = "<oov>"
+
+    @property
+    def index(self) -> dict[str, int]:
+        return {w: i for i, w in enumerate(self.words)}
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+
+def tokenise(model_input: str) -> list[str]:
+    """Normalised narratives are already lower-case words separated by spaces."""
+    return model_input.split()
+
+
+def build_vocabulary(inputs: pd.Series, partition: pd.Series, min_count: int = 1) -> Vocabulary:
+    """Vocabulary of the train partition's normalised narratives."""
+    counts = Counter(w for text in inputs[partition == "train"] for w in tokenise(text))
+    kept = sorted((w for w, c in counts.items() if c >= min_count), key=lambda w: (-counts[w], w))
+    return Vocabulary(("<pad>", "<oov>", *kept))
+
+
+def encode(inputs: pd.Series, vocab: Vocabulary, max_words: int = MAX_WORDS) -> tuple[torch.Tensor, torch.Tensor]:
+    """Word ids (n, L) padded with 0 and lengths (n,), L = min(longest talkturn, max_words).
+
+    A talkturn longer than `max_words` keeps its first `max_words` words; an empty one has length 0.
+    """
+    index = vocab.index
+    rows = [[index.get(w, OOV_ID) for w in tokenise(text)][:max_words] for text in inputs]
+    lengths = torch.tensor([len(r) for r in rows], dtype=torch.long)
+    ids = torch.zeros((len(rows), max(1, int(lengths.max()) if len(rows) else 1)), dtype=torch.long)
+    for i, r in enumerate(rows):
+        if r:
+            ids[i, : len(r)] = torch.tensor(r, dtype=torch.long)
+    return ids, lengths
+
+
+def load_glove(path: str | Path, vocab: Vocabulary, dim: int | None = None) -> torch.Tensor:
+    """Embedding matrix (len(vocab), dim) from a GloVe-format text file.
+
+    Words absent from the file (and padding / OOV) start at zero, as in the authors' code.
+    """
+    path = Path(path)
+    index = vocab.index
+    matrix: np.ndarray | None = None
+    try:
+        handle = path.open(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot open word vectors: {exc}", path) from exc
+    with handle:
+        for number, line in enumerate(handle, start=1):
+            parts = line.rstrip().split(" ")
+            if len(parts) < 2:
+                continue
+            if dim is None:
+                dim = len(parts) - 1
+            if len(parts) - 1 != dim:
+                raise InputError(f"vector has {len(parts) - 1} numbers, expected {dim}", path, number)
+            if matrix is None:
+                matrix = np.zeros((len(vocab), dim), dtype=np.float32)
+            i = index.get(parts[0])
+            if i is not None and i > OOV_ID:
+                try:
+                    matrix[i] = np.asarray(parts[1:], dtype=np.float32)
+                except ValueError:
+                    raise InputError("vector holds something that is not a number", path, number) from None
+    if matrix is None:
+        raise InputError("no word vectors in the file", path)
+    return torch.from_numpy(matrix)

@@ -1,0 +1,27 @@
+"""Content context windows: current talkturn plus preceding ones of the same dialogue only."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hanrock_core.content_context import PAD, context_windows
+from hanrock_core.errors import InputError
+
+
+def test_windows_stay_inside_their_dialogue_whatever_the_row_order():
+    table = pd.DataFrame({"dialogue": ["b", "a", "a", "b", "a"], "turn_index": [1, 2, 0, 0, 1]})
+    w = context_windows(table, 2)
+    assert w.shape == (5, 3)
+    np.testing.assert_array_equal(w[2], [PAD, PAD, 2])  # a0
+    np.testing.assert_array_equal(w[4], [PAD, 2, 4])  # a1
+    np.testing.assert_array_equal(w[1], [2, 4, 1])  # a2
+    np.testing.assert_array_equal(w[0], [PAD, 3, 0])  # b1 never reaches into a
+
+
+def test_content_size_zero_and_negative():
+    table = pd.DataFrame({"dialogue": ["a", "a"], "turn_index": [0, 1]})
+    np.testing.assert_array_equal(context_windows(table, 0), [[0], [1]])
+    with pytest.raises(InputError, match="content_size"):
+        context_windows(table, -1)
