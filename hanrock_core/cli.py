@@ -34,6 +34,15 @@ def _load(args: argparse.Namespace) -> None:
     print(f"read {len(table):,} talkturns in {time.perf_counter() - t0:.1f} s{where}")
 
 
+def _bench(args: argparse.Namespace) -> None:
+    import json
+
+    from .bench import report, run
+
+    figures = run(reference=args.reference, steps=args.steps, epoch_talkturns=args.epoch_talkturns)
+    print(json.dumps(figures) if args.json else report(figures))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hanrock", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -54,6 +63,14 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--openface", type=Path, help="folder of OpenFace CSVs (default: ROOT/preprocessing/openface)")
     load.add_argument("--vokaturi", type=Path, help="Vokaturi CSV (default: ROOT/preprocessing/vokaturi.csv)")
     load.set_defaults(func=_load)
+
+    bench = sub.add_parser("bench", help="training speed of the engine beside the plain reference step")
+    bench.add_argument("--reference", type=Path, default=Path("../shared/bench/reference_hanrock.py"),
+                       help="path of reference_hanrock.py (absent: the engine's figures only)")
+    bench.add_argument("--steps", type=int, default=8, help="timed optimisation steps at the reference shape")
+    bench.add_argument("--epoch-talkturns", type=int, default=5766, help="talkturns in the timed epochs")
+    bench.add_argument("--json", action="store_true", help="print one JSON object")
+    bench.set_defaults(func=_bench)
     return parser
 
 

@@ -1,0 +1,347 @@
+"""Training engine: batches that share talkturns, masked weighted losses, per-epoch dev/test metrics.
+
+The optimiser is SGD with momentum 0.9 and gradient-norm clipping at 1.0 (the authors' choice)
+or Adam; the epoch is chosen on dev and its state kept.  A callback sees every epoch's metrics
+(the search prunes from it, Dagster logs it).  docs/training.md explains the batch samplers.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.nn import functional as F
+
+from .auxiliary_target import AuxiliaryTargets
+from .content_context import context_windows
+from .errors import InputError
+from .io import atomic_path
+from .metrics import classification_metrics, regression_metrics, selection_metric
+from .model import ARCHITECTURES, HierarchicalModel, ModelShape
+from .vocabulary import MAX_WORDS, Vocabulary, build_vocabulary, encode
+
+SAMPLERS = ("dialogue", "shuffle")
+OPTIMISERS = ("sgd", "adam")
+LR_RANGE = (2.0 ** -10, 2.0 ** -5)  # Table 6
+L2_RANGE = (0.0, 0.5)
+DROPOUT_RANGE = (0.0, 0.5)
+MAX_CONTENT = 30
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite: the trial stops, the study goes on."""
+
+
+@dataclass
+class TrainConfig:
+    """Hyper-parameters of one training run (Table 6 names; see docs/training.md)."""
+
+    architecture: str = "han_rock"
+    primary_units: int = 256  # P
+    aux_units: int = 1  # A
+    capacity_total: int | None = None  # when set, P + A must equal it (the paper: 257)
+    embedding_dim: int = 300
+    learning_rate: float = 2.0 ** -7
+    batch_size: int = 43
+    content_size: int = 18
+    l2: float = 0.0
+    dropout: float = 0.1
+    recurrent_dropout: float = 0.1
+    optimizer: str = "sgd"
+    momentum: float = 0.9
+    clip_norm: float = 1.0
+    epochs: int = 10
+    sampler: str = "dialogue"
+    seed: int = 0
+    device: str = "auto"
+    max_words: int = MAX_WORDS
+    eval_batch_size: int = 256
+
+    def validate(self) -> None:
+        """Refuse values outside Table 6's ranges or inconsistent ones, before any training."""
+        problems = []
+        if self.architecture not in ARCHITECTURES:
+            problems.append(f"architecture {self.architecture!r} is not one of {ARCHITECTURES}")
+        if not LR_RANGE[0] <= self.learning_rate <= LR_RANGE[1]:
+            problems.append(f"learning_rate {self.learning_rate} is outside Table 6's [2^-10, 2^-5]")
+        if self.batch_size < 1:
+            problems.append(f"batch_size {self.batch_size} must be >= 1")
+        if not 0 <= self.content_size <= MAX_CONTENT:
+            problems.append(f"content_size {self.content_size} must be in 0..{MAX_CONTENT}")
+        if not L2_RANGE[0] <= self.l2 <= L2_RANGE[1]:
+            problems.append(f"l2 {self.l2} is outside Table 6's [0, 0.5]")
+        for name in ("dropout", "recurrent_dropout"):
+            if not DROPOUT_RANGE[0] <= getattr(self, name) <= DROPOUT_RANGE[1]:
+                problems.append(f"{name} {getattr(self, name)} is outside Table 6's [0, 0.5]")
+        if self.primary_units < 1 or self.aux_units < 0:
+            problems.append(f"primary_units must be >= 1 and aux_units >= 0 (got P={self.primary_units}, A={self.aux_units})")
+        if self.capacity_total is not None and self.primary_units + self.aux_units != self.capacity_total:
+            problems.append(f"P + A = {self.primary_units + self.aux_units}, but the study demands {self.capacity_total}")
+        if self.sampler not in SAMPLERS:
+            problems.append(f"sampler {self.sampler!r} is not one of {SAMPLERS}")
+        if self.optimizer not in OPTIMISERS:
+            problems.append(f"optimizer {self.optimizer!r} is not one of {OPTIMISERS}")
+        if self.epochs < 1:
+            problems.append(f"epochs {self.epochs} must be >= 1")
+        if problems:
+            raise InputError("invalid training config: " + "; ".join(problems))
+
+
+@dataclass
+class TaskData:
+    """Tensors of one dataset x primary task, row-aligned with the talkturn table."""
+
+    words: torch.Tensor  # (n, T) word ids
+    lengths: torch.Tensor  # (n,)
+    dialogue_codes: np.ndarray  # (n,) int, for the dialogue sampler and windows
+    turn_index: np.ndarray  # (n,)
+    partition: np.ndarray  # (n,) train / dev / test
+    primary: torch.Tensor  # (n,) class index (-1 = missing) or value (NaN = missing)
+    aux: torch.Tensor  # (n, N) targets: class index or value (NaN = missing)
+    aux_kinds: tuple[str, ...]
+    aux_names: tuple[str, ...]
+    classes: list[str] | None
+    vocab: Vocabulary
+    utterance_ids: np.ndarray
+
+    @property
+    def classification(self) -> bool:
+        return self.classes is not None
+
+    def windows(self, content_size: int) -> torch.Tensor:
+        table = pd.DataFrame({"dialogue": self.dialogue_codes, "turn_index": self.turn_index})
+        return torch.from_numpy(context_windows(table, content_size))
+
+    def labelled(self, partition: str) -> np.ndarray:
+        present = (self.primary >= 0) if self.classification else ~torch.isnan(self.primary)
+        return np.flatnonzero((self.partition == partition) & present.numpy())
+
+
+def build_task_data(table: pd.DataFrame, model_inputs: pd.Series, targets: AuxiliaryTargets,
+                    tasks: list[str] | None = None, max_words: int = MAX_WORDS, min_count: int = 1) -> TaskData:
+    """Join talkturns, their model inputs (a Series indexed by utterance id) and targets into tensors."""
+    order = table.set_index("utterance_id", drop=False)
+    tgt = targets.table.set_index("utterance_id").loc[order.index]
+    inputs = model_inputs.loc[order.index]  # indexed by utterance id
+    vocab = build_vocabulary(inputs, order["partition"], min_count)
+    words, lengths = encode(inputs, vocab, max_words)
+    tasks = list(targets.tasks) if tasks is None else tasks
+    classes = targets.classes
+    if classes is not None:
+        index = {c: i for i, c in enumerate(classes)}
+        primary = torch.tensor([index.get(v, -1) if not pd.isna(v) else -1 for v in tgt["primary"]], dtype=torch.long)
+    else:
+        primary = torch.tensor(pd.to_numeric(tgt["primary"]).to_numpy(dtype=np.float32))
+    aux_cols = []
+    for task in tasks:
+        col = tgt[task]
+        if targets.kind[task] == "class":
+            index = {c: i for i, c in enumerate(classes + ["no label"])}
+            aux_cols.append(np.array([index.get(v, np.nan) if not pd.isna(v) else np.nan for v in col], dtype=np.float32))
+        else:
+            aux_cols.append(pd.to_numeric(col).to_numpy(dtype=np.float32))
+    aux = torch.tensor(np.stack(aux_cols, axis=1) if aux_cols else np.zeros((len(order), 0), np.float32))
+    return TaskData(words=words, lengths=lengths, dialogue_codes=pd.factorize(order["dialogue"])[0],
+                    turn_index=order["turn_index"].to_numpy(dtype=np.int64), partition=order["partition"].to_numpy(dtype=str),
+                    primary=primary, aux=aux, aux_kinds=tuple(targets.kind[t] for t in tasks), aux_names=tuple(tasks),
+                    classes=classes, vocab=vocab, utterance_ids=order["utterance_id"].to_numpy(dtype=str))
+
+
+def batches(data: TaskData, samples: np.ndarray, batch_size: int, sampler: str, rng: np.random.Generator) -> list[np.ndarray]:
+    """Sample indices per optimisation step.
+
+    `dialogue` (default): dialogues in random order, each one's talkturns in order, cut into
+    batches, so neighbouring samples share most of their content context.  `shuffle`
+    (paper-faithful): samples in random order, independent of dialogues.
+    """
+    if sampler == "shuffle":
+        order = rng.permutation(samples)
+    else:
+        dialogues = rng.permutation(np.unique(data.dialogue_codes[samples]))
+        rank = np.empty(dialogues.max() + 1, dtype=np.int64)
+        rank[dialogues] = np.arange(len(dialogues))
+        order = samples[np.lexsort((data.turn_index[samples], rank[data.dialogue_codes[samples]]))]
+    return [order[i: i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def distinct_talkturns(data: TaskData, windows: torch.Tensor, rows: np.ndarray, device) -> tuple[torch.Tensor, ...]:
+    """The batch's distinct talkturns (words trimmed to their longest) and windows pointing into them."""
+    batch_windows = windows[torch.from_numpy(rows)]  # (B, L) positions in the table
+    distinct, inverse = torch.unique(batch_windows.clamp(min=0), return_inverse=True)
+    local = torch.where(batch_windows >= 0, inverse, torch.full_like(inverse, -1))
+    lengths = data.lengths[distinct]
+    words = data.words[distinct, : max(1, int(lengths.max()))]
+    return words.to(device), lengths.to(device), local.to(device)
+
+
+def losses(out, primary: torch.Tensor, aux: torch.Tensor, aux_kinds: tuple[str, ...], classification: bool) -> torch.Tensor:
+    """Per-task mean losses (1 + N,): cross-entropy for classes, MAE for numbers; missing targets masked."""
+    if classification:
+        present = primary >= 0
+        primary_loss = F.cross_entropy(out.primary[present], primary[present]) if present.any() else out.primary.sum() * 0
+    else:
+        present = ~torch.isnan(primary)
+        primary_loss = (out.primary[:, 0] - primary).abs()[present].mean() if present.any() else out.primary.sum() * 0
+    if out.aux is None or aux.shape[1] == 0:
+        return primary_loss.unsqueeze(0)
+    target = aux.T  # (N, B)
+    present = ~torch.isnan(target)
+    safe = torch.where(present, target, torch.zeros_like(target))
+    is_class = torch.tensor([k == "class" for k in aux_kinds], device=target.device).unsqueeze(1)  # (N, 1)
+    mae = (out.aux[:, :, 0] - safe).abs()  # (N, B)
+    class_index = torch.where(is_class, safe, torch.zeros_like(safe)).long()  # numbers never index classes
+    nll = -torch.log_softmax(out.aux, dim=-1).gather(2, class_index.unsqueeze(-1)).squeeze(-1)  # (N, B)
+    per_row = torch.where(is_class, nll, mae) * present
+    aux_loss = per_row.sum(1) / present.sum(1).clamp(min=1)  # (N,)
+    return torch.cat([primary_loss.unsqueeze(0), aux_loss])
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def make_model(data: TaskData, config: TrainConfig) -> HierarchicalModel:
+    shape = ModelShape(config.architecture, len(data.vocab), len(data.classes) if data.classification else 1,
+                       data.aux_kinds, config.primary_units, config.aux_units, config.embedding_dim,
+                       config.dropout, config.recurrent_dropout)
+    return HierarchicalModel(shape)
+
+
+@dataclass
+class TrainResult:
+    best_epoch: int
+    dev: dict[str, float]
+    test: dict[str, float]
+    history: list[dict] = field(default_factory=list)  # per epoch: epoch, train_loss, dev_*, test_*
+    state_dict: dict | None = None
+    test_predictions: pd.DataFrame | None = None
+    config: dict = field(default_factory=dict)
+
+
+@torch.no_grad()
+def predict(model: HierarchicalModel, data: TaskData, windows: torch.Tensor, rows: np.ndarray, config: TrainConfig, device) -> np.ndarray:
+    """Primary predictions for `rows`: class indices or values."""
+    model.eval()
+    order = rows[np.lexsort((data.turn_index[rows], data.dialogue_codes[rows]))]
+    out = np.empty(len(rows), dtype=np.float64)
+    position = {r: i for i, r in enumerate(rows)}
+    for start in range(0, len(order), config.eval_batch_size):
+        chunk = order[start: start + config.eval_batch_size]
+        primary = model(*distinct_talkturns(data, windows, chunk, device)).primary
+        values = primary.argmax(-1) if data.classification else primary[:, 0]
+        out[[position[r] for r in chunk]] = values.double().cpu().numpy()
+    return out
+
+
+def evaluate(model, data: TaskData, windows, rows: np.ndarray, config: TrainConfig, device) -> dict[str, float]:
+    pred = predict(model, data, windows, rows, config, device)
+    truth = data.primary[torch.from_numpy(rows)].numpy()
+    if data.classification:
+        return classification_metrics(truth.astype(int), pred.astype(int), data.classes)
+    return regression_metrics(truth, pred)
+
+
+def train(data: TaskData, config: TrainConfig, loss_weights: np.ndarray,
+          on_epoch: Callable[[int, dict], None] | None = None, checkpoint: str | Path | None = None) -> TrainResult:
+    """Train one model; the returned state and metrics are those of the best dev epoch.
+
+    `loss_weights` has 1 + N entries (primary first).  `on_epoch(epoch, metrics)` may raise to
+    stop the run (the search's pruning).  A NaN loss raises TrainingDiverged.
+    """
+    config.validate()
+    weights = torch.as_tensor(np.asarray(loss_weights, dtype=np.float32))
+    if len(weights) != 1 + len(data.aux_names):
+        raise InputError(f"{len(weights)} loss weights for 1 primary + {len(data.aux_names)} auxiliary tasks")
+    device = resolve_device(config.device)
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    model = make_model(data, config).to(device)
+    if model.aux_heads is None:
+        weights = weights[:1] / weights[:1]  # a single-task model: the primary loss alone
+    weights = weights.to(device)
+    params = [p for p in model.parameters() if p.requires_grad]
+    if config.optimizer == "sgd":
+        optimiser = torch.optim.SGD(params, lr=config.learning_rate, momentum=config.momentum, weight_decay=2 * config.l2)
+    else:
+        optimiser = torch.optim.Adam(params, lr=config.learning_rate, weight_decay=2 * config.l2)
+    windows = data.windows(config.content_size)
+    train_rows, dev_rows, test_rows = data.labelled("train"), data.labelled("dev"), data.labelled("test")
+    if len(train_rows) == 0:
+        raise InputError("no labelled talkturns in the train partition")
+    metric, higher_better = selection_metric(data.classification)
+    best = None
+    history = []
+    for epoch in range(1, config.epochs + 1):
+        model.train()
+        total, steps = 0.0, 0
+        for rows in batches(data, train_rows, config.batch_size, config.sampler, rng):
+            out = model(*distinct_talkturns(data, windows, rows, device))
+            per_task = losses(out, data.primary[rows].to(device), data.aux[rows].to(device), data.aux_kinds, data.classification)
+            loss = (weights[: len(per_task)] * per_task).sum()
+            if not torch.isfinite(loss):
+                raise TrainingDiverged(f"the loss became {loss.item()} at epoch {epoch}, step {steps + 1} "
+                                       f"(learning rate {config.learning_rate:g}); this trial stops")
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            if config.clip_norm:
+                torch.nn.utils.clip_grad_norm_(params, config.clip_norm)
+            optimiser.step()
+            total += loss.item()
+            steps += 1
+        record = {"epoch": epoch, "train_loss": total / max(steps, 1)}
+        record.update({f"dev_{k}": v for k, v in evaluate(model, data, windows, dev_rows, config, device).items()} if len(dev_rows) else {})
+        record.update({f"test_{k}": v for k, v in evaluate(model, data, windows, test_rows, config, device).items()} if len(test_rows) else {})
+        history.append(record)
+        score = record.get(f"dev_{metric}", -record["train_loss"] if higher_better else record["train_loss"])
+        if best is None or (score > best[0] if higher_better else score < best[0]):
+            best = (score, epoch, copy.deepcopy(model.state_dict()))
+        if on_epoch is not None:
+            on_epoch(epoch, record)
+    _, best_epoch, state = best
+    model.load_state_dict(state)
+    result = TrainResult(best_epoch=best_epoch, dev=_strip(history[best_epoch - 1], "dev_"),
+                         test=_strip(history[best_epoch - 1], "test_"), history=history, state_dict=state,
+                         config=asdict(config))
+    if len(test_rows):
+        pred = predict(model, data, windows, test_rows, config, device)
+        labels = data.classes
+        truth = data.primary[torch.from_numpy(test_rows)].numpy()
+        result.test_predictions = pd.DataFrame({
+            "utterance_id": data.utterance_ids[test_rows],
+            "truth": [labels[int(t)] for t in truth] if labels else truth,
+            "prediction": [labels[int(p)] for p in pred] if labels else pred,
+        })
+    if checkpoint is not None:
+        save_checkpoint(state, checkpoint)
+    return result
+
+
+def _strip(record: dict, prefix: str) -> dict[str, float]:
+    return {k[len(prefix):]: v for k, v in record.items() if k.startswith(prefix)}
+
+
+def save_checkpoint(state: dict, path: str | Path) -> Path:
+    """Write a state_dict atomically."""
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+    return Path(path)
+
+
+def load_checkpoint(path: str | Path) -> dict:
+    """Read a state_dict saved by save_checkpoint (tensors only: weights_only=True)."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - a truncated or foreign file is reported, never used
+        raise InputError(f"checkpoint cannot be read ({type(exc).__name__}: {exc})", path,
+                         hint="delete it and re-run the trial") from exc
+
+
+__all__ = ["TaskData", "TrainConfig", "TrainResult", "TrainingDiverged", "batches", "build_task_data",
+           "distinct_talkturns", "load_checkpoint", "losses", "make_model", "predict", "save_checkpoint", "train"]

@@ -1,0 +1,126 @@
+"""The models: the fast path equals a straightforward per-sample computation; gradient isolation."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch.func import functional_call
+from torch.nn import functional as F
+
+from hanrock_core.model import HierarchicalModel, ModelShape
+
+KINDS = ("regression", "class", "regression")
+
+
+def _inputs(generator):
+    U, T = 7, 6
+    lengths = torch.tensor([6, 3, 1, 5, 2, 4, 6])
+    words = torch.randint(1, 30, (U, T), generator=generator)
+    words = words.masked_fill(torch.arange(T).unsqueeze(0) >= lengths.unsqueeze(1), 0)
+    windows = torch.tensor([[-1, -1, 0, 1], [0, 1, 2, 3], [-1, -1, -1, 4], [2, 3, 5, 6], [-1, 4, 5, 6]])
+    return words, lengths, windows
+
+
+def _sequence(encoder, x, group: int = 0):
+    """One sequence (n, d) through encoder `group`, the plain way: nn.GRU, no padding, no batching."""
+    G = encoder.groups
+    template = torch.nn.GRU(x.shape[-1], encoder.hidden, batch_first=True)
+
+    def direction(d, seq):
+        weights = {"weight_ih_l0": encoder.weight_ih[d], "weight_hh_l0": encoder.weight_hh[d],
+                   "bias_ih_l0": encoder.bias_ih[d], "bias_hh_l0": encoder.bias_hh[d]}
+        return functional_call(template, weights, (seq.unsqueeze(0),))[0][0]
+
+    h = torch.cat([direction(group, x), direction(G + group, x.flip(0)).flip(0)], -1)
+    u = torch.relu(h @ encoder.proj_weight[group] + encoder.proj_bias[group])
+    alpha = torch.softmax(u @ encoder.context[group], 0)
+    return (alpha.unsqueeze(-1) * u).sum(0)
+
+
+def straightforward(model: HierarchicalModel, words, lengths, windows):
+    """Each sample re-encodes every talkturn of its window; each task runs on its own."""
+    primary, aux = [], []
+    for window in windows:
+        turns = [int(p) for p in window if p >= 0]
+        embedded = [model.embedding(words[p, : lengths[p]]) for p in turns]
+        s = torch.stack([_sequence(model.primary_words, x) for x in embedded])
+        v_primary = _sequence(model.primary_talkturns, s)
+        if model.rock:
+            s_aux = torch.stack([_sequence(model.aux_words, x) for x in embedded])
+            v_aux = [_sequence(model.aux_talkturns, s_aux, k) for k in range(model.aux_talkturns.groups)]
+            stacked = torch.stack(v_aux + [v_primary])
+            alpha = torch.softmax(stacked @ model.fusion.context, 0)
+            v = (alpha.unsqueeze(-1) * stacked).sum(0)
+            heads = [v_aux[k] @ model.aux_heads.weight[k] + model.aux_heads.bias[k, 0] for k in range(len(v_aux))]
+        else:
+            v = v_primary
+            heads = [v @ model.aux_heads.weight[k] + model.aux_heads.bias[k, 0] for k in range(model.aux_heads.weight.shape[0])] if model.aux_heads is not None else []
+        primary.append(model.primary_head(v))
+        aux.append(torch.stack(heads) if heads else None)
+    return torch.stack(primary), (torch.stack(aux, dim=1) if aux[0] is not None else None)
+
+
+@pytest.mark.parametrize("architecture, aux_units", [("han_rock", 2), ("han_rock", 1), ("flat_mtl", 2), ("han", 0)])
+def test_fast_path_equals_per_sample_computation(architecture, aux_units):
+    torch.manual_seed(0)
+    g = torch.Generator().manual_seed(1)
+    shape = ModelShape(architecture, 30, 4, KINDS, primary_units=5, aux_units=aux_units, embedding_dim=8)
+    model = HierarchicalModel(shape).eval()
+    words, lengths, windows = _inputs(g)
+    fast = model(words, lengths, windows)
+    slow_primary, slow_aux = straightforward(model, words, lengths, windows)
+    torch.testing.assert_close(fast.primary, slow_primary, atol=1e-5, rtol=1e-5)
+    if slow_aux is not None:
+        torch.testing.assert_close(fast.aux, slow_aux, atol=1e-5, rtol=1e-5)
+    w_p = torch.randn(fast.primary.shape, generator=g)
+    w_a = torch.randn(fast.aux.shape, generator=g) if fast.aux is not None else None
+
+    def grads(primary, aux):
+        model.zero_grad()
+        loss = (primary * w_p).sum() + ((aux * w_a).sum() if aux is not None else 0)
+        loss.backward()
+        return {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+
+    fast_grads = grads(*(lambda o: (o.primary, o.aux))(model(words, lengths, windows)))
+    slow_grads = grads(*straightforward(model, words, lengths, windows))
+    assert fast_grads.keys() == slow_grads.keys()
+    for name in fast_grads:
+        torch.testing.assert_close(fast_grads[name], slow_grads[name], atol=1e-5, rtol=1e-5, msg=name)
+
+
+def _rock():
+    torch.manual_seed(3)
+    shape = ModelShape("han_rock", 30, 4, KINDS, primary_units=5, aux_units=2, embedding_dim=8)
+    return HierarchicalModel(shape)
+
+
+def test_auxiliary_losses_never_reach_the_primary_branch():
+    model = _rock()
+    words, lengths, windows = _inputs(torch.Generator().manual_seed(2))
+    out = model(words, lengths, windows)
+    out.aux.pow(2).sum().backward()
+    for name, p in model.named_parameters():
+        primary_branch = name.startswith(("primary_", "fusion"))
+        if primary_branch:
+            assert p.grad is None or torch.count_nonzero(p.grad) == 0, name
+    assert torch.count_nonzero(model.embedding.weight.grad) > 0  # the shared embedding does learn from them
+    model.zero_grad()
+    F.cross_entropy(model(words, lengths, windows).primary, torch.tensor([0, 1, 2, 3, 0])).backward()
+    aux_grads = [p.grad for n, p in model.named_parameters() if n.startswith("aux_talkturns")]
+    assert any(g is not None and torch.count_nonzero(g) > 0 for g in aux_grads)  # through the fusion
+
+
+def test_no_auxiliary_encoders_when_a_is_zero():
+    model = HierarchicalModel(ModelShape("han_rock", 30, 1, KINDS, primary_units=5, aux_units=0, embedding_dim=8))
+    words, lengths, windows = _inputs(torch.Generator().manual_seed(2))
+    out = model(words, lengths, windows)
+    assert out.aux is None and out.primary.shape == (5, 1) and not model.rock
+
+
+def test_attention_is_returned_on_request():
+    model = _rock().eval()
+    words, lengths, windows = _inputs(torch.Generator().manual_seed(2))
+    att = model(words, lengths, windows, return_attention=True).attention
+    assert att["word"].shape == (7, 6) and att["talkturn"].shape == (5, 4) and att["task"].shape == (5, 4)
+    torch.testing.assert_close(att["task"].sum(-1), torch.ones(5))
+    assert torch.all(att["word"][2, 1:] == 0)  # padding gets no attention

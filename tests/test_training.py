@@ -1,0 +1,110 @@
+"""The training engine on tiny synthetic corpora: learning, config errors, NaN, checkpoints, samplers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from hanrock_core.auxiliary_target import build_auxiliary_targets
+from hanrock_core.corpora import read_iemocap
+from hanrock_core.errors import InputError
+from hanrock_core.narrative import narrative_table
+from hanrock_core.synthetic import generate
+from hanrock_core.training import (TrainConfig, TrainingDiverged, batches, build_task_data, distinct_talkturns,
+                                   load_checkpoint, train)
+
+QUICK = dict(primary_units=16, aux_units=2, embedding_dim=32, learning_rate=2 ** -7, optimizer="adam",
+             batch_size=32, content_size=3, epochs=6, dropout=0.05, recurrent_dropout=0.05)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    table = read_iemocap(generate("iemocap", tmp_path_factory.mktemp("t") / "i", scale=0.12, seed=5))
+    inputs = narrative_table(table).set_index("utterance_id")["model_input"]
+    return table, inputs
+
+
+def _data(corpus, task):
+    table, inputs = corpus
+    return build_task_data(table, inputs, build_auxiliary_targets(table, task))
+
+
+def _weights(data, primary=0.8):
+    n = len(data.aux_names)
+    return np.r_[primary, np.full(n, (1 - primary) / n)]
+
+
+@pytest.mark.parametrize("architecture", ["han", "flat_mtl", "han_rock"])
+def test_every_architecture_beats_a_constant_classifier(corpus, architecture):
+    data = _data(corpus, "emotion")
+    result = train(data, TrainConfig(architecture=architecture, **QUICK), _weights(data))
+    assert result.dev["balanced_accuracy"] > 0.40  # a constant predictor scores 0.25
+    assert len(result.history) == 6 and 1 <= result.best_epoch <= 6
+    assert {"accuracy", "macro_f1", "weighted_f1", "f1_sad"} <= set(result.test)
+    assert set(result.test_predictions["prediction"]) <= {"angry", "happy", "neutral", "sad"}
+
+
+@pytest.mark.parametrize("architecture", ["flat_mtl", "han_rock"])
+def test_regression_beats_the_median(corpus, architecture):
+    data = _data(corpus, "valence")
+    dev = data.labelled("dev")
+    constant = np.abs(data.primary[dev].numpy() - np.median(data.primary[data.labelled("train")].numpy())).mean()
+    result = train(data, TrainConfig(architecture=architecture, **QUICK), _weights(data))
+    assert result.dev["mae"] < constant - 0.1
+
+
+def test_same_config_same_results(corpus):
+    data = _data(corpus, "activation")
+    cfg = TrainConfig(**{**QUICK, "epochs": 2})
+    a, b = train(data, cfg, _weights(data)), train(data, cfg, _weights(data))
+    assert a.history == b.history
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"learning_rate": 0.5}, "learning_rate"), ({"batch_size": 0}, "batch_size"), ({"content_size": -1}, "content_size"),
+    ({"capacity_total": 257}, "P \\+ A = 18, but the study demands 257"), ({"dropout": 0.9}, "dropout"),
+    ({"l2": 0.7}, "l2"), ({"sampler": "random"}, "sampler"),
+])
+def test_bad_config_fails_before_training(corpus, change, message):
+    data = _data(corpus, "emotion")
+    with pytest.raises(InputError, match=message):
+        train(data, TrainConfig(**{**QUICK, **change}), _weights(data))
+
+
+def test_nan_loss_stops_the_trial_with_a_message(corpus):
+    data = _data(corpus, "valence")
+    data.aux[:, 0] = float("inf")  # a poisoned auxiliary target
+    with pytest.raises(TrainingDiverged, match="the loss became .* at epoch 1, step 1"):
+        train(data, TrainConfig(**QUICK), _weights(data))
+
+
+def test_missing_targets_are_masked_not_nan(corpus):
+    data = _data(corpus, "valence")
+    data.aux[::2, :] = float("nan")
+    result = train(data, TrainConfig(**{**QUICK, "epochs": 1}), _weights(data))
+    assert np.isfinite(result.history[0]["train_loss"])
+
+
+def test_checkpoint_round_trip_and_corruption(corpus, tmp_path):
+    data = _data(corpus, "emotion")
+    path = tmp_path / "best.pt"
+    result = train(data, TrainConfig(**{**QUICK, "epochs": 1}), _weights(data), checkpoint=path)
+    state = load_checkpoint(path)
+    assert state.keys() == result.state_dict.keys()
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(InputError, match="checkpoint cannot be read"):
+        load_checkpoint(path)
+
+
+def test_samplers(corpus):
+    data = _data(corpus, "emotion")
+    rows = data.labelled("train")
+    windows = data.windows(18)
+    rng = np.random.default_rng(0)
+    dialogue = batches(data, rows, 43, "dialogue", rng)
+    shuffled = batches(data, rows, 43, "shuffle", rng)
+    assert sorted(np.concatenate(dialogue)) == sorted(rows) == sorted(np.concatenate(shuffled))
+    distinct = lambda bs: np.mean([len(distinct_talkturns(data, windows, b, "cpu")[1]) for b in bs])  # noqa: E731
+    assert distinct(dialogue) < 0.5 * distinct(shuffled)  # windows of one dialogue share their talkturns
