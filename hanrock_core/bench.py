@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from .model import ModelShape
-from .training import TaskData, TrainConfig, batches, distinct_talkturns, losses, make_model
+from .training import TaskData, TrainConfig, batches, distinct_talkturns, losses, make_model, setup_kernels
 from .vocabulary import Vocabulary
 
 DEFAULT_REFERENCE = Path("..") / "shared" / "bench" / "reference_hanrock.py"
@@ -120,11 +120,12 @@ def gemm_gflops(n: int = 2048, repeats: int = 5) -> float:
 
 
 def run(reference: Path = DEFAULT_REFERENCE, steps: int = 8, epoch_talkturns: int = EPOCH_TALKTURNS,
-        batch: int = 43, content: int = 18, words: int = 24, seed: int = 0) -> dict:
+        batch: int = 43, content: int = 18, words: int = 24, seed: int = 0, compile: str = "auto") -> dict:
     """Every figure of the benchmark, measured now on this machine."""
     config = TrainConfig(architecture="han_rock", primary_units=256, aux_units=1, embedding_dim=300,
                          batch_size=batch, content_size=content, learning_rate=2 ** -7, dropout=0.0,
-                         recurrent_dropout=0.0, seed=seed)
+                         recurrent_dropout=0.0, seed=seed, compile=compile)
+    compiled = setup_kernels(config, torch.device("cpu"))
     corpus = random_corpus(max(epoch_talkturns, batch * (steps + 2) * 2), words, 4000, 16, seed)
     rate, gflops = engine_rate(corpus, config, steps)
     ref = reference_rate(Path(reference), batch, content, words, 3)
@@ -141,7 +142,8 @@ def run(reference: Path = DEFAULT_REFERENCE, steps: int = 8, epoch_talkturns: in
         "gflops": round(gflops, 1),
         "gemm_gflops": round(gemm_gflops(), 1),
         "shape": {"batch": batch, "content": content, "words": words, "P": 256, "A": 1, "embedding": 300,
-                  "aux_tasks": 16, "epoch_talkturns": epoch_talkturns, "threads": torch.get_num_threads()},
+                  "aux_tasks": 16, "epoch_talkturns": epoch_talkturns, "threads": torch.get_num_threads(),
+                  "compiled_attention": compiled},
     }
 
 
@@ -155,6 +157,6 @@ def report(figures: dict) -> str:
         f"epoch of {figures['shape']['epoch_talkturns']} talkturns: content 1 {figures['epoch_s_content1']:.2f} s, "
         f"content 30 {figures['epoch_s_content30']:.2f} s, ratio {figures['content_ratio']:.2f} (target <= 3.5)",
         f"achieved {figures['gflops']:.1f} GFLOP/s (useful work) vs GEMM {figures['gemm_gflops']:.1f} GFLOP/s "
-        f"on {figures['shape']['threads']} threads",
+        f"on {figures['shape']['threads']} threads; compiled attention kernel: {figures['shape']['compiled_attention']}",
     ]
     return "\n".join(lines)

@@ -39,7 +39,7 @@ def _bench(args: argparse.Namespace) -> None:
 
     from .bench import report, run
 
-    figures = run(reference=args.reference, steps=args.steps, epoch_talkturns=args.epoch_talkturns)
+    figures = run(reference=args.reference, steps=args.steps, epoch_talkturns=args.epoch_talkturns, compile=args.compile)
     print(json.dumps(figures) if args.json else report(figures))
 
 
@@ -69,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="path of reference_hanrock.py (absent: the engine's figures only)")
     bench.add_argument("--steps", type=int, default=8, help="timed optimisation steps at the reference shape")
     bench.add_argument("--epoch-talkturns", type=int, default=5766, help="talkturns in the timed epochs")
+    bench.add_argument("--compile", choices=["auto", "on", "off"], default="auto",
+                       help="torch.compile the attention kernel (auto: on CPU when it works)")
     bench.add_argument("--json", action="store_true", help="print one JSON object")
     bench.set_defaults(func=_bench)
     return parser

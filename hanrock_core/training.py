@@ -8,6 +8,7 @@ or Adam; the epoch is chosen on dev and its state kept.  A callback sees every e
 from __future__ import annotations
 
 import copy
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -21,6 +22,7 @@ from .auxiliary_target import AuxiliaryTargets
 from .content_context import context_windows
 from .errors import InputError
 from .io import atomic_path
+from .kernels import compile_kernels
 from .metrics import classification_metrics, regression_metrics, selection_metric
 from .model import ARCHITECTURES, HierarchicalModel, ModelShape
 from .vocabulary import MAX_WORDS, Vocabulary, build_vocabulary, encode
@@ -61,6 +63,7 @@ class TrainConfig:
     device: str = "auto"
     max_words: int = MAX_WORDS
     eval_batch_size: int = 256
+    compile: str = "auto"  # torch.compile the attention kernel: auto (on CPU when it works), on, off
 
     def validate(self) -> None:
         """Refuse values outside Table 6's ranges or inconsistent ones, before any training."""
@@ -86,6 +89,8 @@ class TrainConfig:
             problems.append(f"sampler {self.sampler!r} is not one of {SAMPLERS}")
         if self.optimizer not in OPTIMISERS:
             problems.append(f"optimizer {self.optimizer!r} is not one of {OPTIMISERS}")
+        if self.compile not in ("auto", "on", "off"):
+            problems.append(f"compile {self.compile!r} is not auto, on or off")
         if self.epochs < 1:
             problems.append(f"epochs {self.epochs} must be >= 1")
         if problems:
@@ -207,6 +212,13 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def setup_kernels(config: TrainConfig, device: torch.device) -> bool:
+    """Compile the attention kernel when asked (`auto`: on CPU unless HANROCK_COMPILE=0)."""
+    wanted = config.compile == "on" or (
+        config.compile == "auto" and device.type == "cpu" and os.environ.get("HANROCK_COMPILE", "1") != "0")
+    return compile_kernels(wanted)
+
+
 def make_model(data: TaskData, config: TrainConfig) -> HierarchicalModel:
     shape = ModelShape(config.architecture, len(data.vocab), len(data.classes) if data.classification else 1,
                        data.aux_kinds, config.primary_units, config.aux_units, config.embedding_dim,
@@ -260,6 +272,7 @@ def train(data: TaskData, config: TrainConfig, loss_weights: np.ndarray,
     if len(weights) != 1 + len(data.aux_names):
         raise InputError(f"{len(weights)} loss weights for 1 primary + {len(data.aux_names)} auxiliary tasks")
     device = resolve_device(config.device)
+    setup_kernels(config, device)
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     model = make_model(data, config).to(device)

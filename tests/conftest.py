@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import pytest
+import torch
 
 from hanrock_core.synthetic import generate
 
 TINY_SCALE = 0.02
+
+if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+    # several workers share the cores: more torch threads than cores make every small op spin-wait
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
 REPO = Path(__file__).resolve().parents[1]
 EMORYNLP = REPO.parent / "shared" / "data" / "emorynlp"
 
@@ -39,5 +45,6 @@ def tiny_semaine(tiny_semaine_master, tmp_path) -> Path:
 def _isolated_platform(monkeypatch, tmp_path):
     """No test reads the developer's settings or writes into the repository's data directory."""
     monkeypatch.setenv("HANROCK_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("HANROCK_COMPILE", "0")  # eager kernels: no compile time in small tests
     monkeypatch.delenv("HANROCK_CONFIG", raising=False)
     monkeypatch.chdir(tmp_path)

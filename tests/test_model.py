@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 import torch
 from torch.func import functional_call
 from torch.nn import functional as F
 
+from hanrock_core import kernels
 from hanrock_core.model import HierarchicalModel, ModelShape
 
 KINDS = ("regression", "class", "regression")
@@ -124,3 +127,21 @@ def test_attention_is_returned_on_request():
     assert att["word"].shape == (7, 6) and att["talkturn"].shape == (5, 4) and att["task"].shape == (5, 4)
     torch.testing.assert_close(att["task"].sum(-1), torch.ones(5))
     assert torch.all(att["word"][2, 1:] == 0)  # padding gets no attention
+
+
+@pytest.mark.skipif(not (shutil.which("gcc") or shutil.which("cc")), reason="torch.compile needs a C compiler")
+def test_compiled_attention_kernel_matches_the_eager_one():
+    g = torch.Generator().manual_seed(4)
+    args = [torch.randn(3, 5, 7, 4, generator=g), torch.randn(3, 4, 6, generator=g), torch.randn(3, 6, generator=g),
+            torch.randn(3, 6, generator=g)]
+    mask = torch.arange(7).unsqueeze(0) < torch.tensor([7, 3, 1, 5, 2]).unsqueeze(1)
+    results = []
+    for compiled in (False, True):
+        assert kernels.compile_kernels(compiled) is compiled
+        leaves = [a.clone().requires_grad_() for a in args]
+        v, alpha = kernels.project_attend(*leaves, mask)
+        (v * torch.linspace(-1, 1, v.numel()).view_as(v)).sum().backward()
+        results.append([v, alpha] + [a.grad for a in leaves])
+    kernels.compile_kernels(False)
+    for eager, fused in zip(*results):
+        torch.testing.assert_close(fused, eager, atol=1e-5, rtol=1e-5)

@@ -108,3 +108,13 @@ def test_samplers(corpus):
     assert sorted(np.concatenate(dialogue)) == sorted(rows) == sorted(np.concatenate(shuffled))
     distinct = lambda bs: np.mean([len(distinct_talkturns(data, windows, b, "cpu")[1]) for b in bs])  # noqa: E731
     assert distinct(dialogue) < 0.5 * distinct(shuffled)  # windows of one dialogue share their talkturns
+
+
+def test_bench_prints_engine_figures_without_the_reference(tmp_path):
+    from hanrock_core.bench import report, run
+
+    figures = run(reference=tmp_path / "absent.py", steps=1, epoch_talkturns=150, compile="off")
+    assert figures["reference_talkturns_per_s"] is None and figures["speedup"] is None
+    assert figures["engine_talkturns_per_s"] > 0 and figures["gflops"] > 0 and figures["gemm_gflops"] > 0
+    assert figures["content_ratio"] == pytest.approx(figures["epoch_s_content30"] / figures["epoch_s_content1"], rel=0.02)
+    assert "reference: not found" in report(figures)
