@@ -19,7 +19,8 @@ $(VENV)/.hanrock-installed: pyproject.toml
 	touch $@
 
 demo: setup
-	$(BIN)/dagster job execute -m hanrock_assets -j main_job
+	$(BIN)/dagster job execute -m hanrock_assets -j h1_study
+	$(BIN)/hanrock results table1_h1
 
 test: setup
 	$(BIN)/python -m pytest -n 2 tests

@@ -7,11 +7,14 @@ import dagster as dg
 from .assets.auxiliary import auxiliary_targets
 from .assets.corpus import raw_sessions
 from .assets.narratives import monah_narratives
-from .jobs import main_job
+from .assets.studies import build_study_assets
+from .jobs import h1_study, h2_study, h3_study, main_job, paper_study
 from .resources import resources
 
+study_assets = [a for h in ("h1", "h2", "h3") for a in build_study_assets(h)]
+
 defs = dg.Definitions(
-    assets=[raw_sessions, monah_narratives, auxiliary_targets],
-    jobs=[main_job],
+    assets=[raw_sessions, monah_narratives, auxiliary_targets, *study_assets],
+    jobs=[main_job, h1_study, h2_study, h3_study, paper_study],
     resources=resources(),
 )

@@ -1,11 +1,12 @@
 """Jobs a user runs from the command line or the UI.
 
-`main_job` fans out over every configured dataset and then over every dataset x task, with
-parallel steps under the multiprocess executor.  Its ops call the same core functions as the
-assets, write the same files and record materialisations of the same asset keys, so the asset
-catalog shows what the job produced.
+Each job fans out over every configured dataset (talkturn table, narratives), then over every
+dataset x task (auxiliary targets, MI, and for the study jobs the search of each hypothesis),
+as parallel steps under the multiprocess executor, and ends with the significance tables.  Its
+ops call the same functions as the assets, write the same files and rows, and record
+materialisations of the same asset keys, so the asset catalog shows what a job produced.
+No partition key is needed: the fan-out covers every partition.
 """
-
 
 import re
 
@@ -13,10 +14,12 @@ import dagster as dg
 
 from hanrock_core.datasets import dataset_tasks, load_dataset
 from hanrock_core.narrative import narrative_table, phrase_counts
+from hanrock_core.results import replace_rows
 
 from .assets.auxiliary import AuxiliaryConfig, build_for_task
 from .assets.narratives import NarrativeConfig
-from .metadata import auxiliary_metadata, corpus_metadata, narrative_metadata
+from .assets.studies import StudyResource, completeness, significance_table, train_partition, trials_metadata
+from .metadata import auxiliary_metadata, corpus_metadata, md_table, narrative_metadata
 from .partitions import split_task_key
 from .resources import PlatformResource
 from .storage import read_table, write_table
@@ -26,8 +29,8 @@ def _mapping_key(key: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]", "_", key)
 
 
-def _record(context: dg.OpExecutionContext, asset: str, partition: str, path, metadata: dict) -> None:
-    metadata = {**metadata, "path": dg.MetadataValue.path(str(path))}
+def _record(context: dg.OpExecutionContext, asset: str, partition: str | None, path, metadata: dict) -> None:
+    metadata = {**metadata, "path": dg.MetadataValue.path(str(path))} if path else metadata
     context.log_event(dg.AssetMaterialization(asset_key=asset, partition=partition, metadata=metadata))
 
 
@@ -65,8 +68,9 @@ def each_task(platform: PlatformResource, datasets: list[str]):
 
 @dg.op
 def prepare_task(context: dg.OpExecutionContext, platform: PlatformResource, config: AuxiliaryConfig, key: str) -> str:
-    """auxiliary_targets and mutual_information of one dataset.task."""
-    base = platform.settings().home / "assets"
+    """auxiliary_targets and mutual_information of one dataset.task (MI rows go to DuckDB too)."""
+    settings = platform.settings()
+    base = settings.home / "assets"
     dataset, task = split_task_key(key)
     table = read_table(base, "raw_sessions", dataset)
     targets, mi, empty = build_for_task(table, task, config, context.log.warning)
@@ -74,9 +78,15 @@ def prepare_task(context: dg.OpExecutionContext, platform: PlatformResource, con
     _record(context, "auxiliary_targets", key, write_table(base, "auxiliary_targets", key, targets.table), meta)
     _record(context, "mutual_information", key, write_table(base, "mutual_information", key, mi),
             {"mi_ranking": meta["mi_ranking"]})
+    write_mi_rows(settings.home / "results.duckdb", dataset, task, mi, context.log.info)
     context.log.info(f"{key}: {len(targets.tasks)} auxiliary targets; top MI "
                      + ", ".join(f"{r.task} {r.mi:.3f}" for r in mi.head(3).itertuples()))
     return key
+
+
+def write_mi_rows(results_db, dataset: str, task: str, mi, log) -> None:
+    rows = mi.rename(columns={"task": "aux_task", "n": "rows_used"}).assign(dataset=dataset, task=task)
+    replace_rows(results_db, "mutual_information", {"dataset": dataset, "task": task}, rows, log)
 
 
 @dg.op
@@ -85,8 +95,68 @@ def report(context: dg.OpExecutionContext, keys: list[str]) -> None:
     context.log.info(f"prepared {len(keys)} dataset x task partitions: {', '.join(sorted(keys))}")
 
 
+def train_op(hypothesis: str) -> dg.OpDefinition:
+    @dg.op(name=f"train_{hypothesis}", tags={"hanrock/gpu": "true"})
+    def train(context: dg.OpExecutionContext, platform: PlatformResource, study: StudyResource, key: str) -> str:
+        """Random search over every condition of the hypothesis on one dataset.task."""
+        trials = train_partition(platform, study, hypothesis, key, context.log.info)
+        results_db = platform.settings().home / "results.duckdb"
+        write_table(platform.settings().home / "assets", f"{hypothesis}_trials", key, trials)
+        _record(context, f"{hypothesis}_trials", key, None, trials_metadata(trials, results_db, hypothesis, key))
+        return key
+
+    return train
+
+
+def significance_op(hypothesis: str) -> dg.OpDefinition:
+    view = {"h1": "table1_h1", "h2": "table2_h2", "h3": "table3_h3"}[hypothesis]
+
+    @dg.op(name=f"significance_{hypothesis}")
+    def significance(context: dg.OpExecutionContext, platform: PlatformResource, study: StudyResource, keys: list[str]) -> None:
+        """The blocking completeness check, then the bootstrap table and the paper's view."""
+        from hanrock_core.results import query
+
+        results_db = platform.settings().home / "results.duckdb"
+        profile = study.load()
+        problems = completeness(results_db, hypothesis, profile)
+        context.log_event(dg.AssetCheckEvaluation(
+            asset_key=dg.AssetKey(f"{hypothesis}_significance"), check_name="all_partitions_trained", passed=not problems,
+            metadata={"problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems) or "none")}))
+        if problems:
+            raise dg.Failure(description=f"{hypothesis} significance needs every partition: " + "; ".join(problems[:5]))
+        table, _ = significance_table(results_db, hypothesis, profile, context.log.info)
+        shown = query(results_db, f"SELECT * FROM {view}")
+        context.log.info(f"{view}:\n{shown.to_string(index=False)}")
+        _record(context, f"{hypothesis}_significance", None, None, {
+            "significant": dg.MetadataValue.int(int(table["significant"].sum())),
+            "comparisons": dg.MetadataValue.int(len(table)), view: md_table(shown)})
+
+    return significance
+
+
+def study_job(name: str, hypotheses: tuple[str, ...], description: str) -> dg.JobDefinition:
+    """Prepare every partition, search every hypothesis on each, then the significance tables."""
+    trains = {h: train_op(h) for h in hypotheses}
+    significances = {h: significance_op(h) for h in hypotheses}
+
+    @dg.job(name=name, description=description, tags={"hanrock/study": ",".join(hypotheses)})
+    def job():
+        datasets = each_dataset().map(prepare_dataset)
+        keys = each_task(datasets.collect()).map(prepare_task)
+        for h in hypotheses:
+            significances[h](keys.map(trains[h]).collect())
+
+    return job
+
+
 @dg.job(description="Every dataset: talkturn table, MONAH narratives, auxiliary targets and MI (parallel steps).")
 def main_job():
     datasets = each_dataset().map(prepare_dataset)
     keys = each_task(datasets.collect()).map(prepare_task)
     report(keys.collect())
+
+
+h1_study = study_job("h1_study", ("h1",), "H1: auxiliary families none / ap / aphf on every dataset x task, then Table 1")
+h2_study = study_job("h2_study", ("h2",), "H2: capacity split P / A on every dataset x task, then Table 2")
+h3_study = study_job("h3_study", ("h3",), "H3: flat-MTL HAN against HAN-ROCK on every dataset x task, then Table 3")
+paper_study = study_job("paper_study", ("h1", "h2", "h3"), "H1, H2 and H3 on every dataset x task, then Tables 1-4")

@@ -45,7 +45,10 @@ class TalkturnParquetIOManager(dg.ConfigurableIOManager):
         return tables[keys[0]] if len(keys) == 1 else tables
 
 
-def resources(config_file: str = "") -> dict[str, object]:
+def resources(config_file: str = "", profile: str = "quick") -> dict[str, object]:
     """The resources every definition needs, reading one settings file (empty: the usual lookup)."""
+    from .assets.studies import StudyResource
+
     platform = PlatformResource(config_file=config_file)
-    return {"platform": platform, "table_io_manager": TalkturnParquetIOManager(platform=platform)}
+    return {"platform": platform, "table_io_manager": TalkturnParquetIOManager(platform=platform),
+            "study": StudyResource(profile=profile)}

@@ -56,6 +56,18 @@ class AuxiliaryTargets:
     def tasks(self) -> list[str]:
         return list(self.family)
 
+    @classmethod
+    def from_tables(cls, targets: pd.DataFrame, mi: pd.DataFrame, task: str) -> "AuxiliaryTargets":
+        """Rebuild from the stored targets table and MI table (which holds each task's family and kind)."""
+        info = mi.set_index("task")
+        tasks = [c for c in targets.columns if c in info.index]
+        classification = not pd.api.types.is_numeric_dtype(targets["primary"])
+        train = targets.loc[targets["partition"] == "train", "primary"].dropna()
+        classes = sorted(train.astype(str).unique().tolist()) if classification else None
+        return cls(primary=LABEL_PREFIX + task, classes=classes, table=targets,
+                   family={t: info.at[t, "family"] for t in tasks}, kind={t: info.at[t, "kind"] for t in tasks},
+                   target_range=(0.0, 1.0) if classification else (float(train.min()), float(train.max())))
+
 
 def percentile_rank(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
     """Rank of each value within `reference` in [0, 1]: (#below + #equal / 2) / n.

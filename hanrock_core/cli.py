@@ -43,6 +43,21 @@ def _bench(args: argparse.Namespace) -> None:
     print(json.dumps(figures) if args.json else report(figures))
 
 
+def _results(args: argparse.Namespace) -> None:
+    import duckdb
+
+    from .settings import load_settings
+
+    path = args.db or load_settings().home / "results.duckdb"
+    if not Path(path).exists():
+        raise InputError("no results yet", path, hint="run a study first, e.g. dagster job execute -m hanrock_assets -j h1_study")
+    with duckdb.connect(str(path), read_only=True) as conn:
+        import pandas as pd
+
+        with pd.option_context("display.width", 250, "display.max_columns", 20):
+            print(conn.execute(f"SELECT * FROM {args.view}").df().to_string(index=False))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hanrock", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -73,6 +88,13 @@ def build_parser() -> argparse.ArgumentParser:
                        help="torch.compile the attention kernel (auto: on CPU when it works)")
     bench.add_argument("--json", action="store_true", help="print one JSON object")
     bench.set_defaults(func=_bench)
+
+    results = sub.add_parser("results", help="print a results table or view (read-only)")
+    results.add_argument("view", nargs="?", default="table1_h1",
+                         choices=["table1_h1", "table2_h2", "table3_h3", "table4_class_f1",
+                                  "table7_best_hyperparameters", "results_long", "significance", "mutual_information"])
+    results.add_argument("--db", type=Path, help="results file (default: $HANROCK_HOME/results.duckdb)")
+    results.set_defaults(func=_results)
     return parser
 
 

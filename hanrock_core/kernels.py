@@ -138,6 +138,7 @@ def compile_kernels(enabled: bool) -> bool:
         return False
     if _compiled is None:
         try:
+            torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
             candidate = torch.compile(_project_attend_formula, dynamic=True)
             probe = [torch.randn(2, 3, 4, 2, requires_grad=True), torch.randn(2, 2, 5, requires_grad=True),
                      torch.randn(2, 5, requires_grad=True), torch.randn(2, 5, requires_grad=True)]

@@ -17,7 +17,7 @@ from .corpora import RAW_CORPORA
 from .errors import InputError
 
 DEFAULT_HOME = ".hanrock"
-DEFAULT_SYNTHETIC_SCALE = 0.05
+DEFAULT_SYNTHETIC_SCALE = 0.2  # large enough for the quick study's models to learn
 DATASET_KEYS = {"root", "spec", "partitions", "openface", "vokaturi"}
 TOP_KEYS = {"home", "synthetic", "datasets"}
 

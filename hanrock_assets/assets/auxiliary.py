@@ -8,6 +8,7 @@ from hanrock_core.loss_weight import mutual_information
 
 from ..metadata import auxiliary_metadata
 from ..partitions import dataset_to_tasks, split_task_key, task_partitions
+from ..resources import PlatformResource
 
 
 class AuxiliaryConfig(dg.Config):
@@ -37,12 +38,15 @@ def build_for_task(table, task: str, config: AuxiliaryConfig, log):
     partitions_def=task_partitions,
     group_name="auxiliary_targets",
 )
-def auxiliary_targets(context: dg.AssetExecutionContext, config: AuxiliaryConfig, raw_sessions):
+def auxiliary_targets(context: dg.AssetExecutionContext, config: AuxiliaryConfig, platform: PlatformResource, raw_sessions):
     """Percentile-ranked actions/prosody and neighbouring labels for one dataset.task partition."""
     dataset, task = split_task_key(context.partition_key)
     targets, mi, empty = build_for_task(raw_sessions, task, config, context.log.warning)
     context.log.info(f"{context.partition_key}: {len(targets.tasks)} auxiliary targets; top MI: "
                      + ", ".join(f"{r.task} {r.mi:.3f}" for r in mi.head(3).itertuples()))
     meta = auxiliary_metadata(targets, mi, empty)
+    from ..jobs import write_mi_rows
+
+    write_mi_rows(platform.settings().home / "results.duckdb", dataset, task, mi, context.log.info)
     yield dg.Output(targets.table, output_name="auxiliary_targets", metadata=meta)
     yield dg.Output(mi, output_name="mutual_information", metadata={"mi_ranking": meta["mi_ranking"]})

@@ -1,0 +1,153 @@
+"""Trained models per hypothesis (partitioned by dataset x task) and their significance tables."""
+
+import dagster as dg
+import pandas as pd
+import torch
+from pydantic import Field
+
+from hanrock_core.auxiliary_target import AuxiliaryTargets
+from hanrock_core.results import query, replace_rows
+from hanrock_core.search import PartitionData, run_hypothesis
+from hanrock_core.significance import hypothesis_tables
+from hanrock_core.study import Profile, comparisons, conditions, load_profile
+
+from ..metadata import md_table
+from ..partitions import TASK_KEYS, dataset_to_tasks, split_task_key, task_partitions
+from ..plots import learning_curve_md
+from ..resources import PlatformResource
+from ..storage import read_table
+
+
+class StudyResource(dg.ConfigurableResource):
+    """The study profile (quick, paper, or a YAML file of your own) and where studies are stored."""
+
+    profile: str = Field("quick", description="quick, paper, or the path of a profile YAML file")
+    storage_url: str = Field("", description="an Optuna RDB URL shared by several workers (empty: SQLite files)")
+    torch_threads: int = Field(0, description="torch threads per training step (0: cores / 2)")
+
+    def load(self) -> Profile:
+        return load_profile(self.profile)
+
+    def threads(self) -> int:
+        return self.torch_threads or max(1, (torch.get_num_threads() or 2) // 2)
+
+
+def train_partition(platform: PlatformResource, study: StudyResource, hypothesis: str, key: str, log) -> pd.DataFrame:
+    """Run every condition of `hypothesis` on one dataset.task and write its rows to DuckDB."""
+    settings = platform.settings()
+    base = settings.home / "assets"
+    dataset, task = split_task_key(key)
+    table = read_table(base, "raw_sessions", dataset)
+    narratives = read_table(base, "monah_narratives", dataset).set_index("utterance_id")["model_input"]
+    mi = read_table(base, "mutual_information", key)
+    targets = AuxiliaryTargets.from_tables(read_table(base, "auxiliary_targets", key), mi, task)
+    part = PartitionData.build(dataset, task, table, narratives, targets, mi)
+    return run_hypothesis(part, study.load(), hypothesis, settings.home / "studies", settings.home / "results.duckdb",
+                          log=log, storage_url=study.storage_url or None, threads=study.threads())
+
+
+def trials_metadata(trials: pd.DataFrame, results_db, hypothesis: str, key: str) -> dict:
+    """Best trial per condition, pruned counts and the selected trial's learning curve."""
+    done = trials[trials["state"] != "failed"].dropna(subset=["dev_value"])
+    higher = bool(len(done)) and done["metric"].iloc[0] != "mae"
+    best = done.sort_values("dev_value", ascending=not higher).groupby("condition").head(1)
+    columns = ["condition", "trial", "dev_value", "test_value", "best_epoch", "learning_rate", "batch_size",
+               "primary_units", "aux_units", "content_size", "weight_scheme", "primary_weight"]
+    dataset, task = split_task_key(key)
+    meta = {
+        "dagster/row_count": dg.MetadataValue.int(len(trials)),
+        "best_trials": md_table(best[columns].round(4)),
+        "pruned_trials": dg.MetadataValue.int(int((trials["state"] == "pruned").sum())),
+        "failed_trials": dg.MetadataValue.int(int((trials["state"] == "failed").sum())),
+    }
+    if len(best):
+        top = best.iloc[0]
+        curve = query(results_db, "SELECT epoch, dev_value, test_value FROM epochs WHERE hypothesis = ? AND dataset = ? "
+                      "AND task = ? AND condition = ? AND trial = ? ORDER BY epoch",
+                      [hypothesis, dataset, task, top["condition"], int(top["trial"])])
+        meta["learning_curve"] = dg.MetadataValue.md(learning_curve_md(curve, f"{key} {top['condition']} trial {top['trial']}",
+                                                                       top["metric"]))
+    return meta
+
+
+def completeness(results_db, hypothesis: str, profile: Profile) -> list[str]:
+    """Partitions or conditions of a hypothesis that lack at least 2 finished trials."""
+    expected = [key for keys in TASK_KEYS.values() for key in keys]
+    have = query(results_db, "SELECT dataset || '.' || task AS key, condition, count(*) AS n FROM trials "
+                 "WHERE hypothesis = ? AND state IN ('complete', 'pruned') GROUP BY ALL", [hypothesis]) \
+        if results_db.exists() else pd.DataFrame(columns=["key", "condition", "n"])
+    problems = []
+    for key in expected:
+        rows = have[have["key"] == key]
+        if rows.empty:
+            problems.append(f"{key}: not trained")
+            continue
+        for condition in conditions(hypothesis, profile):
+            n = int(rows.loc[rows["condition"] == condition.name, "n"].sum())
+            if n < 2:
+                problems.append(f"{key} {condition.name}: {n} finished trials (the bootstrap needs 2)")
+    return problems
+
+
+def significance_table(results_db, hypothesis: str, profile: Profile, log) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Bootstrap every comparison of the hypothesis on every trained partition; write both tables."""
+    trials = query(results_db, "SELECT * FROM trials WHERE hypothesis = ?", [hypothesis])
+    pairs = comparisons(hypothesis, conditions(hypothesis, profile))
+    boot = profile.bootstrap
+    table, f1 = hypothesis_tables(trials, hypothesis, pairs, boot.get("resamples", 1000), boot.get("seed", 0))
+    replace_rows(results_db, "significance", {"hypothesis": hypothesis}, table, log)
+    replace_rows(results_db, "class_f1", {"hypothesis": hypothesis}, f1, log)
+    return table, f1
+
+
+def build_study_assets(hypothesis: str):
+    """`<h>_trials` (per dataset.task) and `<h>_significance` (all partitions, blocking check)."""
+
+    @dg.asset(
+        name=f"{hypothesis}_trials",
+        partitions_def=task_partitions,
+        ins={"raw_sessions": dg.AssetIn(partition_mapping=dataset_to_tasks),
+             "monah_narratives": dg.AssetIn(partition_mapping=dataset_to_tasks),
+             "auxiliary_targets": dg.AssetIn(), "mutual_information": dg.AssetIn()},
+        io_manager_key="table_io_manager",
+        group_name="studies",
+        kinds={"pytorch", "optuna", "duckdb"},
+        tags={"hanrock/gpu": "true"},
+        description=f"Random search over every {hypothesis.upper()} condition on one dataset.task; rows in results.duckdb",
+    )
+    def trials_asset(context: dg.AssetExecutionContext, platform: PlatformResource, study: StudyResource,
+                     raw_sessions, monah_narratives, auxiliary_targets, mutual_information) -> pd.DataFrame:
+        key = context.partition_key
+        trials = train_partition(platform, study, hypothesis, key, context.log.info)
+        context.add_output_metadata(trials_metadata(trials, platform.settings().home / "results.duckdb", hypothesis, key))
+        return trials
+
+    check_name = "all_partitions_trained"
+
+    @dg.asset(
+        name=f"{hypothesis}_significance",
+        deps=[trials_asset],
+        group_name="studies",
+        kinds={"duckdb"},
+        check_specs=[dg.AssetCheckSpec(check_name, asset=f"{hypothesis}_significance", blocking=True,
+                                       description="every dataset.task and condition has >= 2 finished trials")],
+        description=f"Bootstrap significance of every {hypothesis.upper()} challenger against its baseline",
+    )
+    def significance_asset(context: dg.AssetExecutionContext, platform: PlatformResource, study: StudyResource):
+        results_db = platform.settings().home / "results.duckdb"
+        profile = study.load()
+        problems = completeness(results_db, hypothesis, profile)
+        yield dg.AssetCheckResult(check_name=check_name, passed=not problems,
+                                  metadata={"problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems) or "none")})
+        if problems:
+            raise dg.Failure(description=f"{hypothesis} significance needs every partition: " + "; ".join(problems[:5]))
+        table, _ = significance_table(results_db, hypothesis, profile, context.log.info)
+        view = {"h1": "table1_h1", "h2": "table2_h2", "h3": "table3_h3"}[hypothesis]
+        yield dg.MaterializeResult(metadata={
+            "significant": dg.MetadataValue.int(int(table["significant"].sum())),
+            "comparisons": dg.MetadataValue.int(len(table)),
+            view: md_table(query(results_db, f"SELECT * FROM {view}")),
+            "sql": dg.MetadataValue.md(f"`duckdb {results_db} -c 'SELECT * FROM {view}'`"),
+        })
+
+    return trials_asset, significance_asset

@@ -1,0 +1,87 @@
+"""The results database: one DuckDB file, short transactions, the schema and views of sql/.
+
+Every write opens a connection, replaces a partition's rows in one transaction and closes it,
+so no connection is held while a model trains.  A file locked by another process (a user's SQL
+session) is retried with a log line until `LOCK_WAIT_S`, then reported.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable, Iterator
+
+import duckdb
+import pandas as pd
+
+from .errors import InputError
+
+SQL_DIR = Path(__file__).resolve().parents[1] / "sql"
+LOCK_WAIT_S = 120.0
+
+
+def sql_files() -> list[Path]:
+    files = [SQL_DIR / "schema.sql", SQL_DIR / "views.sql"]
+    missing = [f for f in files if not f.exists()]
+    if missing:
+        raise InputError(f"the platform's SQL files are missing: {missing}", hint="install the project from its checkout")
+    return files
+
+
+@contextmanager
+def connect(path: str | Path, log: Callable[[str], None] = print, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A short-lived connection; waits (with a log line) while another process holds the file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    waited, delay = 0.0, 0.5
+    while True:
+        try:
+            conn = duckdb.connect(str(path), read_only=read_only)
+            break
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower() or waited >= LOCK_WAIT_S:
+                raise InputError(f"cannot open the results database: {exc}", path,
+                                 hint="close other sessions on this file (read-only SQL sessions hold a lock)") from exc
+            log(f"{path} is locked by another process; retrying in {delay:.1f} s (waited {waited:.0f} s)")
+            time.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, 10.0)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def ensure_schema(path: str | Path, log: Callable[[str], None] = print) -> None:
+    """Create the tables and (re)create the views; safe to run any number of times."""
+    with connect(path, log) as conn:
+        for file in sql_files():
+            conn.execute(file.read_text())
+
+
+def replace_rows(path: str | Path, table: str, key: dict[str, str], rows: pd.DataFrame,
+                 log: Callable[[str], None] = print) -> int:
+    """Delete the rows matching `key` and insert `rows`, in one transaction (never duplicates)."""
+    ensure_schema(path, log)
+    where = " AND ".join(f"{k} = ?" for k in key)
+    with connect(path, log) as conn:
+        conn.execute("BEGIN TRANSACTION")
+        try:
+            conn.execute(f"DELETE FROM {table} WHERE {where}", list(key.values()))
+            if len(rows):
+                columns = [c[0] for c in conn.execute(f"DESCRIBE {table}").fetchall()]
+                frame = rows.reindex(columns=columns)
+                conn.register("incoming", frame)
+                conn.execute(f"INSERT INTO {table} SELECT * FROM incoming")
+                conn.unregister("incoming")
+            conn.execute("COMMIT")
+        except Exception:
+            conn.execute("ROLLBACK")
+            raise
+    return len(rows)
+
+
+def query(path: str | Path, sql: str, params: list | None = None, log: Callable[[str], None] = print) -> pd.DataFrame:
+    with connect(path, log) as conn:
+        return conn.execute(sql, params or []).df()

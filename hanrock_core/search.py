@@ -1,0 +1,265 @@
+"""Random search with median stopping (appendix A.3) for every condition of a hypothesis.
+
+One Optuna study per condition (RandomSampler, seeded; MedianPruner from epoch 5, then every 2
+epochs), stored persistently, so a killed run resumes where it stopped and never repeats a
+finished trial.  Trial results are then written to the results database in one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import optuna
+import pandas as pd
+import torch
+
+from .auxiliary_target import AuxiliaryTargets
+from .io import write_parquet_atomic
+from .loss_weight import SCHEMES, assign_loss_weights
+from .metrics import selection_metric
+from .results import replace_rows
+from .study import Condition, Profile, conditions
+from .training import TaskData, TrainConfig, TrainingDiverged, build_task_data, train
+
+INTERRUPTED = "interrupted"
+Log = Callable[[str], None]
+
+
+@dataclass
+class PartitionData:
+    """Everything one dataset.task partition trains on."""
+
+    dataset: str
+    task: str
+    data: TaskData
+    mi: pd.Series  # auxiliary task -> MI
+    family: dict[str, str]  # auxiliary task -> family
+
+    @classmethod
+    def build(cls, dataset: str, task: str, table: pd.DataFrame, model_inputs: pd.Series,
+              targets: AuxiliaryTargets, mi: pd.DataFrame) -> "PartitionData":
+        return cls(dataset, task, build_task_data(table, model_inputs, targets),
+                   mi.set_index("task")["mi"].reindex(targets.tasks).fillna(0.0), dict(targets.family))
+
+    def available_families(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(self.family.values()))
+
+
+def study_storage(storage_dir: Path, hypothesis: str, dataset: str, task: str, url: str | None = None) -> str:
+    """An RDB URL from config, else one SQLite file per hypothesis x partition."""
+    if url:
+        return url
+    path = storage_dir / hypothesis / f"{dataset}.{task}.db"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path}"
+
+
+def sample_config(trial: optuna.Trial, profile: Profile, condition: Condition, hypothesis: str) -> TrainConfig:
+    """One point of the Table 6 space (narrowed by the profile); the condition fixes what it tests."""
+    space = profile.space
+    content = trial.suggest_int("content_size", *space.get("content_size", (1, 30)))
+    lo, hi = space.get("batch_size", (32, 256))
+    batch = trial.suggest_int("batch_size", lo, max(lo, min(hi, 1024 // (content + 1))))
+    l2_lo, l2_hi = space.get("l2", (0.0, 0.5))
+    l2 = 0.0 if l2_hi <= 0 or trial.suggest_categorical("l2_zero", [True, False]) else \
+        trial.suggest_float("l2_value", max(l2_lo, 1e-7), l2_hi, log=True)
+    if hypothesis == "h2":
+        p, a = condition.primary_units, condition.aux_units
+    else:
+        p = trial.suggest_categorical("primary_units", list(profile.h2_primary_units))
+        a = profile.capacity_total - p if condition.aux_units > 0 else 0
+    return TrainConfig(
+        architecture=condition.architecture, primary_units=p, aux_units=a,
+        capacity_total=profile.capacity_total if a > 0 else None, embedding_dim=profile.embedding_dim,
+        learning_rate=trial.suggest_float("learning_rate", *space.get("learning_rate", (2 ** -10, 2 ** -5)), log=True),
+        batch_size=batch, content_size=content, l2=l2,
+        dropout=trial.suggest_float("dropout", *space.get("dropout", (0.01, 0.5))),
+        recurrent_dropout=trial.suggest_float("recurrent_dropout", *space.get("recurrent_dropout", (0.01, 0.5))),
+        optimizer=profile.optimizer, epochs=profile.epochs, sampler=profile.sampler, compile=profile.compile,
+        seed=profile.seed * 100_003 + trial.number,
+    )
+
+
+def loss_weights_for(trial: optuna.Trial, profile: Profile, part: PartitionData, condition: Condition) -> tuple[np.ndarray, str, float]:
+    """Primary weight from the profile's range, the rest by this trial's scheme over switched-on tasks."""
+    scheme = SCHEMES[trial.number % len(SCHEMES)]  # equal numbers of trials per scheme
+    primary = trial.suggest_float("primary_weight", *profile.space.get("primary_weight", (0.5, 0.99)))
+    active = [t for t, f in part.family.items() if f in condition.families] if condition.aux_units > 0 else []
+    rng = np.random.default_rng([profile.seed, trial.number])
+    weights = assign_loss_weights(primary, scheme, part.mi, active, rng)
+    return weights.to_numpy(), scheme, primary
+
+
+class Objective:
+    """Trains one trial; reports dev metrics per epoch to the pruner; records everything on the trial."""
+
+    def __init__(self, part: PartitionData, profile: Profile, hypothesis: str, condition: Condition,
+                 predictions_dir: Path, log: Log):
+        self.part, self.profile, self.hypothesis, self.condition = part, profile, hypothesis, condition
+        self.predictions_dir, self.log = predictions_dir, log
+        self.metric, self.higher_better = selection_metric(part.data.classification)
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        config = sample_config(trial, self.profile, self.condition, self.hypothesis)
+        weights, scheme, primary = loss_weights_for(trial, self.profile, self.part, self.condition)
+        trial.set_user_attr("weight_scheme", scheme)
+        trial.set_user_attr("config", {k: v for k, v in config.__dict__.items()})
+        trial.set_user_attr("loss_weights", dict(zip(["primary", *self.part.mi.index], map(float, weights))))
+        history: list[dict] = []
+        tag = f"{self.hypothesis} {self.part.dataset}.{self.part.task} {self.condition.name} trial {trial.number}"
+        started = time.perf_counter()
+
+        def on_epoch(epoch: int, record: dict) -> None:
+            history.append(record)
+            value = record[f"dev_{self.metric}"]
+            trial.report(value, epoch)
+            pruned = trial.should_prune()
+            self.log(f"{tag} epoch {epoch}: dev {self.metric} {value:.4f}{' -> pruned' if pruned else ''}")
+            if pruned:
+                self._record(trial, history, started)
+                raise optuna.TrialPruned()
+
+        try:
+            result = train(self.part.data, config, weights, on_epoch=on_epoch)
+        except TrainingDiverged as exc:
+            trial.set_user_attr("reason", str(exc))
+            self._record(trial, history, started)
+            self.log(f"{tag} failed: {exc}")
+            raise
+        except RuntimeError as exc:  # out of memory and the like: the study goes on
+            trial.set_user_attr("reason", f"{type(exc).__name__}: {exc}"[:500])
+            self._record(trial, history, started)
+            self.log(f"{tag} failed: {exc}")
+            raise
+        self._record(trial, history, started)
+        if result.test_predictions is not None:
+            write_parquet_atomic(result.test_predictions, self.predictions_dir / f"{self.condition.name}-{trial.number}.parquet")
+        return result.dev[self.metric]
+
+    def _record(self, trial: optuna.Trial, history: list[dict], started: float) -> None:
+        """Keep the epoch curve and the best epoch's metrics on the trial (pruned trials too)."""
+        trial.set_user_attr("history", history)
+        trial.set_user_attr("seconds", time.perf_counter() - started)
+        if history:
+            key = f"dev_{self.metric}"
+            scores = [h[key] for h in history]
+            best = int(np.argmax(scores) if self.higher_better else np.argmin(scores))
+            trial.set_user_attr("best_epoch", best + 1)
+            trial.set_user_attr("dev", {k[4:]: v for k, v in history[best].items() if k.startswith("dev_")})
+            trial.set_user_attr("test", {k[5:]: v for k, v in history[best].items() if k.startswith("test_")})
+
+
+def _finished(trial: optuna.trial.FrozenTrial) -> bool:
+    """Complete, pruned, or failed for a reason of its own (not cut off by a killed run)."""
+    state = optuna.trial.TrialState
+    return trial.state in (state.COMPLETE, state.PRUNED) or (
+        trial.state == state.FAIL and trial.user_attrs.get("reason") != INTERRUPTED)
+
+
+def _fail_interrupted(study: optuna.Study) -> None:
+    """Trials left RUNNING by a killed run are marked failed (interrupted) and not counted."""
+    for trial in study.get_trials(states=(optuna.trial.TrialState.RUNNING,)):
+        study._storage.set_trial_user_attr(trial._trial_id, "reason", INTERRUPTED)
+        study._storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
+
+
+def search_condition(part: PartitionData, profile: Profile, hypothesis: str, condition: Condition,
+                     storage: str, predictions_dir: Path, log: Log) -> optuna.Study:
+    """Run the condition's remaining trials (all of them on a fresh study)."""
+    metric, higher_better = selection_metric(part.data.classification)
+    name = f"{hypothesis}.{part.dataset}.{part.task}.{condition.name}"
+    pruning = profile.median_pruning
+    probe = optuna.load_study(study_name=name, storage=storage) if name in optuna.get_all_study_names(storage) else None
+    if probe is not None:
+        _fail_interrupted(probe)
+    done = len([t for t in probe.get_trials() if _finished(t)]) if probe else 0
+    started = len(probe.trials) if probe else 0
+    study = optuna.create_study(
+        study_name=name, storage=storage, load_if_exists=True,
+        direction="maximize" if higher_better else "minimize",
+        # a resumed study draws new points: the sampler's seed moves on by the trials already started
+        sampler=optuna.samplers.RandomSampler(seed=profile.seed * 7919 + started),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=1, n_warmup_steps=pruning.get("first_epoch", 5),
+                                           interval_steps=pruning.get("every", 2)),
+    )
+    remaining = profile.trials_per_condition - done
+    if remaining <= 0:
+        log(f"{name}: all {profile.trials_per_condition} trials already finished")
+        return study
+    log(f"{name}: running {remaining} of {profile.trials_per_condition} trials ({done} finished before)")
+    objective = Objective(part, profile, hypothesis, condition, predictions_dir, log)
+    study.optimize(objective, n_trials=remaining, catch=(TrainingDiverged, RuntimeError), gc_after_trial=False)
+    return study
+
+
+def run_hypothesis(part: PartitionData, profile: Profile, hypothesis: str, storage_dir: Path, results_db: Path,
+                   log: Log = print, storage_url: str | None = None, threads: int | None = None) -> pd.DataFrame:
+    """Search every condition of `hypothesis` on one partition and write its result rows.
+
+    Returns the trials table rows written (one per trial).
+    """
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own log lines say more
+    if threads:
+        torch.set_num_threads(threads)
+    storage = study_storage(storage_dir, hypothesis, part.dataset, part.task, storage_url)
+    predictions_dir = storage_dir / hypothesis / f"{part.dataset}.{part.task}.predictions"
+    conds = conditions(hypothesis, profile, part.available_families())
+    studies = {c.name: search_condition(part, profile, hypothesis, c, storage, predictions_dir, log) for c in conds}
+    return write_results(part, hypothesis, conds, studies, predictions_dir, results_db, log)
+
+
+def _state(trial: optuna.trial.FrozenTrial) -> str:
+    return {optuna.trial.TrialState.COMPLETE: "complete", optuna.trial.TrialState.PRUNED: "pruned"}.get(trial.state, "failed")
+
+
+def write_results(part: PartitionData, hypothesis: str, conds: list[Condition], studies: dict[str, optuna.Study],
+                  predictions_dir: Path, results_db: Path, log: Log) -> pd.DataFrame:
+    """Replace this partition's rows in trials, epochs, predictions (one transaction per table)."""
+    metric, higher_better = selection_metric(part.data.classification)
+    key = {"hypothesis": hypothesis, "dataset": part.dataset, "task": part.task}
+    trial_rows, epoch_rows, prediction_frames = [], [], []
+    for condition in conds:
+        best = None
+        for t in studies[condition.name].get_trials():
+            if t.user_attrs.get("reason") == INTERRUPTED or t.state == optuna.trial.TrialState.RUNNING:
+                continue
+            cfg, dev, test = t.user_attrs.get("config", {}), t.user_attrs.get("dev", {}), t.user_attrs.get("test", {})
+            weights = dict(t.user_attrs.get("loss_weights", {}))
+            row = {**key, "condition": condition.name, "trial": t.number, "state": _state(t),
+                   "reason": t.user_attrs.get("reason"), "metric": metric, "best_epoch": t.user_attrs.get("best_epoch"),
+                   "dev_value": dev.get(metric), "test_value": test.get(metric),
+                   "learning_rate": cfg.get("learning_rate"), "batch_size": cfg.get("batch_size"),
+                   "primary_units": cfg.get("primary_units"), "aux_units": cfg.get("aux_units"), "l2": cfg.get("l2"),
+                   "content_size": cfg.get("content_size"), "dropout": cfg.get("dropout"),
+                   "recurrent_dropout": cfg.get("recurrent_dropout"), "weight_scheme": t.user_attrs.get("weight_scheme"),
+                   "primary_weight": weights.pop("primary", None), "loss_weights": json.dumps(weights),
+                   "dev_metrics": json.dumps(dev), "test_metrics": json.dumps(test),
+                   "epochs_run": len(t.user_attrs.get("history", [])), "seconds": t.user_attrs.get("seconds")}
+            trial_rows.append(row)
+            for h in t.user_attrs.get("history", []):
+                epoch_rows.append({**key, "condition": condition.name, "trial": t.number, "epoch": h["epoch"],
+                                   "train_loss": h["train_loss"], "dev_value": h.get(f"dev_{metric}"),
+                                   "test_value": h.get(f"test_{metric}")})
+            if row["state"] != "failed" and row["dev_value"] is not None:
+                score = row["dev_value"] if higher_better else -row["dev_value"]
+                if best is None or score > best[0]:
+                    best = (score, t.number)
+        file = predictions_dir / f"{condition.name}-{best[1]}.parquet" if best else None
+        if file is not None and file.exists():
+            frame = pd.read_parquet(file).assign(**key, condition=condition.name, trial=best[1])
+            prediction_frames.append(frame.astype({"truth": str, "prediction": str}))
+    trials = pd.DataFrame(trial_rows)
+    replace_rows(results_db, "trials", key, trials, log)
+    replace_rows(results_db, "epochs", key, pd.DataFrame(epoch_rows), log)
+    replace_rows(results_db, "predictions", key, pd.concat(prediction_frames) if prediction_frames else pd.DataFrame(), log)
+    counts = trials.groupby(["condition", "state"]).size().to_dict() if len(trials) else {}
+    log(f"{hypothesis} {part.dataset}.{part.task}: wrote {len(trials)} trials ({counts}) to {results_db}")
+    return trials
+
+
+__all__ = ["PartitionData", "run_hypothesis", "write_results"]

@@ -1,0 +1,117 @@
+"""Hypotheses, their conditions, and study profiles (paper section 5, appendix A.3).
+
+H1: HAN-ROCK with auxiliary families none (baseline), ap (actions + prosody), aphf (all sixteen).
+H2: HAN-ROCK with the primary GRU units P in the profile's list (the largest is the baseline),
+    A = capacity - P, plus P = largest with A = 0 (the "^" comparison of Table 2).
+H3: flat-MTL HAN (baseline) against HAN-ROCK, both with all auxiliary targets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import yaml
+
+from .auxiliary_target import FAMILIES
+from .errors import InputError
+
+HYPOTHESES = ("h1", "h2", "h3")
+PROFILE_KEYS = {"name", "seed", "trials_per_condition", "epochs", "capacity_total",
+                "h2_primary_units", "default_primary_units", "embedding_dim", "optimizer", "sampler",
+                "median_pruning", "space", "bootstrap", "compile"}
+SPACE_KEYS = {"learning_rate", "batch_size", "l2", "content_size", "dropout", "recurrent_dropout", "primary_weight"}
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One arm of a hypothesis: architecture, switched-on auxiliary families, capacity split."""
+
+    name: str
+    architecture: str
+    families: tuple[str, ...]
+    primary_units: int
+    aux_units: int
+    baseline: bool = False
+    label: str = ""  # how the paper's table names the row
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    seed: int = 0
+    trials_per_condition: int = 3
+    epochs: int = 8
+    capacity_total: int = 33
+    h2_primary_units: tuple[int, ...] = (32, 24, 16, 8, 1)
+    default_primary_units: int = 32
+    embedding_dim: int = 32
+    optimizer: str = "adam"
+    sampler: str = "dialogue"
+    median_pruning: dict = field(default_factory=lambda: {"first_epoch": 5, "every": 2})
+    space: dict = field(default_factory=dict)
+    bootstrap: dict = field(default_factory=lambda: {"resamples": 1000, "seed": 0})
+    compile: str = "off"  # torch.compile the attention kernel: pays off for large models only
+
+
+def profile_path(name: str) -> Path:
+    """The packaged profile `quick` or `paper`."""
+    return Path(str(resources.files("hanrock_core") / "profiles" / f"{name}.yaml"))
+
+
+def load_profile(name_or_path: str | Path) -> Profile:
+    """A profile by name (quick, paper) or from a YAML file a user copied and edited."""
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = profile_path(str(name_or_path))
+    if not path.exists():
+        raise InputError(f"no study profile {name_or_path!r}", path, hint="use quick, paper or a YAML file")
+    data = yaml.safe_load(path.read_text()) or {}
+    unknown = set(data) - PROFILE_KEYS
+    if unknown:
+        raise InputError(f"unknown profile keys {sorted(unknown)}; known: {sorted(PROFILE_KEYS)}", path)
+    unknown = set(data.get("space") or {}) - SPACE_KEYS
+    if unknown:
+        raise InputError(f"unknown search-space keys {sorted(unknown)}; known: {sorted(SPACE_KEYS)}", path)
+    if isinstance(data.get("compile"), bool):  # YAML reads a bare off / on as a boolean
+        data["compile"] = "on" if data["compile"] else "off"
+    if "h2_primary_units" in data:
+        data["h2_primary_units"] = tuple(data["h2_primary_units"])
+    profile = Profile(**data)
+    bad = [p for p in profile.h2_primary_units if not 1 <= p < profile.capacity_total]
+    if bad or profile.default_primary_units >= profile.capacity_total:
+        raise InputError(f"primary units must be between 1 and capacity_total - 1 = {profile.capacity_total - 1}", path)
+    if profile.trials_per_condition < 2:
+        raise InputError("trials_per_condition must be >= 2 (the bootstrap compares trials)", path)
+    return profile
+
+
+def conditions(hypothesis: str, profile: Profile, available: tuple[str, ...] = FAMILIES) -> list[Condition]:
+    """The conditions of a hypothesis (baseline first), restricted to the families the data has."""
+    P, total = profile.default_primary_units, profile.capacity_total
+    ap = tuple(f for f in ("actions", "prosody") if f in available)
+    aphf = tuple(f for f in FAMILIES if f in available)
+    if hypothesis == "h1":
+        return [Condition("none", "han_rock", (), P, total - P, True, "None (Baseline)"),
+                Condition("ap", "han_rock", ap, P, total - P, False, "ap"),
+                Condition("aphf", "han_rock", aphf, P, total - P, False, "aphf")]
+    if hypothesis == "h2":
+        units = sorted(profile.h2_primary_units, reverse=True)
+        out = [Condition(f"p{p}", "han_rock", aphf, p, total - p, i == 0, f"{p} (Baseline)" if i == 0 else str(p))
+               for i, p in enumerate(units)]
+        out.append(Condition(f"p{units[0]}_a0", "han_rock", aphf, units[0], 0, False, f"{units[0]}, A = 0"))
+        return out
+    if hypothesis == "h3":
+        return [Condition("flat", "flat_mtl", aphf, P, total - P, True, "Flat (Baseline)"),
+                Condition("han_rock", "han_rock", aphf, P, total - P, False, "HAN-ROCK")]
+    raise InputError(f"unknown hypothesis {hypothesis!r}; choose one of {HYPOTHESES}")
+
+
+def comparisons(hypothesis: str, conds: list[Condition]) -> list[tuple[str, str]]:
+    """(baseline, challenger) pairs the significance table reports."""
+    base = next(c.name for c in conds if c.baseline)
+    pairs = [(base, c.name) for c in conds if not c.baseline and not c.name.endswith("_a0")]
+    if hypothesis == "h2":  # "^": A = 1-style auxiliary encoders against none at the same P
+        pairs += [(c.name, base) for c in conds if c.name.endswith("_a0")]
+    return pairs

@@ -1,0 +1,82 @@
+-- Views that print the paper's tables from the result tables.  Columns of tables 1-3 are the
+-- paper's 8 dataset/task combinations; `results_long` holds every dataset, your own included.
+
+-- one cell per hypothesis x condition x dataset.task: value of the best-dev trial, '*' when
+-- significantly different from the hypothesis baseline ('^' for H2's A = 1 against A = 0)
+CREATE OR REPLACE VIEW results_long AS
+WITH best AS (
+    SELECT hypothesis, dataset, task, condition, metric, dev_value, test_value,
+           row_number() OVER (PARTITION BY hypothesis, dataset, task, condition
+                              ORDER BY CASE WHEN metric = 'mae' THEN dev_value ELSE -dev_value END, trial) AS pick
+    FROM trials WHERE state IN ('complete', 'pruned') AND dev_value IS NOT NULL
+),
+marks AS (
+    SELECT hypothesis, dataset, task, challenger AS condition, bool_or(significant) AS star
+    FROM significance WHERE NOT (hypothesis = 'h2' AND baseline LIKE '%\_a0' ESCAPE '\')
+    GROUP BY ALL
+),
+carets AS (
+    SELECT hypothesis, dataset, task, challenger AS condition, bool_or(significant) AS caret
+    FROM significance WHERE hypothesis = 'h2' AND baseline LIKE '%\_a0' ESCAPE '\'
+    GROUP BY ALL
+)
+SELECT b.hypothesis, b.dataset, b.task, b.condition, b.metric, b.test_value AS value,
+       coalesce(m.star, false) AS significant,
+       printf('%.3f', b.test_value) || CASE WHEN m.star THEN '*' ELSE '' END
+                                   || CASE WHEN c.caret THEN '^' ELSE '' END AS cell
+FROM best b
+LEFT JOIN marks m USING (hypothesis, dataset, task, condition)
+LEFT JOIN carets c USING (hypothesis, dataset, task, condition)
+WHERE b.pick = 1;
+
+CREATE OR REPLACE MACRO paper_row(h) AS TABLE
+SELECT condition,
+    max(cell) FILTER (WHERE dataset = 'iemocap' AND task = 'emotion')    AS "IEMOCAP Classif. MA(4)",
+    max(cell) FILTER (WHERE dataset = 'iemocap' AND task = 'valence')    AS "IEMOCAP Val. MAE",
+    max(cell) FILTER (WHERE dataset = 'iemocap' AND task = 'activation') AS "IEMOCAP Act. MAE",
+    max(cell) FILTER (WHERE dataset = 'iemocap' AND task = 'dominance')  AS "IEMOCAP Dom. MAE",
+    max(cell) FILTER (WHERE dataset = 'semaine' AND task = 'activation') AS "SEMAINE Act. MAE",
+    max(cell) FILTER (WHERE dataset = 'semaine' AND task = 'intensity')  AS "SEMAINE Int. MAE",
+    max(cell) FILTER (WHERE dataset = 'semaine' AND task = 'power')      AS "SEMAINE Pow. MAE",
+    max(cell) FILTER (WHERE dataset = 'semaine' AND task = 'valence')    AS "SEMAINE Val. MAE"
+FROM results_long WHERE hypothesis = h GROUP BY condition;
+
+CREATE OR REPLACE VIEW table1_h1 AS
+SELECT CASE condition WHEN 'none' THEN 'None (Baseline)' ELSE condition END AS "Aux. Target", * EXCLUDE (condition)
+FROM paper_row('h1') ORDER BY CASE condition WHEN 'none' THEN 0 WHEN 'ap' THEN 1 ELSE 2 END;
+
+CREATE OR REPLACE VIEW table2_h2 AS
+SELECT CASE WHEN condition LIKE '%\_a0' ESCAPE '\' THEN replace(replace(condition, '_a0', ''), 'p', '') || ', A = 0'
+            ELSE replace(condition, 'p', '') END AS "Pri. GRU", * EXCLUDE (condition)
+FROM paper_row('h2')
+ORDER BY condition LIKE '%\_a0' ESCAPE '\', TRY_CAST(regexp_extract(condition, '[0-9]+') AS INTEGER) DESC;
+
+CREATE OR REPLACE VIEW table3_h3 AS
+SELECT CASE condition WHEN 'flat' THEN 'Flat (Baseline)' ELSE 'HAN-ROCK' END AS "Hierarchy", * EXCLUDE (condition)
+FROM paper_row('h3') ORDER BY condition = 'han_rock';
+
+-- Table 4: per-class F1 on IEMOCAP classification, baseline and challenger of each hypothesis
+CREATE OR REPLACE VIEW table4_class_f1 AS
+SELECT label AS "Label",
+    max(printf('%.3f', f1)) FILTER (WHERE hypothesis = 'h1' AND condition = 'none') AS "H1 Baseline (None)",
+    max(printf('%.3f', f1) || CASE WHEN significant THEN '*' ELSE '' END) FILTER (WHERE hypothesis = 'h1' AND condition = 'aphf') AS "H1 Challenger (aphf)",
+    max(printf('%.3f', f1)) FILTER (WHERE hypothesis = 'h2' AND condition = (SELECT 'p' || max(primary_units) FROM trials WHERE hypothesis = 'h2')) AS "H2 Baseline (max P)",
+    max(printf('%.3f', f1) || CASE WHEN significant THEN '*' ELSE '' END) FILTER (WHERE hypothesis = 'h2' AND condition = 'p1') AS "H2 Challenger (P = 1)",
+    max(printf('%.3f', f1)) FILTER (WHERE hypothesis = 'h3' AND condition = 'flat') AS "H3 Baseline (Flat)",
+    max(printf('%.3f', f1) || CASE WHEN significant THEN '*' ELSE '' END) FILTER (WHERE hypothesis = 'h3' AND condition = 'han_rock') AS "H3 Challenger (HAN-ROCK)"
+FROM class_f1 WHERE dataset = 'iemocap' AND task = 'emotion'
+GROUP BY label ORDER BY label;
+
+-- Table 7: hyper-parameters of the best-dev trial of each task (the challenger-rich H1 'aphf' arm)
+CREATE OR REPLACE VIEW table7_best_hyperparameters AS
+WITH ranked AS (
+    SELECT *, row_number() OVER (PARTITION BY dataset, task
+                                 ORDER BY CASE WHEN metric = 'mae' THEN dev_value ELSE -dev_value END, trial) AS pick
+    FROM trials WHERE hypothesis = 'h1' AND condition = 'aphf' AND state IN ('complete', 'pruned')
+)
+SELECT dataset, task, dev_value AS "Dev. set", test_value AS "Test set", learning_rate AS "Learning rate",
+       batch_size AS "Batch size", primary_units AS "Pri GRU", aux_units AS "Aux GRU", l2 AS "L2 regularization",
+       content_size AS "Content-Size", dropout AS "GRU dropout", recurrent_dropout AS "Recurrent dropout",
+       best_epoch AS "Epoch No.", weight_scheme AS "Aux. weights assignment", primary_weight AS "Main loss",
+       loss_weights AS "Aux. loss weights"
+FROM ranked WHERE pick = 1 ORDER BY dataset, task;

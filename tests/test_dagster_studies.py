@@ -1,0 +1,55 @@
+"""The study jobs and assets end to end on a tiny corpus with a tiny profile (real training)."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pytest
+
+from hanrock_assets.assets.auxiliary import auxiliary_targets
+from hanrock_assets.assets.corpus import raw_sessions
+from hanrock_assets.assets.narratives import monah_narratives
+from hanrock_assets.assets.studies import build_study_assets
+from hanrock_assets.jobs import h1_study
+from hanrock_assets.resources import resources
+from hanrock_core.results import query
+
+from .conftest import TINY_SCALE
+from .test_search import tiny_profile
+
+
+def _settings(tmp_path):
+    path = tmp_path / "hanrock.yaml"
+    path.write_text(f"home: {tmp_path / 'home'}\nsynthetic: {{scale: {TINY_SCALE}, seed: 3}}\n")
+    return path
+
+
+def test_h1_study_runs_every_partition_and_prints_table1(tmp_path, monkeypatch):
+    monkeypatch.delenv("HANROCK_HOME")
+    instance = dg.DagsterInstance.ephemeral()
+    defs = dg.Definitions(jobs=[h1_study], resources=resources(str(_settings(tmp_path)), str(tiny_profile(tmp_path))))
+    result = defs.resolve_job_def("h1_study").execute_in_process(instance=instance)
+    assert result.success
+    db = tmp_path / "home" / "results.duckdb"
+    table = query(db, "SELECT * FROM table1_h1")
+    assert list(table["Aux. Target"]) == ["None (Baseline)", "ap", "aphf"]
+    assert table.drop(columns="Aux. Target").notna().all().all()  # 8 tasks x 3 conditions
+    assert query(db, "SELECT count(*) AS n FROM significance WHERE hypothesis = 'h1'")["n"].item() == 16
+    assert query(db, "SELECT count(*) AS n FROM mutual_information")["n"].item() == 8 * 16
+    assert len(instance.get_materialized_partitions(dg.AssetKey("h1_trials"))) == 8
+    assert instance.get_latest_materialization_event(dg.AssetKey("h1_significance")) is not None
+    check = instance.event_log_storage.get_latest_asset_check_execution_by_key(
+        [dg.AssetCheckKey(dg.AssetKey("h1_significance"), "all_partitions_trained")])
+    assert list(check.values())[0].status.value == "SUCCEEDED"
+    rows = query(db, "SELECT count(*) AS n FROM trials")["n"].item()
+    # running the whole job again trains nothing new and duplicates nothing
+    assert defs.resolve_job_def("h1_study").execute_in_process(instance=instance).success
+    assert query(db, "SELECT count(*) AS n FROM trials")["n"].item() == rows
+
+
+def test_significance_is_blocked_while_partitions_are_missing(tmp_path, monkeypatch):
+    monkeypatch.delenv("HANROCK_HOME")
+    trials, significance = build_study_assets("h1")
+    res = resources(str(_settings(tmp_path)), str(tiny_profile(tmp_path)))
+    upstream = [raw_sessions, monah_narratives, auxiliary_targets, trials]
+    with pytest.raises(dg.Failure, match="h1 significance needs every partition: iemocap.emotion: not trained; iemocap.valence"):
+        dg.materialize([*upstream, significance], selection=[significance], resources=res)

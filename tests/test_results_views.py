@@ -1,0 +1,41 @@
+"""The DuckDB schema and the views that print the paper's tables."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from hanrock_core.results import ensure_schema, query, replace_rows
+
+TASKS = [("iemocap", "emotion", "balanced_accuracy"), ("iemocap", "valence", "mae"), ("iemocap", "activation", "mae"),
+         ("iemocap", "dominance", "mae"), ("semaine", "activation", "mae"), ("semaine", "intensity", "mae"),
+         ("semaine", "power", "mae"), ("semaine", "valence", "mae")]
+
+
+def test_table1_layout_and_markers(tmp_path):
+    db = tmp_path / "r.duckdb"
+    ensure_schema(db)
+    ensure_schema(db)  # idempotent
+    trials, sig = [], []
+    for dataset, task, metric in TASKS:
+        for i, condition in enumerate(["none", "ap", "aphf"]):
+            for trial in range(2):
+                trials.append({"hypothesis": "h1", "dataset": dataset, "task": task, "condition": condition, "trial": trial,
+                               "state": "complete", "metric": metric, "dev_value": 0.5 + trial / 10 + i / 100,
+                               "test_value": 0.6 + trial / 10 + i / 100})
+            if condition != "none":
+                sig.append({"hypothesis": "h1", "dataset": dataset, "task": task, "baseline": "none",
+                            "challenger": condition, "significant": condition == "ap" and task == "emotion"})
+    for dataset, task, _ in TASKS:
+        key = {"hypothesis": "h1", "dataset": dataset, "task": task}
+        part = pd.DataFrame([t for t in trials if t["dataset"] == dataset and t["task"] == task])
+        replace_rows(db, "trials", key, part)
+        replace_rows(db, "trials", key, part)  # re-materialising replaces, never duplicates
+    replace_rows(db, "significance", {"hypothesis": "h1"}, pd.DataFrame(sig))
+    assert query(db, "SELECT count(*) AS n FROM trials")["n"].item() == len(trials)
+    table = query(db, "SELECT * FROM table1_h1")
+    assert list(table["Aux. Target"]) == ["None (Baseline)", "ap", "aphf"]
+    assert table.shape == (3, 9)
+    # best dev for balanced accuracy is trial 1 (higher); for MAE trial 0 (lower)
+    assert table.loc[1, "IEMOCAP Classif. MA(4)"] == "0.710*"
+    assert table.loc[2, "IEMOCAP Classif. MA(4)"] == "0.720"
+    assert table.loc[0, "SEMAINE Val. MAE"] == "0.600"

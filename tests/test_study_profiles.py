@@ -1,0 +1,45 @@
+"""Hypotheses, conditions and study profiles."""
+
+from __future__ import annotations
+
+import pytest
+
+from hanrock_core.errors import InputError
+from hanrock_core.study import comparisons, conditions, load_profile
+
+
+def test_packaged_profiles():
+    quick, paper = load_profile("quick"), load_profile("paper")
+    assert paper.trials_per_condition == 30 and paper.epochs == 350 and paper.capacity_total == 257
+    assert paper.h2_primary_units == (256, 192, 128, 64, 1) and paper.optimizer == "sgd"
+    assert quick.trials_per_condition % 3 == 0 and quick.compile == "off"
+
+
+def test_conditions_and_comparisons():
+    profile = load_profile("paper")
+    h1 = conditions("h1", profile)
+    assert [c.name for c in h1] == ["none", "ap", "aphf"] and h1[0].baseline and h1[0].families == ()
+    assert h1[1].families == ("actions", "prosody") and len(h1[2].families) == 4
+    h2 = conditions("h2", profile)
+    assert [(c.primary_units, c.aux_units) for c in h2] == [(256, 1), (192, 65), (128, 129), (64, 193), (1, 256), (256, 0)]
+    assert comparisons("h2", h2)[-1] == ("p256_a0", "p256")  # the "^" of Table 2
+    assert [c.architecture for c in conditions("h3", profile)] == ["flat_mtl", "han_rock"]
+    label_only = conditions("h1", profile, available=("historical", "future"))
+    assert label_only[1].families == () and label_only[2].families == ("historical", "future")
+    with pytest.raises(InputError, match="unknown hypothesis"):
+        conditions("h4", profile)
+
+
+def test_profile_errors(tmp_path):
+    path = tmp_path / "mine.yaml"
+    path.write_text("name: mine\ntrials: 3\n")
+    with pytest.raises(InputError, match="unknown profile keys \\['trials'\\]"):
+        load_profile(path)
+    path.write_text("name: mine\ntrials_per_condition: 1\n")
+    with pytest.raises(InputError, match=">= 2"):
+        load_profile(path)
+    path.write_text("name: mine\ncapacity_total: 33\nh2_primary_units: [40]\n")
+    with pytest.raises(InputError, match="between 1 and"):
+        load_profile(path)
+    with pytest.raises(InputError, match="no study profile"):
+        load_profile("fastest")
