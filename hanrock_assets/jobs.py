@@ -17,7 +17,7 @@ from hanrock_core.narrative import narrative_table, phrase_counts
 from hanrock_core.results import replace_rows
 
 from .assets.auxiliary import AuxiliaryConfig, build_for_task
-from .assets.narratives import NarrativeConfig
+from .assets.narratives import NarrativeConfig, NarrativeFamily
 from .assets.studies import StudyResource, completeness, significance_table, train_partition, trials_metadata
 from .metadata import auxiliary_metadata, corpus_metadata, md_table, narrative_metadata
 from .partitions import split_task_key
@@ -48,10 +48,11 @@ def prepare_dataset(context: dg.OpExecutionContext, platform: PlatformResource, 
     base = settings.home / "assets"
     table, root = load_dataset(settings, dataset, log=context.log.info)
     _record(context, "raw_sessions", dataset, write_table(base, "raw_sessions", dataset, table), corpus_metadata(table, str(root)))
-    narratives = narrative_table(table, config.family)
+    family = NarrativeFamily(config.family).value
+    narratives = narrative_table(table, family)
     path = write_table(base, "monah_narratives", dataset, narratives)
     _record(context, "monah_narratives", dataset, path,
-            narrative_metadata(narratives, phrase_counts(narratives["narrative"]), config.family))
+            narrative_metadata(narratives, phrase_counts(narratives["narrative"]), family))
     context.log.info(f"{dataset}: {len(table):,} talkturns read, narratives written")
     return dataset
 

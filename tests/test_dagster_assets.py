@@ -124,3 +124,14 @@ def test_declared_datasets_become_partitions(tmp_path):
             "print(json.dumps(h.defs.resolve_assets_def('raw_sessions').partitions_def.get_partition_keys()))")
     out = subprocess.run([sys.executable, "-c", code], env=_env(tmp_path, settings), capture_output=True, text=True, check=True)
     assert json.loads(out.stdout.strip().splitlines()[-1]) == ["emorynlp", "iemocap", "semaine"]
+
+
+def test_an_unknown_family_is_refused_before_the_run_starts(tmp_path):
+    settings = _settings_file(tmp_path)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("ops:\n  prepare_task:\n    config:\n      families: [actions, gestures]\n")
+    run = subprocess.run([str(DAGSTER), "job", "execute", "-m", "hanrock_assets", "-j", "main_job", "-c", str(bad)],
+                         cwd=tmp_path, env=_env(tmp_path, settings), capture_output=True, text=True, timeout=300)
+    assert run.returncode != 0
+    assert "not in enum type Family got gestures" in run.stdout + run.stderr
+    assert not (tmp_path / "home").exists()  # nothing was read, generated or written

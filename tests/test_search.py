@@ -115,3 +115,60 @@ def test_kill_minus_9_then_resume_repeats_no_finished_trial(tiny_iemocap, tmp_pa
     assert rows.groupby("condition").size().to_dict() == {"flat": 4, "han_rock": 4}
     assert query(db, "SELECT count(*) AS n FROM trials")["n"].item() == 8
     assert not query(db, "SELECT hypothesis, condition, trial, count(*) AS n FROM trials GROUP BY ALL HAVING n > 1").shape[0]
+
+
+def test_failing_trials_are_recorded_and_the_study_goes_on(tiny_iemocap, tmp_path):
+    part = _partition(tiny_iemocap)
+    part.data.aux[:, 0] = float("inf")  # every auxiliary loss explodes
+    rows = run_hypothesis(part, load_profile(tiny_profile(tmp_path)), "h3", tmp_path / "studies",
+                          tmp_path / "results.duckdb", log=lambda m: None)
+    assert len(rows) == 4 and (rows["state"] == "failed").all()
+    assert rows["reason"].str.contains("the loss became").all()
+
+
+DAGSTER_KILL = """
+resources:
+  study:
+    config:
+      profile: {profile}
+"""
+
+
+def test_killed_h1_study_resumes_from_the_command_line(tmp_path):
+    """kill -9 of `dagster job execute -j h1_study` mid-way, then the same command again."""
+    settings = tmp_path / "hanrock.yaml"
+    settings.write_text(f"home: {tmp_path / 'home'}\nsynthetic: {{scale: 0.02, seed: 4}}\n")
+    run_config = tmp_path / "run.yaml"
+    run_config.write_text(DAGSTER_KILL.format(profile=tiny_profile(tmp_path, trials=3)))
+    env = {k: v for k, v in os.environ.items() if k not in ("HANROCK_HOME", "DAGSTER_HOME")}
+    env.update(HANROCK_CONFIG=str(settings), PYTHONPATH=str(REPO))
+    command = [str(Path(sys.executable).parent / "dagster"), "job", "execute", "-m", "hanrock_assets", "-j", "h1_study",
+               "-c", str(run_config)]
+    studies = tmp_path / "home" / "studies" / "h1"
+    log = (tmp_path / "first-run.log").open("w")
+    proc = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.time() + 240
+    while time.time() < deadline and len(list(studies.glob("*.db"))) < 3 and proc.poll() is None:
+        time.sleep(0.5)
+    assert proc.poll() is None, (tmp_path / "first-run.log").read_text()[-3000:]
+    time.sleep(2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert list(studies.glob("*.db")), "the first run trained nothing before it was killed"
+    before = {}
+    for db in studies.glob("*.db"):
+        for name in optuna.get_all_study_names(f"sqlite:///{db}"):
+            study = optuna.load_study(study_name=name, storage=f"sqlite:///{db}")
+            before.update({(name, t.number): t.params for t in study.trials if t.state.is_finished()})
+    again = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
+    results = tmp_path / "home" / "results.duckdb"
+    per_condition = query(results, "SELECT dataset, task, condition, count(*) AS n FROM trials GROUP BY ALL")
+    assert len(per_condition) == 24 and (per_condition["n"] == 3).all()  # nothing missing, nothing twice
+    for db in studies.glob("*.db"):
+        for name in optuna.get_all_study_names(f"sqlite:///{db}"):
+            study = optuna.load_study(study_name=name, storage=f"sqlite:///{db}")
+            for t in study.trials:
+                if (name, t.number) in before:
+                    assert t.params == before[(name, t.number)]  # finished trials were not run again
+    assert query(results, "SELECT count(*) AS n FROM table1_h1")["n"].item() == 3

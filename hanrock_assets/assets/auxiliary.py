@@ -1,5 +1,7 @@
 """Auxiliary targets and their mutual information with the primary task, per dataset x task."""
 
+from enum import Enum
+
 import dagster as dg
 from pydantic import Field
 
@@ -11,15 +13,26 @@ from ..partitions import dataset_to_tasks, split_task_key, task_partitions
 from ..resources import PlatformResource
 
 
+class Family(str, Enum):
+    """The paper's auxiliary families (an enum, so Dagster rejects a typo before the run starts)."""
+
+    actions = "actions"
+    prosody = "prosody"
+    historical = "historical"
+    future = "future"
+
+
 class AuxiliaryConfig(dg.Config):
-    families: list[str] = Field(list(FAMILIES), description="auxiliary families to build: actions, prosody, historical, future")
+    families: list[Family] = Field(list(FAMILIES),
+                                   description="auxiliary families to build: actions, prosody, historical, future")
     extra: dict[str, list[str]] = Field({}, description="your own families: name -> numeric talkturn-table columns")
     mi_seed: int = Field(0, description="seed of scikit-learn's mutual information estimate")
 
 
 def build_for_task(table, task: str, config: AuxiliaryConfig, log):
     """Targets and MI of one primary task; families without any data are left out with a log line."""
-    spec = AuxiliarySpec(tuple(config.families), {k: tuple(v) for k, v in config.extra.items()})
+    families = tuple(Family(f).value for f in config.families)
+    spec = AuxiliarySpec(families, {k: tuple(v) for k, v in config.extra.items()})
     usable, empty = available_families(table, spec)
     if empty:
         log(f"no data for auxiliary families {empty} in this dataset: training goes on with {usable}")

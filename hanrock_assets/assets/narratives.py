@@ -1,5 +1,7 @@
 """MONAH narratives of every talkturn: verbatim text woven with prosody and action words."""
 
+from enum import Enum
+
 import dagster as dg
 from pydantic import Field
 
@@ -9,8 +11,15 @@ from ..metadata import narrative_metadata
 from ..partitions import dataset_partitions
 
 
+class NarrativeFamily(str, Enum):
+    v = "v"
+    vp = "vp"
+    va = "va"
+    vpa = "vpa"
+
+
 class NarrativeConfig(dg.Config):
-    family: str = Field("vpa", description="v (verbatim), vp (+prosody), va (+actions) or vpa (both; the paper's)")
+    family: NarrativeFamily = Field("vpa", description="v (verbatim), vp (+prosody), va (+actions) or vpa (both; the paper's)")
 
 
 @dg.asset(
@@ -25,8 +34,8 @@ def monah_narratives(context: dg.AssetExecutionContext, config: NarrativeConfig,
     tables = raw_sessions if isinstance(raw_sessions, dict) else {context.partition_keys[0]: raw_sessions}
     out = {}
     for key, table in tables.items():
-        out[key] = narrative_table(table, config.family)
-        context.log.info(f"{key}: wrote {len(out[key]):,} {config.family} narratives")
+        out[key] = narrative_table(table, NarrativeFamily(config.family).value)
+        context.log.info(f"{key}: wrote {len(out[key]):,} {NarrativeFamily(config.family).value} narratives")
         if len(tables) == 1:
-            context.add_output_metadata(narrative_metadata(out[key], phrase_counts(out[key]["narrative"]), config.family))
+            context.add_output_metadata(narrative_metadata(out[key], phrase_counts(out[key]["narrative"]), NarrativeFamily(config.family).value))
     return out if len(out) > 1 else next(iter(out.values()))
