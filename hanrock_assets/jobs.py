@@ -14,7 +14,7 @@ import dagster as dg
 
 from hanrock_core.datasets import dataset_tasks, load_dataset
 from hanrock_core.narrative import narrative_table, phrase_counts
-from hanrock_core.results import replace_rows
+from hanrock_core.results import query, write_mutual_information
 
 from .assets.auxiliary import AuxiliaryConfig, build_for_task
 from .assets.narratives import NarrativeConfig, NarrativeFamily
@@ -79,15 +79,10 @@ def prepare_task(context: dg.OpExecutionContext, platform: PlatformResource, con
     _record(context, "auxiliary_targets", key, write_table(base, "auxiliary_targets", key, targets.table), meta)
     _record(context, "mutual_information", key, write_table(base, "mutual_information", key, mi),
             {"mi_ranking": meta["mi_ranking"]})
-    write_mi_rows(settings.home / "results.duckdb", dataset, task, mi, context.log.info)
+    write_mutual_information(settings.home / "results.duckdb", dataset, task, mi, context.log.info)
     context.log.info(f"{key}: {len(targets.tasks)} auxiliary targets; top MI "
                      + ", ".join(f"{r.task} {r.mi:.3f}" for r in mi.head(3).itertuples()))
     return key
-
-
-def write_mi_rows(results_db, dataset: str, task: str, mi, log) -> None:
-    rows = mi.rename(columns={"task": "aux_task", "n": "rows_used"}).assign(dataset=dataset, task=task)
-    replace_rows(results_db, "mutual_information", {"dataset": dataset, "task": task}, rows, log)
 
 
 @dg.op
@@ -115,8 +110,6 @@ def significance_op(hypothesis: str) -> dg.OpDefinition:
     @dg.op(name=f"significance_{hypothesis}")
     def significance(context: dg.OpExecutionContext, platform: PlatformResource, study: StudyResource, keys: list[str]) -> None:
         """The blocking completeness check, then the bootstrap table and the paper's view."""
-        from hanrock_core.results import query
-
         results_db = platform.settings().home / "results.duckdb"
         profile = study.load()
         problems = completeness(results_db, hypothesis, profile)
@@ -135,10 +128,15 @@ def significance_op(hypothesis: str) -> dg.OpDefinition:
     return significance
 
 
+# one op definition per hypothesis, shared by every job that runs it (names are unique in a repository)
+TRAIN_OPS = {h: train_op(h) for h in ("h1", "h2", "h3")}
+SIGNIFICANCE_OPS = {h: significance_op(h) for h in ("h1", "h2", "h3")}
+
+
 def study_job(name: str, hypotheses: tuple[str, ...], description: str) -> dg.JobDefinition:
     """Prepare every partition, search every hypothesis on each, then the significance tables."""
-    trains = {h: train_op(h) for h in hypotheses}
-    significances = {h: significance_op(h) for h in hypotheses}
+    trains = {h: TRAIN_OPS[h] for h in hypotheses}
+    significances = {h: SIGNIFICANCE_OPS[h] for h in hypotheses}
 
     @dg.job(name=name, description=description, tags={"hanrock/study": ",".join(hypotheses)})
     def job():

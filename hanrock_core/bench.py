@@ -55,48 +55,48 @@ def forward_flops(shape: ModelShape, word_counts: torch.Tensor, window_lengths: 
     return flops
 
 
+class _Stepper:
+    """The engine's training step at the benchmark shape (SGD, momentum 0.9, clipping 1.0)."""
+
+    def __init__(self, data: TaskData, config: TrainConfig):
+        torch.manual_seed(config.seed)
+        self.data, self.model = data, make_model(data, config)
+        self.optimiser = torch.optim.SGD(self.model.parameters(), lr=config.learning_rate, momentum=0.9)
+        self.windows = data.windows(config.content_size)
+        self.weights = torch.tensor(np.r_[0.84, np.full(len(data.aux_names), 0.01)], dtype=torch.float32)
+
+    def __call__(self, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        words, lengths, local = distinct_talkturns(self.data, self.windows, rows, "cpu")
+        out = self.model(words, lengths, local)
+        per_task = losses(out, self.data.primary[rows], self.data.aux[rows], self.data.aux_kinds, True)
+        self.optimiser.zero_grad()
+        (self.weights * per_task).sum().backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.optimiser.step()
+        return lengths, local
+
+
 def engine_rate(data: TaskData, config: TrainConfig, steps: int) -> tuple[float, float]:
     """Training talkturns/s and achieved GFLOP/s over `steps` optimisation steps (after one warm-up)."""
-    torch.manual_seed(config.seed)
-    model = make_model(data, config)
-    optimiser = torch.optim.SGD(model.parameters(), lr=config.learning_rate, momentum=0.9)
-    windows = data.windows(config.content_size)
-    weights = torch.tensor(np.r_[0.84, np.full(len(data.aux_names), 0.01)], dtype=torch.float32)
+    step = _Stepper(data, config)
     plan = batches(data, data.labelled("train"), config.batch_size, "dialogue", np.random.default_rng(0))
     plan = [b for b in plan if len(b) == config.batch_size][: steps + 1]
+    step(plan[0])  # warm-up
     flops = 0.0
-    start = None
-    for i, rows in enumerate(plan):
-        if i == 1:
-            start = time.perf_counter()
-        words, lengths, local = distinct_talkturns(data, windows, rows, "cpu")
-        out = model(words, lengths, local)
-        loss = (weights * losses(out, data.primary[rows], data.aux[rows], data.aux_kinds, True)).sum()
-        optimiser.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimiser.step()
-        if i >= 1:
-            flops += 3 * forward_flops(model.shape, lengths, (local >= 0).sum(1))
+    start = time.perf_counter()
+    for rows in plan[1:]:
+        lengths, local = step(rows)
+        flops += 3 * forward_flops(step.model.shape, lengths, (local >= 0).sum(1))
     elapsed = time.perf_counter() - start
     return config.batch_size * (len(plan) - 1) / elapsed, flops / elapsed / 1e9
 
 
 def epoch_seconds(data: TaskData, config: TrainConfig) -> float:
     """Wall time of one training epoch over all of `data` (no evaluation)."""
-    torch.manual_seed(config.seed)
-    model = make_model(data, config)
-    optimiser = torch.optim.SGD(model.parameters(), lr=config.learning_rate, momentum=0.9)
-    windows = data.windows(config.content_size)
-    weights = torch.tensor(np.r_[0.84, np.full(len(data.aux_names), 0.01)], dtype=torch.float32)
+    step = _Stepper(data, config)
     start = time.perf_counter()
     for rows in batches(data, data.labelled("train"), config.batch_size, "dialogue", np.random.default_rng(0)):
-        out = model(*distinct_talkturns(data, windows, rows, "cpu"))
-        loss = (weights * losses(out, data.primary[rows], data.aux[rows], data.aux_kinds, True)).sum()
-        optimiser.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimiser.step()
+        step(rows)
     return time.perf_counter() - start
 
 

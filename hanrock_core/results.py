@@ -85,3 +85,10 @@ def replace_rows(path: str | Path, table: str, key: dict[str, str], rows: pd.Dat
 def query(path: str | Path, sql: str, params: list | None = None, log: Callable[[str], None] = print) -> pd.DataFrame:
     with connect(path, log) as conn:
         return conn.execute(sql, params or []).df()
+
+
+def write_mutual_information(path: str | Path, dataset: str, task: str, mi: pd.DataFrame,
+                             log: Callable[[str], None] = print) -> int:
+    """Replace the MI rows of one dataset.task (the `mutual_information` table)."""
+    rows = mi.rename(columns={"task": "aux_task", "n": "rows_used"}).assign(dataset=dataset, task=task)
+    return replace_rows(path, "mutual_information", {"dataset": dataset, "task": task}, rows, log)

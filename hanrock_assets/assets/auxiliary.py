@@ -7,6 +7,7 @@ from pydantic import Field
 
 from hanrock_core.auxiliary_target import FAMILIES, AuxiliarySpec, available_families, build_auxiliary_targets
 from hanrock_core.loss_weight import mutual_information
+from hanrock_core.results import write_mutual_information
 
 from ..metadata import auxiliary_metadata
 from ..partitions import dataset_to_tasks, split_task_key, task_partitions
@@ -58,8 +59,6 @@ def auxiliary_targets(context: dg.AssetExecutionContext, config: AuxiliaryConfig
     context.log.info(f"{context.partition_key}: {len(targets.tasks)} auxiliary targets; top MI: "
                      + ", ".join(f"{r.task} {r.mi:.3f}" for r in mi.head(3).itertuples()))
     meta = auxiliary_metadata(targets, mi, empty)
-    from ..jobs import write_mi_rows
-
-    write_mi_rows(platform.settings().home / "results.duckdb", dataset, task, mi, context.log.info)
+    write_mutual_information(platform.settings().home / "results.duckdb", dataset, task, mi, context.log.info)
     yield dg.Output(targets.table, output_name="auxiliary_targets", metadata=meta)
     yield dg.Output(mi, output_name="mutual_information", metadata={"mi_ranking": meta["mi_ranking"]})
