@@ -1,9 +1,10 @@
 """The three architectures of the paper (section 3): HAN, flat-MTL HAN and HAN-ROCK.
 
 Read top to bottom: attention, the encoder (biGRU -> relu projection -> attention; one class for
-the word, talkturn and batched auxiliary talkturn encoders), the heads, and the models.  Every model takes the *distinct*
-talkturns of a batch once (`words`, `lengths`) and the content-context windows of the samples
-as positions into them (`windows`), so a talkturn shared by many windows is encoded once.
+the word, talkturn and batched auxiliary talkturn encoders), the heads, and the models.  Every
+model takes the *distinct* talkturns of a batch once (`words`, `lengths`) and the content-context
+windows of the samples as positions into them (`windows`), so a talkturn shared by many windows
+is encoded once.
 
 Shapes: U distinct talkturns, T words, B samples, L talkturns per window (content size + 1),
 N auxiliary tasks, E embedding width, P primary GRU units, A auxiliary GRU units per task.
@@ -35,7 +36,7 @@ class ModelShape:
     embedding_dim: int = 300
     dropout: float = 0.0
     recurrent_dropout: float = 0.0
-    aux_classes: int = 5  # 4 classes + "no label"
+    aux_classes: int = 5  # outputs of an auxiliary head: the primary classes + "no label" (1 for regression)
 
     def __post_init__(self):
         if self.architecture not in ARCHITECTURES:
@@ -45,7 +46,7 @@ class ModelShape:
 @dataclass
 class ModelOutput:
     primary: torch.Tensor  # (B, n_primary_outputs)
-    aux: torch.Tensor | None  # (N, B, K): K = 5 for class tasks; regression reads column 0
+    aux: torch.Tensor | None  # (N, B, K): K = classes + 1 for class tasks; regression reads column 0
     attention: dict[str, torch.Tensor] = field(default_factory=dict)
 
 

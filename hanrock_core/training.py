@@ -220,9 +220,10 @@ def setup_kernels(config: TrainConfig, device: torch.device) -> bool:
 
 
 def make_model(data: TaskData, config: TrainConfig) -> HierarchicalModel:
-    shape = ModelShape(config.architecture, len(data.vocab), len(data.classes) if data.classification else 1,
-                       data.aux_kinds, config.primary_units, config.aux_units, config.embedding_dim,
-                       config.dropout, config.recurrent_dropout)
+    n_classes = len(data.classes) if data.classification else 1
+    shape = ModelShape(config.architecture, len(data.vocab), n_classes, data.aux_kinds, config.primary_units,
+                       config.aux_units, config.embedding_dim, config.dropout, config.recurrent_dropout,
+                       aux_classes=n_classes + 1 if data.classification else 1)  # neighbour labels + "no label"
     return HierarchicalModel(shape)
 
 

@@ -13,7 +13,7 @@ from hanrock_core.errors import InputError
 from hanrock_core.narrative import narrative_table
 from hanrock_core.synthetic import generate
 from hanrock_core.training import (TrainConfig, TrainingDiverged, batches, build_task_data, distinct_talkturns,
-                                   load_checkpoint, train)
+                                   load_checkpoint, make_model, train)
 
 QUICK = dict(primary_units=16, aux_units=2, embedding_dim=32, learning_rate=2 ** -7, optimizer="adam",
              batch_size=32, content_size=3, epochs=6, dropout=0.05, recurrent_dropout=0.05)
@@ -118,3 +118,14 @@ def test_bench_prints_engine_figures_without_the_reference(tmp_path):
     assert figures["engine_talkturns_per_s"] > 0 and figures["gflops"] > 0 and figures["gemm_gflops"] > 0
     assert figures["content_ratio"] == pytest.approx(figures["epoch_s_content30"] / figures["epoch_s_content1"], rel=0.02)
     assert "reference: not found" in report(figures)
+
+
+def test_any_number_of_classes(corpus):
+    """Neighbour-label heads have one output per class of the dataset plus "no label" (7 + 1 here)."""
+    table, inputs = corpus
+    rng = np.random.default_rng(0)
+    relabelled = table.assign(label_emotion=pd.array(rng.choice(list("abcdefg"), len(table)), dtype="string"))
+    data = build_task_data(relabelled, inputs, build_auxiliary_targets(relabelled, "emotion"))
+    result = train(data, TrainConfig(**{**QUICK, "epochs": 1}), _weights(data))
+    assert len(data.classes) == 7 and make_model(data, TrainConfig(**QUICK)).aux_heads.weight.shape[-1] == 8
+    assert np.isfinite(result.history[0]["train_loss"])
