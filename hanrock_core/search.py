@@ -26,7 +26,6 @@ from .results import replace_rows
 from .study import Condition, Profile, conditions
 from .training import TaskData, TrainConfig, TrainingDiverged, build_task_data, train
 
-INTERRUPTED = "interrupted"
 Log = Callable[[str], None]
 
 
@@ -154,18 +153,20 @@ class Objective:
             trial.set_user_attr("test", {k[5:]: v for k, v in history[best].items() if k.startswith("test_")})
 
 
+def _interrupted(trial: optuna.trial.FrozenTrial) -> bool:
+    """Failed without a reason of its own: cut off by a killed run (every real failure records one)."""
+    return trial.state == optuna.trial.TrialState.FAIL and "reason" not in trial.user_attrs
+
+
 def _finished(trial: optuna.trial.FrozenTrial) -> bool:
-    """Complete, pruned, or failed for a reason of its own (not cut off by a killed run)."""
-    state = optuna.trial.TrialState
-    return trial.state in (state.COMPLETE, state.PRUNED) or (
-        trial.state == state.FAIL and trial.user_attrs.get("reason") != INTERRUPTED)
+    """Complete, pruned, or failed for a reason of its own."""
+    return trial.state.is_finished() and not _interrupted(trial)
 
 
 def _fail_interrupted(study: optuna.Study) -> None:
     """Trials left RUNNING by a killed run are marked failed (interrupted) and not counted."""
     for trial in study.get_trials(states=(optuna.trial.TrialState.RUNNING,)):
-        study._storage.set_trial_user_attr(trial._trial_id, "reason", INTERRUPTED)
-        study._storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
+        study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
 
 
 def search_condition(part: PartitionData, profile: Profile, hypothesis: str, condition: Condition,
@@ -226,7 +227,7 @@ def write_results(part: PartitionData, hypothesis: str, conds: list[Condition], 
     for condition in conds:
         best = None
         for t in studies[condition.name].get_trials():
-            if t.user_attrs.get("reason") == INTERRUPTED or t.state == optuna.trial.TrialState.RUNNING:
+            if _interrupted(t) or t.state == optuna.trial.TrialState.RUNNING:
                 continue
             cfg, dev, test = t.user_attrs.get("config", {}), t.user_attrs.get("dev", {}), t.user_attrs.get("test", {})
             weights = dict(t.user_attrs.get("loss_weights", {}))
