@@ -21,6 +21,7 @@ from .assets.narratives import NarrativeConfig, NarrativeFamily
 from .assets.studies import StudyResource, completeness, significance_table, train_partition, trials_metadata
 from .metadata import auxiliary_metadata, corpus_metadata, md_table, narrative_metadata
 from .partitions import split_task_key
+from .plots import forest_plot_md
 from .resources import PlatformResource
 from .storage import read_table, write_table
 
@@ -123,7 +124,8 @@ def significance_op(hypothesis: str) -> dg.OpDefinition:
         context.log.info(f"{view}:\n{shown.to_string(index=False)}")
         _record(context, f"{hypothesis}_significance", None, None, {
             "significant": dg.MetadataValue.int(int(table["significant"].sum())),
-            "comparisons": dg.MetadataValue.int(len(table)), view: md_table(shown)})
+            "comparisons": dg.MetadataValue.int(len(table)), view: md_table(shown),
+            "forest_plot": dg.MetadataValue.md(forest_plot_md(table, f"{hypothesis.upper()}: challenger - baseline"))})
 
     return significance
 

@@ -69,7 +69,10 @@ def target_distributions(targets: AuxiliaryTargets) -> pd.DataFrame:
 
 
 def auxiliary_metadata(targets: AuxiliaryTargets, mi: pd.DataFrame, skipped: list[str]) -> dict[str, dg.MetadataValue]:
+    from .plots import mi_ranking_md
+
     return {
+        "mi_plot": dg.MetadataValue.md(mi_ranking_md(mi, f"MI with {targets.primary}")),
         "dagster/row_count": dg.MetadataValue.int(len(targets.table)),
         "primary": dg.MetadataValue.text(targets.primary),
         "auxiliary_tasks": dg.MetadataValue.int(len(targets.tasks)),

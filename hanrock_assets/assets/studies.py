@@ -13,7 +13,7 @@ from hanrock_core.study import Profile, comparisons, conditions, load_profile
 
 from ..metadata import md_table
 from ..partitions import TASK_KEYS, dataset_to_tasks, split_task_key, task_partitions
-from ..plots import learning_curve_md
+from ..plots import forest_plot_md, learning_curve_md
 from ..resources import PlatformResource
 from ..storage import read_table
 
@@ -147,6 +147,7 @@ def build_study_assets(hypothesis: str):
             "significant": dg.MetadataValue.int(int(table["significant"].sum())),
             "comparisons": dg.MetadataValue.int(len(table)),
             view: md_table(query(results_db, f"SELECT * FROM {view}")),
+            "forest_plot": dg.MetadataValue.md(forest_plot_md(table, f"{hypothesis.upper()}: challenger - baseline")),
             "sql": dg.MetadataValue.md(f"`duckdb {results_db} -c 'SELECT * FROM {view}'`"),
         })
 
