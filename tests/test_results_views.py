@@ -39,3 +39,30 @@ def test_table1_layout_and_markers(tmp_path):
     assert table.loc[1, "IEMOCAP Classif. MA(4)"] == "0.710*"
     assert table.loc[2, "IEMOCAP Classif. MA(4)"] == "0.720"
     assert table.loc[0, "SEMAINE Val. MAE"] == "0.600"
+
+
+LOCK_HOLDER = """
+import sys, time, duckdb
+conn = duckdb.connect(sys.argv[1], read_only=True)
+print("holding", flush=True)
+time.sleep(float(sys.argv[2]))
+conn.close()
+"""
+
+
+def test_a_reader_holding_the_file_makes_writers_wait_not_fail(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    db = tmp_path / "r.duckdb"
+    ensure_schema(db)
+    holder = subprocess.Popen([sys.executable, "-c", LOCK_HOLDER, str(db), "3"], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "holding"
+    messages = []
+    started = time.perf_counter()
+    row = pd.DataFrame([{"dataset": "d", "task": "t", "aux_task": "a", "mi": 0.5}])
+    replace_rows(db, "mutual_information", {"dataset": "d", "task": "t"}, row, log=messages.append)
+    holder.wait()
+    assert time.perf_counter() - started > 1.0 and any("locked by another process" in m for m in messages)
+    assert query(db, "SELECT count(*) AS n FROM mutual_information")["n"].item() == 1
