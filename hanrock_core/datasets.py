@@ -9,7 +9,7 @@ import pandas as pd
 
 from .corpora import read_corpus
 from .corpora.byo import load_spec
-from .settings import Settings
+from .settings import Settings, check_data_directory
 from .synthetic import generate
 
 
@@ -35,6 +35,7 @@ def ensure_synthetic(settings: Settings, corpus: str, log: Callable[[str], None]
 def load_dataset(settings: Settings, name: str, log: Callable[[str], None] = print) -> tuple[pd.DataFrame, Path]:
     """The talkturn table of dataset `name` and the root it was read from."""
     cfg = settings.dataset(name)
+    check_data_directory(settings.home)
     root = cfg.root
     if root is None:
         root = cfg.spec.parent if cfg.corpus == "byo" else ensure_synthetic(settings, cfg.corpus, log)

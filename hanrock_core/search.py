@@ -23,6 +23,7 @@ from .io import write_parquet_atomic
 from .loss_weight import SCHEMES, assign_loss_weights
 from .metrics import selection_metric
 from .results import replace_rows
+from .settings import check_data_directory
 from .study import Condition, Profile, conditions
 from .training import TaskData, TrainConfig, TrainingDiverged, build_task_data, train
 
@@ -205,6 +206,7 @@ def run_hypothesis(part: PartitionData, profile: Profile, hypothesis: str, stora
     Returns the trials table rows written (one per trial).
     """
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own log lines say more
+    check_data_directory(storage_dir.parent)  # before any training: writable, not nearly full
     if threads:
         torch.set_num_threads(threads)
     storage = study_storage(storage_dir, hypothesis, part.dataset, part.task, storage_url)

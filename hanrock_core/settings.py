@@ -100,3 +100,25 @@ def load_settings(path: str | Path | None = None) -> Settings:
         raise InputError(f"synthetic.scale {scale} must be in (0, 1]", path)
     return Settings(home=home.resolve(), synthetic_scale=scale, synthetic_seed=int(synthetic.get("seed", 0)),
                     datasets=datasets, source=str(path) if path else "<defaults>")
+
+
+MIN_FREE_BYTES = 200 * 1024 * 1024  # a study writes studies, checkpoints and results: refuse to start below this
+
+
+def check_data_directory(home: Path, min_free_bytes: int = MIN_FREE_BYTES) -> Path:
+    """Fail early, with a clear message, when the data directory cannot be written or is nearly full."""
+    import shutil
+    import tempfile
+
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=home, prefix=".write-probe-"):
+            pass
+    except OSError as exc:
+        raise InputError(f"the data directory cannot be written: {exc.strerror or exc}", home,
+                         hint="set HANROCK_HOME (or `home` in the settings) to a writable directory") from exc
+    free = shutil.disk_usage(home).free
+    if free < min_free_bytes:
+        raise InputError(f"only {free / 2**20:.0f} MiB free in the data directory (need {min_free_bytes / 2**20:.0f} MiB)",
+                         home, hint="free some space or point HANROCK_HOME at a larger disk")
+    return home

@@ -59,3 +59,22 @@ def test_unknown_partition_name_in_a_file(tmp_path):
     with pytest.raises(InputError, match="unknown partition 'validation'") as info:
         load_partition_plan(path)
     assert info.value.line == 2
+
+
+def test_an_unwritable_or_full_data_directory_fails_before_any_work(tmp_path, monkeypatch):
+    import shutil
+    from collections import namedtuple
+
+    from hanrock_core.settings import check_data_directory
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    with pytest.raises(InputError, match="the data directory cannot be written") as info:
+        check_data_directory(blocker / "home")
+    assert str(blocker / "home") in str(info.value)
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**9, 10**9 - 10 * 2**20, 10 * 2**20))
+    with pytest.raises(InputError, match="only 10 MiB free in the data directory"):
+        check_data_directory(tmp_path / "home")
+    monkeypatch.undo()
+    assert check_data_directory(tmp_path / "home") == tmp_path / "home"
