@@ -1,0 +1,74 @@
+"""The UI end to end: `dagster dev` on a free port, a run launched through GraphQL, rows in DuckDB."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+from dagster_graphql import DagsterGraphQLClient
+
+from hanrock_core.results import query
+
+from .conftest import REPO, TINY_SCALE
+
+REPOSITORIES = '{ repositoriesOrError { ... on RepositoryConnection { nodes { jobs { name } } } } }'
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for_location(port: int, deadline: float) -> None:
+    while time.time() < deadline:
+        try:
+            reply = requests.post(f"http://localhost:{port}/graphql", json={"query": REPOSITORIES}, timeout=5).json()
+            nodes = reply["data"]["repositoriesOrError"].get("nodes") or []
+            if any(job["name"] == "main_job" for node in nodes for job in node["jobs"]):
+                return
+        except (requests.RequestException, KeyError, ValueError):
+            pass
+        time.sleep(1)
+    raise TimeoutError("the code location did not load in time")
+
+
+def test_a_run_launched_from_the_ui_writes_its_rows(tmp_path):
+    settings = tmp_path / "hanrock.yaml"
+    settings.write_text(f"home: {tmp_path / 'home'}\nsynthetic: {{scale: {TINY_SCALE}, seed: 5}}\n")
+    env = {k: v for k, v in os.environ.items() if k != "HANROCK_HOME"}
+    env.update(HANROCK_CONFIG=str(settings), DAGSTER_HOME=str(tmp_path / "dagster"), PYTHONPATH=str(REPO))
+    (tmp_path / "dagster").mkdir()
+    port = _free_port()
+    log = (tmp_path / "dagster-dev.log").open("w")
+    server = subprocess.Popen([str(Path(sys.executable).parent / "dagster"), "dev", "-w", str(REPO / "workspace.yaml"),
+                               "-p", str(port)], cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT,
+                              start_new_session=True)
+    try:
+        _wait_for_location(port, time.time() + 180)
+        client = DagsterGraphQLClient("localhost", port_number=port)
+        run_id = client.submit_job_execution("main_job")
+        status, deadline = None, time.time() + 300
+        while time.time() < deadline:
+            status = client.get_run_status(run_id).value
+            if status in ("SUCCESS", "FAILURE", "CANCELED"):
+                break
+            time.sleep(2)
+        assert status == "SUCCESS", (tmp_path / "dagster-dev.log").read_text()[-3000:]
+        results = tmp_path / "home" / "results.duckdb"
+        assert query(results, "SELECT count(DISTINCT dataset || task) AS n FROM mutual_information")["n"].item() == 8
+        assert (tmp_path / "home" / "assets" / "raw_sessions" / "iemocap.parquet").exists()
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            raise
+    assert server.returncode is not None  # the server shut down cleanly on SIGTERM
