@@ -66,7 +66,8 @@ COLUMNS: tuple[Column, ...] = (
 )
 COLUMN_BY_NAME = {c.name: c for c in COLUMNS}
 REQUIRED = tuple(c.name for c in COLUMNS if c.required)
-FEATURES = tuple(c.name for c in COLUMNS[11:])
+_FIRST_FEATURE = [c.name for c in COLUMNS].index("partition") + 1  # identity and text come first, then features
+FEATURES = tuple(c.name for c in COLUMNS[_FIRST_FEATURE:])
 AU_NAMES = ("au05", "au17", "au20", "au25")
 TONES = ("neutrality", "happiness", "sadness", "anger", "fear")
 
@@ -149,7 +150,7 @@ def finalise_table(table: pd.DataFrame, source: str) -> pd.DataFrame:
         table[name] = table[name].astype("string" if is_class_label(table[name]) else "float64")
     base = [c.name for c in COLUMNS]
     extra = [c for c in table.columns if c not in base and c not in labels]
-    table = table[base[:11] + labels + base[11:] + extra]
+    table = table[base[:_FIRST_FEATURE] + labels + base[_FIRST_FEATURE:] + extra]  # labels before features
     validate_table(table, source)
     return table
 
