@@ -2,7 +2,6 @@
 
 import dagster as dg
 import pandas as pd
-import torch
 from pydantic import Field
 
 from hanrock_core.auxiliary_target import AuxiliaryTargets
@@ -23,13 +22,14 @@ class StudyResource(dg.ConfigurableResource):
 
     profile: str = Field("quick", description="quick, paper, or the path of a profile YAML file")
     storage_url: str = Field("", description="an Optuna RDB URL shared by several workers (empty: SQLite files)")
-    torch_threads: int = Field(0, description="torch threads per training step (0: cores / 2)")
+    torch_threads: int = Field(1, description="torch threads per training step; the multiprocess executor runs "
+                                              "one step per core, so more threads than 1 oversubscribe the CPU")
 
     def load(self) -> Profile:
         return load_profile(self.profile)
 
     def threads(self) -> int:
-        return self.torch_threads or max(1, (torch.get_num_threads() or 2) // 2)
+        return max(1, self.torch_threads)
 
 
 def train_partition(platform: PlatformResource, study: StudyResource, hypothesis: str, key: str, log) -> pd.DataFrame:
