@@ -8,6 +8,7 @@ from .assets.auxiliary import auxiliary_targets
 from .assets.corpus import raw_sessions
 from .assets.narratives import monah_narratives
 from .assets.studies import build_study_assets
+from .executors import executor_from_env
 from .jobs import h1_study, h2_study, h3_study, main_job, paper_study
 from .resources import resources
 
@@ -17,4 +18,5 @@ defs = dg.Definitions(
     assets=[raw_sessions, monah_narratives, auxiliary_targets, *study_assets],
     jobs=[main_job, h1_study, h2_study, h3_study, paper_study],
     resources=resources(),
+    executor=executor_from_env(),
 )

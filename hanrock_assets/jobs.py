@@ -18,6 +18,7 @@ from hanrock_core.results import query, write_mutual_information
 
 from .assets.auxiliary import AuxiliaryConfig, build_for_task
 from .assets.narratives import NarrativeConfig, NarrativeFamily
+from .executors import TRAINING_STEP_TAGS, executor_from_env
 from .assets.studies import StudyResource, completeness, significance_table, train_partition, trials_metadata
 from .metadata import auxiliary_metadata, corpus_metadata, md_table, narrative_metadata
 from .partitions import split_task_key
@@ -93,7 +94,7 @@ def report(context: dg.OpExecutionContext, keys: list[str]) -> None:
 
 
 def train_op(hypothesis: str) -> dg.OpDefinition:
-    @dg.op(name=f"train_{hypothesis}", tags={"hanrock/gpu": "true"})
+    @dg.op(name=f"train_{hypothesis}", tags=TRAINING_STEP_TAGS)
     def train(context: dg.OpExecutionContext, platform: PlatformResource, study: StudyResource, key: str) -> str:
         """Random search over every condition of the hypothesis on one dataset.task."""
         trials = train_partition(platform, study, hypothesis, key, context.log.info)
@@ -135,12 +136,14 @@ TRAIN_OPS = {h: train_op(h) for h in ("h1", "h2", "h3")}
 SIGNIFICANCE_OPS = {h: significance_op(h) for h in ("h1", "h2", "h3")}
 
 
-def study_job(name: str, hypotheses: tuple[str, ...], description: str) -> dg.JobDefinition:
+def study_job(name: str, hypotheses: tuple[str, ...], description: str,
+              executor: dg.ExecutorDefinition | None = None) -> dg.JobDefinition:
     """Prepare every partition, search every hypothesis on each, then the significance tables."""
     trains = {h: TRAIN_OPS[h] for h in hypotheses}
     significances = {h: SIGNIFICANCE_OPS[h] for h in hypotheses}
 
-    @dg.job(name=name, description=description, tags={"hanrock/study": ",".join(hypotheses)})
+    @dg.job(name=name, description=description, tags={"hanrock/study": ",".join(hypotheses)},
+            executor_def=executor or executor_from_env())
     def job():
         datasets = each_dataset().map(prepare_dataset)
         keys = each_task(datasets.collect()).map(prepare_task)
@@ -150,7 +153,8 @@ def study_job(name: str, hypotheses: tuple[str, ...], description: str) -> dg.Jo
     return job
 
 
-@dg.job(description="Every dataset: talkturn table, MONAH narratives, auxiliary targets and MI (parallel steps).")
+@dg.job(description="Every dataset: talkturn table, MONAH narratives, auxiliary targets and MI (parallel steps).",
+        executor_def=executor_from_env())
 def main_job():
     datasets = each_dataset().map(prepare_dataset)
     keys = each_task(datasets.collect()).map(prepare_task)

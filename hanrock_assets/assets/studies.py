@@ -10,6 +10,7 @@ from hanrock_core.search import PartitionData, run_hypothesis
 from hanrock_core.significance import hypothesis_tables
 from hanrock_core.study import Profile, comparisons, conditions, load_profile
 
+from ..executors import TRAINING_STEP_TAGS
 from ..metadata import md_table
 from ..partitions import TASK_KEYS, dataset_to_tasks, split_task_key, task_partitions
 from ..plots import forest_plot_md, learning_curve_md
@@ -112,7 +113,7 @@ def build_study_assets(hypothesis: str):
         io_manager_key="table_io_manager",
         group_name="studies",
         kinds={"pytorch", "optuna", "duckdb"},
-        tags={"hanrock/gpu": "true"},
+        op_tags=TRAINING_STEP_TAGS,
         description=f"Random search over every {hypothesis.upper()} condition on one dataset.task; rows in results.duckdb",
     )
     def trials_asset(context: dg.AssetExecutionContext, platform: PlatformResource, study: StudyResource,
