@@ -13,14 +13,14 @@ import re
 import dagster as dg
 
 from hanrock_core.datasets import dataset_tasks, load_dataset
-from hanrock_core.narrative import narrative_table, phrase_counts
-from hanrock_core.results import query, write_mutual_information
+from hanrock_core.narrative import narrative_table
+from hanrock_core.results import query
 
-from .assets.auxiliary import AuxiliaryConfig, build_for_task
+from .assets.auxiliary import AuxiliaryConfig, prepare_auxiliary
 from .assets.narratives import NarrativeConfig, NarrativeFamily
-from .executors import TRAINING_STEP_TAGS, executor_from_env
 from .assets.studies import StudyResource, completeness, significance_table, train_partition, trials_metadata
-from .metadata import auxiliary_metadata, corpus_metadata, md_table, narrative_metadata
+from .executors import TRAINING_STEP_TAGS, executor_from_env
+from .metadata import corpus_metadata, md_table, narrative_metadata
 from .partitions import split_task_key
 from .plots import forest_plot_md
 from .resources import PlatformResource
@@ -53,8 +53,7 @@ def prepare_dataset(context: dg.OpExecutionContext, platform: PlatformResource, 
     family = NarrativeFamily(config.family).value
     narratives = narrative_table(table, family)
     path = write_table(base, "monah_narratives", dataset, narratives)
-    _record(context, "monah_narratives", dataset, path,
-            narrative_metadata(narratives, phrase_counts(narratives["narrative"]), family))
+    _record(context, "monah_narratives", dataset, path, narrative_metadata(narratives, family))
     context.log.info(f"{dataset}: {len(table):,} talkturns read, narratives written")
     return dataset
 
@@ -74,16 +73,12 @@ def prepare_task(context: dg.OpExecutionContext, platform: PlatformResource, con
     """auxiliary_targets and mutual_information of one dataset.task (MI rows go to DuckDB too)."""
     settings = platform.settings()
     base = settings.home / "assets"
-    dataset, task = split_task_key(key)
+    dataset, _ = split_task_key(key)
     table = read_table(base, "raw_sessions", dataset)
-    targets, mi, empty = build_for_task(table, task, config, context.log.warning)
-    meta = auxiliary_metadata(targets, mi, empty)
+    targets, mi, meta = prepare_auxiliary(table, key, config, settings.home / "results.duckdb", context.log)
     _record(context, "auxiliary_targets", key, write_table(base, "auxiliary_targets", key, targets.table), meta)
     _record(context, "mutual_information", key, write_table(base, "mutual_information", key, mi),
             {"mi_ranking": meta["mi_ranking"]})
-    write_mutual_information(settings.home / "results.duckdb", dataset, task, mi, context.log.info)
-    context.log.info(f"{key}: {len(targets.tasks)} auxiliary targets; top MI "
-                     + ", ".join(f"{r.task} {r.mi:.3f}" for r in mi.head(3).itertuples()))
     return key
 
 

@@ -6,7 +6,8 @@ import dagster as dg
 import pandas as pd
 
 from hanrock_core.auxiliary_target import AuxiliaryTargets
-from hanrock_core.talkturn import FEATURES, PARTITIONS, is_class_label, label_columns
+from hanrock_core.narrative import phrase_counts
+from hanrock_core.talkturn import FEATURES, PARTITIONS, label_columns, label_summaries
 
 
 def md_table(df: pd.DataFrame) -> dg.MetadataValue:
@@ -19,14 +20,7 @@ def corpus_metadata(table: pd.DataFrame, root: str) -> dict[str, dg.MetadataValu
         talkturns=("utterance_id", "size"), dialogues=("dialogue", "nunique"),
         sessions=("session", "nunique"), speakers=("speaker", "nunique"))
     per_part = per_part.reindex([p for p in PARTITIONS if p in per_part.index]).reset_index()
-    labels = []
-    for name in label_columns(table):
-        col = table[name]
-        if is_class_label(col):
-            counts = col.value_counts(dropna=False)
-            labels.append(f"- **{name}**: " + ", ".join(f"{'none' if pd.isna(k) else k} {v}" for k, v in counts.items()))
-        else:
-            labels.append(f"- **{name}**: {col.notna().sum()} labelled, mean {col.mean():.3f}, sd {col.std():.3f}")
+    labels = [f"- **{name}**: {text}" for name, text in label_summaries(table).items()]
     coverage = pd.DataFrame({"feature": list(FEATURES), "coverage": [f"{table[f].notna().mean():.0%}" for f in FEATURES]})
     sample = table[["dialogue", "turn_index", "speaker", "text", "partition"] + label_columns(table)].head(5)
     return {
@@ -40,8 +34,9 @@ def corpus_metadata(table: pd.DataFrame, root: str) -> dict[str, dg.MetadataValu
     }
 
 
-def narrative_metadata(narratives: pd.DataFrame, phrases: pd.DataFrame, family: str) -> dict[str, dg.MetadataValue]:
+def narrative_metadata(narratives: pd.DataFrame, family: str) -> dict[str, dg.MetadataValue]:
     """Examples before/after and how often each nonverbal phrase was written."""
+    phrases = phrase_counts(narratives["narrative"])
     with_cues = narratives[narratives["narrative"].str.len() > narratives["verbatim"].str.len() + 20]
     examples = pd.concat([with_cues.head(4), narratives.head(2)]).drop_duplicates("utterance_id")
     return {

@@ -187,6 +187,20 @@ def validate_table(table: pd.DataFrame, source: str) -> None:
         raise InputError(f"utterance {row['utterance_id']!r} ends before it starts", source, column="end_s")
 
 
+def label_summaries(table: pd.DataFrame) -> dict[str, str]:
+    """label column -> its distribution in words: class counts, or labelled rows, mean, sd and range."""
+    out = {}
+    for name in label_columns(table):
+        col = table[name]
+        if is_class_label(col):
+            counts = col.value_counts(dropna=False)
+            out[name] = ", ".join(f"{'(none)' if pd.isna(k) else k} {v:,}" for k, v in counts.items())
+        else:
+            out[name] = (f"{col.notna().sum():,} labelled, mean {col.mean():.3f}, sd {col.std():.3f}, "
+                         f"range [{col.min():.3f}, {col.max():.3f}]")
+    return out
+
+
 def summarise(table: pd.DataFrame) -> str:
     """A human-readable summary: talkturns and dialogues per partition, labels, feature coverage."""
     lines = [f"dataset {table['dataset'].iloc[0]}: {len(table):,} talkturns in {table['dialogue'].nunique():,} dialogues"]
@@ -196,16 +210,7 @@ def summarise(table: pd.DataFrame) -> str:
         lines.append(
             f"{part:<10}{len(sub):>10,}{sub['dialogue'].nunique():>10,}{sub['session'].nunique():>10,}{sub['speaker'].nunique():>10,}"
         )
-    for name in label_columns(table):
-        col = table[name]
-        if is_class_label(col):
-            counts = col.value_counts(dropna=False)
-            text = ", ".join(f"{'(none)' if pd.isna(k) else k} {v:,}" for k, v in counts.items())
-            lines.append(f"{name}: {text}")
-        else:
-            lines.append(
-                f"{name}: {col.notna().sum():,} labelled, mean {col.mean():.3f}, sd {col.std():.3f}, range [{col.min():.3f}, {col.max():.3f}]"
-            )
+    lines += [f"{name}: {text}" for name, text in label_summaries(table).items()]
     coverage = [f"{name} {table[name].notna().mean():.0%}" for name in FEATURES]
     lines.append("feature coverage: " + ", ".join(coverage))
     return "\n".join(lines)

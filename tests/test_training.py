@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from hanrock_core.auxiliary_target import build_auxiliary_targets
 from hanrock_core.corpora import read_iemocap

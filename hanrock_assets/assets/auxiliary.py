@@ -30,15 +30,23 @@ class AuxiliaryConfig(dg.Config):
     mi_seed: int = Field(0, description="seed of scikit-learn's mutual information estimate")
 
 
-def build_for_task(table, task: str, config: AuxiliaryConfig, log):
-    """Targets and MI of one primary task; families without any data are left out with a log line."""
+def prepare_auxiliary(table, key: str, config: AuxiliaryConfig, results_db, log):
+    """Targets, MI (also written to DuckDB) and metadata of one dataset.task.
+
+    Families without any data in this dataset are left out, with a warning in the log.
+    """
+    dataset, task = split_task_key(key)
     families = tuple(Family(f).value for f in config.families)
     spec = AuxiliarySpec(families, {k: tuple(v) for k, v in config.extra.items()})
     usable, empty = available_families(table, spec)
     if empty:
-        log(f"no data for auxiliary families {empty} in this dataset: training goes on with {usable}")
+        log.warning(f"no data for auxiliary families {empty} in this dataset: training goes on with {usable}")
     targets = build_auxiliary_targets(table, task, AuxiliarySpec(tuple(usable), spec.extra))
-    return targets, mutual_information(targets, seed=config.mi_seed), empty
+    mi = mutual_information(targets, seed=config.mi_seed)
+    write_mutual_information(results_db, dataset, task, mi, log.info)
+    log.info(f"{key}: {len(targets.tasks)} auxiliary targets; top MI "
+             + ", ".join(f"{r.task} {r.mi:.3f}" for r in mi.head(3).itertuples()))
+    return targets, mi, auxiliary_metadata(targets, mi, empty)
 
 
 @dg.multi_asset(
@@ -54,11 +62,7 @@ def build_for_task(table, task: str, config: AuxiliaryConfig, log):
 )
 def auxiliary_targets(context: dg.AssetExecutionContext, config: AuxiliaryConfig, platform: PlatformResource, raw_sessions):
     """Percentile-ranked actions/prosody and neighbouring labels for one dataset.task partition."""
-    dataset, task = split_task_key(context.partition_key)
-    targets, mi, empty = build_for_task(raw_sessions, task, config, context.log.warning)
-    context.log.info(f"{context.partition_key}: {len(targets.tasks)} auxiliary targets; top MI: "
-                     + ", ".join(f"{r.task} {r.mi:.3f}" for r in mi.head(3).itertuples()))
-    meta = auxiliary_metadata(targets, mi, empty)
-    write_mutual_information(platform.settings().home / "results.duckdb", dataset, task, mi, context.log.info)
+    results_db = platform.settings().home / "results.duckdb"
+    targets, mi, meta = prepare_auxiliary(raw_sessions, context.partition_key, config, results_db, context.log)
     yield dg.Output(targets.table, output_name="auxiliary_targets", metadata=meta)
     yield dg.Output(mi, output_name="mutual_information", metadata={"mi_ranking": meta["mi_ranking"]})

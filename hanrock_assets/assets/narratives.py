@@ -5,7 +5,7 @@ from enum import Enum
 import dagster as dg
 from pydantic import Field
 
-from hanrock_core.narrative import narrative_table, phrase_counts
+from hanrock_core.narrative import narrative_table
 
 from ..metadata import narrative_metadata
 from ..partitions import dataset_partitions
@@ -32,10 +32,11 @@ class NarrativeConfig(dg.Config):
 def monah_narratives(context: dg.AssetExecutionContext, config: NarrativeConfig, raw_sessions):
     """Per talkturn: verbatim text, MONAH narrative and the normalised model input."""
     tables = raw_sessions if isinstance(raw_sessions, dict) else {context.partition_keys[0]: raw_sessions}
+    family = NarrativeFamily(config.family).value
     out = {}
     for key, table in tables.items():
-        out[key] = narrative_table(table, NarrativeFamily(config.family).value)
-        context.log.info(f"{key}: wrote {len(out[key]):,} {NarrativeFamily(config.family).value} narratives")
+        out[key] = narrative_table(table, family)
+        context.log.info(f"{key}: wrote {len(out[key]):,} {family} narratives")
         if len(tables) == 1:
-            context.add_output_metadata(narrative_metadata(out[key], phrase_counts(out[key]["narrative"]), NarrativeFamily(config.family).value))
+            context.add_output_metadata(narrative_metadata(out[key], family))
     return out if len(out) > 1 else next(iter(out.values()))
