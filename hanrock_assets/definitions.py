@@ -7,6 +7,7 @@ import dagster as dg
 from .assets.auxiliary import auxiliary_targets
 from .assets.corpus import raw_sessions
 from .assets.narratives import monah_narratives
+from .assets.reports import attention_report
 from .assets.studies import build_study_assets
 from .executors import executor_from_env
 from .jobs import h1_study, h2_study, h3_study, main_job, paper_study
@@ -15,7 +16,7 @@ from .resources import resources
 study_assets = [a for h in ("h1", "h2", "h3") for a in build_study_assets(h)]
 
 defs = dg.Definitions(
-    assets=[raw_sessions, monah_narratives, auxiliary_targets, *study_assets],
+    assets=[raw_sessions, monah_narratives, auxiliary_targets, *study_assets, attention_report],
     jobs=[main_job, h1_study, h2_study, h3_study, paper_study],
     resources=resources(),
     executor=executor_from_env(),

@@ -11,6 +11,7 @@ No partition key is needed: the fan-out covers every partition.
 import re
 
 import dagster as dg
+from pydantic import Field
 
 from hanrock_core.datasets import dataset_tasks, load_dataset
 from hanrock_core.narrative import narrative_table
@@ -18,11 +19,17 @@ from hanrock_core.results import query
 
 from .assets.auxiliary import AuxiliaryConfig, prepare_auxiliary
 from .assets.narratives import NarrativeConfig, NarrativeFamily
-from .assets.studies import StudyResource, completeness, significance_table, train_partition, trials_metadata
+from .assets.studies import (
+    StudyResource,
+    completeness,
+    forest_metadata,
+    significance_table,
+    train_partition,
+    trials_metadata,
+)
 from .executors import TRAINING_STEP_TAGS, executor_from_env
 from .metadata import corpus_metadata, md_table, narrative_metadata
 from .partitions import split_task_key
-from .plots import forest_plot_md
 from .resources import PlatformResource
 from .storage import read_table, write_table
 
@@ -36,10 +43,19 @@ def _record(context: dg.OpExecutionContext, asset: str, partition: str | None, p
     context.log_event(dg.AssetMaterialization(asset_key=asset, partition=partition, metadata=metadata))
 
 
+class DatasetSelection(dg.Config):
+    datasets: list[str] = Field([], description="datasets this run covers (empty: every configured dataset)")
+
+
 @dg.op(out=dg.DynamicOut(str))
-def each_dataset(platform: PlatformResource):
-    """One branch per configured dataset."""
-    for name in sorted(platform.settings().datasets):
+def each_dataset(config: DatasetSelection, platform: PlatformResource):
+    """One branch per configured dataset (or per dataset the run config names)."""
+    configured = sorted(platform.settings().datasets)
+    unknown = sorted(set(config.datasets) - set(configured))
+    if unknown:
+        raise dg.Failure(description=f"run config names datasets {unknown} that are not configured; configured: "
+                                     f"{configured} (declare your own under `datasets:` in hanrock.yaml)")
+    for name in sorted(config.datasets) or configured:
         yield dg.DynamicOutput(name, mapping_key=_mapping_key(name))
 
 
@@ -106,10 +122,10 @@ def significance_op(hypothesis: str) -> dg.OpDefinition:
 
     @dg.op(name=f"significance_{hypothesis}")
     def significance(context: dg.OpExecutionContext, platform: PlatformResource, study: StudyResource, keys: list[str]) -> None:
-        """The blocking completeness check, then the bootstrap table and the paper's view."""
+        """The blocking completeness check over this run's partitions, then the bootstrap table and the paper's view."""
         results_db = platform.settings().home / "results.duckdb"
         profile = study.load()
-        problems = completeness(results_db, hypothesis, profile)
+        problems = completeness(results_db, hypothesis, profile, keys)
         context.log_event(dg.AssetCheckEvaluation(
             asset_key=dg.AssetKey(f"{hypothesis}_significance"), check_name="all_partitions_trained", passed=not problems,
             metadata={"problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems) or "none")}))
@@ -121,7 +137,7 @@ def significance_op(hypothesis: str) -> dg.OpDefinition:
         _record(context, f"{hypothesis}_significance", None, None, {
             "significant": dg.MetadataValue.int(int(table["significant"].sum())),
             "comparisons": dg.MetadataValue.int(len(table)), view: md_table(shown),
-            "forest_plot": dg.MetadataValue.md(forest_plot_md(table, f"{hypothesis.upper()}: challenger - baseline"))})
+            **forest_metadata(table, hypothesis, results_db.parent)})
 
     return significance
 

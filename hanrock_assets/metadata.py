@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import dagster as dg
 import pandas as pd
 
 from hanrock_core.auxiliary_target import AuxiliaryTargets
 from hanrock_core.narrative import phrase_counts
+from hanrock_core.plots import mi_ranking, plot_dir, png_markdown, save_png
 from hanrock_core.talkturn import FEATURES, PARTITIONS, label_columns, label_summaries
 
 
 def md_table(df: pd.DataFrame) -> dg.MetadataValue:
     return dg.MetadataValue.md(df.to_markdown(index=False))
+
+
+def plot_metadata(name: str, fig, path: Path, alt: str) -> dict[str, dg.MetadataValue]:
+    """The plot shown in the UI (`name`) and the PNG file it was written to (`name_file`)."""
+    png = save_png(fig, path)
+    return {name: dg.MetadataValue.md(png_markdown(png, alt)), f"{name}_file": dg.MetadataValue.path(str(path))}
 
 
 def corpus_metadata(table: pd.DataFrame, root: str) -> dict[str, dg.MetadataValue]:
@@ -63,11 +72,11 @@ def target_distributions(targets: AuxiliaryTargets) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def auxiliary_metadata(targets: AuxiliaryTargets, mi: pd.DataFrame, skipped: list[str]) -> dict[str, dg.MetadataValue]:
-    from .plots import mi_ranking_md
-
+def auxiliary_metadata(targets: AuxiliaryTargets, mi: pd.DataFrame, skipped: list[str], home: Path,
+                       key: str) -> dict[str, dg.MetadataValue]:
+    title = f"{key}: MI with {targets.primary}"
     return {
-        "mi_plot": dg.MetadataValue.md(mi_ranking_md(mi, f"MI with {targets.primary}")),
+        **plot_metadata("mi_plot", mi_ranking(mi, title), plot_dir(home) / "mi" / f"{key}.png", title),
         "dagster/row_count": dg.MetadataValue.int(len(targets.table)),
         "primary": dg.MetadataValue.text(targets.primary),
         "auxiliary_tasks": dg.MetadataValue.int(len(targets.tasks)),

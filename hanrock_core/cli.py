@@ -1,4 +1,4 @@
-"""`hanrock` command line: data work outside Dagster (generate, load and inspect corpora)."""
+"""`hanrock` command line: data work outside Dagster (generate, load and inspect corpora, results, reports)."""
 
 from __future__ import annotations
 
@@ -44,18 +44,33 @@ def _bench(args: argparse.Namespace) -> None:
 
 
 def _results(args: argparse.Namespace) -> None:
-    import duckdb
+    import pandas as pd
 
+    from .results import connect
     from .settings import load_settings
 
     path = args.db or load_settings().home / "results.duckdb"
     if not Path(path).exists():
         raise InputError("no results yet", path, hint="run a study first, e.g. dagster job execute -m hanrock_assets -j h1_study")
-    with duckdb.connect(str(path), read_only=True) as conn:
-        import pandas as pd
+    with connect(path, read_only=True) as conn, pd.option_context("display.width", 250, "display.max_columns", 20):
+        columns = [c[0] for c in conn.execute(f"DESCRIBE {args.view}").fetchall()]
+        if args.dataset and "dataset" not in columns:
+            raise InputError(f"{args.view} has one column per paper task and no dataset column",
+                             hint="use results_long, significance or mutual_information with --dataset")
+        where, params = (" WHERE dataset = ?", [args.dataset]) if args.dataset else ("", [])
+        print(conn.execute(f"SELECT * FROM {args.view}{where}", params).df().to_string(index=False))
 
-        with pd.option_context("display.width", 250, "display.max_columns", 20):
-            print(conn.execute(f"SELECT * FROM {args.view}").df().to_string(index=False))
+
+def _screenshot(args: argparse.Namespace) -> None:
+    from .browser import dump_dom, print_pdf, screenshot
+
+    png = screenshot(args.page, args.png, args.width, args.height)
+    print(f"screenshot: {png}")
+    if args.pdf:
+        print(f"printed: {print_pdf(args.page, args.pdf)}")
+    dom = dump_dom(args.page)
+    examples = dom.count('<section class="example"')
+    print(f"rendered DOM: {len(dom):,} characters, {examples} report examples")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -93,8 +108,17 @@ def build_parser() -> argparse.ArgumentParser:
     results.add_argument("view", nargs="?", default="table1_h1",
                          choices=["table1_h1", "table2_h2", "table3_h3", "table4_class_f1",
                                   "table7_best_hyperparameters", "results_long", "significance", "mutual_information"])
+    results.add_argument("--dataset", help="only this dataset's rows (views with a dataset column)")
     results.add_argument("--db", type=Path, help="results file (default: $HANROCK_HOME/results.duckdb)")
     results.set_defaults(func=_results)
+
+    shot = sub.add_parser("screenshot", help="render an HTML report in headless Chromium: PNG (and PDF) to look at")
+    shot.add_argument("page", type=Path, help="the HTML file, e.g. $HANROCK_HOME/reports/attention/iemocap.emotion.html")
+    shot.add_argument("--png", type=Path, default=Path("report.png"), help="screenshot file (default report.png)")
+    shot.add_argument("--pdf", type=Path, help="also print the page to this PDF (the print style sheet)")
+    shot.add_argument("--width", type=int, default=1280)
+    shot.add_argument("--height", type=int, default=1800)
+    shot.set_defaults(func=_screenshot)
     return parser
 
 

@@ -11,6 +11,9 @@ from typing import Iterator
 
 import pandas as pd
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)  # read once: files we write get the usual permissions, not mkstemp's 0600
+
 
 @contextmanager
 def atomic_path(target: str | Path) -> Iterator[Path]:
@@ -22,6 +25,7 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, 0o666 & ~_UMASK)
         os.replace(tmp_path, target)
     finally:
         if tmp_path.exists():

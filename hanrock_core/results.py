@@ -19,6 +19,18 @@ from .errors import InputError
 
 SQL_DIR = Path(__file__).resolve().parents[1] / "sql"
 LOCK_WAIT_S = 120.0
+DAMAGE_SIGNS = ("corrupt", "could not read enough bytes", "not a valid duckdb", "checksum", "invalid database")
+
+
+def _damaged(path: Path, exc: Exception) -> InputError:
+    """The error a user sees for a results file that DuckDB cannot read back."""
+    return InputError(f"the results database is damaged ({exc})", path,
+                      hint=f"move it aside (mv {path} {path}.damaged) and re-run the studies: finished trials are kept "
+                           "in the Optuna studies under $HANROCK_HOME/studies, so every row is rewritten without training")
+
+
+def _is_damage(exc: Exception) -> bool:
+    return any(sign in str(exc).lower() for sign in DAMAGE_SIGNS)
 
 
 def sql_files() -> list[Path]:
@@ -39,7 +51,9 @@ def connect(path: str | Path, log: Callable[[str], None] = print, read_only: boo
         try:
             conn = duckdb.connect(str(path), read_only=read_only)
             break
-        except duckdb.IOException as exc:
+        except duckdb.Error as exc:
+            if _is_damage(exc):
+                raise _damaged(path, exc) from exc
             if "lock" not in str(exc).lower() or waited >= LOCK_WAIT_S:
                 raise InputError(f"cannot open the results database: {exc}", path,
                                  hint="close other sessions on this file (read-only SQL sessions hold a lock)") from exc
@@ -49,6 +63,10 @@ def connect(path: str | Path, log: Callable[[str], None] = print, read_only: boo
             delay = min(delay * 2, 10.0)
     try:
         yield conn
+    except duckdb.Error as exc:  # a damaged block shows when it is read, not when the file opens
+        if _is_damage(exc):
+            raise _damaged(path, exc) from exc
+        raise
     finally:
         conn.close()
 
@@ -92,3 +110,17 @@ def write_mutual_information(path: str | Path, dataset: str, task: str, mi: pd.D
     """Replace the MI rows of one dataset.task (the `mutual_information` table)."""
     rows = mi.rename(columns={"task": "aux_task", "n": "rows_used"}).assign(dataset=dataset, task=task)
     return replace_rows(path, "mutual_information", {"dataset": dataset, "task": task}, rows, log)
+
+
+def best_trial(path: str | Path, hypothesis: str, dataset: str, task: str, condition: str,
+               log: Callable[[str], None] = print) -> dict | None:
+    """The trial of a condition with the best dev value, complete ones before pruned (None if none yet)."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    ensure_schema(path, log)
+    rows = query(path, "SELECT * FROM trials WHERE hypothesis = ? AND dataset = ? AND task = ? AND condition = ? "
+                 "AND state <> 'failed' AND dev_value IS NOT NULL "
+                 "ORDER BY state <> 'complete', CASE WHEN metric = 'mae' THEN dev_value ELSE -dev_value END, trial LIMIT 1",
+                 [hypothesis, dataset, task, condition], log)
+    return rows.iloc[0].to_dict() if len(rows) else None

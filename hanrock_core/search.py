@@ -59,6 +59,11 @@ def study_storage(storage_dir: Path, hypothesis: str, dataset: str, task: str, u
     return f"sqlite:///{path}"
 
 
+def trial_seed(profile: Profile, number: int) -> int:
+    """The training seed of trial `number`: paired across conditions, and reproducible from the results table."""
+    return profile.seed * 100_003 + number
+
+
 def sample_config(trial: optuna.Trial, profile: Profile, condition: Condition, hypothesis: str) -> TrainConfig:
     """One point of the Table 6 space (narrowed by the profile); the condition fixes what it tests."""
     space = profile.space
@@ -81,7 +86,7 @@ def sample_config(trial: optuna.Trial, profile: Profile, condition: Condition, h
         dropout=trial.suggest_float("dropout", *space.get("dropout", (0.01, 0.5))),
         recurrent_dropout=trial.suggest_float("recurrent_dropout", *space.get("recurrent_dropout", (0.01, 0.5))),
         optimizer=profile.optimizer, epochs=profile.epochs, sampler=profile.sampler, compile=profile.compile,
-        seed=profile.seed * 100_003 + trial.number,
+        seed=trial_seed(profile, trial.number),
     )
 
 

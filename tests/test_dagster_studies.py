@@ -40,6 +40,11 @@ def test_h1_study_runs_every_partition_and_prints_table1(tmp_path, monkeypatch):
     check = instance.event_log_storage.get_latest_asset_check_execution_by_key(
         [dg.AssetCheckKey(dg.AssetKey("h1_significance"), "all_partitions_trained")])
     assert list(check.values())[0].status.value == "SUCCEEDED"
+    plots = tmp_path / "home" / "reports" / "plots"  # every plot of the UI is a file too
+    assert (plots / "h1" / "forest.png").read_bytes()[:4] == b"\x89PNG"
+    assert len(list((plots / "h1").glob("*.learning_curve.png"))) == 8 and len(list((plots / "mi").glob("*.png"))) == 8
+    meta = instance.get_latest_materialization_event(dg.AssetKey("h1_significance")).asset_materialization.metadata
+    assert meta["forest_plot"].value.startswith("![H1") and meta["forest_plot_file"].value == str(plots / "h1" / "forest.png")
     rows = query(db, "SELECT count(*) AS n FROM trials")["n"].item()
     # running the whole job again trains nothing new and duplicates nothing
     assert defs.resolve_job_def("h1_study").execute_in_process(instance=instance).success
@@ -53,3 +58,18 @@ def test_significance_is_blocked_while_partitions_are_missing(tmp_path, monkeypa
     upstream = [raw_sessions, monah_narratives, auxiliary_targets, trials]
     with pytest.raises(dg.Failure, match="h1 significance needs every partition: iemocap.emotion: not trained; iemocap.valence"):
         dg.materialize([*upstream, significance], selection=[significance], resources=res)
+
+
+def test_a_run_can_cover_only_the_datasets_it_names(tmp_path, monkeypatch):
+    monkeypatch.delenv("HANROCK_HOME")
+    instance = dg.DagsterInstance.ephemeral()
+    defs = dg.Definitions(jobs=[h1_study], resources=resources(str(_settings(tmp_path)), str(tiny_profile(tmp_path))))
+    job = defs.resolve_job_def("h1_study")
+    result = job.execute_in_process(instance=instance, run_config={"ops": {"each_dataset": {"config": {"datasets": ["semaine"]}}}})
+    assert result.success  # the completeness check covers the run's own partitions
+    trained = instance.get_materialized_partitions(dg.AssetKey("h1_trials"))
+    assert trained == {"semaine.activation", "semaine.intensity", "semaine.power", "semaine.valence"}
+    db = tmp_path / "home" / "results.duckdb"
+    assert set(query(db, "SELECT DISTINCT dataset FROM significance")["dataset"]) == {"semaine"}
+    with pytest.raises(dg.Failure, match=r"run config names datasets \['friends'\] that are not configured"):
+        job.execute_in_process(instance=instance, run_config={"ops": {"each_dataset": {"config": {"datasets": ["friends"]}}}})

@@ -66,3 +66,38 @@ def test_a_reader_holding_the_file_makes_writers_wait_not_fail(tmp_path):
     holder.wait()
     assert time.perf_counter() - started > 1.0 and any("locked by another process" in m for m in messages)
     assert query(db, "SELECT count(*) AS n FROM mutual_information")["n"].item() == 1
+
+
+def _damage(db, offset: int = 12288, span: int = 64) -> None:
+    """Flip bytes inside a storage block (DuckDB keeps a checksum per block)."""
+    data = bytearray(db.read_bytes())
+    for i in range(offset, min(offset + span, len(data))):
+        data[i] ^= 0xFF
+    db.write_bytes(bytes(data))
+
+
+def test_a_damaged_results_file_is_reported_then_rebuilt_from_the_studies(tiny_iemocap, tmp_path, capsys):
+    """Fault (c): a damaged results.duckdb is named with what to do; re-running rewrites every row, no training."""
+    import pytest
+
+    from hanrock_core.errors import InputError
+    from hanrock_core.search import run_hypothesis
+    from hanrock_core.study import load_profile
+
+    from .helpers import run_cli
+    from .test_search import _partition, tiny_profile
+
+    part, profile = _partition(tiny_iemocap), load_profile(tiny_profile(tmp_path))
+    db = tmp_path / "results.duckdb"
+    first = run_hypothesis(part, profile, "h1", tmp_path / "studies", db, log=lambda m: None)
+    expected = query(db, "SELECT condition, trial, test_value FROM trials ORDER BY ALL")
+    _damage(db)
+    with pytest.raises(InputError, match=r"results\.duckdb: the results database is damaged .*\(mv .*results\.duckdb"):
+        replace_rows(db, "trials", {"hypothesis": "h1"}, first)
+    code, _, err = run_cli(capsys, "results", "table1_h1", "--db", db)
+    assert code == 2 and "damaged" in err and str(db) in err
+    db.rename(db.with_suffix(".duckdb.damaged"))  # what the message says to do
+    messages: list[str] = []
+    run_hypothesis(part, profile, "h1", tmp_path / "studies", db, log=messages.append)
+    assert sum("already finished" in m for m in messages) == 3  # nothing retrained
+    pd.testing.assert_frame_equal(query(db, "SELECT condition, trial, test_value FROM trials ORDER BY ALL"), expected)

@@ -1,11 +1,17 @@
 """Auxiliary targets and their mutual information with the primary task, per dataset x task."""
 
 from enum import Enum
+from pathlib import Path
 
 import dagster as dg
 from pydantic import Field
 
-from hanrock_core.auxiliary_target import FAMILIES, AuxiliarySpec, available_families, build_auxiliary_targets
+from hanrock_core.auxiliary_target import (
+    FAMILIES,
+    AuxiliarySpec,
+    available_families,
+    build_auxiliary_targets,
+)
 from hanrock_core.loss_weight import mutual_information
 from hanrock_core.results import write_mutual_information
 
@@ -46,7 +52,7 @@ def prepare_auxiliary(table, key: str, config: AuxiliaryConfig, results_db, log)
     write_mutual_information(results_db, dataset, task, mi, log.info)
     log.info(f"{key}: {len(targets.tasks)} auxiliary targets; top MI "
              + ", ".join(f"{r.task} {r.mi:.3f}" for r in mi.head(3).itertuples()))
-    return targets, mi, auxiliary_metadata(targets, mi, empty)
+    return targets, mi, auxiliary_metadata(targets, mi, empty, Path(results_db).parent, key)
 
 
 @dg.multi_asset(

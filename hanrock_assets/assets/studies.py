@@ -5,15 +5,15 @@ import pandas as pd
 from pydantic import Field
 
 from hanrock_core.auxiliary_target import AuxiliaryTargets
+from hanrock_core.plots import forest_plot, learning_curve, plot_dir
 from hanrock_core.results import query, replace_rows
 from hanrock_core.search import PartitionData, run_hypothesis
 from hanrock_core.significance import hypothesis_tables
 from hanrock_core.study import Profile, comparisons, conditions, load_profile
 
 from ..executors import TRAINING_STEP_TAGS
-from ..metadata import md_table
+from ..metadata import md_table, plot_metadata
 from ..partitions import TASK_KEYS, dataset_to_tasks, split_task_key, task_partitions
-from ..plots import forest_plot_md, learning_curve_md
 from ..resources import PlatformResource
 from ..storage import read_table
 
@@ -33,16 +33,21 @@ class StudyResource(dg.ConfigurableResource):
         return max(1, self.torch_threads)
 
 
-def train_partition(platform: PlatformResource, study: StudyResource, hypothesis: str, key: str, log) -> pd.DataFrame:
-    """Run every condition of `hypothesis` on one dataset.task and write its rows to DuckDB."""
-    settings = platform.settings()
-    base = settings.home / "assets"
+def load_partition(platform: PlatformResource, key: str) -> tuple[PartitionData, pd.DataFrame, pd.Series]:
+    """The training data of one dataset.task from the stored assets, with its talkturn table and model inputs."""
+    base = platform.settings().home / "assets"
     dataset, task = split_task_key(key)
     table = read_table(base, "raw_sessions", dataset)
     narratives = read_table(base, "monah_narratives", dataset).set_index("utterance_id")["model_input"]
     mi = read_table(base, "mutual_information", key)
     targets = AuxiliaryTargets.from_tables(read_table(base, "auxiliary_targets", key), mi, task)
-    part = PartitionData.build(dataset, task, table, narratives, targets, mi)
+    return PartitionData.build(dataset, task, table, narratives, targets, mi), table, narratives
+
+
+def train_partition(platform: PlatformResource, study: StudyResource, hypothesis: str, key: str, log) -> pd.DataFrame:
+    """Run every condition of `hypothesis` on one dataset.task and write its rows to DuckDB."""
+    settings = platform.settings()
+    part, _, _ = load_partition(platform, key)
     return run_hypothesis(part, study.load(), hypothesis, settings.home / "studies", settings.home / "results.duckdb",
                           log=log, storage_url=study.storage_url or None, threads=study.threads())
 
@@ -66,14 +71,15 @@ def trials_metadata(trials: pd.DataFrame, results_db, hypothesis: str, key: str)
         curve = query(results_db, "SELECT epoch, dev_value, test_value FROM epochs WHERE hypothesis = ? AND dataset = ? "
                       "AND task = ? AND condition = ? AND trial = ? ORDER BY epoch",
                       [hypothesis, dataset, task, top["condition"], int(top["trial"])])
-        meta["learning_curve"] = dg.MetadataValue.md(learning_curve_md(curve, f"{key} {top['condition']} trial {top['trial']}",
-                                                                       top["metric"]))
+        title = f"{key} {top['condition']} trial {top['trial']}"
+        meta.update(plot_metadata("learning_curve", learning_curve(curve, title, top["metric"]),
+                                  plot_dir(results_db.parent) / hypothesis / f"{key}.learning_curve.png", title))
     return meta
 
 
-def completeness(results_db, hypothesis: str, profile: Profile) -> list[str]:
-    """Partitions or conditions of a hypothesis that lack at least 2 finished trials."""
-    expected = [key for keys in TASK_KEYS.values() for key in keys]
+def completeness(results_db, hypothesis: str, profile: Profile, keys: list[str] | None = None) -> list[str]:
+    """Partitions (`keys`, default all) or conditions of a hypothesis that lack at least 2 finished trials."""
+    expected = sorted(keys) if keys is not None else [k for ks in TASK_KEYS.values() for k in ks]
     have = query(results_db, "SELECT dataset || '.' || task AS key, condition, count(*) AS n FROM trials "
                  "WHERE hypothesis = ? AND state IN ('complete', 'pruned') GROUP BY ALL", [hypothesis]) \
         if results_db.exists() else pd.DataFrame(columns=["key", "condition", "n"])
@@ -99,6 +105,12 @@ def significance_table(results_db, hypothesis: str, profile: Profile, log) -> tu
     replace_rows(results_db, "significance", {"hypothesis": hypothesis}, table, log)
     replace_rows(results_db, "class_f1", {"hypothesis": hypothesis}, f1, log)
     return table, f1
+
+
+def forest_metadata(table: pd.DataFrame, hypothesis: str, home) -> dict:
+    """The hypothesis's forest plot, in the UI and as `reports/plots/<h>/forest.png`."""
+    title = f"{hypothesis.upper()}: challenger - baseline"
+    return plot_metadata("forest_plot", forest_plot(table, title), plot_dir(home) / hypothesis / "forest.png", title)
 
 
 def build_study_assets(hypothesis: str):
@@ -148,7 +160,7 @@ def build_study_assets(hypothesis: str):
             "significant": dg.MetadataValue.int(int(table["significant"].sum())),
             "comparisons": dg.MetadataValue.int(len(table)),
             view: md_table(query(results_db, f"SELECT * FROM {view}")),
-            "forest_plot": dg.MetadataValue.md(forest_plot_md(table, f"{hypothesis.upper()}: challenger - baseline")),
+            **forest_metadata(table, hypothesis, results_db.parent),
             "sql": dg.MetadataValue.md(f"`duckdb {results_db} -c 'SELECT * FROM {view}'`"),
         })
 

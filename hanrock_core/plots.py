@@ -1,9 +1,14 @@
-"""Small plots embedded in materialisation metadata (Markdown images, no files needed)."""
+"""Report plots: learning curve, forest plot, MI ranking.
+
+Each plot is written as a PNG file under `$HANROCK_HOME/reports/plots/` (atomically) and the
+same bytes can be embedded in Markdown, which is how the Dagster UI shows them.
+"""
 
 from __future__ import annotations
 
 import base64
 import io
+from pathlib import Path
 
 import matplotlib
 
@@ -11,15 +16,25 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from .io import atomic_path  # noqa: E402
 
-def png_markdown(fig, alt: str) -> str:
+
+def save_png(fig, path: str | Path, dpi: int = 80) -> bytes:
+    """Write the figure to `path` as PNG (atomically), close it, and return the bytes."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=80, bbox_inches="tight")
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
     plt.close(fig)
-    return f"![{alt}](data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()})"
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(buffer.getvalue())
+    return buffer.getvalue()
 
 
-def learning_curve_md(curve: pd.DataFrame, title: str, metric: str) -> str:
+def png_markdown(png: bytes, alt: str) -> str:
+    """A Markdown image holding the PNG itself (no file server needed)."""
+    return f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode()})"
+
+
+def learning_curve(curve: pd.DataFrame, title: str, metric: str):
     """Dev and test metric per epoch of one trial."""
     fig, ax = plt.subplots(figsize=(4.5, 2.8))
     ax.plot(curve["epoch"], curve["dev_value"], marker="o", label="dev")
@@ -28,10 +43,10 @@ def learning_curve_md(curve: pd.DataFrame, title: str, metric: str) -> str:
     ax.set_ylabel(metric)
     ax.set_title(title, fontsize=9)
     ax.legend()
-    return png_markdown(fig, f"learning curve {title}")
+    return fig
 
 
-def forest_plot_md(significance: pd.DataFrame, title: str) -> str:
+def forest_plot(significance: pd.DataFrame, title: str):
     """Challenger - baseline with its 95% interval per dataset.task and comparison (filled = significant)."""
     rows = significance.reset_index(drop=True)
     labels = [f"{r.dataset}.{r.task} {r.challenger} vs {r.baseline}" for r in rows.itertuples()]
@@ -45,10 +60,10 @@ def forest_plot_md(significance: pd.DataFrame, title: str) -> str:
     ax.invert_yaxis()
     ax.set_xlabel("challenger - baseline (MA(4): higher is better; MAE: lower is better)", fontsize=8)
     ax.set_title(title, fontsize=9)
-    return png_markdown(fig, title)
+    return fig
 
 
-def mi_ranking_md(mi: pd.DataFrame, title: str) -> str:
+def mi_ranking(mi: pd.DataFrame, title: str):
     """Mutual information of each auxiliary target with the primary target, highest first."""
     ordered = mi.sort_values("mi")
     fig, ax = plt.subplots(figsize=(4.5, 0.22 * len(ordered) + 1.0))
@@ -56,4 +71,11 @@ def mi_ranking_md(mi: pd.DataFrame, title: str) -> str:
     ax.tick_params(axis="y", labelsize=7)
     ax.set_xlabel("mutual information (train)")
     ax.set_title(title, fontsize=9)
-    return png_markdown(fig, title)
+    return fig
+
+
+def plot_dir(home: str | Path) -> Path:
+    return Path(home) / "reports" / "plots"
+
+
+__all__ = ["forest_plot", "learning_curve", "mi_ranking", "plot_dir", "png_markdown", "save_png"]

@@ -1,0 +1,283 @@
+"""Attention report (appendix A.5, Figure 5): what an MTL and an STL model attended to.
+
+Two HAN-ROCK models with the same hyper-parameters and seed are trained on one dataset.task:
+MTL (the auxiliary loss weights of the study) and STL (auxiliary weights 0).  For a sample of
+test talkturns we read three levels of attention -- word (alpha_it), talkturn (alpha_abi) and
+task (alpha_c) -- and combine the word and talkturn attention of the primary and auxiliary
+encoders with the task attention as weights, as A.5 does.  Each talkturn's and each word's
+combined weight is z-scored within its window (talkturns) or talkturn (words) and bucketed
+into none / low / medium / high.  attention_html.py renders the page.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .errors import InputError
+from .io import atomic_path
+from .loss_weight import assign_loss_weights
+from .model import HierarchicalModel, align_windows
+from .search import trial_seed
+from .study import Profile
+from .training import (
+    TaskData,
+    TrainConfig,
+    distinct_talkturns,
+    load_checkpoint,
+    make_model,
+    save_checkpoint,
+    train,
+)
+from .vocabulary import tokenise
+
+LEVELS = ("none", "low", "medium", "high")
+MODELS = ("mtl", "stl")
+
+
+def attention_level(z: float) -> str:
+    """A.5's buckets of a z-scored attention weight: z < 0 none, [0, 1) low, [1, 2) medium, >= 2 high."""
+    if z < 0:
+        return "none"
+    return "low" if z < 1 else "medium" if z < 2 else "high"
+
+
+def zscore(weights: np.ndarray) -> np.ndarray:
+    """Standardised weights; equal weights (or a single one) all get z = 0."""
+    weights = np.asarray(weights, dtype=float)
+    sd = weights.std()
+    return np.zeros_like(weights) if sd < 1e-12 else (weights - weights.mean()) / sd
+
+
+@dataclass
+class WindowAttention:
+    """Combined attention of one sample: its window's talkturns, oldest first, the current one last."""
+
+    row: int  # the current talkturn's row in the task data
+    rows: list[int]  # the window's talkturn rows, oldest first
+    talkturn: np.ndarray  # (L,) combined talkturn attention, sums to 1
+    words: list[np.ndarray]  # per talkturn: (words,) combined word attention, sums to 1
+    prediction: int | float  # class index or value
+
+
+@torch.no_grad()
+def window_attention(model: HierarchicalModel, data: TaskData, windows: torch.Tensor, rows: np.ndarray,
+                     device: torch.device | str = "cpu") -> list[WindowAttention]:
+    """Combined word and talkturn attention of `rows`, weighted by the fusion's task attention."""
+    model.eval()
+    words, lengths, local = distinct_talkturns(data, windows, rows, device)
+    out = model(words, lengths, local, return_attention=True)
+    att = out.attention
+    word = att["word"]  # (U, T) primary word attention
+    turn = att["talkturn"]  # (B, L) primary talkturn attention over the left-aligned window
+    if "task" in att:
+        task = att["task"]  # (B, N + 1): the auxiliary tasks, then the primary branch last
+        primary_share = task[:, -1]  # (B,)
+        turn = primary_share[:, None] * turn + torch.einsum("bn,nbl->bl", task[:, :-1], att["aux_talkturn"])
+        aux_word = att["aux_word"]  # (U, T): one auxiliary word encoder shared by every task
+    else:
+        primary_share = torch.ones(len(rows), device=word.device)
+        aux_word = torch.zeros_like(word)
+    aligned_local = att["aligned_windows"]  # (B, L) positions into the distinct talkturns, -1 = none
+    aligned_rows, window_lengths = align_windows(windows[torch.from_numpy(rows)])  # (B, L) task-data rows
+    predictions = out.primary.argmax(-1) if data.classification else out.primary[:, 0]
+    samples = []
+    for b, row in enumerate(rows):
+        n = int(window_lengths[b])
+        per_turn = []
+        for j in range(n):
+            u = int(aligned_local[b, j])
+            k = int(lengths[u])
+            w = primary_share[b] * word[u, :k] + (1 - primary_share[b]) * aux_word[u, :k]  # (k,)
+            per_turn.append(w.double().cpu().numpy())
+        samples.append(WindowAttention(row=int(row), rows=[int(r) for r in aligned_rows[b, :n]],
+                                       talkturn=turn[b, :n].double().cpu().numpy(), words=per_turn,
+                                       prediction=predictions[b].item()))
+    return samples
+
+
+def pick_samples(data: TaskData, count: int, seed: int, min_context: int = 2) -> np.ndarray:
+    """Up to `count` labelled test talkturns, spread over the classes (or the value range).
+
+    Talkturns with at least `min_context` preceding talkturns in their dialogue come first, so
+    the page shows context; the choice depends only on the data and the seed.
+    """
+    rows = data.labelled("test")
+    if len(rows) == 0:
+        raise InputError("the test partition has no labelled talkturns: nothing to show in an attention report")
+    rows = rows[data.turn_index[rows] >= min_context] if (data.turn_index[rows] >= min_context).any() else rows
+    rng = np.random.default_rng(seed)
+    truth = data.primary[torch.from_numpy(rows)].numpy()
+    groups = truth.astype(int) if data.classification else np.digitize(truth, np.quantile(truth, [0.25, 0.5, 0.75]))
+    buckets = [rng.permutation(rows[groups == g]) for g in np.unique(groups)]
+    interleaved = [b[k] for k in range(max(map(len, buckets))) for b in buckets if k < len(b)]  # round robin
+    picked = interleaved[:count]
+    return np.array(sorted(picked, key=lambda r: (data.dialogue_codes[r], data.turn_index[r])), dtype=np.int64)
+
+
+@dataclass
+class ReportModels:
+    """The MTL / STL pair: shared hyper-parameters, their loss weights, where they came from."""
+
+    config: TrainConfig
+    mtl_weights: np.ndarray  # (1 + N,) primary first
+    source: str  # e.g. "h1 aphf trial 2 (best dev)" or "profile quick defaults"
+
+    @property
+    def stl_weights(self) -> np.ndarray:
+        return np.r_[1.0, np.zeros(len(self.mtl_weights) - 1)]
+
+
+def models_from_trial(trial: dict, data: TaskData, profile: Profile) -> ReportModels:
+    """Hyper-parameters, loss weights and seed of a study trial (a row of the `trials` table).
+
+    The MTL model is then that trial's model, retrained: the same data, settings and seed give
+    the same weights, so its test metric equals the trial's.
+    """
+    config = TrainConfig(architecture="han_rock", primary_units=int(trial["primary_units"]),
+                         aux_units=int(trial["aux_units"]), embedding_dim=profile.embedding_dim,
+                         learning_rate=float(trial["learning_rate"]), batch_size=int(trial["batch_size"]),
+                         content_size=int(trial["content_size"]), l2=float(trial["l2"]),
+                         dropout=float(trial["dropout"]), recurrent_dropout=float(trial["recurrent_dropout"]),
+                         optimizer=profile.optimizer, epochs=profile.epochs, sampler=profile.sampler,
+                         seed=trial_seed(profile, int(trial["trial"])), compile=profile.compile)
+    aux = json.loads(trial["loss_weights"]) if isinstance(trial["loss_weights"], str) else dict(trial["loss_weights"])
+    weights = np.r_[float(trial["primary_weight"]), [float(aux.get(t, 0.0)) for t in data.aux_names]]
+    source = f"{trial['hypothesis']} {trial['condition']} trial {int(trial['trial'])} (best dev)"
+    return ReportModels(config, weights, source)
+
+
+def default_models(data: TaskData, mi: pd.Series, profile: Profile, seed: int) -> ReportModels:
+    """When no study has run: the profile's capacity split, mid-range settings, MI-softmax weights."""
+    p = profile.default_primary_units
+    config = TrainConfig(architecture="han_rock", primary_units=p, aux_units=max(1, profile.capacity_total - p),
+                         embedding_dim=profile.embedding_dim, learning_rate=2.0 ** -7, batch_size=32,
+                         content_size=min(5, int(profile.space.get("content_size", (1, 5))[1])),
+                         dropout=0.1, recurrent_dropout=0.1, optimizer=profile.optimizer, epochs=profile.epochs,
+                         sampler=profile.sampler, seed=seed, compile=profile.compile)
+    weights = assign_loss_weights(0.75, "mi_softmax", mi.reindex(data.aux_names).fillna(0.0), list(data.aux_names),
+                                  np.random.default_rng(seed))
+    return ReportModels(config, weights.to_numpy(), f"profile {profile.name} defaults (no study trials yet)")
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _fingerprint(data: TaskData, models: ReportModels) -> str:
+    """What the checkpoints depend on: data, vocabulary, hyper-parameters, loss weights."""
+    h = hashlib.sha256()
+    h.update(json.dumps(asdict(models.config), sort_keys=True).encode())
+    h.update(np.round(models.mtl_weights, 8).tobytes())
+    h.update("\n".join(data.vocab.words).encode())
+    h.update(data.words.numpy().tobytes() + data.primary.numpy().tobytes() + data.aux.numpy().tobytes())
+    return h.hexdigest()
+
+
+def trained_pair(data: TaskData, models: ReportModels, directory: Path,
+                 log: Callable[[str], None] = print) -> dict[str, tuple[HierarchicalModel, dict]]:
+    """The MTL and STL models with their test metrics, trained once and then read from checkpoints.
+
+    `directory/models.json` records the fingerprint and each checkpoint's SHA-256; a checkpoint
+    whose bytes no longer match is reported (never silently used), a changed fingerprint retrains.
+    """
+    manifest_path = directory / "models.json"
+    fingerprint = _fingerprint(data, models)
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    if manifest.get("fingerprint") == fingerprint:
+        log(f"reusing the MTL / STL checkpoints in {directory}")
+        return {name: (_load(data, models.config, directory / f"{name}.pt", manifest[name]["sha256"]),
+                       manifest[name]["test"]) for name in MODELS}
+    pair, entries = {}, {"fingerprint": fingerprint, "source": models.source, "config": asdict(models.config)}
+    for name, weights in (("mtl", models.mtl_weights), ("stl", models.stl_weights)):
+        log(f"training the {name.upper()} model ({models.config.epochs} epochs, loss weights {np.round(weights, 3).tolist()})")
+        result = train(data, models.config, weights,
+                       on_epoch=lambda e, r, tag=name.upper(): log(f"{tag} epoch {e}: train loss {r['train_loss']:.4f}"))
+        path = save_checkpoint(result.state_dict, directory / f"{name}.pt")
+        entries[name] = {"sha256": _sha256(path), "best_epoch": result.best_epoch, "test": result.test}
+        pair[name] = (_load(data, models.config, path, entries[name]["sha256"]), result.test)
+    with atomic_path(manifest_path) as tmp:
+        tmp.write_text(json.dumps(entries, indent=1, default=float))
+    return pair
+
+
+def _load(data: TaskData, config: TrainConfig, path: Path, sha256: str) -> HierarchicalModel:
+    """A model from its checkpoint, after checking the file is the one that was written."""
+    if not path.exists():
+        raise InputError("checkpoint is missing", path, hint=f"delete {path.parent / 'models.json'} and re-run to retrain")
+    if _sha256(path) != sha256:
+        raise InputError("checkpoint does not match the SHA-256 recorded when it was written: the file is damaged "
+                         "or was replaced", path, hint=f"delete {path.parent} and re-run to retrain both models")
+    model = make_model(data, config)
+    model.load_state_dict(load_checkpoint(path))
+    return model.eval()
+
+
+@dataclass
+class ReportExample:
+    """One sample as the page shows it: the window's talkturns newest first, per model."""
+
+    utterance_id: str
+    dialogue: str
+    truth: str
+    predictions: dict[str, str]  # model -> predicted label
+    turns: list[dict]  # newest first: offset, speaker, words, and per model level + word levels
+
+
+def format_label(data: TaskData, value) -> str:
+    return data.classes[int(value)] if data.classification else f"{float(value):.2f}"
+
+
+def build_examples(data: TaskData, pair: dict[str, tuple[HierarchicalModel, dict]], model_inputs: pd.Series,
+                   speakers: pd.Series, dialogues: pd.Series, rows: np.ndarray, content_size: int,
+                   max_words: int, shown: int = 6) -> list[ReportExample]:
+    """Attention levels of both models on `rows`; the inputs are indexed by utterance id."""
+    windows = data.windows(content_size)
+    per_model = {name: window_attention(model, data, windows, rows) for name, (model, _) in pair.items()}
+    examples = []
+    for i, row in enumerate(rows):
+        first = per_model[MODELS[0]][i]
+        turns = []
+        for back, turn_row in enumerate(reversed(first.rows[-shown:])):
+            uid = data.utterance_ids[turn_row]
+            position = len(first.rows) - 1 - back  # index within the window
+            entry = {"offset": "i" if back == 0 else f"i-{back}", "speaker": str(speakers.loc[uid]),
+                     "words": tokenise(model_inputs.loc[uid])[:max_words], "models": {}}
+            for name in pair:
+                sample = per_model[name][i]
+                z_turn = zscore(sample.talkturn)[position]
+                entry["models"][name] = {"level": attention_level(z_turn), "weight": float(sample.talkturn[position]),
+                                         "word_levels": [attention_level(z) for z in zscore(sample.words[position])]}
+            turns.append(entry)
+        uid = data.utterance_ids[row]
+        examples.append(ReportExample(
+            utterance_id=str(uid), dialogue=str(dialogues.loc[uid]), truth=format_label(data, data.primary[row].item()),
+            predictions={name: format_label(data, per_model[name][i].prediction) for name in pair}, turns=turns))
+    return examples
+
+
+def mean_talkturn_attention(data: TaskData, pair: dict[str, tuple[HierarchicalModel, dict]], rows: np.ndarray,
+                            content_size: int, shown: int = 6) -> pd.DataFrame:
+    """Mean combined talkturn attention by position (i, i-1, ...) over `rows`, per model."""
+    windows = data.windows(content_size)
+    table = {}
+    for name, (model, _) in pair.items():
+        sums, counts = np.zeros(shown), np.zeros(shown)
+        for sample in window_attention(model, data, windows, rows):
+            recent = sample.talkturn[::-1][:shown]  # newest first
+            sums[: len(recent)] += recent
+            counts[: len(recent)] += 1
+        table[name.upper()] = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+    return pd.DataFrame(table, index=["i"] + [f"i-{k}" for k in range(1, shown)]).dropna(how="all")
+
+
+__all__ = ["LEVELS", "ReportExample", "ReportModels", "WindowAttention", "attention_level", "build_examples",
+           "default_models", "mean_talkturn_attention", "models_from_trial", "pick_samples", "trained_pair",
+           "window_attention", "zscore"]
