@@ -58,12 +58,18 @@ def compare(baseline: tuple[np.ndarray, np.ndarray], challenger: tuple[np.ndarra
                       bool(c_value > b_value if higher_better else c_value < b_value))
 
 
-def hypothesis_tables(trials: pd.DataFrame, hypothesis: str, pairs: list[tuple[str, str]],
+def hypothesis_tables(trials: pd.DataFrame, hypothesis: str, pairs: list[tuple[str, str]] | dict[str, list[tuple[str, str]]],
                       resamples: int = 1000, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Significance rows and per-class F1 rows (Table 4) of one hypothesis from its trial rows."""
+    """Significance rows and per-class F1 rows (Table 4) of one hypothesis from its trial rows.
+
+    `pairs` is one list for every partition, or a dict `dataset.task` -> list for partitions
+    whose data supports fewer conditions.
+    """
     rows, f1_rows = [], []
     usable = trials[trials["state"].isin(["complete", "pruned"]) & trials["dev_value"].notna()]
+    all_pairs = pairs
     for (dataset, task), part in usable.groupby(["dataset", "task"], sort=True):
+        pairs = all_pairs.get(f"{dataset}.{task}", []) if isinstance(all_pairs, dict) else all_pairs
         metric = part["metric"].iloc[0]
         higher = metric != "mae"
         arms = {c: (g["dev_value"].to_numpy(float), g["test_value"].to_numpy(float), g) for c, g in part.groupby("condition")}

@@ -88,14 +88,17 @@ def load_profile(name_or_path: str | Path) -> Profile:
 
 
 def conditions(hypothesis: str, profile: Profile, available: tuple[str, ...] = FAMILIES) -> list[Condition]:
-    """The conditions of a hypothesis (baseline first), restricted to the families the data has."""
+    """The conditions of a hypothesis (baseline first), restricted to the families the data has.
+
+    H1 leaves out `ap` on data without actions and prosody (e.g. text-only corpora).
+    """
     P, total = profile.default_primary_units, profile.capacity_total
     ap = tuple(f for f in ("actions", "prosody") if f in available)
     aphf = tuple(f for f in FAMILIES if f in available)
-    if hypothesis == "h1":
-        return [Condition("none", "han_rock", (), P, total - P, True, "None (Baseline)"),
-                Condition("ap", "han_rock", ap, P, total - P, False, "ap"),
-                Condition("aphf", "han_rock", aphf, P, total - P, False, "aphf")]
+    if hypothesis == "h1":  # a challenger whose families the data lacks would only repeat the baseline
+        return [c for c in (Condition("none", "han_rock", (), P, total - P, True, "None (Baseline)"),
+                            Condition("ap", "han_rock", ap, P, total - P, False, "ap"),
+                            Condition("aphf", "han_rock", aphf, P, total - P, False, "aphf")) if c.baseline or c.families]
     if hypothesis == "h2":
         units = sorted(profile.h2_primary_units, reverse=True)
         out = [Condition(f"p{p}", "han_rock", aphf, p, total - p, i == 0, f"{p} (Baseline)" if i == 0 else str(p))

@@ -73,3 +73,38 @@ def test_a_run_can_cover_only_the_datasets_it_names(tmp_path, monkeypatch):
     assert set(query(db, "SELECT DISTINCT dataset FROM significance")["dataset"]) == {"semaine"}
     with pytest.raises(dg.Failure, match=r"run config names datasets \['friends'\] that are not configured"):
         job.execute_in_process(instance=instance, run_config={"ops": {"each_dataset": {"config": {"datasets": ["friends"]}}}})
+
+
+def test_h1_on_a_text_only_dataset_trains_with_the_label_families_and_says_so(tiny_iemocap, tmp_path, monkeypatch):
+    """Bring-your-own data without facial or vocal features: historical and future labels only."""
+    from hanrock_core.corpora import read_iemocap
+
+    monkeypatch.delenv("HANROCK_HOME")
+    table = read_iemocap(tiny_iemocap)
+    data = tmp_path / "mine"
+    data.mkdir()
+    for part in ("train", "dev", "test"):
+        rows = table[table["partition"] == part]
+        rows[["dialogue", "turn_index", "speaker", "text", "label_emotion"]].to_csv(data / f"{part}.csv", index=False)
+    spec = tmp_path / "mine.yaml"
+    spec.write_text("name: mine\nfiles: {train: train.csv, dev: dev.csv, test: test.csv}\n"
+                    "columns: {text: text, speaker: speaker, dialogue: dialogue, order: turn_index}\n"
+                    "speaker_disjoint: false\nlabels:\n  emotion: {column: label_emotion, type: class}\n")
+    settings = tmp_path / "hanrock.yaml"
+    settings.write_text(f"home: {tmp_path / 'home'}\ndatasets:\n  mine: {{spec: {spec}, root: {data}}}\n")
+    instance = dg.DagsterInstance.ephemeral()
+    defs = dg.Definitions(jobs=[h1_study], resources=resources(str(settings), str(tiny_profile(tmp_path))))
+    result = defs.resolve_job_def("h1_study").execute_in_process(
+        instance=instance, run_config={"ops": {"each_dataset": {"config": {"datasets": ["mine"]}}}})
+    assert result.success
+    logs = " ".join(e.user_message for e in instance.all_logs(result.run_id))
+    assert "no data for auxiliary families ['actions', 'prosody'] in this dataset: training goes on with " \
+           "['historical', 'future']" in logs
+    db = tmp_path / "home" / "results.duckdb"
+    conditions = query(db, "SELECT condition, count(*) AS n FROM trials WHERE dataset = 'mine' GROUP BY ALL ORDER BY ALL")
+    assert conditions.to_dict("list") == {"condition": ["aphf", "none"], "n": [2, 2]}  # no `ap`: it would repeat the baseline
+    families = query(db, "SELECT DISTINCT family FROM mutual_information WHERE dataset = 'mine' ORDER BY ALL")
+    assert list(families["family"]) == ["future", "historical"]
+    long = query(db, "SELECT condition FROM results_long WHERE dataset = 'mine' ORDER BY ALL")
+    assert list(long["condition"]) == ["aphf", "none"]
+    assert query(db, "SELECT challenger FROM significance WHERE dataset = 'mine'")["challenger"].tolist() == ["aphf"]

@@ -1,6 +1,7 @@
 """Attention report per dataset x task (appendix A.5, Figure 5): an HTML page beside the results."""
 
 import dagster as dg
+import torch
 from pydantic import Field
 
 from hanrock_core.attention_html import write_attention_report
@@ -39,6 +40,7 @@ def attention_report(context: dg.AssetExecutionContext, config: AttentionReportC
     home = platform.settings().home
     part, table, inputs = load_partition(platform, key)
     profile = study.load()
+    torch.set_num_threads(study.threads())  # like a training step: one step per core under the multiprocess executor
     trial = best_trial(home / "results.duckdb", config.hypothesis, dataset, task, config.condition, context.log.info)
     if trial is None:
         context.log.info(f"no finished {config.hypothesis} {config.condition} trial for {key}: using the profile's defaults")

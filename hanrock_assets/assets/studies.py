@@ -77,6 +77,17 @@ def trials_metadata(trials: pd.DataFrame, results_db, hypothesis: str, key: str)
     return meta
 
 
+def partition_conditions(results_db, hypothesis: str, profile: Profile, keys: list[str]) -> dict[str, list]:
+    """The conditions each dataset.task runs: those its auxiliary families (MI rows) support."""
+    families = query(results_db, "SELECT DISTINCT dataset || '.' || task AS key, family FROM mutual_information") \
+        if results_db.exists() else pd.DataFrame(columns=["key", "family"])
+    out = {}
+    for key in keys:
+        available = tuple(families.loc[families["key"] == key, "family"])
+        out[key] = conditions(hypothesis, profile, available) if available else conditions(hypothesis, profile)
+    return out
+
+
 def completeness(results_db, hypothesis: str, profile: Profile, keys: list[str] | None = None) -> list[str]:
     """Partitions (`keys`, default all) or conditions of a hypothesis that lack at least 2 finished trials."""
     expected = sorted(keys) if keys is not None else [k for ks in TASK_KEYS.values() for k in ks]
@@ -84,12 +95,12 @@ def completeness(results_db, hypothesis: str, profile: Profile, keys: list[str] 
                  "WHERE hypothesis = ? AND state IN ('complete', 'pruned') GROUP BY ALL", [hypothesis]) \
         if results_db.exists() else pd.DataFrame(columns=["key", "condition", "n"])
     problems = []
-    for key in expected:
+    for key, conds in partition_conditions(results_db, hypothesis, profile, expected).items():
         rows = have[have["key"] == key]
         if rows.empty:
             problems.append(f"{key}: not trained")
             continue
-        for condition in conditions(hypothesis, profile):
+        for condition in conds:
             n = int(rows.loc[rows["condition"] == condition.name, "n"].sum())
             if n < 2:
                 problems.append(f"{key} {condition.name}: {n} finished trials (the bootstrap needs 2)")
@@ -99,7 +110,8 @@ def completeness(results_db, hypothesis: str, profile: Profile, keys: list[str] 
 def significance_table(results_db, hypothesis: str, profile: Profile, log) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Bootstrap every comparison of the hypothesis on every trained partition; write both tables."""
     trials = query(results_db, "SELECT * FROM trials WHERE hypothesis = ?", [hypothesis])
-    pairs = comparisons(hypothesis, conditions(hypothesis, profile))
+    keys = sorted(set(trials["dataset"] + "." + trials["task"]))
+    pairs = {key: comparisons(hypothesis, conds) for key, conds in partition_conditions(results_db, hypothesis, profile, keys).items()}
     boot = profile.bootstrap
     table, f1 = hypothesis_tables(trials, hypothesis, pairs, boot.get("resamples", 1000), boot.get("seed", 0))
     replace_rows(results_db, "significance", {"hypothesis": hypothesis}, table, log)
