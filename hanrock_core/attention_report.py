@@ -52,6 +52,8 @@ def attention_level(z: float) -> str:
 def zscore(weights: np.ndarray) -> np.ndarray:
     """Standardised weights; equal weights (or a single one) all get z = 0."""
     weights = np.asarray(weights, dtype=float)
+    if weights.size == 0:  # an empty talkturn has no words to rank
+        return weights
     sd = weights.std()
     return np.zeros_like(weights) if sd < 1e-12 else (weights - weights.mean()) / sd
 
