@@ -17,15 +17,8 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from .attention_report import (
-    LEVELS,
-    ReportExample,
-    ReportModels,
-    build_examples,
-    mean_talkturn_attention,
-    pick_samples,
-    trained_pair,
-)
+from .attention_report import (LEVELS, ReportExample, ReportModels, build_examples, mean_talkturn_attention,
+                               pick_samples, read_attention, trained_pair)
 from .io import atomic_path
 from .training import TaskData
 
@@ -149,10 +142,10 @@ def write_attention_report(data: TaskData, models: ReportModels, table: pd.DataF
     """
     pair = trained_pair(data, models, model_dir, log)
     rows = pick_samples(data, samples, seed, min_context=min(2, models.config.content_size))
+    attention = read_attention(data, pair, rows, models.config.content_size)
     by_id = table.set_index("utterance_id")
-    examples = build_examples(data, pair, model_inputs, by_id["speaker"], by_id["dialogue"], rows,
-                              models.config.content_size, models.config.max_words)
-    positions = mean_talkturn_attention(data, pair, rows, models.config.content_size)
+    examples = build_examples(data, attention, model_inputs, by_id["speaker"], by_id["dialogue"], models.config.max_words)
+    positions = mean_talkturn_attention(attention)
     test = {name: metrics for name, (_, metrics) in pair.items()}
     c = models.config
     top = np.argsort(-models.mtl_weights[1:])[:4]

@@ -237,42 +237,43 @@ def format_label(data: TaskData, value) -> str:
     return data.classes[int(value)] if data.classification else f"{float(value):.2f}"
 
 
-def build_examples(data: TaskData, pair: dict[str, tuple[HierarchicalModel, dict]], model_inputs: pd.Series,
-                   speakers: pd.Series, dialogues: pd.Series, rows: np.ndarray, content_size: int,
-                   max_words: int, shown: int = 6) -> list[ReportExample]:
-    """Attention levels of both models on `rows`; the inputs are indexed by utterance id."""
+def read_attention(data: TaskData, pair: dict[str, tuple[HierarchicalModel, dict]], rows: np.ndarray,
+                   content_size: int) -> dict[str, list[WindowAttention]]:
+    """Each model's combined attention on `rows` (one forward pass per model)."""
     windows = data.windows(content_size)
-    per_model = {name: window_attention(model, data, windows, rows) for name, (model, _) in pair.items()}
+    return {name: window_attention(model, data, windows, rows) for name, (model, _) in pair.items()}
+
+
+def build_examples(data: TaskData, attention: dict[str, list[WindowAttention]], model_inputs: pd.Series,
+                   speakers: pd.Series, dialogues: pd.Series, max_words: int, shown: int = 6) -> list[ReportExample]:
+    """What the page shows of each sample: levels per model; the inputs are indexed by utterance id."""
     examples = []
-    for i, row in enumerate(rows):
-        first = per_model[MODELS[0]][i]
+    for i, first in enumerate(attention[MODELS[0]]):
         turns = []
         for back, turn_row in enumerate(reversed(first.rows[-shown:])):
             uid = data.utterance_ids[turn_row]
             position = len(first.rows) - 1 - back  # index within the window
             entry = {"offset": "i" if back == 0 else f"i-{back}", "speaker": str(speakers.loc[uid]),
                      "words": tokenise(model_inputs.loc[uid])[:max_words], "models": {}}
-            for name in pair:
-                sample = per_model[name][i]
-                z_turn = zscore(sample.talkturn)[position]
-                entry["models"][name] = {"level": attention_level(z_turn), "weight": float(sample.talkturn[position]),
+            for name, samples in attention.items():
+                sample = samples[i]
+                entry["models"][name] = {"level": attention_level(zscore(sample.talkturn)[position]),
+                                         "weight": float(sample.talkturn[position]),
                                          "word_levels": [attention_level(z) for z in zscore(sample.words[position])]}
             turns.append(entry)
-        uid = data.utterance_ids[row]
+        uid = data.utterance_ids[first.row]
         examples.append(ReportExample(
-            utterance_id=str(uid), dialogue=str(dialogues.loc[uid]), truth=format_label(data, data.primary[row].item()),
-            predictions={name: format_label(data, per_model[name][i].prediction) for name in pair}, turns=turns))
+            utterance_id=str(uid), dialogue=str(dialogues.loc[uid]), truth=format_label(data, data.primary[first.row].item()),
+            predictions={name: format_label(data, samples[i].prediction) for name, samples in attention.items()}, turns=turns))
     return examples
 
 
-def mean_talkturn_attention(data: TaskData, pair: dict[str, tuple[HierarchicalModel, dict]], rows: np.ndarray,
-                            content_size: int, shown: int = 6) -> pd.DataFrame:
-    """Mean combined talkturn attention by position (i, i-1, ...) over `rows`, per model."""
-    windows = data.windows(content_size)
+def mean_talkturn_attention(attention: dict[str, list[WindowAttention]], shown: int = 6) -> pd.DataFrame:
+    """Mean combined talkturn attention by position (i, i-1, ...) over the samples, per model."""
     table = {}
-    for name, (model, _) in pair.items():
+    for name, samples in attention.items():
         sums, counts = np.zeros(shown), np.zeros(shown)
-        for sample in window_attention(model, data, windows, rows):
+        for sample in samples:
             recent = sample.talkturn[::-1][:shown]  # newest first
             sums[: len(recent)] += recent
             counts[: len(recent)] += 1
@@ -281,5 +282,5 @@ def mean_talkturn_attention(data: TaskData, pair: dict[str, tuple[HierarchicalMo
 
 
 __all__ = ["LEVELS", "ReportExample", "ReportModels", "WindowAttention", "attention_level", "build_examples",
-           "default_models", "mean_talkturn_attention", "models_from_trial", "pick_samples", "trained_pair",
+           "default_models", "mean_talkturn_attention", "models_from_trial", "pick_samples", "read_attention", "trained_pair",
            "window_attention", "zscore"]

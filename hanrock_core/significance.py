@@ -67,13 +67,12 @@ def hypothesis_tables(trials: pd.DataFrame, hypothesis: str, pairs: list[tuple[s
     """
     rows, f1_rows = [], []
     usable = trials[trials["state"].isin(["complete", "pruned"]) & trials["dev_value"].notna()]
-    all_pairs = pairs
     for (dataset, task), part in usable.groupby(["dataset", "task"], sort=True):
-        pairs = all_pairs.get(f"{dataset}.{task}", []) if isinstance(all_pairs, dict) else all_pairs
+        partition_pairs = pairs.get(f"{dataset}.{task}", []) if isinstance(pairs, dict) else pairs
         metric = part["metric"].iloc[0]
         higher = metric != "mae"
         arms = {c: (g["dev_value"].to_numpy(float), g["test_value"].to_numpy(float), g) for c, g in part.groupby("condition")}
-        for baseline, challenger in pairs:
+        for baseline, challenger in partition_pairs:
             if baseline not in arms or challenger not in arms:
                 raise InputError(f"{hypothesis} {dataset}.{task}: no finished trials for "
                                  f"{baseline if baseline not in arms else challenger!r}")
@@ -85,7 +84,7 @@ def hypothesis_tables(trials: pd.DataFrame, hypothesis: str, pairs: list[tuple[s
                          "better": result.better, "resamples": resamples,
                          "baseline_trials": len(arms[baseline][0]), "challenger_trials": len(arms[challenger][0])})
         if higher:
-            f1_rows += _class_f1(hypothesis, dataset, task, arms, pairs, resamples, seed)
+            f1_rows += _class_f1(hypothesis, dataset, task, arms, partition_pairs, resamples, seed)
     return pd.DataFrame(rows), pd.DataFrame(f1_rows)
 
 

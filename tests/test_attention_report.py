@@ -9,6 +9,7 @@ import dagster as dg
 import numpy as np
 import pytest
 import torch
+from matplotlib.image import imread
 
 from hanrock_assets.assets.auxiliary import auxiliary_targets
 from hanrock_assets.assets.corpus import raw_sessions
@@ -27,8 +28,10 @@ from hanrock_core.attention_report import (
 from hanrock_core.browser import dump_dom, find_chromium, print_pdf, screenshot
 from hanrock_core.corpora import read_iemocap
 from hanrock_core.errors import InputError
+from hanrock_core.narrative import narrative_table
+from hanrock_core.results import best_trial
 from hanrock_core.study import load_profile
-from hanrock_core.training import TrainConfig, make_model
+from hanrock_core.training import TrainConfig, distinct_talkturns, make_model
 
 from .test_dagster_studies import _settings
 from .test_search import _partition, tiny_profile
@@ -63,8 +66,6 @@ def test_combined_attention_is_the_task_weighted_average(tiny_iemocap, architect
         assert s.rows[-1] == s.row and len(s.rows) == len(s.talkturn) == len(s.words)  # current talkturn last
         assert abs(s.talkturn.sum() - 1) < 1e-5 and all(abs(w.sum() - 1) < 1e-5 for w in s.words)
     # recompute one sample by hand from the model's raw attention
-    from hanrock_core.training import distinct_talkturns
-
     words, lengths, local = distinct_talkturns(part.data, windows, rows[:1], "cpu")
     with torch.no_grad():
         att = model(words, lengths, local, return_attention=True).attention
@@ -92,12 +93,15 @@ def test_samples_are_labelled_test_talkturns_spread_over_classes(tiny_iemocap):
     assert (rows == pick_samples(part.data, 8, seed=0)).all()
 
 
-def test_report_page_is_self_contained_and_checkpoints_are_verified(tiny_iemocap, tmp_path):
-    part = _partition(tiny_iemocap, "emotion")
+@pytest.fixture
+def page_inputs(tiny_iemocap):
+    """Task data, talkturn table and model inputs of the tiny iemocap.emotion partition."""
     table = read_iemocap(tiny_iemocap)
-    from hanrock_core.narrative import narrative_table
+    return _partition(tiny_iemocap, "emotion"), table, narrative_table(table).set_index("utterance_id")["model_input"]
 
-    inputs = narrative_table(table).set_index("utterance_id")["model_input"]
+
+def test_report_page_is_self_contained_and_checkpoints_are_verified(page_inputs, tmp_path):
+    part, table, inputs = page_inputs
     models = _tiny_models(part)
     out, model_dir = tmp_path / "report.html", tmp_path / "models"
     logs: list[str] = []
@@ -147,8 +151,6 @@ def test_attention_report_asset_uses_the_best_h1_trial(tmp_path, monkeypatch):
     assert meta["models_from"].value.startswith("h1 aphf trial ")
     assert meta["examples"].value == 3
     # the MTL model is the selected trial retrained with its seed: the same test metric
-    from hanrock_core.results import best_trial
-
     best = best_trial(tmp_path / "home" / "results.duckdb", "h1", "iemocap", "emotion", "aphf")
     assert meta["models_from"].value.startswith(f"h1 aphf trial {int(best['trial'])} ")
     assert meta["mtl_test_balanced_accuracy"].value == pytest.approx(best["test_value"], abs=1e-9)
@@ -163,23 +165,18 @@ def _browser_or_skip():
         pytest.skip("no Chromium installed (apt-get install chromium); .ci/run installs it")
 
 
-def test_report_renders_in_headless_chromium(tiny_iemocap, tmp_path):
+def test_report_renders_in_headless_chromium(page_inputs, tmp_path):
     """The page opens in a real browser: laid-out DOM, a non-blank screenshot and a printed PDF."""
     _browser_or_skip()
-    part = _partition(tiny_iemocap, "emotion")
-    table = read_iemocap(tiny_iemocap)
-    from hanrock_core.narrative import narrative_table
-
-    inputs = narrative_table(table).set_index("utterance_id")["model_input"]
+    part, table, inputs = page_inputs
     out = tmp_path / "report.html"
     write_attention_report(part.data, _tiny_models(part), table, inputs, "Attention report", tmp_path / "m", out,
                            samples=3, log=lambda m: None)
     dom = dump_dom(out)
     assert dom.count('<section class="example"') == 3 and "Mean talkturn attention by position" in dom
     png = screenshot(out, tmp_path / "shot.png", 1000, 1200)
-    from matplotlib.image import imread
 
-    pixels = imread(png)
+    pixels = imread(png)  # matplotlib reads PNG
     assert pixels.shape[:2] == (1200, 1000)
     assert pixels[..., :3].std() > 0.05, "the screenshot is blank"
     pdf = print_pdf(out, tmp_path / "report.pdf")
