@@ -8,7 +8,7 @@ TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
 export HANROCK_HOME ?= $(CURDIR)/.hanrock
 
-.PHONY: setup demo test bench ui clean
+.PHONY: setup demo report test bench ui clean
 
 setup: $(VENV)/.hanrock-installed
 
@@ -21,6 +21,11 @@ $(VENV)/.hanrock-installed: pyproject.toml
 demo: setup
 	$(BIN)/dagster job execute -m hanrock_assets -j h1_study
 	$(BIN)/hanrock results table1_h1
+
+# after `make demo`: the attention report of iemocap.emotion, and a headless-Chromium screenshot of it
+report: setup
+	$(BIN)/dagster asset materialize -m hanrock_assets --select attention_report --partition iemocap.emotion
+	$(BIN)/hanrock screenshot $(HANROCK_HOME)/reports/attention/iemocap.emotion.html --png $(HANROCK_HOME)/reports/attention/iemocap.emotion.png
 
 test: setup
 	$(BIN)/python -m pytest -n 2 tests
