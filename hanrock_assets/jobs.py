@@ -15,20 +15,21 @@ from pydantic import Field
 
 from hanrock_core.datasets import dataset_tasks, load_dataset
 from hanrock_core.narrative import narrative_table
-from hanrock_core.results import query
+from hanrock_core.study import TABLE_VIEWS
 
 from .assets.auxiliary import AuxiliaryConfig, prepare_auxiliary
 from .assets.narratives import NarrativeConfig, NarrativeFamily
 from .assets.studies import (
     StudyResource,
+    check_metadata,
     completeness,
-    forest_metadata,
-    significance_table,
+    incomplete,
+    significance_metadata,
     train_partition,
     trials_metadata,
 )
 from .executors import TRAINING_STEP_TAGS, executor_from_env
-from .metadata import corpus_metadata, md_table, narrative_metadata
+from .metadata import corpus_metadata, narrative_metadata
 from .partitions import split_task_key
 from .resources import PlatformResource
 from .storage import read_table, write_table
@@ -118,8 +119,6 @@ def train_op(hypothesis: str) -> dg.OpDefinition:
 
 
 def significance_op(hypothesis: str) -> dg.OpDefinition:
-    view = {"h1": "table1_h1", "h2": "table2_h2", "h3": "table3_h3"}[hypothesis]
-
     @dg.op(name=f"significance_{hypothesis}")
     def significance(context: dg.OpExecutionContext, platform: PlatformResource, study: StudyResource, keys: list[str]) -> None:
         """The blocking completeness check over this run's partitions, then the bootstrap table and the paper's view."""
@@ -128,16 +127,12 @@ def significance_op(hypothesis: str) -> dg.OpDefinition:
         problems = completeness(results_db, hypothesis, profile, keys)
         context.log_event(dg.AssetCheckEvaluation(
             asset_key=dg.AssetKey(f"{hypothesis}_significance"), check_name="all_partitions_trained", passed=not problems,
-            metadata={"problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems) or "none")}))
+            metadata=check_metadata(problems)))
         if problems:
-            raise dg.Failure(description=f"{hypothesis} significance needs every partition: " + "; ".join(problems[:5]))
-        table, _ = significance_table(results_db, hypothesis, profile, context.log.info)
-        shown = query(results_db, f"SELECT * FROM {view}")
-        context.log.info(f"{view}:\n{shown.to_string(index=False)}")
-        _record(context, f"{hypothesis}_significance", None, None, {
-            "significant": dg.MetadataValue.int(int(table["significant"].sum())),
-            "comparisons": dg.MetadataValue.int(len(table)), view: md_table(shown),
-            **forest_metadata(table, hypothesis, results_db.parent)})
+            raise incomplete(hypothesis, problems)
+        metadata, shown = significance_metadata(results_db, hypothesis, profile, context.log.info)
+        context.log.info(f"{TABLE_VIEWS[hypothesis]}:\n{shown.to_string(index=False)}")
+        _record(context, f"{hypothesis}_significance", None, None, metadata)
 
     return significance
 

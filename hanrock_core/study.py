@@ -18,6 +18,7 @@ from .auxiliary_target import FAMILIES
 from .errors import InputError
 
 HYPOTHESES = ("h1", "h2", "h3")
+TABLE_VIEWS = {"h1": "table1_h1", "h2": "table2_h2", "h3": "table3_h3"}  # the view of sql/views.sql printing each
 PROFILE_KEYS = {"name", "seed", "trials_per_condition", "epochs", "capacity_total",
                 "h2_primary_units", "default_primary_units", "embedding_dim", "optimizer", "sampler",
                 "median_pruning", "space", "bootstrap", "compile"}

@@ -6,6 +6,7 @@ from pydantic import Field
 
 from hanrock_core.attention_html import write_attention_report
 from hanrock_core.attention_report import default_models, models_from_trial
+from hanrock_core.metrics import selection_metric
 from hanrock_core.results import best_trial
 
 from ..executors import TRAINING_STEP_TAGS
@@ -51,7 +52,7 @@ def attention_report(context: dg.AssetExecutionContext, config: AttentionReportC
     summary = write_attention_report(part.data, models, table, inputs, f"Attention report: {key}",
                                      home / "reports" / "models" / key, out, config.samples, config.seed,
                                      context.log.info)
-    metric = "balanced_accuracy" if part.data.classification else "mae"
+    metric, _ = selection_metric(part.data.classification)
     return dg.MaterializeResult(metadata={
         "report": dg.MetadataValue.path(str(out)),
         "open": dg.MetadataValue.url(out.resolve().as_uri()),

@@ -9,7 +9,7 @@ from hanrock_core.plots import forest_plot, learning_curve, plot_dir
 from hanrock_core.results import query, replace_rows
 from hanrock_core.search import PartitionData, run_hypothesis
 from hanrock_core.significance import hypothesis_tables
-from hanrock_core.study import Profile, comparisons, conditions, load_profile
+from hanrock_core.study import TABLE_VIEWS, Profile, comparisons, conditions, load_profile
 
 from ..executors import TRAINING_STEP_TAGS
 from ..metadata import md_table, plot_metadata
@@ -119,10 +119,31 @@ def significance_table(results_db, hypothesis: str, profile: Profile, log) -> tu
     return table, f1
 
 
-def forest_metadata(table: pd.DataFrame, hypothesis: str, home) -> dict:
-    """The hypothesis's forest plot, in the UI and as `reports/plots/<h>/forest.png`."""
+def check_metadata(problems: list[str]) -> dict:
+    """Metadata of the `all_partitions_trained` check: what is missing, or none."""
+    return {"problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems) or "none")}
+
+
+def incomplete(hypothesis: str, problems: list[str]) -> dg.Failure:
+    return dg.Failure(description=f"{hypothesis} significance needs every partition: " + "; ".join(problems[:5]))
+
+
+def significance_metadata(results_db, hypothesis: str, profile: Profile, log) -> tuple[dict, pd.DataFrame]:
+    """Write the bootstrap tables, then what the UI shows: counts, the paper's view, the forest plot.
+
+    Also returns the view's rows (the job logs them).
+    """
+    table, _ = significance_table(results_db, hypothesis, profile, log)
+    view = TABLE_VIEWS[hypothesis]
+    shown = query(results_db, f"SELECT * FROM {view}")
     title = f"{hypothesis.upper()}: challenger - baseline"
-    return plot_metadata("forest_plot", forest_plot(table, title), plot_dir(home) / hypothesis / "forest.png", title)
+    return {
+        "significant": dg.MetadataValue.int(int(table["significant"].sum())),
+        "comparisons": dg.MetadataValue.int(len(table)),
+        view: md_table(shown),
+        **plot_metadata("forest_plot", forest_plot(table, title), plot_dir(results_db.parent) / hypothesis / "forest.png", title),
+        "sql": dg.MetadataValue.md(f"`duckdb {results_db} -c 'SELECT * FROM {view}'`"),
+    }, shown
 
 
 def build_study_assets(hypothesis: str):
@@ -162,18 +183,10 @@ def build_study_assets(hypothesis: str):
         results_db = platform.settings().home / "results.duckdb"
         profile = study.load()
         problems = completeness(results_db, hypothesis, profile)
-        yield dg.AssetCheckResult(check_name=check_name, passed=not problems,
-                                  metadata={"problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems) or "none")})
+        yield dg.AssetCheckResult(check_name=check_name, passed=not problems, metadata=check_metadata(problems))
         if problems:
-            raise dg.Failure(description=f"{hypothesis} significance needs every partition: " + "; ".join(problems[:5]))
-        table, _ = significance_table(results_db, hypothesis, profile, context.log.info)
-        view = {"h1": "table1_h1", "h2": "table2_h2", "h3": "table3_h3"}[hypothesis]
-        yield dg.MaterializeResult(metadata={
-            "significant": dg.MetadataValue.int(int(table["significant"].sum())),
-            "comparisons": dg.MetadataValue.int(len(table)),
-            view: md_table(query(results_db, f"SELECT * FROM {view}")),
-            **forest_metadata(table, hypothesis, results_db.parent),
-            "sql": dg.MetadataValue.md(f"`duckdb {results_db} -c 'SELECT * FROM {view}'`"),
-        })
+            raise incomplete(hypothesis, problems)
+        metadata, _ = significance_metadata(results_db, hypothesis, profile, context.log.info)
+        yield dg.MaterializeResult(metadata=metadata)
 
     return trials_asset, significance_asset
