@@ -11,6 +11,8 @@ from typing import Iterator
 
 import pandas as pd
 
+from .errors import InputError
+
 _UMASK = os.umask(0)
 os.umask(_UMASK)  # read once: files we write get the usual permissions, not mkstemp's 0600
 
@@ -58,3 +60,16 @@ def write_parquet_atomic(df: pd.DataFrame, target: str | Path) -> Path:
     with atomic_path(target) as tmp:
         df.to_parquet(tmp, index=False)
     return Path(target)
+
+
+def read_tool_csv(path: str | Path, tool: str, required, hint: str | None = None, **read_kwargs) -> pd.DataFrame:
+    """A preprocessing tool's CSV with column names stripped; unreadable files and missing columns are named."""
+    try:
+        frame = pd.read_csv(path, skipinitialspace=True, **read_kwargs)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise InputError(f"cannot parse {tool} CSV: {exc}", path) from exc
+    frame.columns = [str(c).strip() for c in frame.columns]
+    for name in required:
+        if name not in frame.columns:
+            raise InputError(f"{tool} CSV lacks column {name!r}", path, 1, name, hint=hint)
+    return frame

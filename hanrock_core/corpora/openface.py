@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from ..io import read_tool_csv
 from ..talkturn import missing_column
 
 AU_INTENSITY = ("AU05_r", "AU17_r", "AU20_r", "AU25_r")
@@ -28,16 +29,7 @@ LEAN_MIN_MM = 25.0  # movement towards the camera that counts as leaning forward
 def read_openface_csv(path: str | Path) -> pd.DataFrame:
     """Read and check one FeatureExtraction CSV; columns are returned without leading spaces."""
     path = Path(path)
-    try:
-        frames = pd.read_csv(path, skipinitialspace=True)
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise InputError(f"cannot parse OpenFace CSV: {exc}", path) from exc
-    frames.columns = [str(c).strip() for c in frames.columns]
-    for name in REQUIRED:
-        if name not in frames.columns:
-            raise InputError(
-                f"OpenFace CSV lacks column {name!r}", path, 1, name, hint="run FeatureExtraction with -aus (2.x output)"
-            )
+    frames = read_tool_csv(path, "OpenFace", REQUIRED, hint="run FeatureExtraction with -aus (2.x output)")
     keep = [c for c in REQUIRED + OPTIONAL if c in frames.columns]
     frames = frames[keep]
     if "face_id" in frames and frames["face_id"].nunique() > 1:

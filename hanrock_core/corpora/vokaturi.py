@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from ..io import read_tool_csv
 from ..talkturn import TONES
 
 COLUMNS = ("utterance_id", "valid") + TONES
@@ -24,14 +25,7 @@ def read_vokaturi_csv(path: str | Path, known_ids: set[str], skipped_prefixes: t
     Rows whose id starts with one of `skipped_prefixes` (sessions the reader skips) are dropped.
     """
     path = Path(path)
-    try:
-        rows = pd.read_csv(path, dtype={"utterance_id": str}, skipinitialspace=True)
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise InputError(f"cannot parse Vokaturi CSV: {exc}", path) from exc
-    rows.columns = [str(c).strip() for c in rows.columns]
-    for name in COLUMNS:
-        if name not in rows.columns:
-            raise InputError(f"Vokaturi CSV lacks column {name!r}", path, 1, name)
+    rows = read_tool_csv(path, "Vokaturi", COLUMNS, dtype={"utterance_id": str})
     line = np.arange(len(rows)) + 2
     if skipped_prefixes:
         keep = ~rows["utterance_id"].astype(str).str.startswith(skipped_prefixes)
