@@ -102,17 +102,20 @@ def test_kill_minus_9_then_resume_repeats_no_finished_trial(tiny_iemocap, tmp_pa
                 pass
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    assert finished >= 2, "the first run never finished two trials"
+    killed_run = proc.stdout.read()[-4000:]  # shown when an assertion fails: what the killed run had done
+    assert finished >= 2, f"the first run never finished two trials; its log:\n{killed_run}"
     before = {t.number: t.params for t in optuna.load_study(study_name="h3.iemocap.valence.flat", storage=storage).trials
               if t.state.is_finished()}
     messages = []
     rows = run_hypothesis(_partition(tiny_iemocap), load_profile(profile_file), "h3", studies, db, log=messages.append)
     study = optuna.load_study(study_name="h3.iemocap.valence.flat", storage=storage)
+    story = f"killed run:\n{killed_run}\nresumed run:\n" + "\n".join(messages[-40:]) + \
+        "\ntrials: " + ", ".join(f"{t.number} {t.state.name} {t.user_attrs.get('reason', '')}" for t in study.trials)
     for number, params in before.items():
-        assert study.trials[number].params == params  # finished trials are kept as they were
+        assert study.trials[number].params == params, story  # finished trials are kept as they were
     counted = [t for t in study.trials if t.state.is_finished() and not (t.state.name == "FAIL" and "reason" not in t.user_attrs)]
-    assert len(counted) == 4  # exactly the profile's trials: none repeated, none lost
-    assert rows.groupby("condition").size().to_dict() == {"flat": 4, "han_rock": 4}
+    assert len(counted) == 4, story  # exactly the profile's trials: none repeated, none lost
+    assert rows.groupby("condition").size().to_dict() == {"flat": 4, "han_rock": 4}, story
     assert query(db, "SELECT count(*) AS n FROM trials")["n"].item() == 8
     assert not query(db, "SELECT hypothesis, condition, trial, count(*) AS n FROM trials GROUP BY ALL HAVING n > 1").shape[0]
 
