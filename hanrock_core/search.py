@@ -16,6 +16,7 @@ from typing import Callable
 import numpy as np
 import optuna
 import pandas as pd
+import sqlalchemy.exc
 import torch
 
 from .auxiliary_target import AuxiliaryTargets
@@ -57,6 +58,22 @@ def study_storage(storage_dir: Path, hypothesis: str, dataset: str, task: str, u
     path = storage_dir / hypothesis / f"{dataset}.{task}.db"
     path.parent.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{path}"
+
+
+def open_storage(url: str, attempts: int = 5) -> optuna.storages.RDBStorage:
+    """The study storage, opened once per run.
+
+    A new database is initialised by whoever opens it first; another process opening it at the
+    same moment (a second worker, a dashboard, a test polling the file) makes that
+    initialisation fail ("table ... already exists", a duplicate version row), after which the
+    schema is there: open again.  Any other failure is raised by the last attempt.
+    """
+    for attempt in range(1, attempts):
+        try:
+            return optuna.storages.RDBStorage(url)
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.OperationalError):
+            time.sleep(0.2 * attempt)
+    return optuna.storages.RDBStorage(url)  # the last attempt raises what it meets
 
 
 def trial_seed(profile: Profile, number: int) -> int:
@@ -176,7 +193,7 @@ def _fail_interrupted(study: optuna.Study) -> None:
 
 
 def search_condition(part: PartitionData, profile: Profile, hypothesis: str, condition: Condition,
-                     storage: str, predictions_dir: Path, log: Log) -> optuna.Study:
+                     storage: optuna.storages.RDBStorage, predictions_dir: Path, log: Log) -> optuna.Study:
     """Run the condition's remaining trials (all of them on a fresh study)."""
     metric, higher_better = selection_metric(part.data.classification)
     name = f"{hypothesis}.{part.dataset}.{part.task}.{condition.name}"
@@ -214,7 +231,7 @@ def run_hypothesis(part: PartitionData, profile: Profile, hypothesis: str, stora
     check_data_directory(storage_dir.parent)  # before any training: writable, not nearly full
     if threads:
         torch.set_num_threads(threads)
-    storage = study_storage(storage_dir, hypothesis, part.dataset, part.task, storage_url)
+    storage = open_storage(study_storage(storage_dir, hypothesis, part.dataset, part.task, storage_url))
     predictions_dir = storage_dir / hypothesis / f"{part.dataset}.{part.task}.predictions"
     conds = conditions(hypothesis, profile, part.available_families())
     studies = {c.name: search_condition(part, profile, hypothesis, c, storage, predictions_dir, log) for c in conds}

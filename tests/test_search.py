@@ -120,6 +120,33 @@ def test_kill_minus_9_then_resume_repeats_no_finished_trial(tiny_iemocap, tmp_pa
     assert not query(db, "SELECT hypothesis, condition, trial, count(*) AS n FROM trials GROUP BY ALL HAVING n > 1").shape[0]
 
 
+def _open_at(url: str, start: float) -> str:
+    from hanrock_core.search import open_storage
+
+    while time.time() < start:  # every process opens the fresh file at the same moment
+        pass
+    try:
+        open_storage(url)
+        return "ok"
+    except Exception as exc:  # noqa: BLE001 - reported by the test
+        return f"{type(exc).__name__}: {exc}"[:200]
+
+
+def test_processes_opening_a_new_study_file_at_once_all_succeed(tmp_path):
+    """Two openers of a fresh SQLite study file race to create its tables; neither may fail.
+
+    (Plain optuna.storages.RDBStorage fails here for about half the processes: "table studies
+    already exists", a duplicate alembic version row.  This race made the kill -9 test flaky.)
+    """
+    import multiprocessing
+
+    with multiprocessing.get_context("fork").Pool(6) as pool:
+        for k in range(3):
+            url = f"sqlite:///{tmp_path / f'race{k}.db'}"
+            results = pool.starmap(_open_at, [(url, time.time() + 0.5)] * 6)
+            assert results == ["ok"] * 6, results
+
+
 def test_failing_trials_are_recorded_and_the_study_goes_on(tiny_iemocap, tmp_path):
     part = _partition(tiny_iemocap)
     part.data.aux[:, 0] = float("inf")  # every auxiliary loss explodes
