@@ -13,11 +13,12 @@ import re
 import dagster as dg
 from pydantic import Field
 
-from hanrock_core.datasets import dataset_tasks, load_dataset
+from hanrock_core.datasets import dataset_tasks
 from hanrock_core.narrative import narrative_table
 from hanrock_core.study import TABLE_VIEWS
 
 from .assets.auxiliary import AuxiliaryConfig, prepare_auxiliary
+from .assets.corpus import read_dataset
 from .assets.narratives import NarrativeConfig, NarrativeFamily
 from .assets.studies import (
     StudyResource,
@@ -65,8 +66,9 @@ def prepare_dataset(context: dg.OpExecutionContext, platform: PlatformResource, 
     """raw_sessions and monah_narratives of one dataset."""
     settings = platform.settings()
     base = settings.home / "assets"
-    table, root = load_dataset(settings, dataset, log=context.log.info)
-    _record(context, "raw_sessions", dataset, write_table(base, "raw_sessions", dataset, table), corpus_metadata(table, str(root)))
+    table, root, notices = read_dataset(context, settings, dataset)
+    _record(context, "raw_sessions", dataset, write_table(base, "raw_sessions", dataset, table),
+            corpus_metadata(table, str(root), notices))
     family = NarrativeFamily(config.family).value
     narratives = narrative_table(table, family)
     path = write_table(base, "monah_narratives", dataset, narratives)

@@ -9,6 +9,7 @@ import pandas as pd
 
 from hanrock_core.auxiliary_target import AuxiliaryTargets
 from hanrock_core.narrative import phrase_counts
+from hanrock_core.notices import Notices
 from hanrock_core.plots import mi_ranking, plot_dir, png_markdown, save_png
 from hanrock_core.talkturn import FEATURES, PARTITIONS, label_columns, label_summaries
 
@@ -23,8 +24,8 @@ def plot_metadata(name: str, fig, path: Path, alt: str) -> dict[str, dg.Metadata
     return {name: dg.MetadataValue.md(png_markdown(png, alt)), f"{name}_file": dg.MetadataValue.path(str(path))}
 
 
-def corpus_metadata(table: pd.DataFrame, root: str) -> dict[str, dg.MetadataValue]:
-    """Size per partition, labels, feature coverage and a few talkturns of a talkturn table."""
+def corpus_metadata(table: pd.DataFrame, root: str, notices: Notices | None = None) -> dict[str, dg.MetadataValue]:
+    """Size per partition, labels, feature coverage, a few talkturns, and what the reader left out."""
     per_part = table.groupby("partition", observed=True).agg(
         talkturns=("utterance_id", "size"), dialogues=("dialogue", "nunique"),
         sessions=("session", "nunique"), speakers=("speaker", "nunique"))
@@ -40,6 +41,8 @@ def corpus_metadata(table: pd.DataFrame, root: str) -> dict[str, dg.MetadataValu
         "labels": dg.MetadataValue.md("\n".join(labels)),
         "feature_coverage": md_table(coverage),
         "sample": md_table(sample),
+        "reading_warnings": dg.MetadataValue.int(len(notices.warnings) if notices else 0),
+        "reading_notices": md_table(notices.frame()) if notices and notices.items else dg.MetadataValue.text("none"),
     }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -19,19 +20,76 @@ def _synth(args: argparse.Namespace) -> None:
           f"in {time.perf_counter() - t0:.1f} s")
 
 
+def check_output_path(out: Path) -> None:
+    """Refuse an --out that cannot be written before any work is done."""
+    if out.is_dir():
+        raise InputError("--out is a directory", out, hint="give a file name, e.g. talkturns.parquet")
+    folder = out.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise InputError(f"--out cannot be created: {folder} is not a directory", out)
+    if not os.access(folder, os.W_OK):
+        raise InputError(f"--out cannot be written: {folder} is read-only", out, hint="choose a writable folder")
+
+
+def _print_notices(notices) -> None:
+    for notice in notices.items:
+        print(f"hanrock: {notice.render()}", file=sys.stderr)
+    if notices.warnings:
+        print(f"hanrock: {len(notices.warnings)} warning(s): some of the data was left out or has no label (see above)",
+              file=sys.stderr)
+
+
 def _load(args: argparse.Namespace) -> None:
     from .corpora import read_corpus
     from .io import write_parquet_atomic
+    from .notices import Notices
     from .talkturn import summarise
 
     t0 = time.perf_counter()
-    table = read_corpus(args.corpus, args.root, spec=args.spec, partition_file=args.partitions,
-                        openface_dir=args.openface, vokaturi_csv=args.vokaturi)
     if args.out:
-        write_parquet_atomic(table, args.out)
+        check_output_path(args.out)
+    notices = Notices()
+    table = read_corpus(args.corpus, args.root, spec=args.spec, partition_file=args.partitions,
+                        openface_dir=args.openface, vokaturi_csv=args.vokaturi, openface_fps=args.openface_fps,
+                        notices=notices)
+    if args.out:
+        try:
+            write_parquet_atomic(table, args.out)
+        except OSError as exc:
+            raise InputError(f"cannot write the talkturn table: {exc.strerror or exc}", args.out) from None
     print(summarise(table))
+    _print_notices(notices)
     where = f" and wrote {args.out}" if args.out else ""
     print(f"read {len(table):,} talkturns in {time.perf_counter() - t0:.1f} s{where}")
+
+
+def _config(args: argparse.Namespace) -> None:
+    from .datasets import dataset_tasks
+    from .settings import config_path, load_settings
+    from .study import load_profile
+
+    settings = load_settings(args.file)
+    print(f"settings: {args.file or config_path() or '(built-in defaults)'}")
+    print(f"data directory: {settings.home}")
+    print(f"synthetic corpus: scale {settings.synthetic_scale:g}, seed {settings.synthetic_seed}")
+    broken = []
+    for name, cfg in sorted(settings.datasets.items()):
+        try:
+            tasks = dataset_tasks(settings, name)
+        except InputError as exc:
+            broken.append(name)
+            print(f"dataset {name}: misconfigured (its steps fail, the others run)")
+            print(f"hanrock: error: dataset {name}: {exc}", file=sys.stderr)
+            continue
+        where = cfg.spec or cfg.root or "embedded synthetic corpus"
+        print(f"dataset {name} ({settings.dataset(name).corpus}, {where}): tasks {', '.join(tasks)}")
+    if args.profile:
+        profile = load_profile(args.profile)
+        print(f"profile {profile.name}: {profile.trials_per_condition} trials per condition, {profile.epochs} epochs")
+    if broken:
+        raise InputError(f"{len(broken)} dataset(s) are misconfigured: {broken} (see above)", settings.source)
 
 
 def _bench(args: argparse.Namespace) -> None:
@@ -73,6 +131,16 @@ def _screenshot(args: argparse.Namespace) -> None:
     print(f"rendered DOM: {len(dom):,} characters, {examples} report examples")
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hanrock", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -92,7 +160,14 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--partitions", type=Path, help="partition YAML (default: the paper's Table 5)")
     load.add_argument("--openface", type=Path, help="folder of OpenFace CSVs (default: ROOT/preprocessing/openface)")
     load.add_argument("--vokaturi", type=Path, help="Vokaturi CSV (default: ROOT/preprocessing/vokaturi.csv)")
+    load.add_argument("--openface-fps", type=_positive_float, metavar="FPS",
+                      help="rebuild OpenFace timestamps as (frame - 1) / FPS (output of an image folder, -fdir)")
     load.set_defaults(func=_load)
+
+    config = sub.add_parser("config", help="check the settings file, every dataset it declares and a study profile")
+    config.add_argument("--file", type=Path, help="settings file (default: $HANROCK_CONFIG or ./hanrock.yaml)")
+    config.add_argument("--profile", help="also check this study profile (quick, paper or a YAML file)")
+    config.set_defaults(func=_config)
 
     bench = sub.add_parser("bench", help="training speed of the engine beside the plain reference step")
     bench.add_argument("--reference", type=Path, default=Path("../shared/bench/reference_hanrock.py"),
@@ -128,6 +203,9 @@ def main(argv: list[str] | None = None) -> int:
         args.func(args)
     except InputError as exc:
         print(f"hanrock: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a file the command itself writes or reads, named by the OS error
+        print(f"hanrock: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     return 0
 

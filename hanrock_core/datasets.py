@@ -9,6 +9,7 @@ import pandas as pd
 
 from .corpora import read_corpus
 from .corpora.byo import load_spec
+from .notices import Notices
 from .settings import Settings, check_data_directory
 from .synthetic import generate
 
@@ -32,8 +33,9 @@ def ensure_synthetic(settings: Settings, corpus: str, log: Callable[[str], None]
     return root
 
 
-def load_dataset(settings: Settings, name: str, log: Callable[[str], None] = print) -> tuple[pd.DataFrame, Path]:
-    """The talkturn table of dataset `name` and the root it was read from."""
+def load_dataset(settings: Settings, name: str, log: Callable[[str], None] = print,
+                 notices: Notices | None = None) -> tuple[pd.DataFrame, Path]:
+    """The talkturn table of dataset `name` and the root it was read from; what the read left out goes to `notices`."""
     cfg = settings.dataset(name)
     check_data_directory(settings.home)
     root = cfg.root
@@ -41,7 +43,8 @@ def load_dataset(settings: Settings, name: str, log: Callable[[str], None] = pri
         root = cfg.spec.parent if cfg.corpus == "byo" else ensure_synthetic(settings, cfg.corpus, log)
     log(f"reading {name} ({cfg.corpus} layout) from {root}")
     table = read_corpus(cfg.corpus, root, spec=cfg.spec, partition_file=cfg.partitions,
-                        openface_dir=cfg.openface, vokaturi_csv=cfg.vokaturi)
+                        openface_dir=cfg.openface, vokaturi_csv=cfg.vokaturi, openface_fps=cfg.openface_fps,
+                        notices=notices)
     table["dataset"] = pd.array([name] * len(table), dtype="string")  # the configured name wins
     return table, Path(root)
 

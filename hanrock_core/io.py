@@ -1,20 +1,71 @@
-"""Atomic writes: a failed run never leaves a half-written output behind."""
+"""Atomic writes: a failed run never leaves a half-written output behind.
+
+Each write goes to a temporary sibling `.<name>.<host>-<pid>.<random>.tmp` that is renamed onto the
+target when complete.  A writer killed in the middle (kill -9, power loss) leaves its temporary
+behind; the next write to the same target removes it once its process is gone (same host) or it
+is over an hour old (another host sharing the volume).
+"""
 
 from __future__ import annotations
 
+import glob
 import os
+import re
 import shutil
+import socket
 import tempfile
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
 import pandas as pd
 
-from .errors import InputError
-
 _UMASK = os.umask(0)
 os.umask(_UMASK)  # read once: files we write get the usual permissions, not mkstemp's 0600
+_HOST = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname()) or "host"
+STALE_AFTER_S = 3600.0
+
+
+def _temporary_prefix(target: Path) -> str:
+    return f".{target.name}.{_HOST}-{os.getpid()}."
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _is_stale(tmp: Path, target: Path) -> bool:
+    """A temporary of a writer that is gone: its process ended (this host) or it is over an hour old."""
+    try:
+        age = time.time() - tmp.lstat().st_mtime
+    except FileNotFoundError:
+        return False
+    if age > STALE_AFTER_S:
+        return True
+    m = re.match(rf"^\.{re.escape(target.name)}\.(?P<host>[A-Za-z0-9-]+)-(?P<pid>\d+)\.", tmp.name)
+    return bool(m) and m["host"] == _HOST and not _process_alive(int(m["pid"]))
+
+
+def remove_stale_temporaries(target: str | Path) -> list[Path]:
+    """Remove the temporaries that interrupted writes of `target` left beside it; return what was removed."""
+    target = Path(target)
+    removed = []
+    for tmp in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+        if not _is_stale(tmp, target):
+            continue
+        if tmp.is_dir() and not tmp.is_symlink():
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            tmp.unlink(missing_ok=True)
+        removed.append(tmp)
+    return removed
 
 
 @contextmanager
@@ -22,7 +73,8 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     """Yield a temporary sibling path; rename it onto `target` only if the block succeeds."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    remove_stale_temporaries(target)
+    fd, tmp = tempfile.mkstemp(prefix=_temporary_prefix(target), suffix=".tmp", dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -44,7 +96,8 @@ def atomic_directory(target: str | Path) -> Iterator[Path]:
     if target.exists() and any(target.iterdir()):
         raise FileExistsError(f"{target} exists and is not empty; choose a new directory or remove it")
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    remove_stale_temporaries(target)
+    tmp = Path(tempfile.mkdtemp(prefix=_temporary_prefix(target), suffix=".tmp", dir=target.parent))
     try:
         yield tmp
         if target.exists():
@@ -60,16 +113,3 @@ def write_parquet_atomic(df: pd.DataFrame, target: str | Path) -> Path:
     with atomic_path(target) as tmp:
         df.to_parquet(tmp, index=False)
     return Path(target)
-
-
-def read_tool_csv(path: str | Path, tool: str, required, hint: str | None = None, **read_kwargs) -> pd.DataFrame:
-    """A preprocessing tool's CSV with column names stripped; unreadable files and missing columns are named."""
-    try:
-        frame = pd.read_csv(path, skipinitialspace=True, **read_kwargs)
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise InputError(f"cannot parse {tool} CSV: {exc}", path) from exc
-    frame.columns = [str(c).strip() for c in frame.columns]
-    for name in required:
-        if name not in frame.columns:
-            raise InputError(f"{tool} CSV lacks column {name!r}", path, 1, name, hint=hint)
-    return frame

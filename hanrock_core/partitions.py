@@ -10,6 +10,8 @@ import pandas as pd
 import yaml
 
 from .errors import InputError
+from .input_files import read_text
+from .notices import Notices, ensure
 from .talkturn import PARTITIONS
 
 
@@ -31,8 +33,8 @@ def load_partition_plan(path: str | Path) -> PartitionPlan:
     """Read `{train: [...], dev: [...], test: [...]}`; a session listed twice is refused."""
     path = Path(path)
     try:
-        root = yaml.compose(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
+        root = yaml.compose(read_text(path, "partition file"))
+    except yaml.YAMLError as exc:
         raise InputError(f"cannot read partition file: {exc}", path) from exc
     if not isinstance(root, yaml.MappingNode):
         raise InputError("expected a mapping of partition -> list of sessions", path, 1)
@@ -44,8 +46,11 @@ def load_partition_plan(path: str | Path) -> PartitionPlan:
         if not isinstance(value_node, yaml.SequenceNode):
             raise InputError(f"partition {part!r} must list sessions", path, value_node.start_mark.line + 1)
         for item in value_node.value:
-            session = str(item.value)
             line = item.start_mark.line + 1
+            if not isinstance(item, yaml.ScalarNode) or not str(item.value).strip():
+                raise InputError(f"partition {part!r} holds an entry that is not a session id", path, line,
+                                 hint="write one session id per list item")
+            session = str(item.value).strip()
             if session in plan.session_partition:
                 raise InputError(
                     f"session {session!r} is listed in {plan.session_partition[session]!r} (line "
@@ -59,8 +64,10 @@ def load_partition_plan(path: str | Path) -> PartitionPlan:
     return plan
 
 
-def assign_partitions(table: pd.DataFrame, plan: PartitionPlan, speaker_disjoint: bool = True) -> pd.DataFrame:
-    """Set the `partition` column from the plan; refuse unknown sessions and shared speakers."""
+def assign_partitions(table: pd.DataFrame, plan: PartitionPlan, speaker_disjoint: bool = True,
+                      notices: Notices | None = None) -> pd.DataFrame:
+    """Set the `partition` column from the plan; refuse unknown sessions, empty partitions and shared speakers."""
+    notices = ensure(notices)
     sessions = table["session"].astype(str)
     unknown = sorted(set(sessions) - set(plan.session_partition))
     if unknown:
@@ -71,6 +78,21 @@ def assign_partitions(table: pd.DataFrame, plan: PartitionPlan, speaker_disjoint
         )
     table = table.copy()
     table["partition"] = sessions.map(plan.session_partition).astype("string")
+    absent = [s for s in plan.session_partition if s not in set(sessions)]
+    for part in PARTITIONS:
+        listed = [s for s in absent if plan.session_partition[s] == part]
+        if not (table["partition"] == part).any():
+            first = min((plan.session_line[s] for s in listed), default=None)
+            raise InputError(
+                f"partition {part!r} has no talkturns: " + (
+                    f"none of its sessions {listed[:5]} is in the corpus" if listed else "it lists no session"),
+                plan.source, first,
+                hint="list sessions that exist in this corpus (its sessions: "
+                     f"{sorted(set(sessions))[:8]}{' ...' if sessions.nunique() > 8 else ''})",
+            )
+        if listed:
+            notices.warn(f"partition {part!r} lists {len(listed)} session(s) that the corpus does not have: "
+                         f"{listed[:5]}{' ...' if len(listed) > 5 else ''}", plan.source, plan.session_line[listed[0]])
     if speaker_disjoint:
         check_speakers_disjoint(table, plan.source)
     return table

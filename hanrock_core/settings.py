@@ -11,20 +11,25 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
+from .config_file import ConfigFile, as_int, as_mapping, as_name, as_number, as_str, read_config, refuse_unknown
 from .corpora import RAW_CORPORA
 from .errors import InputError
 
 DEFAULT_HOME = ".hanrock"
 DEFAULT_SYNTHETIC_SCALE = 0.2  # large enough for the quick study's models to learn
-DATASET_KEYS = {"root", "spec", "partitions", "openface", "vokaturi"}
+PATH_KEYS = ("root", "spec", "partitions", "openface", "vokaturi")
+DATASET_KEYS = set(PATH_KEYS) | {"openface_fps"}
 TOP_KEYS = {"home", "synthetic", "datasets"}
+SYNTHETIC_KEYS = {"scale", "seed"}
 
 
 @dataclass(frozen=True)
 class DatasetConfig:
-    """Where one dataset lives; `root: None` for iemocap/semaine means the embedded synthetic corpus."""
+    """Where one dataset lives; `root: None` for iemocap/semaine means the embedded synthetic corpus.
+
+    `error` holds what is wrong with this dataset's entry or spec: the dataset's own steps fail
+    with it, while every other dataset goes on.
+    """
 
     name: str
     root: Path | None = None
@@ -32,11 +37,13 @@ class DatasetConfig:
     partitions: Path | None = None
     openface: Path | None = None
     vokaturi: Path | None = None
+    openface_fps: float | None = None
+    error: InputError | None = None
 
     @property
     def corpus(self) -> str:
         """Which reader handles it: iemocap, semaine or byo."""
-        return "byo" if self.spec is not None else self.name
+        return "byo" if self.spec is not None or self.name not in RAW_CORPORA else self.name
 
 
 @dataclass(frozen=True)
@@ -48,9 +55,13 @@ class Settings:
     source: str = "<defaults>"
 
     def dataset(self, name: str) -> DatasetConfig:
+        """A configured dataset; a broken entry raises its error here, where its own step uses it."""
         if name not in self.datasets:
             raise InputError(f"unknown dataset {name!r}; configured: {sorted(self.datasets)}", self.source)
-        return self.datasets[name]
+        cfg = self.datasets[name]
+        if cfg.error is not None:
+            raise cfg.error
+        return cfg
 
 
 def config_path() -> Path | None:
@@ -68,37 +79,42 @@ def _path(value, base: Path) -> Path | None:
     return p if p.is_absolute() else (base / p)
 
 
+def _dataset(cfg: ConfigFile, name: str, entry, base: Path) -> DatasetConfig:
+    """One `datasets:` entry; its problems are kept on the entry instead of stopping every dataset."""
+    key = f"datasets.{name}"
+    try:
+        entry = as_mapping(cfg, key, entry or {})
+        refuse_unknown(cfg, entry, DATASET_KEYS, f"{key}.")
+        paths = {k: _path(as_str(cfg, f"{key}.{k}", entry[k]), base) for k in PATH_KEYS if entry.get(k) is not None}
+        fps = entry.get("openface_fps")
+        if fps is not None:
+            fps = as_number(cfg, f"{key}.openface_fps", fps, 0.0, None, low_open=True)
+        if name not in RAW_CORPORA and "spec" not in paths:
+            raise cfg.error(key, f"dataset {name!r} needs a 'spec' (a bring-your-own dataset spec YAML)")
+        return DatasetConfig(name, openface_fps=fps, **paths)
+    except InputError as exc:
+        return DatasetConfig(name, error=exc)
+
+
 def load_settings(path: str | Path | None = None) -> Settings:
     """Settings from `path` (or the file in force), with the built-in datasets always present."""
     path = Path(path) if path is not None else config_path()
-    data: dict = {}
-    if path is not None:
-        try:
-            data = yaml.safe_load(path.read_text()) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise InputError(f"cannot read settings: {exc}", path) from exc
-        if not isinstance(data, dict):
-            raise InputError("settings must be a YAML mapping", path, 1)
-        unknown = set(data) - TOP_KEYS
-        if unknown:
-            raise InputError(f"unknown settings keys {sorted(unknown)}; known: {sorted(TOP_KEYS)}", path)
+    cfg = read_config(path, "settings file") if path is not None else ConfigFile(Path("<defaults>"), "settings", {}, {})
+    data = cfg.data
+    refuse_unknown(cfg, data, TOP_KEYS)
     base = path.parent.resolve() if path is not None else Path.cwd()
-    home_value = os.environ.get("HANROCK_HOME") or data.get("home") or DEFAULT_HOME
+    file_home = as_str(cfg, "home", data["home"]) if "home" in data else DEFAULT_HOME
+    home_value = os.environ.get("HANROCK_HOME") or file_home
     home = _path(home_value, Path.cwd() if os.environ.get("HANROCK_HOME") else base)
-    synthetic = data.get("synthetic") or {}
+    synthetic = as_mapping(cfg, "synthetic", data.get("synthetic") or {})
+    refuse_unknown(cfg, synthetic, SYNTHETIC_KEYS, "synthetic.")
+    scale = as_number(cfg, "synthetic.scale", synthetic.get("scale", DEFAULT_SYNTHETIC_SCALE), 0.0, 1.0, low_open=True)
+    seed = as_int(cfg, "synthetic.seed", synthetic.get("seed", 0), 0)
     datasets = {name: DatasetConfig(name) for name in RAW_CORPORA}
-    for name, cfg in (data.get("datasets") or {}).items():
-        cfg = cfg or {}
-        unknown = set(cfg) - DATASET_KEYS
-        if unknown:
-            raise InputError(f"dataset {name!r}: unknown keys {sorted(unknown)}; known: {sorted(DATASET_KEYS)}", path)
-        if name not in RAW_CORPORA and not cfg.get("spec"):
-            raise InputError(f"dataset {name!r} needs a 'spec' (a bring-your-own dataset spec YAML)", path)
-        datasets[name] = DatasetConfig(name, **{k: _path(cfg.get(k), base) for k in DATASET_KEYS})
-    scale = float(synthetic.get("scale", DEFAULT_SYNTHETIC_SCALE))
-    if not 0 < scale <= 1:
-        raise InputError(f"synthetic.scale {scale} must be in (0, 1]", path)
-    return Settings(home=home.resolve(), synthetic_scale=scale, synthetic_seed=int(synthetic.get("seed", 0)),
+    for name, entry in as_mapping(cfg, "datasets", data.get("datasets") or {}).items():
+        name = as_name(cfg, f"datasets.{name}", name, "dataset name")
+        datasets[name] = _dataset(cfg, name, entry, base)
+    return Settings(home=home.resolve(), synthetic_scale=scale, synthetic_seed=seed,
                     datasets=datasets, source=str(path) if path else "<defaults>")
 
 

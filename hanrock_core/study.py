@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-import yaml
-
 from .auxiliary_target import FAMILIES
+from .config_file import as_int, as_list, as_mapping, as_number, as_str, read_config, refuse_unknown
 from .errors import InputError
 
 HYPOTHESES = ("h1", "h2", "h3")
@@ -23,6 +22,10 @@ PROFILE_KEYS = {"name", "seed", "trials_per_condition", "epochs", "capacity_tota
                 "h2_primary_units", "default_primary_units", "embedding_dim", "optimizer", "sampler",
                 "median_pruning", "space", "bootstrap", "compile"}
 SPACE_KEYS = {"learning_rate", "batch_size", "l2", "content_size", "dropout", "recurrent_dropout", "primary_weight"}
+# the values TrainConfig accepts (training.OPTIMISERS, training.SAMPLERS), checked here without importing torch
+CHOICES = {"optimizer": ("sgd", "adam"), "sampler": ("dialogue", "shuffle"), "compile": ("auto", "on", "off")}
+INT_SPACE_KEYS = {"batch_size", "content_size"}
+NESTED_INTS = {"median_pruning": {"first_epoch", "every"}, "bootstrap": {"resamples", "seed"}}
 
 
 @dataclass(frozen=True)
@@ -62,30 +65,58 @@ def profile_path(name: str) -> Path:
 
 
 def load_profile(name_or_path: str | Path) -> Profile:
-    """A profile by name (quick, paper) or from a YAML file a user copied and edited."""
+    """A profile by name (quick, paper) or from a YAML file a user copied and edited; every value type-checked."""
     path = Path(name_or_path)
     if not path.suffix:
         path = profile_path(str(name_or_path))
     if not path.exists():
         raise InputError(f"no study profile {name_or_path!r}", path, hint="use quick, paper or a YAML file")
-    data = yaml.safe_load(path.read_text()) or {}
-    unknown = set(data) - PROFILE_KEYS
-    if unknown:
-        raise InputError(f"unknown profile keys {sorted(unknown)}; known: {sorted(PROFILE_KEYS)}", path)
-    unknown = set(data.get("space") or {}) - SPACE_KEYS
-    if unknown:
-        raise InputError(f"unknown search-space keys {sorted(unknown)}; known: {sorted(SPACE_KEYS)}", path)
+    cfg = read_config(path, "study profile")
+    data = dict(cfg.data)
+    refuse_unknown(cfg, data, PROFILE_KEYS)
     if isinstance(data.get("compile"), bool):  # YAML reads a bare off / on as a boolean
         data["compile"] = "on" if data["compile"] else "off"
+    for key in ("seed",):
+        if key in data:
+            as_int(cfg, key, data[key], 0)
+    for key in ("trials_per_condition", "epochs", "capacity_total", "default_primary_units", "embedding_dim"):
+        if key in data:
+            as_int(cfg, key, data[key], 1)
+    for key, allowed in CHOICES.items():
+        if key in data and data[key] not in allowed:
+            raise cfg.error(key, f"{key} must be one of {list(allowed)}, not {data[key]!r}")
+    if "name" in data:
+        as_str(cfg, "name", data["name"])
     if "h2_primary_units" in data:
-        data["h2_primary_units"] = tuple(data["h2_primary_units"])
+        units = as_list(cfg, "h2_primary_units", data["h2_primary_units"])
+        data["h2_primary_units"] = tuple(as_int(cfg, "h2_primary_units", u, 1) for u in units)
+    _check_space(cfg, as_mapping(cfg, "space", data.get("space") or {}))
+    for key, known in NESTED_INTS.items():
+        nested = as_mapping(cfg, key, data.get(key) or {})
+        refuse_unknown(cfg, nested, known, f"{key}.")
+        for sub, value in nested.items():
+            as_int(cfg, f"{key}.{sub}", value, 0)
     profile = Profile(**data)
     bad = [p for p in profile.h2_primary_units if not 1 <= p < profile.capacity_total]
     if bad or profile.default_primary_units >= profile.capacity_total:
         raise InputError(f"primary units must be between 1 and capacity_total - 1 = {profile.capacity_total - 1}", path)
     if profile.trials_per_condition < 2:
-        raise InputError("trials_per_condition must be >= 2 (the bootstrap compares trials)", path)
+        raise cfg.error("trials_per_condition", "trials_per_condition must be >= 2 (the bootstrap compares trials)")
     return profile
+
+
+def _check_space(cfg, space: dict) -> None:
+    """Each search-space entry is [low, high] with low <= high."""
+    refuse_unknown(cfg, space, SPACE_KEYS, "space.")
+    for key, value in space.items():
+        bounds = as_list(cfg, f"space.{key}", value)
+        if len(bounds) != 2:
+            raise cfg.error(f"space.{key}", f"space.{key} must be [low, high], not {value!r}")
+        check = (lambda b: as_int(cfg, f"space.{key}", b, 1)) if key in INT_SPACE_KEYS else (
+            lambda b: as_number(cfg, f"space.{key}", b))
+        low, high = (check(b) for b in bounds)
+        if low > high:
+            raise cfg.error(f"space.{key}", f"space.{key}: low {low:g} is above high {high:g}")
 
 
 def conditions(hypothesis: str, profile: Profile, available: tuple[str, ...] = FAMILIES) -> list[Condition]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -48,3 +50,19 @@ def _isolated_platform(monkeypatch, tmp_path):
     monkeypatch.setenv("HANROCK_COMPILE", "0")  # eager kernels: no compile time in small tests
     monkeypatch.delenv("HANROCK_CONFIG", raising=False)
     monkeypatch.chdir(tmp_path)
+
+
+@contextmanager
+def tmpfs(mount_point: Path, options: str):
+    """A real tmpfs mounted at `mount_point` (root only); the test is skipped where mounting is not allowed."""
+    mount_point.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(mount_point)],
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=False)

@@ -8,7 +8,10 @@ from hanrock_core.cli import main
 
 
 def run_cli(capsys, *args: str) -> tuple[int, str, str]:
-    code = main([str(a) for a in args])
+    try:
+        code = main([str(a) for a in args])
+    except SystemExit as exc:  # argparse refuses a bad option value with exit code 2
+        code = exc.code
     out, err = capsys.readouterr()
     return code, out, err
 

@@ -33,14 +33,15 @@ def test_emorynlp_loads_with_its_published_counts(tmp_path, capsys):
 def _small_dataset(tmp_path):
     data = tmp_path / "data"
     data.mkdir()
-    rows = pd.DataFrame({"conv": ["a", "a", "b", "b"], "idx": [2, 1, 1, 2], "who": ["x", "y", "z", "w"],
-                         "said": ["hi there", "hello", "bye", "see you"], "mood": [0.5, -0.2, 0.1, 0.0],
-                         "rate": [120, 130, 150, 110]})
+    rows = pd.DataFrame({"conv": ["a", "a", "b", "b", "c"], "idx": [2, 1, 1, 2, 1], "who": ["x", "y", "z", "w", "v"],
+                         "said": ["hi there", "hello", "bye", "see you", "later"], "mood": [0.5, -0.2, 0.1, 0.0, 0.3],
+                         "rate": [120, 130, 150, 110, 100]})
     rows.iloc[:2].to_csv(data / "train.csv", index=False)
-    rows.iloc[2:].to_parquet(data / "test.parquet", index=False)
+    rows.iloc[2:4].to_parquet(data / "test.parquet", index=False)
+    rows.iloc[4:].to_csv(data / "dev.csv", index=False)
     spec = tmp_path / "spec.yaml"
     spec.write_text(
-        "name: mine\nfiles:\n  train: train.csv\n  test: test.parquet\ncolumns:\n  text: said\n  speaker: who\n"
+        "name: mine\nfiles:\n  train: train.csv\n  test: test.parquet\n  dev: dev.csv\ncolumns:\n  text: said\n  speaker: who\n"
         "  dialogue: conv\n  order: idx\nlabels:\n  mood: {column: mood, type: regression}\n"
         "features:\n  words_per_minute: rate\n"
     )
@@ -50,16 +51,16 @@ def _small_dataset(tmp_path):
 def test_csv_and_parquet_partitions_with_order_and_features(tmp_path):
     data, spec = _small_dataset(tmp_path)
     table = read_byo(spec, data)
-    assert list(table["text"]) == ["hello", "hi there", "bye", "see you"]
-    assert list(table["turn_index"]) == [0, 1, 0, 1]
-    assert list(table["words_per_minute"]) == [130, 120, 150, 110]
+    assert list(table["text"]) == ["hello", "hi there", "bye", "see you", "later"]
+    assert list(table["turn_index"]) == [0, 1, 0, 1, 0]
+    assert list(table["words_per_minute"]) == [130, 120, 150, 110, 100]
     assert table["label_mood"].dtype == "float64"
 
 
 def test_spec_naming_a_missing_column(tmp_path, capsys):
     data, spec = _small_dataset(tmp_path)
     spec.write_text(spec.read_text().replace("speaker: who", "speaker: speaker_name"))
-    assert_load_fails(capsys, tmp_path, "byo", data, f"{spec}:7", "columns.speaker names column 'speaker_name'",
+    assert_load_fails(capsys, tmp_path, "byo", data, f"{spec}:8", "columns.speaker names column 'speaker_name'",
                       extra=("--spec", spec))
 
 
@@ -67,7 +68,7 @@ def test_spec_with_an_unknown_key_and_a_missing_file(tmp_path, capsys):
     data, spec = _small_dataset(tmp_path)
     original = spec.read_text()
     spec.write_text(original + "colour: blue\n")
-    assert_load_fails(capsys, tmp_path, "byo", data, f"{spec}:14", "unknown key 'colour'", extra=("--spec", spec))
+    assert_load_fails(capsys, tmp_path, "byo", data, f"{spec}:15", "unknown key 'colour'", extra=("--spec", spec))
     spec.write_text(original.replace("test.parquet", "missing.parquet"))
     assert_load_fails(capsys, tmp_path, "byo", data, "missing.parquet", "data file not found", extra=("--spec", spec))
 

@@ -137,3 +137,45 @@ def test_an_unknown_family_is_refused_before_the_run_starts(tmp_path):
     assert run.returncode != 0
     assert "not in enum type Family got gestures" in run.stdout + run.stderr
     assert not (tmp_path / "home").exists()  # nothing was read, generated or written
+
+
+def test_a_broken_spec_fails_only_its_own_dataset(tmp_path):
+    """One broken dataset spec in hanrock.yaml: the code location loads, the other datasets run, and the
+    broken dataset's step fails with the spec's file and line; an unknown partition key lists the valid ones."""
+    spec = tmp_path / "mine.yaml"
+    spec.write_text("name: mine\nfiles: {train: a.csv, dev: b.csv, test: c.csv}\n"
+                    "columns: {text: t, speaker: s, dialogue: d, order: o}\nlabels: Emotion\n")
+    settings = _settings_file(tmp_path, f"datasets:\n  mine: {{spec: {spec}, root: {tmp_path}}}\n")
+    env = _env(tmp_path, settings)
+
+    def materialize(partition: str) -> subprocess.CompletedProcess:
+        return subprocess.run([str(DAGSTER), "asset", "materialize", "-m", "hanrock_assets", "--select", "raw_sessions",
+                               "--partition", partition], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+
+    ok = materialize("iemocap")
+    assert ok.returncode == 0, ok.stdout[-2000:] + ok.stderr[-2000:]
+    assert (tmp_path / "home" / "assets" / "raw_sessions" / "iemocap.parquet").exists()
+    broken = materialize("mine")
+    assert broken.returncode != 0
+    assert f"{spec}:4" in broken.stdout + broken.stderr and "labels must be a mapping" in broken.stdout + broken.stderr
+    assert not (tmp_path / "home" / "assets" / "raw_sessions" / "mine.parquet").exists()
+    unknown = materialize("iemocapp")
+    assert unknown.returncode != 0
+    assert "valid keys: iemocap, mine, semaine" in unknown.stdout + unknown.stderr
+
+
+def test_reading_notices_reach_the_asset_metadata(tmp_path, monkeypatch):
+    monkeypatch.delenv("HANROCK_HOME")
+    res = resources(str(_settings_file(tmp_path)))
+    assert dg.materialize([raw_sessions], partition_key="semaine", resources=res).success
+    corpus = next((tmp_path / "home" / "synthetic").iterdir())
+    (corpus / "Sessions" / "2" / "session.xml").write_text(
+        (corpus / "Sessions" / "2" / "session.xml").read_text().replace('character="', 'character="end" was="'))
+    for trace in (corpus / "Sessions" / "3").glob("R*TU*DI.txt"):
+        trace.unlink()
+    result = dg.materialize([raw_sessions], partition_key="semaine", resources=res)
+    metadata = result.asset_materializations_for_node("raw_sessions")[0].metadata
+    assert metadata["reading_warnings"].value == 2  # the unlabelled talkturns, and a Table 5 recording now absent
+    assert "skipped 1 session(s)" in metadata["reading_notices"].value
+    assert "lists 1 session(s) that the corpus does not have" in metadata["reading_notices"].value
+    assert "no intensity trace of the user" in metadata["reading_notices"].value

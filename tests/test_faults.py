@@ -19,23 +19,13 @@ import pytest
 
 from hanrock_core.io import write_parquet_atomic
 
-from .conftest import REPO
+from .conftest import REPO, tmpfs
 
 
 @pytest.fixture
 def small_disk(tmp_path):
-    mount_point = tmp_path / "disk"
-    mount_point.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("mounting a small tmpfs needs root")
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount_point)],
-                          capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-    try:
+    with tmpfs(tmp_path / "disk", "size=2m") as mount_point:
         yield mount_point
-    finally:
-        subprocess.run(["umount", "-l", str(mount_point)], check=False)
 
 
 def test_a_nearly_full_data_directory_stops_the_run_before_reading(small_disk, tmp_path):
@@ -68,3 +58,43 @@ def test_the_fault_list_names_tests_that_exist():
     assert len(names) >= 8
     for file, test in names:
         assert f"def {test}(" in (REPO / file).read_text(), f"{file}::{test} named in docs/faults.md does not exist"
+
+
+def _killed_in_the_middle(code: str) -> None:
+    """Run `code` in a child that kills itself with SIGKILL inside an atomic write."""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == -9, done.stderr
+
+
+def test_a_killed_writers_temporary_file_is_removed_by_the_next_write(tmp_path):
+    target = tmp_path / "assets" / "raw_sessions" / "iemocap.parquet"
+    _killed_in_the_middle(
+        "import os, signal\nfrom hanrock_core.io import atomic_path\n"
+        f"with atomic_path({str(target)!r}) as tmp:\n    tmp.write_bytes(b'half a parquet file')\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n")
+    left = list(target.parent.glob(".iemocap.parquet.*.tmp"))
+    assert len(left) == 1 and not target.exists()  # what kill -9 leaves behind
+    write_parquet_atomic(pd.DataFrame({"x": [1]}), target)
+    assert sorted(p.name for p in target.parent.iterdir()) == ["iemocap.parquet"]
+
+
+def test_a_half_generated_synthetic_corpus_is_removed_when_it_is_generated_again(tmp_path):
+    from hanrock_core.synthetic import generate
+
+    target = tmp_path / "synthetic" / "semaine-scale0.02-seed0"
+    _killed_in_the_middle(
+        "import os, signal\nfrom hanrock_core.io import atomic_directory\nfrom hanrock_core.synthetic import semaine_layout\n"
+        f"with atomic_directory({str(target)!r}) as tmp:\n    semaine_layout.write(tmp, 0.02, 0)\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n")
+    assert len(list(target.parent.glob(".semaine-scale0.02-seed0.*.tmp"))) == 1 and not target.exists()
+    generate("semaine", target, 0.02, 0)
+    assert sorted(p.name for p in target.parent.iterdir()) == [target.name]
+
+
+def test_a_live_writers_temporary_file_is_left_alone(tmp_path):
+    from hanrock_core.io import atomic_path, remove_stale_temporaries
+
+    target = tmp_path / "t.parquet"
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(b"being written")
+        assert remove_stale_temporaries(target) == [] and tmp.exists()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -17,6 +19,7 @@ def test_reads_sessions_roles_and_four_dimensions(tiny_semaine):
     for dim in ("activation", "intensity", "power", "valence"):
         values = table[f"label_{dim}"]
         assert values.notna().all() and values.between(-1, 1).all()
+    # session.xml numbers the recording; the paper's Table 5 date-time comes from the media file names
     assert table["session"].str.match(r"^\d{4}\.\d\d\.\d\d\.\d\d\.\d\d\.\d\d$").all()
     # the dialogue is a session folder and its talkturns are in time order
     assert table.groupby("dialogue")["start_s"].apply(lambda s: s.is_monotonic_increasing).all()
@@ -32,7 +35,7 @@ def test_talkturn_is_a_transcript_turn(tiny_semaine):
     at = lines.index(next(line for line in lines if line.endswith(f"turn {turn}---")))
     words = []
     for line in lines[at + 1:]:
-        if line.startswith("---"):
+        if line == ".":  # the release's end-of-turn line
             break
         words.append(line.split()[2])
     assert row["text"] == " ".join(words)
@@ -58,12 +61,21 @@ def test_span_mean_falls_back_to_the_midpoint():
     assert span_means(samples, np.array([0.0]), np.array([1.0]))[0] == pytest.approx(0.5)
 
 
-def test_skipped_sessions_are_left_out(tiny_semaine):
+@pytest.mark.parametrize("attribute", ['character="beginning"', 'character="End"', 'status="forbidden"'])
+def test_skipped_sessions_are_left_out_and_said(tiny_semaine, attribute):
+    from hanrock_core.notices import Notices
+
     before = read_semaine(tiny_semaine)
     xml = tiny_semaine / "Sessions" / "1" / "session.xml"
-    xml.write_text(xml.read_text().replace('status="ok"', 'status="forbidden"'))
-    after = read_semaine(tiny_semaine)
+    name = attribute.split("=")[0]
+    text = xml.read_text()
+    text = re.sub(rf'{name}="[^"]*"', attribute, text) if f"{name}=" in text else text.replace("<session ", f"<session {attribute} ")
+    xml.write_text(text)
+    notices = Notices()
+    after = read_semaine(tiny_semaine, notices=notices)
     assert "1" in set(before["dialogue"]) and "1" not in set(after["dialogue"])
+    said = [n.message for n in notices.items if "skipped 1 session" in n.message]
+    assert said and attribute.split("=")[1].strip('"') in said[0]
 
 
 def test_bad_word_line_and_trace_value(tiny_semaine, tmp_path, capsys):

@@ -33,7 +33,7 @@ def test_conditions_and_comparisons():
 def test_profile_errors(tmp_path):
     path = tmp_path / "mine.yaml"
     path.write_text("name: mine\ntrials: 3\n")
-    with pytest.raises(InputError, match="unknown profile keys \\['trials'\\]"):
+    with pytest.raises(InputError, match="mine.yaml:2: unknown key 'trials'"):
         load_profile(path)
     path.write_text("name: mine\ntrials_per_condition: 1\n")
     with pytest.raises(InputError, match=">= 2"):
@@ -43,3 +43,10 @@ def test_profile_errors(tmp_path):
         load_profile(path)
     with pytest.raises(InputError, match="no study profile"):
         load_profile("fastest")
+
+
+def test_profile_choices_are_the_ones_training_accepts():
+    from hanrock_core import training
+    from hanrock_core.study import CHOICES
+
+    assert CHOICES["optimizer"] == training.OPTIMISERS and CHOICES["sampler"] == training.SAMPLERS

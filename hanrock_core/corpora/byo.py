@@ -8,21 +8,27 @@ labels, optional times and features; docs/bring-your-own.md describes every key 
 from __future__ import annotations
 
 import ast
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
+from ..config_file import ConfigFile, as_bool, as_mapping, as_name, as_str, read_config, refuse_unknown
 from ..errors import InputError
-from ..talkturn import FEATURES, PARTITIONS, finalise_table
+from ..input_files import REPLACEMENT, numbers, read_csv_file, refuse_empty_table
+from ..talkturn import COLUMN_BY_NAME, FEATURES, PARTITIONS, finalise_table
 from ..partitions import check_speakers_disjoint
 
 SPEC_KEYS = {"name", "description", "files", "columns", "labels", "features", "speaker_format",
              "time_format", "speaker_noun", "speaker_disjoint"}
 COLUMN_KEYS = {"text", "speaker", "dialogue", "order", "session", "utterance_id", "start", "end"}
 REQUIRED_COLUMN_KEYS = ("text", "speaker", "dialogue", "order")
+MULTI_COLUMN_KEYS = {"dialogue", "session", "utterance_id"}  # may join several columns with `_`
+LABEL_KEYS = {"column", "type"}
+LABEL_TYPES = ("class", "regression")
+CHOICES = {"speaker_format": ("plain", "list"), "time_format": ("seconds", "hms")}
 
 
 @dataclass
@@ -45,68 +51,92 @@ class DatasetSpec:
         return self.lines.get(key)
 
 
-def _key_lines(node: yaml.Node, prefix: str = "", out: dict | None = None) -> dict[str, int]:
-    """Dotted key path -> 1-based line, for error messages that point into the spec."""
-    out = {} if out is None else out
-    if isinstance(node, yaml.MappingNode):
-        for k, v in node.value:
-            key = f"{prefix}{k.value}"
-            out[key] = k.start_mark.line + 1
-            _key_lines(v, key + ".", out)
+def _files(cfg: ConfigFile, files: dict) -> dict[str, str]:
+    """Partition -> relative path; all three partitions, distinct files, none leaving the data root."""
+    refuse_unknown(cfg, files, PARTITIONS, "files.")
+    missing = [p for p in PARTITIONS if p not in files]
+    if missing:
+        raise cfg.error("files", f"files names no {' or '.join(missing)} file: every partition needs talkturns",
+                        hint="split your data by dialogue (or session) into train, dev and test files")
+    out, seen = {}, {}
+    for part in PARTITIONS:
+        key = f"files.{part}"
+        rel = as_str(cfg, key, files[part])
+        norm = os.path.normpath(rel)
+        if Path(rel).is_absolute() or norm == ".." or norm.startswith(".." + os.sep):
+            raise cfg.error(key, f"{key} {rel!r} leaves the data root",
+                            hint="give paths relative to the data root (the folder given on the command line), without '..'")
+        if norm in seen:
+            raise cfg.error(key, f"{key} is the same file as files.{seen[norm]} ({rel!r})",
+                            hint="each partition needs its own file")
+        seen[norm] = part
+        out[part] = rel
+    return out
+
+
+def _columns(cfg: ConfigFile, columns: dict) -> dict[str, str | list[str]]:
+    refuse_unknown(cfg, columns, COLUMN_KEYS, "columns.")
+    for key in REQUIRED_COLUMN_KEYS:
+        if not columns.get(key):
+            raise cfg.error("columns", f"columns.{key} is required")
+    out = {}
+    for key, value in columns.items():
+        if value is None:
+            continue
+        if key in MULTI_COLUMN_KEYS and isinstance(value, list):
+            if not value:
+                raise cfg.error(f"columns.{key}", f"columns.{key} lists no column")
+            out[key] = [as_str(cfg, f"columns.{key}", v) for v in value]
+        else:
+            out[key] = as_str(cfg, f"columns.{key}", value)
+    return out
+
+
+def _labels(cfg: ConfigFile, labels: dict) -> dict[str, dict]:
+    if not labels:
+        raise cfg.error("labels", "labels names no label", hint="add e.g. `emotion: {column: Emotion, type: class}`")
+    out = {}
+    for name, label in labels.items():
+        key = f"labels.{name}"
+        as_name(cfg, key, name, "label name")
+        label = as_mapping(cfg, key, label)
+        refuse_unknown(cfg, label, LABEL_KEYS, f"{key}.")
+        if "column" not in label or label.get("type") not in LABEL_TYPES:
+            raise cfg.error(key, f"label {name!r} needs 'column' and 'type: class|regression'")
+        out[str(name)] = {"column": as_str(cfg, f"{key}.column", label["column"]), "type": label["type"]}
     return out
 
 
 def load_spec(path: str | Path) -> DatasetSpec:
-    """Parse and check a dataset spec; unknown or missing keys are reported with their line."""
-    path = Path(path)
-    try:
-        text = path.read_text()
-        data = yaml.safe_load(text)
-        lines = _key_lines(yaml.compose(text))
-    except (OSError, yaml.YAMLError) as exc:
-        raise InputError(f"cannot read dataset spec: {exc}", path) from exc
-    if not isinstance(data, dict):
-        raise InputError("a dataset spec is a YAML mapping", path, 1)
-    for key in data:
-        if key not in SPEC_KEYS:
-            raise InputError(f"unknown key {key!r}; known keys: {sorted(SPEC_KEYS)}", path, lines.get(key))
+    """Parse and check a dataset spec; every mistake is reported with the spec's line."""
+    cfg = read_config(path, "dataset spec")
+    data = cfg.data
+    refuse_unknown(cfg, data, SPEC_KEYS)
     for key in ("name", "files", "columns", "labels"):
         if key not in data:
-            raise InputError(f"the spec lacks {key!r}", path, 1)
-    columns = data["columns"] or {}
-    for key in columns:
-        if key not in COLUMN_KEYS:
-            raise InputError(f"unknown columns key {key!r}; known: {sorted(COLUMN_KEYS)}", path, lines.get(f"columns.{key}"))
-    for key in REQUIRED_COLUMN_KEYS:
-        if not columns.get(key):
-            raise InputError(f"columns.{key} is required", path, lines.get("columns"))
-    for part in data["files"]:
-        if part not in PARTITIONS:
-            raise InputError(f"unknown partition {part!r} under files", path, lines.get(f"files.{part}"))
-    for feat in data.get("features") or {}:
-        if feat not in FEATURES:
-            raise InputError(f"unknown feature {feat!r}; known: {list(FEATURES)}", path, lines.get(f"features.{feat}"))
-    for name, label in data["labels"].items():
-        if not isinstance(label, dict) or "column" not in label or label.get("type") not in ("class", "regression"):
-            raise InputError(f"label {name!r} needs 'column' and 'type: class|regression'", path, lines.get(f"labels.{name}"))
-    spec = DatasetSpec(
-        path=path,
-        name=str(data["name"]),
-        files={k: str(v) for k, v in data["files"].items()},
-        columns=columns,
-        labels=data["labels"],
-        features=data.get("features") or {},
-        speaker_format=data.get("speaker_format", "plain"),
-        time_format=data.get("time_format", "seconds"),
-        speaker_noun=data.get("speaker_noun", "speaker"),
-        speaker_disjoint=bool(data.get("speaker_disjoint", True)),
-        lines=lines,
+            raise InputError(f"the spec lacks {key!r}", cfg.path, 1, hint="docs/bring-your-own.md lists every key")
+    features = as_mapping(cfg, "features", data.get("features") or {})
+    refuse_unknown(cfg, features, FEATURES, "features.")
+    options = {}
+    for key, allowed in CHOICES.items():
+        value = data.get(key, allowed[0])
+        if value not in allowed:
+            raise cfg.error(key, f"{key} must be one of {list(allowed)}, not {value!r}")
+        options[key] = value
+    if "description" in data:
+        as_str(cfg, "description", data["description"], allow_empty=True)
+    return DatasetSpec(
+        path=cfg.path,
+        name=as_name(cfg, "name", data["name"], "dataset name"),
+        files=_files(cfg, as_mapping(cfg, "files", data["files"])),
+        columns=_columns(cfg, as_mapping(cfg, "columns", data["columns"])),
+        labels=_labels(cfg, as_mapping(cfg, "labels", data["labels"])),
+        features={k: as_str(cfg, f"features.{k}", v) for k, v in features.items()},
+        speaker_noun=as_str(cfg, "speaker_noun", data.get("speaker_noun", "speaker")),
+        speaker_disjoint=as_bool(cfg, "speaker_disjoint", data.get("speaker_disjoint", True)),
+        lines=cfg.lines,
+        **options,
     )
-    if spec.speaker_format not in ("plain", "list"):
-        raise InputError("speaker_format must be 'plain' or 'list'", path, lines.get("speaker_format"))
-    if spec.time_format not in ("seconds", "hms"):
-        raise InputError("time_format must be 'seconds' or 'hms'", path, lines.get("time_format"))
-    return spec
 
 
 def _as_list(value: str | list[str]) -> list[str]:
@@ -114,14 +144,18 @@ def _as_list(value: str | list[str]) -> list[str]:
 
 
 def _read_partition_file(path: Path) -> pd.DataFrame:
-    if not path.exists():
-        raise InputError("data file not found", path)
-    try:
-        if path.suffix.lower() == ".parquet":
-            return pd.read_parquet(path)
-        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
-    except Exception as exc:  # noqa: BLE001 - any parser failure is reported with the file name
-        raise InputError(f"cannot read data file: {exc}", path) from exc
+    """One partition file as text cells (CSV) or as stored (Parquet); no rows is an error."""
+    if not os.path.lexists(path):
+        raise InputError("data file not found", path, hint="check files: in the spec and the data root")
+    if path.suffix.lower() == ".parquet":
+        try:
+            frame = pd.read_parquet(path)
+        except Exception as exc:  # noqa: BLE001 - any Parquet failure is reported with the file name
+            raise InputError(f"cannot read Parquet data file: {exc}", path) from None
+    else:
+        frame = read_csv_file(path, "data file", dtype=str, keep_default_na=False, na_values=[""])
+    refuse_empty_table(frame, path, "data file")
+    return frame
 
 
 def _speaker(value: str, fmt: str) -> str:
@@ -137,18 +171,55 @@ def _speaker(value: str, fmt: str) -> str:
     return str(names).strip()
 
 
+def _refuse_blank(values: pd.Series, path: Path, column: str, what: str) -> None:
+    """Empty or whitespace-only cells in a column that every talkturn needs."""
+    blank = values.isna() | (values.astype("string").str.strip() == "")
+    if blank.any():
+        raise InputError(f"{what} is empty or only spaces", path, int(np.flatnonzero(blank.to_numpy())[0]) + 2, column,
+                         hint=f"every talkturn needs a {what}")
+
+
 def _seconds(values: pd.Series, fmt: str, path: Path, column: str) -> np.ndarray:
     """Times as seconds from `seconds` numbers or `HH:MM:SS.fff` strings."""
     if fmt == "seconds":
-        out = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
-    else:
-        parts = values.astype("string").str.extract(r"^(\d+):(\d+):(\d+(?:[.,]\d+)?)$")
-        secs = parts[2].str.replace(",", ".")
-        out = (parts[0].astype(float) * 3600 + parts[1].astype(float) * 60 + secs.astype(float)).to_numpy(dtype=float)
+        return numbers(values, path, column, "time").to_numpy()
+    parts = values.astype("string").str.strip().str.extract(r"^(\d+):(\d+):(\d+(?:[.,]\d+)?)$")
+    secs = parts[2].str.replace(",", ".")
+    out = (parts[0].astype(float) * 3600 + parts[1].astype(float) * 60 + secs.astype(float)).to_numpy(dtype=float)
     bad = np.isnan(out) & values.notna().to_numpy()
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise InputError(f"cannot read time {values.iloc[i]!r} as {fmt}", path, i + 2, column)
+    return out
+
+
+def _feature(values: pd.Series, name: str, path: Path, column: str) -> pd.Series:
+    """A feature column in its canonical type: numbers, whole numbers, or 0/1/true/false flags."""
+    dtype = COLUMN_BY_NAME[name].dtype
+    if dtype != "boolean":
+        return numbers(values, path, column, f"{name} value", integer=dtype == "Int64")
+    words = {"1": True, "1.0": True, "true": True, "0": False, "0.0": False, "false": False}
+    text = values.astype("string").str.strip().str.lower()
+    bad = text.notna() & (text != "") & ~text.isin(words)
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise InputError(f"{name} value {values.iloc[i]!r} is not 0/1 or true/false", path, i + 2, column)
+    return text.map(words).astype("boolean")
+
+
+def _labels_of(raw: pd.DataFrame, spec: DatasetSpec, path: Path) -> dict[str, pd.Series]:
+    out = {}
+    for name, label in spec.labels.items():
+        values = raw[label["column"]]
+        if label["type"] == "regression":
+            out[f"label_{name}"] = numbers(values, path, label["column"], "label value")
+        else:
+            text = values.astype("string")
+            blank = text.notna() & (text.str.strip() == "")
+            if blank.any():
+                raise InputError("label is only spaces", path, int(np.flatnonzero(blank.to_numpy())[0]) + 2,
+                                 label["column"], hint="leave the cell empty for a talkturn without a label")
+            out[f"label_{name}"] = text
     return out
 
 
@@ -165,47 +236,72 @@ def _partition_table(spec: DatasetSpec, part: str, path: Path) -> pd.DataFrame:
                 f"{key} names column {column!r}, which {path} does not have (it has {list(raw.columns)})",
                 spec.path, spec.line(key),
             )
-    for key in ("text", "speaker", "dialogue", "order"):
-        for column in mapped[key]:
-            empty = raw[column].isna()
-            if empty.any():
-                raise InputError(f"empty {key} value", path, int(np.flatnonzero(empty)[0]) + 2, column)
+    for key in ("text", "speaker", "dialogue", "order", "session", "utterance_id"):
+        for column in mapped.get(key, []):
+            _refuse_blank(raw[column], path, column, key)
+    text = raw[mapped["text"][0]].astype("string")
+    if text.str.contains(REPLACEMENT, regex=False).any():
+        i = int(np.flatnonzero(text.str.contains(REPLACEMENT, regex=False).to_numpy())[0])
+        raise InputError("text holds U+FFFD replacement characters: an earlier conversion lost the original characters",
+                         path, i + 2, mapped["text"][0], hint="take the data from the original source again")
     out = pd.DataFrame(index=raw.index)
     out["dataset"] = spec.name
     out["dialogue"] = raw[mapped["dialogue"]].astype(str).agg("_".join, axis=1)
     out["session"] = raw[mapped["session"]].astype(str).agg("_".join, axis=1) if "session" in mapped else out["dialogue"]
-    order = pd.to_numeric(raw[mapped["order"][0]], errors="coerce")
-    if order.isna().any():
-        i = int(np.flatnonzero(order.isna())[0])
-        raise InputError(f"order value {raw[mapped['order'][0]].iloc[i]!r} is not a number", path, i + 2, mapped["order"][0])
+    order = numbers(raw[mapped["order"][0]], path, mapped["order"][0], "order value", integer=True)
     out["_order"] = order.to_numpy()
     if "utterance_id" in mapped:
         out["utterance_id"] = raw[mapped["utterance_id"]].astype(str).agg("_".join, axis=1)
     else:
         out["utterance_id"] = out["dialogue"] + "_" + order.astype("int64").astype(str)
     out["speaker"] = raw[mapped["speaker"][0]].map(lambda v: _speaker(v, spec.speaker_format))
+    _refuse_blank(out["speaker"], path, mapped["speaker"][0], "speaker")
     out["speaker_noun"] = spec.speaker_noun
-    out["text"] = raw[mapped["text"][0]].astype(str)
+    out["text"] = text
     out["partition"] = part
     for key, target in (("start", "start_s"), ("end", "end_s")):
         if key in mapped:
             out[target] = _seconds(raw[mapped[key][0]], spec.time_format, path, mapped[key][0])
-    for name, label in spec.labels.items():
-        values = raw[label["column"]]
-        if label["type"] == "regression":
-            numbers = pd.to_numeric(values, errors="coerce")
-            bad = numbers.isna() & values.notna()
-            if bad.any():
-                i = int(np.flatnonzero(bad)[0])
-                raise InputError(f"label value {values.iloc[i]!r} is not a number", path, i + 2, label["column"])
-            out[f"label_{name}"] = numbers.astype("float64")
-        else:
-            out[f"label_{name}"] = values.astype("string")
+    for column, values in _labels_of(raw, spec, path).items():
+        out[column] = values
     for name, column in spec.features.items():
-        out[name] = pd.to_numeric(raw[column], errors="coerce")
+        out[name] = _feature(raw[column], name, path, column)
     out["_line"] = raw.index.to_numpy() + 2
     out["_file"] = str(path)
     return out
+
+
+def _where(row: pd.Series) -> str:
+    return f"{row['_file']}:{row['_line']}"
+
+
+def _refuse_duplicates(table: pd.DataFrame) -> None:
+    """Two talkturns with one utterance id: both places are named."""
+    dup = table["utterance_id"].duplicated(keep=False)
+    if dup.any():
+        uid = table.loc[dup, "utterance_id"].iloc[0]
+        first, second = (row for _, row in table[table["utterance_id"] == uid].head(2).iterrows())
+        raise InputError(f"duplicate utterance id {uid!r} (also at {_where(first)})", second["_file"], int(second["_line"]),
+                         hint="make (dialogue, order) unique or map columns.utterance_id")
+
+
+def _refuse_label_variants(table: pd.DataFrame, spec: DatasetSpec) -> None:
+    """Class labels that differ only by case or surrounding spaces would become separate classes."""
+    for name, label in spec.labels.items():
+        if label["type"] != "class":
+            continue
+        values = table[f"label_{name}"].dropna()
+        counts = values.value_counts()
+        variants: dict[str, list[str]] = {}
+        for value in counts.index:
+            variants.setdefault(str(value).strip().casefold(), []).append(value)
+        clash = next((v for v in variants.values() if len(v) > 1), None)
+        if clash:
+            rare = min(clash, key=lambda v: counts[v])
+            row = table[table[f"label_{name}"] == rare].iloc[0]
+            listed = ", ".join(f"{v!r} ({counts[v]} rows)" for v in clash)
+            raise InputError(f"label values {listed} differ only by case or surrounding spaces", row["_file"],
+                             int(row["_line"]), label["column"], hint="write each class exactly one way in every file")
 
 
 def read_byo(spec_path: str | Path, root: str | Path | None = None) -> pd.DataFrame:
@@ -216,15 +312,14 @@ def read_byo(spec_path: str | Path, root: str | Path | None = None) -> pd.DataFr
         raise InputError("data root is not a directory", base)
     parts = [_partition_table(spec, part, base / rel) for part, rel in spec.files.items()]
     table = pd.concat(parts, ignore_index=True)
-    dup = table["utterance_id"].duplicated(keep=False)
-    if dup.any():
-        row = table[dup].iloc[1]
-        raise InputError(f"duplicate utterance id {row['utterance_id']!r}", row["_file"], int(row["_line"]),
-                         hint="make (dialogue, order) unique or map columns.utterance_id")
+    _refuse_duplicates(table)
+    _refuse_label_variants(table, spec)
     sessions = table.groupby("session")["partition"].nunique()
     if (sessions > 1).any():
         session = sessions[sessions > 1].index[0]
-        raise InputError(f"session {session!r} appears in several partition files", spec.path, spec.line("files"))
+        files = sorted(table.loc[table["session"] == session, "_file"].unique())
+        raise InputError(f"session {session!r} appears in several partition files: {files}", spec.path, spec.line("files"),
+                         hint="keep each session (columns.session, default the dialogue) in one file")
     if spec.speaker_disjoint:
         check_speakers_disjoint(table, str(spec.path))
     table["turn_index"] = table.groupby("dialogue")["_order"].rank(method="first").astype(int) - 1

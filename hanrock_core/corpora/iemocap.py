@@ -8,12 +8,15 @@ preprocessing outputs beside the release: `preprocessing/openface/<dialog>_<F|M>
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
 import pandas as pd
 
 from ..errors import InputError
+from ..input_files import is_hidden, read_text, visible
+from ..notices import Notices, ensure
 from ..paper_tables import IEMOCAP_FOUR_CLASS
 from ..partitions import assign_partitions, default_partition_file, load_partition_plan
 from ..talkturn import finalise_table
@@ -55,8 +58,7 @@ def parse_uid(uid: str, path: Path, line: int) -> dict[str, str]:
 def read_emo_evaluation(path: Path) -> list[dict]:
     """Parse one EmoEvaluation file: one record per `[start - end] uid code [v, a, d]` line."""
     records = []
-    for number, raw in enumerate(path.read_text(errors="replace").splitlines(), start=1):
-        line = raw.rstrip("\r")
+    for number, line in enumerate(read_text(path, "EmoEvaluation file").splitlines(), start=1):
         if not line.startswith("["):
             continue  # header (%), rater lines (C-E1:, A-E3:) and blank separators
         m = _EVAL_LINE.match(line)
@@ -82,16 +84,18 @@ def read_emo_evaluation(path: Path) -> list[dict]:
                 raise InputError(f"{dim[6:]} {record[dim]} is outside 1..5", path, number)
         record.update(parse_uid(m["uid"], path, number))
         records.append(record)
+    if not records:
+        raise InputError("no evaluation lines ('[start - end]<TAB>utterance<TAB>code<TAB>[v, a, d]')", path,
+                         hint="the file is damaged or not an EmoEvaluation file: restore it from the release")
     return records
 
 
 def read_transcription(path: Path) -> dict[str, tuple[float, float, str, int]]:
-    """uid -> (start, end, text, line) from one transcription file; noise lines are skipped."""
-    out = {}
-    for number, raw in enumerate(path.read_text(errors="replace").splitlines(), start=1):
-        line = raw.rstrip("\r")
+    """uid -> (start, end, text, line) from one transcription file; noise lines and XX ids are skipped."""
+    out: dict[str, tuple[float, float, str, int]] = {}
+    for number, line in enumerate(read_text(path, "transcription").splitlines(), start=1):
         if not line.startswith("Ses"):
-            continue
+            continue  # noise such as `M: Yeah.` lines without an utterance id
         m = _TRANS_LINE.match(line)
         if not m:
             raise InputError(f"malformed transcription line {line[:60]!r}", path, number,
@@ -104,8 +108,39 @@ def read_transcription(path: Path) -> dict[str, tuple[float, float, str, int]]:
             raise InputError(f"bad time range [{m['start']}-{m['end']}]", path, number) from None
         if end < start:
             raise InputError(f"bad time range [{m['start']}-{m['end']}]: end before start", path, number)
-        out[m["uid"]] = (start, end, m["text"].strip(), number)
+        if m["uid"] in out:
+            raise InputError(f"utterance {m['uid']!r} is transcribed twice (first at line {out[m['uid']][3]})", path, number)
+        text = m["text"].strip()
+        if not text:
+            raise InputError(f"utterance {m['uid']!r} has no text", path, number,
+                             hint="write what was said (or a marker such as [inaudible]); empty talkturns are refused")
+        out[m["uid"]] = (start, end, text, number)
     return out
+
+
+def _dialogue_files(release: Path, notices: Notices) -> list[tuple[Path, Path]]:
+    """(EmoEvaluation, transcription) file pairs; hidden files are ignored, an unpaired file is refused."""
+    sessions = sorted(release.glob("Session*/dialog"))
+    evaluations, transcriptions, hidden = [], [], 0
+    for dialog in sessions:
+        for folder, found in (("EmoEvaluation", evaluations), ("transcriptions", transcriptions)):
+            listed = list((dialog / folder).glob("*.txt"))
+            hidden += sum(is_hidden(p) for p in listed)
+            found += [p for p in visible(listed) if not p.is_dir()]
+    if hidden:
+        notices.info(f"ignored {hidden} hidden file(s) such as macOS AppleDouble '._<name>.txt' companions", release)
+    evaluated = {p.parent.parent / p.name for p in evaluations}
+    for path in transcriptions:
+        if path.parent.parent / path.name not in evaluated:
+            raise InputError("transcription without an EmoEvaluation file: its dialogue would be left out", path,
+                             hint=f"restore {path.parent.parent / 'EmoEvaluation' / path.name} from the release")
+    pairs = []
+    for path in evaluations:
+        trans_path = path.parent.parent / "transcriptions" / path.name
+        if not os.path.lexists(trans_path):
+            raise InputError("no transcription for this dialogue", path, hint=f"expected {trans_path}")
+        pairs.append((path, trans_path))
+    return pairs
 
 
 def read_iemocap(
@@ -115,22 +150,24 @@ def read_iemocap(
     vokaturi_csv: str | Path | None = None,
     min_confidence: float = MIN_CONFIDENCE,
     dataset: str = "iemocap",
+    openface_fps: float | None = None,
+    notices: Notices | None = None,
 ) -> pd.DataFrame:
     """Read an IEMOCAP release (and its preprocessing outputs) into the talkturn table."""
+    notices = ensure(notices)
     release = find_release(root)
-    eval_files = sorted(release.glob("Session*/dialog/EmoEvaluation/*.txt"))
-    if not eval_files:
+    pairs = _dialogue_files(release, notices)
+    if not pairs:
         raise InputError(
             "no EmoEvaluation files found", root,
             hint=f"expected {RELEASE_DIR}/Session*/dialog/EmoEvaluation/<dialog>.txt under the root",
         )
     records: list[dict] = []
     seen: dict[str, tuple[Path, int]] = {}
-    for eval_path in eval_files:
-        trans_path = eval_path.parent.parent / "transcriptions" / eval_path.name
-        if not trans_path.exists():
-            raise InputError("no transcription for this dialogue", eval_path, hint=f"expected {trans_path}")
+    unevaluated: list[tuple[Path, int]] = []
+    for eval_path, trans_path in pairs:
         transcript = read_transcription(trans_path)
+        evaluated = set()
         for rec in read_emo_evaluation(eval_path):
             uid = rec["utterance_id"]
             if uid in seen:
@@ -138,17 +175,25 @@ def read_iemocap(
                 raise InputError(f"duplicate utterance id {uid!r} (first at {first_path}:{first_line})", *rec["_eval_at"])
             seen[uid] = rec["_eval_at"]
             if uid not in transcript:
-                raise InputError(f"utterance {uid!r} has no transcription line", trans_path)
+                raise InputError(f"utterance {uid!r} has no transcription line", trans_path,
+                                 hint=f"the evaluation is at {eval_path}:{rec['_eval_at'][1]}")
             rec["start_s"], rec["end_s"], rec["text"], _ = transcript[uid]
+            evaluated.add(uid)
             records.append(rec)
+        unevaluated += [(trans_path, line) for uid, (*_, line) in transcript.items() if uid not in evaluated]
+    if unevaluated:
+        path, line = unevaluated[0]
+        notices.warn(f"{len(unevaluated)} transcribed utterance(s) have no evaluation block and are left out "
+                     f"(first here)", path, line)
     table = pd.DataFrame.from_records(records).drop(columns="_eval_at")
     table["dataset"] = dataset
     table["turn_index"] = table.groupby("dialogue")["start_s"].rank(method="first").astype(int) - 1
     plan = load_partition_plan(partition_file or default_partition_file("iemocap"))
-    table = assign_partitions(table, plan)
+    table = assign_partitions(table, plan, notices=notices)
     pre = release.parent / "preprocessing" if release.name == RELEASE_DIR else release / "preprocessing"
     of_dir = Path(openface_dir) if openface_dir else pre / "openface"
     files = {(d, s): of_dir / f"{d}_{s[-1]}.csv" for d, s in table[["dialogue", "speaker"]].drop_duplicates().itertuples(index=False)}
-    table = attach_openface(table, files, min_confidence)
-    table = attach_vokaturi(table, Path(vokaturi_csv) if vokaturi_csv else pre / "vokaturi.csv")
+    table = attach_openface(table, files, min_confidence, of_dir, openface_fps, notices, openface_dir is not None)
+    table = attach_vokaturi(table, Path(vokaturi_csv) if vokaturi_csv else pre / "vokaturi.csv", notices=notices,
+                            required=vokaturi_csv is not None)
     return finalise_table(table, str(root))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import wave
 from pathlib import Path
 
 import numpy as np
@@ -63,15 +64,17 @@ def write(root: Path, scale: float, seed: int) -> pd.DataFrame:
         sdir.mkdir(parents=True)
         rec_no = recordings.index(recording) + 1
         ids = {"user": f"U{rec_no:02d}", "operator": f"O{rec_no:02d}"}
+        # as released: the recording is a number; its date-time (Table 5's name) starts the media file names
         (sdir / "session.xml").write_text(
             '<?xml version="1.0" encoding="UTF-8"?>\n'
-            f'<session sessionId="{folder}" recording="{recording}" character="{CHARACTERS[char]}" '
-            f'userId="{ids["user"]}" operatorId="{ids["operator"]}" status="ok" synthetic="true"/>\n'
+            f'<session sessionId="{folder}" recording="{rec_no}" character="{CHARACTERS[char]}" '
+            f'userId="{ids["user"]}" operatorId="{ids["operator"]}" synthetic="true"/>\n'
         )
         end = max(t.end_s for t in turns) + 1.0
         for slot, role in enumerate(ROLES):
+            _write_silent_wav(sdir / f"{recording}_{role.capitalize()} HeadMounted_{CHARACTERS[char]}.wav")
             own = [(i, t) for i, t in enumerate(turns) if t.speaker == slot]
-            _write_transcript(sdir / f"wordLevel_alignedTranscript_S{folder}_{role}.txt", recording, own)
+            _write_transcript(sdir / f"wordLevel_alignedTranscript_S{folder}_{role}", recording, own)
             write_openface_csv(pre / "openface" / f"{folder}_{role}.csv", openface_frames(rng, turns, slot, end))
             target = "U" if role == "user" else "O"
             times = np.array([t.start_s for _, t in own]) if own else np.zeros(0)
@@ -80,8 +83,9 @@ def write(root: Path, scale: float, seed: int) -> pd.DataFrame:
                 values = trace_value(dim, states)
                 for rater in RATERS:
                     samples = trace_samples(rng, times, values, end) if own else np.zeros((0, 2))
+                    part = "2" if rater == 2 and folder % 3 == 0 else ""  # the release's optional `2` before D
                     if len(samples):
-                        np.savetxt(sdir / f"R{rater}S{folder}T{target}C{char}D{dim}.txt", samples, fmt="%.2f %.4f")
+                        np.savetxt(sdir / f"R{rater}S{folder}T{target}C{char}{part}D{dim}.txt", samples, fmt="%.2f %.4f")
             for i, t in own:
                 uid = f"{folder}_{role}_{i:03d}"
                 probs = tone_probabilities(rng, t.state)
@@ -96,7 +100,7 @@ def write(root: Path, scale: float, seed: int) -> pd.DataFrame:
 
 
 def _write_transcript(path: Path, recording: str, own: list[tuple[int, Talkturn]]) -> None:
-    """Word-level transcript: a separator per turn, then `start_ms end_ms WORD` per word."""
+    """Word-level transcript: a separator per turn, `start_ms end_ms WORD` per word, and `.` to end the turn."""
     lines = []
     for i, t in own:
         lines.append(f"---recording {recording} turn {i}---")
@@ -104,4 +108,13 @@ def _write_transcript(path: Path, recording: str, own: list[tuple[int, Talkturn]
         edges = np.linspace(t.start_s, t.end_s, len(words) + 1)
         for w, a, b in zip(words, edges[:-1], edges[1:]):
             lines.append(f"{int(round(a * 1000))} {int(round(b * 1000))} {w}")
+        lines.append(".")
     path.write_text("\n".join(lines) + "\n")
+
+
+def _write_silent_wav(path: Path) -> None:
+    """A valid, empty 16 kHz WAV: the synthetic corpus has no audio, but its file names carry the recording date-time."""
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(16000)

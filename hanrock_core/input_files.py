@@ -1,0 +1,154 @@
+"""Reading the user's files: strict text decoding, hidden-file filtering, CSVs with file:line errors.
+
+Every reader goes through these helpers, so one rule holds everywhere: UTF-8 (with or without a
+byte-order mark) and UTF-16 with a byte-order mark are read as they are; anything else stops with
+the file, line and bytes that do not decode.  Nothing is decoded with replacement characters.
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+import re
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError
+
+_BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+_CP1252_ONLY = set(range(0x80, 0xA0))  # bytes that are printable in cp1252 and never start a UTF-8 sequence
+REPLACEMENT = "\ufffd"
+_PARSER_LINE = re.compile(r"line (\d+)")
+
+
+def is_hidden(path: Path) -> bool:
+    """Names starting with '.' (macOS AppleDouble `._x.txt`, `.DS_Store`) are never data."""
+    return path.name.startswith(".")
+
+
+def visible(paths: Iterable[Path]) -> list[Path]:
+    """`paths` without hidden names, sorted."""
+    return sorted(p for p in paths if not is_hidden(p))
+
+
+def read_bytes(path: str | Path, what: str = "file") -> bytes:
+    """The bytes of `path`; a missing file, a directory or a symlink loop is an InputError naming it."""
+    path = Path(path)
+    try:
+        return path.read_bytes()
+    except IsADirectoryError:
+        raise InputError(f"expected a {what} but found a directory", path) from None
+    except OSError as exc:
+        raise InputError(f"cannot read {what}: {exc.strerror or exc}", path,
+                         hint="check that the path exists, is readable and is not a symlink loop") from None
+
+
+def _line_of(data: bytes, offset: int) -> int:
+    return data.count(b"\n", 0, offset) + 1
+
+
+def decode(data: bytes, path: str | Path) -> str:
+    """Text of a file's bytes: UTF-8 (BOM optional) or UTF-16 with a BOM, else a clear error."""
+    encoding = next((enc for bom, enc in _BOMS if data.startswith(bom)), "utf-8")
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        bad = data[exc.start:exc.end]
+        hint = "save the file as UTF-8"
+        if encoding == "utf-8" and bad and bad[0] in _CP1252_ONLY:
+            hint = ("it looks like Windows-1252 (curly quotes, dashes): convert it, e.g. "
+                    f"`iconv -f cp1252 -t utf-8 {Path(path).name} > fixed.txt`")
+        line = _line_of(data, exc.start) if encoding == "utf-8" else None
+        raise InputError(f"bytes {bad.hex(' ')} do not decode as {encoding.replace('-sig', '')} ({exc.reason})",
+                         path, line, hint=hint) from None
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise InputError("the file holds NUL characters: it is probably UTF-16 without a byte-order mark", path, line,
+                         hint="save it as UTF-8 (or as UTF-16 with a byte-order mark)")
+    if REPLACEMENT in text:
+        line = text.count("\n", 0, text.index(REPLACEMENT)) + 1
+        raise InputError("the text holds U+FFFD replacement characters: an earlier conversion lost the original "
+                         "characters", path, line, hint="take the file from the original source again")
+    return text
+
+
+def read_text(path: str | Path, what: str = "file") -> str:
+    """The decoded text of a user file (see `decode`)."""
+    return decode(read_bytes(path, what), path)
+
+
+def read_csv_file(path: str | Path, what: str, **read_kwargs) -> pd.DataFrame:
+    """A CSV file decoded strictly and parsed by pandas; parse errors name the file and line."""
+    text = read_text(path, what)
+    if not text.strip():
+        raise InputError(f"the {what} is empty", path, hint="restore the file, or remove it if it holds no data")
+    try:
+        return pd.read_csv(io.StringIO(text), **read_kwargs)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
+        found = _PARSER_LINE.search(str(exc))
+        raise InputError(f"cannot parse {what}: {str(exc).strip()}", path, int(found[1]) if found else None,
+                         hint="a decimal comma ('0,5') or an unquoted comma in a cell splits the row: "
+                              "use '.' for decimals and quote cells that hold commas") from None
+
+
+def refuse_empty_table(frame: pd.DataFrame, path: str | Path, what: str) -> None:
+    """A CSV with a header and no rows holds no data: refused rather than read as nothing."""
+    if len(frame) == 0:
+        raise InputError(f"the {what} has a header but no rows", path, 2,
+                         hint="restore the rows, or remove the file if it holds no data")
+
+
+def _parsed_numbers(values: pd.Series, path: str | Path, column: str, what: str, first_line: int,
+                    integer: bool) -> pd.Series:
+    """`numbers` for a column a parser already read as numbers: only infinities and fractions remain to refuse."""
+    out = values.to_numpy(dtype=float, na_value=np.nan)
+    finite = np.isfinite(out)
+    bad = (~finite & ~np.isnan(out)) | (finite & integer & (out != np.floor(np.where(finite, out, 0.0))))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        words = "must be an integer" if np.isfinite(out[i]) else "is not a finite number (infinite or beyond float range)"
+        raise InputError(f"{what} {values.iloc[i]!r} {words}", path, first_line + i, column)
+    return pd.Series(out, index=values.index, dtype="float64")
+
+
+def numbers(values: pd.Series, path: str | Path, column: str, what: str = "value",
+            first_line: int = 2, integer: bool = False) -> pd.Series:
+    """Parse a column of numbers; empty cells stay missing, anything else that is not a finite number stops.
+
+    Catches decimal commas, `NaN` written out, `inf`, numbers beyond float range and, with `integer`,
+    fractions.  `first_line` is the file line of the first row (2 under a header).
+    """
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        return _parsed_numbers(values, path, column, what, first_line, integer)
+    text = values.astype("string").str.strip()
+    present = (text.notna() & (text != "")).to_numpy(dtype=bool, na_value=False)
+    parsed = pd.to_numeric(text.where(pd.Series(present, index=text.index)), errors="coerce")
+    out = pd.Series(parsed, index=values.index).astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+    finite = np.isfinite(out)
+    problems = (
+        (present & np.isnan(out), "is not a number"),
+        (present & ~finite & ~np.isnan(out), "is not a finite number (infinite or beyond float range)"),
+        (present & finite & integer & (out != np.floor(np.where(finite, out, 0.0))), "must be an integer"),
+    )
+    hits = [(int(np.flatnonzero(mask)[0]), words) for mask, words in problems if mask.any()]
+    if hits:
+        i, words = min(hits)
+        raw = values.iloc[i]
+        problem = f"{what} {raw!r} {words}"
+        if isinstance(raw, str) and re.fullmatch(r"\s*[-+]?\d+,\d+\s*", raw):
+            problem += " (a decimal comma? write 0.5, not 0,5)"
+        raise InputError(problem, path, first_line + i, column)
+    return pd.Series(out, index=values.index, dtype="float64")
+
+
+def read_tool_csv(path: str | Path, tool: str, required, hint: str | None = None, **read_kwargs) -> pd.DataFrame:
+    """A preprocessing tool's CSV with column names stripped; unreadable files and missing columns are named."""
+    frame = read_csv_file(path, f"{tool} CSV", skipinitialspace=True, **read_kwargs)
+    frame.columns = [str(c).strip() for c in frame.columns]
+    for name in required:
+        if name not in frame.columns:
+            raise InputError(f"{tool} CSV lacks column {name!r}", path, 1, name, hint=hint)
+    return frame
