@@ -70,7 +70,7 @@ def prepare_dataset(context: dg.OpExecutionContext, platform: PlatformResource, 
     _record(context, "raw_sessions", dataset, write_table(base, "raw_sessions", dataset, table),
             corpus_metadata(table, str(root), notices))
     family = NarrativeFamily(config.family).value
-    narratives = narrative_table(table, family)
+    narratives = narrative_table(table, family, config.keep_punctuation)
     path = write_table(base, "monah_narratives", dataset, narratives)
     _record(context, "monah_narratives", dataset, path, narrative_metadata(narratives, family))
     context.log.info(f"{dataset}: {len(table):,} talkturns read, narratives written")
@@ -111,10 +111,10 @@ def train_op(hypothesis: str) -> dg.OpDefinition:
     @dg.op(name=f"train_{hypothesis}", tags=TRAINING_STEP_TAGS)
     def train(context: dg.OpExecutionContext, platform: PlatformResource, study: StudyResource, key: str) -> str:
         """Random search over every condition of the hypothesis on one dataset.task."""
-        trials = train_partition(platform, study, hypothesis, key, context.log.info)
+        trials, part = train_partition(platform, study, hypothesis, key, context.log.info)
         results_db = platform.settings().home / "results.duckdb"
         write_table(platform.settings().home / "assets", f"{hypothesis}_trials", key, trials)
-        _record(context, f"{hypothesis}_trials", key, None, trials_metadata(trials, results_db, hypothesis, key))
+        _record(context, f"{hypothesis}_trials", key, None, trials_metadata(trials, results_db, hypothesis, key, part))
         return key
 
     return train

@@ -149,7 +149,9 @@ def models_from_trial(trial: dict, data: TaskData, profile: Profile) -> ReportMo
                          content_size=int(trial["content_size"]), l2=float(trial["l2"]),
                          dropout=float(trial["dropout"]), recurrent_dropout=float(trial["recurrent_dropout"]),
                          optimizer=profile.optimizer, epochs=profile.epochs, sampler=profile.sampler,
-                         seed=trial_seed(profile, int(trial["trial"])), compile=profile.compile)
+                         seed=trial_seed(profile, int(trial["trial"])), compile=profile.compile,
+                         embedding_trainable=profile.embeddings.trainable if profile.embeddings else True,
+                         class_weights=profile.class_weights)
     aux = json.loads(trial["loss_weights"]) if isinstance(trial["loss_weights"], str) else dict(trial["loss_weights"])
     weights = np.r_[float(trial["primary_weight"]), [float(aux.get(t, 0.0)) for t in data.aux_names]]
     source = f"{trial['hypothesis']} {trial['condition']} trial {int(trial['trial'])} (best dev)"
@@ -180,6 +182,8 @@ def _fingerprint(data: TaskData, models: ReportModels) -> str:
     h.update(np.round(models.mtl_weights, 8).tobytes())
     h.update("\n".join(data.vocab.words).encode())
     h.update(data.words.numpy().tobytes() + data.primary.numpy().tobytes() + data.aux.numpy().tobytes())
+    if data.vectors is not None:
+        h.update(data.vectors.numpy().tobytes())
     return h.hexdigest()
 
 

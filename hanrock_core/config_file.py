@@ -134,3 +134,16 @@ def as_name(cfg: ConfigFile, key: str, value: Any, what: str) -> str:
         problem = f"{what} {name!r} contains '.'" if "." in name else f"{what} {name!r} is not a plain name"
         raise cfg.error(key, problem, hint=NAME_HINT)
     return name
+
+
+def as_metric(cfg: ConfigFile, key: str, value: Any, classification: bool) -> str:
+    """A selection metric that applies to the task's kind (absent: the paper's, MA or MAE)."""
+    from .metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS, default_metric
+
+    if value is None:
+        return default_metric(classification)
+    allowed = CLASSIFICATION_METRICS if classification else REGRESSION_METRICS
+    if value not in allowed:
+        kind = "classification" if classification else "regression"
+        raise cfg.error(key, f"{key} {value!r} is not a {kind} metric; choose one of {list(allowed)}")
+    return value

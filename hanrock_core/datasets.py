@@ -9,6 +9,7 @@ import pandas as pd
 
 from .corpora import read_corpus
 from .corpora.byo import load_spec
+from .errors import InputError
 from .notices import Notices
 from .settings import Settings, check_data_directory
 from .synthetic import generate
@@ -60,3 +61,27 @@ def dataset_tasks(settings: Settings, name: str) -> tuple[str, ...]:
     if cfg.corpus == "byo":
         return tuple(load_spec(cfg.spec).labels)
     return PAPER_TASKS[cfg.corpus]
+
+
+def dataset_metrics(settings: Settings, name: str) -> dict[str, str]:
+    """Each primary task's selection metric: the settings' `metrics`, else the spec's, else the paper's (MA / MAE)."""
+    from .metrics import selection_metric
+
+    cfg = settings.dataset(name)
+    if cfg.corpus == "byo":
+        spec = load_spec(cfg.spec)
+        kinds = {task: label["type"] == "class" for task, label in spec.labels.items()}
+        metrics = {task: label["metric"] for task, label in spec.labels.items()}
+    else:
+        kinds = {task: task == "emotion" for task in PAPER_TASKS[cfg.corpus]}
+        metrics = {task: selection_metric(kind)[0] for task, kind in kinds.items()}
+    for task, metric in cfg.metrics.items():
+        if task not in kinds:
+            raise InputError(f"datasets.{name}.metrics names task {task!r}, which {name} does not have "
+                             f"(its tasks: {list(kinds)})", settings.source)
+        try:
+            selection_metric(kinds[task], metric)
+        except ValueError as exc:
+            raise InputError(f"datasets.{name}.metrics.{task}: {exc}", settings.source) from None
+        metrics[task] = metric
+    return metrics

@@ -150,10 +150,17 @@ def build_narratives(table: pd.DataFrame, family: str = "vpa") -> pd.Series:
 _PUNCT = re.compile(r"[^\w\s]")
 
 
-def normalise(narrative: str) -> str:
-    """Model input: lowercase, apostrophes dropped, other punctuation and the articles removed."""
+def normalise(narrative: str, keep: str = "") -> str:
+    """Model input: lowercase, apostrophes dropped, other punctuation and the articles removed.
+
+    `keep` (e.g. "?!"; the paper: none) names punctuation kept as tokens of their own: "really?!" ->
+    "really ? !" -- a departure from the paper's rule, offered as an option.
+    """
     text = narrative.lower().replace("'", "").replace("\u2019", "")
-    words = _PUNCT.sub(" ", text).split()
+    placeholders = {f"keptmark{ord(mark)}keptmark": mark for mark in keep}  # word characters survive _PUNCT
+    for word, mark in placeholders.items():
+        text = text.replace(mark, f" {word} ")
+    words = [placeholders.get(w, w) for w in _PUNCT.sub(" ", text).split()]
     return " ".join(w for w in words if w not in ARTICLES)
 
 
@@ -162,7 +169,7 @@ NONVERBAL_PHRASES = tuple(w for _, w in ACTION_WORDS) + tuple(w for _, w in TONE
     "a significantly long delay")
 
 
-def narrative_table(table: pd.DataFrame, family: str = "vpa") -> pd.DataFrame:
+def narrative_table(table: pd.DataFrame, family: str = "vpa", keep_punctuation: str = "") -> pd.DataFrame:
     """Per talkturn: ids, the verbatim text, the MONAH narrative and the normalised model input."""
     narratives = build_narratives(table, family)
     return pd.DataFrame({
@@ -173,7 +180,7 @@ def narrative_table(table: pd.DataFrame, family: str = "vpa") -> pd.DataFrame:
         "partition": table["partition"].to_numpy(),
         "verbatim": table["text"].to_numpy(),
         "narrative": narratives.to_numpy(),
-        "model_input": narratives.map(normalise).to_numpy(),
+        "model_input": narratives.map(lambda n: normalise(n, keep_punctuation)).to_numpy(),
     })
 
 

@@ -17,6 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from .io import atomic_path  # noqa: E402
+from .metrics import METRIC_LABELS  # noqa: E402
 
 
 def save_png(fig, path: str | Path, dpi: int = 80) -> bytes:
@@ -58,7 +59,9 @@ def forest_plot(significance: pd.DataFrame, title: str):
     ax.axvline(0, color="grey", lw=0.8)
     ax.set_yticks(range(len(rows)), labels, fontsize=7)
     ax.invert_yaxis()
-    ax.set_xlabel("challenger - baseline (MA(4): higher is better; MAE: lower is better)", fontsize=8)
+    ax.set_xlabel("challenger - baseline (" + "; ".join(
+        f"{METRIC_LABELS.get(m, m)}: {'lower' if m == 'mae' else 'higher'} is better"
+        for m in dict.fromkeys(rows["metric"])) + ")", fontsize=8)
     ax.set_title(title, fontsize=9)
     return fig
 

@@ -16,6 +16,7 @@ import duckdb
 import pandas as pd
 
 from .errors import InputError
+from .metrics import METRIC_LABELS, default_metric
 
 SQL_DIR = Path(__file__).resolve().parents[1] / "sql"
 LOCK_WAIT_S = 120.0
@@ -71,11 +72,45 @@ def connect(path: str | Path, log: Callable[[str], None] = print, read_only: boo
         conn.close()
 
 
+# the paper's 8 columns of Tables 1-3: (dataset, task) -> header, for the paper's metric
+PAPER_COLUMNS = {
+    ("iemocap", "emotion"): "IEMOCAP Classif. MA(4)", ("iemocap", "valence"): "IEMOCAP Val. MAE",
+    ("iemocap", "activation"): "IEMOCAP Act. MAE", ("iemocap", "dominance"): "IEMOCAP Dom. MAE",
+    ("semaine", "activation"): "SEMAINE Act. MAE", ("semaine", "intensity"): "SEMAINE Int. MAE",
+    ("semaine", "power"): "SEMAINE Pow. MAE", ("semaine", "valence"): "SEMAINE Val. MAE",
+}
+
+
+def _header(dataset: str, task: str, metric: str | None) -> str:
+    """A column's name: the paper's for its 8 columns on the paper's metric, else `dataset task METRIC`."""
+    paper = PAPER_COLUMNS.get((dataset, task))
+    if paper and metric in (None, default_metric(task == "emotion")):
+        return paper
+    label = METRIC_LABELS.get(metric or "", metric or "")
+    if paper:
+        return paper.rsplit(" ", 1)[0] + f" {label}"
+    return f"{dataset} {task} {label}"
+
+
+def paper_row_macro(conn) -> str:
+    """`paper_row(h)` with the paper's 8 columns, then every other dataset/task the trials hold."""
+    present = conn.execute("SELECT DISTINCT dataset, task, any_value(metric) OVER (PARTITION BY dataset, task) "
+                           "FROM trials ORDER BY dataset, task").fetchall()
+    metrics = {(d, t): m for d, t, m in present}
+    columns = list(PAPER_COLUMNS) + [key for key in metrics if key not in PAPER_COLUMNS]
+    cells = ",\n    ".join(
+        f"max(cell) FILTER (WHERE dataset = '{d}' AND task = '{t}') AS \"{_header(d, t, metrics.get((d, t)))}\""
+        for d, t in columns)
+    return (f"CREATE OR REPLACE MACRO paper_row(h) AS TABLE\nSELECT condition,\n    {cells}\n"
+            "FROM results_long WHERE hypothesis = h GROUP BY condition")
+
+
 def ensure_schema(path: str | Path, log: Callable[[str], None] = print) -> None:
     """Create the tables and (re)create the views; safe to run any number of times."""
     with connect(path, log) as conn:
         for file in sql_files():
             conn.execute(file.read_text())
+        conn.execute(paper_row_macro(conn))
 
 
 def replace_rows(path: str | Path, table: str, key: dict[str, str], rows: pd.DataFrame,

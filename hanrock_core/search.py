@@ -20,13 +20,19 @@ import sqlalchemy.exc
 import torch
 
 from .auxiliary_target import AuxiliaryTargets
+from .errors import InputError
+from .floor import CONDITION as FLOOR
+from .floor import FloorResult, fit_floor
 from .io import write_parquet_atomic
 from .loss_weight import SCHEMES, assign_loss_weights
-from .metrics import selection_metric
+from .metrics import default_metric
 from .results import replace_rows
 from .settings import check_data_directory
 from .study import Condition, Profile, conditions
 from .training import TaskData, TrainConfig, TrainingDiverged, build_task_data, train
+from .median_stopping import OrderedMedianPruner, TrialNumberSampler
+from .word_vectors import Vectors, load_vectors
+from .worker_slots import trial_workers
 
 Log = Callable[[str], None]
 
@@ -40,11 +46,12 @@ class PartitionData:
     data: TaskData
     mi: pd.Series  # auxiliary task -> MI
     family: dict[str, str]  # auxiliary task -> family
+    vectors: Vectors | None = None  # pretrained word vectors in use, with their coverage
 
     @classmethod
     def build(cls, dataset: str, task: str, table: pd.DataFrame, model_inputs: pd.Series,
-              targets: AuxiliaryTargets, mi: pd.DataFrame) -> "PartitionData":
-        return cls(dataset, task, build_task_data(table, model_inputs, targets),
+              targets: AuxiliaryTargets, mi: pd.DataFrame, metric: str | None = None) -> "PartitionData":
+        return cls(dataset, task, build_task_data(table, model_inputs, targets, metric=metric),
                    mi.set_index("task")["mi"].reindex(targets.tasks).fillna(0.0), dict(targets.family))
 
     def available_families(self) -> tuple[str, ...]:
@@ -93,7 +100,7 @@ def sample_config(trial: optuna.Trial, profile: Profile, condition: Condition, h
     if hypothesis == "h2":
         p, a = condition.primary_units, condition.aux_units
     else:
-        p = trial.suggest_categorical("primary_units", list(profile.h2_primary_units))
+        p = trial.suggest_categorical("primary_units", list(profile.space.get("primary_units", profile.h2_primary_units)))
         a = profile.capacity_total - p if condition.aux_units > 0 else 0
     return TrainConfig(
         architecture=condition.architecture, primary_units=p, aux_units=a,
@@ -104,6 +111,8 @@ def sample_config(trial: optuna.Trial, profile: Profile, condition: Condition, h
         recurrent_dropout=trial.suggest_float("recurrent_dropout", *space.get("recurrent_dropout", (0.01, 0.5))),
         optimizer=profile.optimizer, epochs=profile.epochs, sampler=profile.sampler, compile=profile.compile,
         seed=trial_seed(profile, trial.number),
+        embedding_trainable=profile.embeddings.trainable if profile.embeddings else True,
+        class_weights=profile.class_weights,
     )
 
 
@@ -124,7 +133,7 @@ class Objective:
                  predictions_dir: Path, log: Log):
         self.part, self.profile, self.hypothesis, self.condition = part, profile, hypothesis, condition
         self.predictions_dir, self.log = predictions_dir, log
-        self.metric, self.higher_better = selection_metric(part.data.classification)
+        self.metric, self.higher_better = part.data.selection
 
     def __call__(self, trial: optuna.Trial) -> float:
         config = sample_config(trial, self.profile, self.condition, self.hypothesis)
@@ -192,50 +201,171 @@ def _fail_interrupted(study: optuna.Study) -> None:
         study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
 
 
-def search_condition(part: PartitionData, profile: Profile, hypothesis: str, condition: Condition,
-                     storage: optuna.storages.RDBStorage, predictions_dir: Path, log: Log) -> optuna.Study:
-    """Run the condition's remaining trials (all of them on a fresh study)."""
-    metric, higher_better = selection_metric(part.data.classification)
-    name = f"{hypothesis}.{part.dataset}.{part.task}.{condition.name}"
+def study_name(part: PartitionData, hypothesis: str, condition: Condition) -> str:
+    """The Optuna study of a condition; trials selected on another metric chose other epochs, so a
+    non-default metric gets a study of its own (the paper's metric keeps the plain name)."""
+    metric, _ = part.data.selection
+    suffix = "" if metric == default_metric(part.data.classification) else f"@{metric}"
+    return f"{hypothesis}.{part.dataset}.{part.task}.{condition.name}{suffix}"
+
+
+def condition_study(part: PartitionData, profile: Profile, hypothesis: str, condition: Condition,
+                    storage: optuna.storages.RDBStorage, log: Log = print) -> optuna.Study:
+    """The condition's study, created or resumed, with the sampler and pruner that make trial k the
+    same whoever runs it (hanrock_core/median_stopping.py)."""
+    _, higher_better = part.data.selection
     pruning = profile.median_pruning
-    probe = optuna.load_study(study_name=name, storage=storage) if name in optuna.get_all_study_names(storage) else None
-    if probe is not None:
-        _fail_interrupted(probe)
-    done = len([t for t in probe.get_trials() if _finished(t)]) if probe else 0
-    started = len(probe.trials) if probe else 0
-    study = optuna.create_study(
-        study_name=name, storage=storage, load_if_exists=True,
+    return optuna.create_study(
+        study_name=study_name(part, hypothesis, condition), storage=storage, load_if_exists=True,
         direction="maximize" if higher_better else "minimize",
-        # a resumed study draws new points: the sampler's seed moves on by the trials already started
-        sampler=optuna.samplers.RandomSampler(seed=profile.seed * 7919 + started),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=1, n_warmup_steps=pruning.get("first_epoch", 5),
-                                           interval_steps=pruning.get("every", 2)),
+        sampler=TrialNumberSampler(seed=profile.seed * 7919),
+        pruner=OrderedMedianPruner(pruning.get("first_epoch", 5), pruning.get("every", 2), log),
     )
-    remaining = profile.trials_per_condition - done
-    if remaining <= 0:
-        log(f"{name}: all {profile.trials_per_condition} trials already finished")
-        return study
-    log(f"{name}: running {remaining} of {profile.trials_per_condition} trials ({done} finished before)")
-    objective = Objective(part, profile, hypothesis, condition, predictions_dir, log)
-    study.optimize(objective, n_trials=remaining, catch=(TrainingDiverged, RuntimeError), gc_after_trial=False)
-    return study
+
+
+def open_condition(part: PartitionData, profile: Profile, hypothesis: str, condition: Condition,
+                   storage: optuna.storages.RDBStorage, log: Log) -> tuple[optuna.Study, int]:
+    """The condition's study (interrupted trials marked failed) and how many trials it still needs."""
+    study = condition_study(part, profile, hypothesis, condition, storage, log)
+    _fail_interrupted(study)
+    done = len([t for t in study.get_trials() if _finished(t)])
+    remaining = max(0, profile.trials_per_condition - done)
+    if remaining:
+        log(f"{study.study_name}: running {remaining} of {profile.trials_per_condition} trials ({done} finished before)")
+    else:
+        log(f"{study.study_name}: all {profile.trials_per_condition} trials already finished")
+    return study, remaining
+
+
+def run_trials(study: optuna.Study, objective: "Objective", n: int) -> None:
+    """Run `n` trials of a study here; a diverging or out-of-memory trial is recorded and the study goes on."""
+    study.optimize(objective, n_trials=n, catch=(TrainingDiverged, RuntimeError), gc_after_trial=False)
+
+
+# ---- trials of a partition in worker processes (the same results as in one process)
+
+_WORKER: dict = {}
+
+
+def _die_with_parent() -> None:
+    """Linux: a worker gets SIGKILL when its training step dies, so no orphan writes to the study."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _init_worker(part, profile, hypothesis, url, predictions_dir, threads, queue) -> None:
+    _die_with_parent()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if threads:
+        torch.set_num_threads(threads)
+    _WORKER.update(part=part, profile=profile, hypothesis=hypothesis, storage=open_storage(url),
+                   predictions_dir=predictions_dir, log=queue.put)
+
+
+def _trial_job(condition: Condition) -> None:
+    """One trial of `condition` in a worker process."""
+    w = _WORKER
+    study = condition_study(w["part"], w["profile"], w["hypothesis"], condition, w["storage"], w["log"])
+    run_trials(study, Objective(w["part"], w["profile"], w["hypothesis"], condition, w["predictions_dir"], w["log"]), 1)
+
+
+def run_in_workers(jobs: list[Condition], workers: int, part: PartitionData, profile: Profile, hypothesis: str,
+                   url: str, predictions_dir: Path, threads: int | None, log: Log) -> None:
+    """Run one trial per job in `workers` processes; their log lines reach `log` as they come."""
+    import multiprocessing
+    import queue as queues
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    context = multiprocessing.get_context("spawn")
+    lines = context.Manager().Queue()
+    threads = threads or torch.get_num_threads()  # as here: the same arithmetic, so the same results
+    log(f"{part.dataset}.{part.task}: {len(jobs)} trials on {workers} workers")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
+                             initargs=(part, profile, hypothesis, url, predictions_dir, threads, lines)) as pool:
+        pending = {pool.submit(_trial_job, condition) for condition in jobs}
+        while pending:
+            done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            while True:
+                try:
+                    log(lines.get_nowait())
+                except queues.Empty:
+                    break
+            for future in done:
+                future.result()  # a worker's error (bad input, a bug) stops the step with its message
 
 
 def run_hypothesis(part: PartitionData, profile: Profile, hypothesis: str, storage_dir: Path, results_db: Path,
                    log: Log = print, storage_url: str | None = None, threads: int | None = None) -> pd.DataFrame:
-    """Search every condition of `hypothesis` on one partition and write its result rows.
+    """Search every condition of `hypothesis` on one partition, fit its bag-of-words floor, write the rows.
 
-    Returns the trials table rows written (one per trial).
+    The remaining trials of all conditions run in as many worker processes as the machine has free
+    worker slots (hanrock_core/worker_slots.py); trial k gives the same result either way.
+    Returns the trials table rows written (one per trial, and the floor's).
     """
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own log lines say more
     check_data_directory(storage_dir.parent)  # before any training: writable, not nearly full
     if threads:
         torch.set_num_threads(threads)
-    storage = open_storage(study_storage(storage_dir, hypothesis, part.dataset, part.task, storage_url))
+    if profile.embeddings is not None and part.data.vectors is None:
+        attach_vectors(part, profile, log)
+    url = study_storage(storage_dir, hypothesis, part.dataset, part.task, storage_url)
+    storage = open_storage(url)
     predictions_dir = storage_dir / hypothesis / f"{part.dataset}.{part.task}.predictions"
     conds = conditions(hypothesis, profile, part.available_families())
-    studies = {c.name: search_condition(part, profile, hypothesis, c, storage, predictions_dir, log) for c in conds}
-    return write_results(part, hypothesis, conds, studies, predictions_dir, results_db, log)
+    opened = {c.name: open_condition(part, profile, hypothesis, c, storage, log) for c in conds}
+    jobs = [c for c in conds for _ in range(opened[c.name][1])]
+    with trial_workers(storage_dir.parent, len(jobs)) as workers:
+        if workers > 1 and len(jobs) > 1:
+            run_in_workers(jobs, workers, part, profile, hypothesis, url, predictions_dir, threads, log)
+        else:
+            for c in conds:
+                study, remaining = opened[c.name]
+                if remaining:
+                    run_trials(study, Objective(part, profile, hypothesis, c, predictions_dir, log), remaining)
+    studies = {name: study for name, (study, _) in opened.items()}
+    floor = partition_floor(part, profile.seed, log)
+    return write_results(part, hypothesis, conds, studies, predictions_dir, results_db, log, floor)
+
+
+def attach_vectors(part: PartitionData, profile: Profile, log: Log) -> Vectors:
+    """Load the profile's pretrained word vectors for the partition's vocabulary; their width must be embedding_dim."""
+    vectors = load_vectors(profile.embeddings, part.data.vocab, part.data.train_token_counts(), profile.seed)
+    if vectors.width != profile.embedding_dim:
+        raise InputError(f"the word vectors are {vectors.width}-d but the profile's embedding_dim is "
+                         f"{profile.embedding_dim}", profile.embeddings.path,
+                         hint=f"set embedding_dim: {vectors.width} in the profile (the paper: 300 for GloVe 300d)")
+    part.data.vectors = vectors.matrix
+    part.vectors = vectors
+    log(f"{part.dataset}.{part.task} word vectors: {vectors.describe()}")
+    return vectors
+
+
+def partition_floor(part: PartitionData, seed: int, log: Log) -> FloorResult:
+    """The bag-of-words floor of the partition (seconds): TF-IDF + a linear model, C chosen on dev."""
+    data = part.data
+    labels = data.primary.numpy().astype(float)
+    floor = fit_floor(data.texts, labels, data.partition, data.classes, data.metric, seed)
+    metric, _ = data.selection
+    log(f"{part.dataset}.{part.task} bag-of-words floor (C = {floor.strength:g}): dev {metric} "
+        f"{floor.dev[metric]:.4f}, test {floor.test[metric]:.4f}")
+    return floor
+
+
+def _floor_rows(floor: FloorResult, part: PartitionData, key: dict, metric: str) -> tuple[dict, pd.DataFrame]:
+    """The floor as a one-trial condition of the trials table, and its test predictions."""
+    row = {**key, "condition": FLOOR, "trial": 0, "state": "complete", "metric": metric,
+           "dev_value": floor.dev[metric], "test_value": floor.test[metric], "l2": 1.0 / floor.strength,
+           "loss_weights": json.dumps({}), "dev_metrics": json.dumps(floor.dev), "test_metrics": json.dumps(floor.test),
+           "reason": f"TF-IDF + {'logistic' if part.data.classification else 'ridge'} regression, C = {floor.strength:g} "
+                     "chosen on dev (not a neural model; not in the paper)"}
+    predictions = floor.test_predictions.assign(utterance_id=part.data.utterance_ids[floor.test_predictions["row"]],
+                                                **key, condition=FLOOR, trial=0).drop(columns="row")
+    return row, predictions.astype({"truth": str, "prediction": str})
 
 
 def _state(trial: optuna.trial.FrozenTrial) -> str:
@@ -243,9 +373,9 @@ def _state(trial: optuna.trial.FrozenTrial) -> str:
 
 
 def write_results(part: PartitionData, hypothesis: str, conds: list[Condition], studies: dict[str, optuna.Study],
-                  predictions_dir: Path, results_db: Path, log: Log) -> pd.DataFrame:
-    """Replace this partition's rows in trials, epochs, predictions (one transaction per table)."""
-    metric, higher_better = selection_metric(part.data.classification)
+                  predictions_dir: Path, results_db: Path, log: Log, floor: FloorResult | None = None) -> pd.DataFrame:
+    """Replace this partition's rows in trials, epochs, predictions (one transaction per table); the floor is a row too."""
+    metric, higher_better = part.data.selection
     key = {"hypothesis": hypothesis, "dataset": part.dataset, "task": part.task}
     trial_rows, epoch_rows, prediction_frames = [], [], []
     for condition in conds:
@@ -278,6 +408,10 @@ def write_results(part: PartitionData, hypothesis: str, conds: list[Condition], 
         if file is not None and file.exists():
             frame = pd.read_parquet(file).assign(**key, condition=condition.name, trial=best[1])
             prediction_frames.append(frame.astype({"truth": str, "prediction": str}))
+    if floor is not None:
+        row, predictions = _floor_rows(floor, part, key, metric)
+        trial_rows.append(row)
+        prediction_frames.append(predictions)
     trials = pd.DataFrame(trial_rows)
     replace_rows(results_db, "trials", key, trials, log)
     replace_rows(results_db, "epochs", key, pd.DataFrame(epoch_rows), log)

@@ -11,15 +11,28 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config_file import ConfigFile, as_int, as_mapping, as_name, as_number, as_str, read_config, refuse_unknown
+from .config_file import (
+    ConfigFile,
+    as_int,
+    as_mapping,
+    as_name,
+    as_number,
+    as_str,
+    read_config,
+    refuse_unknown,
+)
 from .corpora import RAW_CORPORA
 from .errors import InputError
+from .metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS
+from .word_vectors import VectorSpec, parse_vector_spec
+
+ALL_METRICS = CLASSIFICATION_METRICS + REGRESSION_METRICS
 
 DEFAULT_HOME = ".hanrock"
 DEFAULT_SYNTHETIC_SCALE = 0.2  # large enough for the quick study's models to learn
 PATH_KEYS = ("root", "spec", "partitions", "openface", "vokaturi")
-DATASET_KEYS = set(PATH_KEYS) | {"openface_fps"}
-TOP_KEYS = {"home", "synthetic", "datasets"}
+DATASET_KEYS = set(PATH_KEYS) | {"openface_fps", "metrics"}
+TOP_KEYS = {"home", "synthetic", "datasets", "embeddings"}
 SYNTHETIC_KEYS = {"scale", "seed"}
 
 
@@ -38,6 +51,7 @@ class DatasetConfig:
     openface: Path | None = None
     vokaturi: Path | None = None
     openface_fps: float | None = None
+    metrics: dict[str, str] = field(default_factory=dict)  # task -> selection metric, overriding the default
     error: InputError | None = None
 
     @property
@@ -53,6 +67,7 @@ class Settings:
     synthetic_seed: int = 0
     datasets: dict[str, DatasetConfig] = field(default_factory=dict)
     source: str = "<defaults>"
+    embeddings: VectorSpec | None = None  # this machine's pretrained word vectors (a profile's own win)
 
     def dataset(self, name: str) -> DatasetConfig:
         """A configured dataset; a broken entry raises its error here, where its own step uses it."""
@@ -91,7 +106,11 @@ def _dataset(cfg: ConfigFile, name: str, entry, base: Path) -> DatasetConfig:
             fps = as_number(cfg, f"{key}.openface_fps", fps, 0.0, None, low_open=True)
         if name not in RAW_CORPORA and "spec" not in paths:
             raise cfg.error(key, f"dataset {name!r} needs a 'spec' (a bring-your-own dataset spec YAML)")
-        return DatasetConfig(name, openface_fps=fps, **paths)
+        metrics = as_mapping(cfg, f"{key}.metrics", entry.get("metrics") or {})
+        for task, metric in metrics.items():
+            if metric not in ALL_METRICS:
+                raise cfg.error(f"{key}.metrics.{task}", f"{key}.metrics.{task} {metric!r} is not one of {list(ALL_METRICS)}")
+        return DatasetConfig(name, openface_fps=fps, metrics={str(k): v for k, v in metrics.items()}, **paths)
     except InputError as exc:
         return DatasetConfig(name, error=exc)
 
@@ -115,7 +134,8 @@ def load_settings(path: str | Path | None = None) -> Settings:
         name = as_name(cfg, f"datasets.{name}", name, "dataset name")
         datasets[name] = _dataset(cfg, name, entry, base)
     return Settings(home=home.resolve(), synthetic_scale=scale, synthetic_seed=seed,
-                    datasets=datasets, source=str(path) if path else "<defaults>")
+                    datasets=datasets, source=str(path) if path else "<defaults>",
+                    embeddings=parse_vector_spec(cfg, "embeddings", data.get("embeddings"), base))
 
 
 MIN_FREE_BYTES = 200 * 1024 * 1024  # a study writes studies, checkpoints and results: refuse to start below this

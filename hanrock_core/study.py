@@ -13,17 +13,28 @@ from importlib import resources
 from pathlib import Path
 
 from .auxiliary_target import FAMILIES
-from .config_file import as_int, as_list, as_mapping, as_number, as_str, read_config, refuse_unknown
+from .config_file import (
+    as_int,
+    as_list,
+    as_mapping,
+    as_number,
+    as_str,
+    read_config,
+    refuse_unknown,
+)
 from .errors import InputError
+from .word_vectors import VectorSpec, parse_vector_spec
 
 HYPOTHESES = ("h1", "h2", "h3")
 TABLE_VIEWS = {"h1": "table1_h1", "h2": "table2_h2", "h3": "table3_h3"}  # the view of sql/views.sql printing each
 PROFILE_KEYS = {"name", "seed", "trials_per_condition", "epochs", "capacity_total",
                 "h2_primary_units", "default_primary_units", "embedding_dim", "optimizer", "sampler",
-                "median_pruning", "space", "bootstrap", "compile"}
-SPACE_KEYS = {"learning_rate", "batch_size", "l2", "content_size", "dropout", "recurrent_dropout", "primary_weight"}
+                "median_pruning", "space", "bootstrap", "compile", "embeddings", "class_weights"}
+SPACE_KEYS = {"learning_rate", "batch_size", "l2", "content_size", "dropout", "recurrent_dropout", "primary_weight",
+              "primary_units"}
 # the values TrainConfig accepts (training.OPTIMISERS, training.SAMPLERS), checked here without importing torch
-CHOICES = {"optimizer": ("sgd", "adam"), "sampler": ("dialogue", "shuffle"), "compile": ("auto", "on", "off")}
+CHOICES = {"optimizer": ("sgd", "adam"), "sampler": ("dialogue", "shuffle"), "compile": ("auto", "on", "off"),
+           "class_weights": ("none", "balanced")}
 INT_SPACE_KEYS = {"batch_size", "content_size"}
 NESTED_INTS = {"median_pruning": {"first_epoch", "every"}, "bootstrap": {"resamples", "seed"}}
 
@@ -57,6 +68,8 @@ class Profile:
     space: dict = field(default_factory=dict)
     bootstrap: dict = field(default_factory=lambda: {"resamples": 1000, "seed": 0})
     compile: str = "off"  # torch.compile the attention kernel: pays off for large models only
+    embeddings: VectorSpec | None = None  # pretrained word vectors (None: the settings', else learnt from scratch)
+    class_weights: str = "none"  # primary cross-entropy weighted per class: none (the paper) or balanced
 
 
 def profile_path(name: str) -> Path:
@@ -96,8 +109,10 @@ def load_profile(name_or_path: str | Path) -> Profile:
         refuse_unknown(cfg, nested, known, f"{key}.")
         for sub, value in nested.items():
             as_int(cfg, f"{key}.{sub}", value, 0)
+    data["embeddings"] = parse_vector_spec(cfg, "embeddings", data.get("embeddings"), path.parent)
     profile = Profile(**data)
-    bad = [p for p in profile.h2_primary_units if not 1 <= p < profile.capacity_total]
+    bad = [p for p in (*profile.h2_primary_units, *profile.space.get("primary_units", ()))
+           if not 1 <= p < profile.capacity_total]
     if bad or profile.default_primary_units >= profile.capacity_total:
         raise InputError(f"primary units must be between 1 and capacity_total - 1 = {profile.capacity_total - 1}", path)
     if profile.trials_per_condition < 2:
@@ -110,6 +125,12 @@ def _check_space(cfg, space: dict) -> None:
     refuse_unknown(cfg, space, SPACE_KEYS, "space.")
     for key, value in space.items():
         bounds = as_list(cfg, f"space.{key}", value)
+        if key == "primary_units":  # the choices of P in H1 and H3 (default: h2_primary_units, as Table 6)
+            if not bounds:
+                raise cfg.error("space.primary_units", "space.primary_units lists no choice")
+            for units in bounds:
+                as_int(cfg, "space.primary_units", units, 1)
+            continue
         if len(bounds) != 2:
             raise cfg.error(f"space.{key}", f"space.{key} must be [low, high], not {value!r}")
         check = (lambda b: as_int(cfg, f"space.{key}", b, 1)) if key in INT_SPACE_KEYS else (
@@ -143,10 +164,12 @@ def conditions(hypothesis: str, profile: Profile, available: tuple[str, ...] = F
     raise InputError(f"unknown hypothesis {hypothesis!r}; choose one of {HYPOTHESES}")
 
 
-def comparisons(hypothesis: str, conds: list[Condition]) -> list[tuple[str, str]]:
-    """(baseline, challenger) pairs the significance table reports."""
+def comparisons(hypothesis: str, conds: list[Condition], floor: bool = False) -> list[tuple[str, str]]:
+    """(baseline, challenger) pairs the significance table reports; with `floor`, every condition against it too."""
     base = next(c.name for c in conds if c.baseline)
     pairs = [(base, c.name) for c in conds if not c.baseline and not c.name.endswith("_a0")]
     if hypothesis == "h2":  # "^": A = 1-style auxiliary encoders against none at the same P
         pairs += [(c.name, base) for c in conds if c.name.endswith("_a0")]
+    if floor:  # does the selected neural model beat a bag of words? (hanrock_core/floor.py)
+        pairs += [("floor", c.name) for c in conds]
     return pairs

@@ -28,6 +28,7 @@ from .model import ARCHITECTURES, HierarchicalModel, ModelShape
 from .vocabulary import MAX_WORDS, Vocabulary, build_vocabulary, encode
 
 SAMPLERS = ("dialogue", "shuffle")
+CLASS_WEIGHTS = ("none", "balanced")
 OPTIMISERS = ("sgd", "adam")
 LR_RANGE = (2.0 ** -10, 2.0 ** -5)  # Table 6
 L2_RANGE = (0.0, 0.5)
@@ -64,6 +65,8 @@ class TrainConfig:
     max_words: int = MAX_WORDS
     eval_batch_size: int = 256
     compile: str = "auto"  # torch.compile the attention kernel: auto (on CPU when it works), on, off
+    embedding_trainable: bool = True  # pretrained vectors are fine-tuned (the authors'); False freezes them
+    class_weights: str = "none"  # primary cross-entropy: none (the paper) or balanced (n / (K n_c) per class)
 
     def validate(self) -> None:
         """Refuse values outside Table 6's ranges or inconsistent ones, before any training."""
@@ -93,6 +96,8 @@ class TrainConfig:
             problems.append(f"compile {self.compile!r} is not auto, on or off")
         if self.epochs < 1:
             problems.append(f"epochs {self.epochs} must be >= 1")
+        if self.class_weights not in CLASS_WEIGHTS:
+            problems.append(f"class_weights {self.class_weights!r} is not one of {CLASS_WEIGHTS}")
         if problems:
             raise InputError("invalid training config: " + "; ".join(problems))
 
@@ -113,10 +118,23 @@ class TaskData:
     classes: list[str] | None
     vocab: Vocabulary
     utterance_ids: np.ndarray
+    metric: str | None = None  # the selection metric (None: the paper's, MA or MAE)
+    texts: np.ndarray | None = None  # (n,) the model inputs as text, for the bag-of-words floor
+    vectors: torch.Tensor | None = None  # (V, E) pretrained word vectors of `vocab` (None: learnt from scratch)
+
+    def train_token_counts(self) -> np.ndarray:
+        """(V,) how often each word id occurs in the train partition's talkturns."""
+        rows = torch.from_numpy(np.flatnonzero(self.partition == "train"))
+        return torch.bincount(self.words[rows].flatten(), minlength=len(self.vocab)).numpy()
 
     @property
     def classification(self) -> bool:
         return self.classes is not None
+
+    @property
+    def selection(self) -> tuple[str, bool]:
+        """The metric epochs and trials are chosen on, and whether higher is better."""
+        return selection_metric(self.classification, self.metric)
 
     def windows(self, content_size: int) -> torch.Tensor:
         table = pd.DataFrame({"dialogue": self.dialogue_codes, "turn_index": self.turn_index})
@@ -128,7 +146,8 @@ class TaskData:
 
 
 def build_task_data(table: pd.DataFrame, model_inputs: pd.Series, targets: AuxiliaryTargets,
-                    tasks: list[str] | None = None, max_words: int = MAX_WORDS, min_count: int = 1) -> TaskData:
+                    tasks: list[str] | None = None, max_words: int = MAX_WORDS, min_count: int = 1,
+                    metric: str | None = None) -> TaskData:
     """Join talkturns, their model inputs (a Series indexed by utterance id) and targets into tensors."""
     order = table.set_index("utterance_id", drop=False)
     tgt = targets.table.set_index("utterance_id").loc[order.index]
@@ -154,7 +173,8 @@ def build_task_data(table: pd.DataFrame, model_inputs: pd.Series, targets: Auxil
     return TaskData(words=words, lengths=lengths, dialogue_codes=pd.factorize(order["dialogue"])[0],
                     turn_index=order["turn_index"].to_numpy(dtype=np.int64), partition=order["partition"].to_numpy(dtype=str),
                     primary=primary, aux=aux, aux_kinds=tuple(targets.kind[t] for t in tasks), aux_names=tuple(tasks),
-                    classes=classes, vocab=vocab, utterance_ids=order["utterance_id"].to_numpy(dtype=str))
+                    classes=classes, vocab=vocab, utterance_ids=order["utterance_id"].to_numpy(dtype=str), metric=metric,
+                    texts=inputs.to_numpy(dtype=str))
 
 
 def batches(data: TaskData, samples: np.ndarray, batch_size: int, sampler: str, rng: np.random.Generator) -> list[np.ndarray]:
@@ -184,11 +204,14 @@ def distinct_talkturns(data: TaskData, windows: torch.Tensor, rows: np.ndarray, 
     return words.to(device), lengths.to(device), local.to(device)
 
 
-def losses(out, primary: torch.Tensor, aux: torch.Tensor, aux_kinds: tuple[str, ...], classification: bool) -> torch.Tensor:
-    """Per-task mean losses (1 + N,): cross-entropy for classes, MAE for numbers; missing targets masked."""
+def losses(out, primary: torch.Tensor, aux: torch.Tensor, aux_kinds: tuple[str, ...], classification: bool,
+           class_weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Per-task mean losses (1 + N,): cross-entropy for classes (weighted per class when given), MAE for
+    numbers; missing targets masked."""
     if classification:
         present = primary >= 0
-        primary_loss = F.cross_entropy(out.primary[present], primary[present]) if present.any() else out.primary.sum() * 0
+        primary_loss = F.cross_entropy(out.primary[present], primary[present], weight=class_weights) \
+            if present.any() else out.primary.sum() * 0
     else:
         present = ~torch.isnan(primary)
         primary_loss = (out.primary[:, 0] - primary).abs()[present].mean() if present.any() else out.primary.sum() * 0
@@ -224,7 +247,21 @@ def make_model(data: TaskData, config: TrainConfig) -> HierarchicalModel:
     shape = ModelShape(config.architecture, len(data.vocab), n_classes, data.aux_kinds, config.primary_units,
                        config.aux_units, config.embedding_dim, config.dropout, config.recurrent_dropout,
                        aux_classes=n_classes + 1 if data.classification else 1)  # neighbour labels + "no label"
-    return HierarchicalModel(shape)
+    model = HierarchicalModel(shape)
+    if data.vectors is not None:
+        if data.vectors.shape != model.embedding.weight.shape:
+            raise InputError(f"word vectors of shape {tuple(data.vectors.shape)} do not fit the embedding "
+                             f"{tuple(model.embedding.weight.shape)}", hint="set the profile's embedding_dim to the vectors' width")
+        with torch.no_grad():
+            model.embedding.weight.copy_(data.vectors)
+        model.embedding.weight.requires_grad_(config.embedding_trainable)
+    return model
+
+
+def balanced_class_weights(data: TaskData, train_rows: np.ndarray) -> torch.Tensor:
+    """n / (K n_c) per class of the labelled train talkturns (a class absent from train gets weight 0)."""
+    counts = torch.bincount(data.primary[torch.from_numpy(train_rows)], minlength=len(data.classes)).float()
+    return torch.where(counts > 0, counts.sum() / (len(data.classes) * counts.clamp(min=1)), torch.zeros_like(counts))
 
 
 @dataclass
@@ -289,7 +326,8 @@ def train(data: TaskData, config: TrainConfig, loss_weights: np.ndarray,
     train_rows, dev_rows, test_rows = data.labelled("train"), data.labelled("dev"), data.labelled("test")
     if len(train_rows) == 0:
         raise InputError("no labelled talkturns in the train partition")
-    metric, higher_better = selection_metric(data.classification)
+    metric, higher_better = data.selection
+    class_weights = balanced_class_weights(data, train_rows).to(device) if config.class_weights == "balanced" else None
     best = None
     history = []
     for epoch in range(1, config.epochs + 1):
@@ -297,7 +335,8 @@ def train(data: TaskData, config: TrainConfig, loss_weights: np.ndarray,
         total, steps = 0.0, 0
         for rows in batches(data, train_rows, config.batch_size, config.sampler, rng):
             out = model(*distinct_talkturns(data, windows, rows, device))
-            per_task = losses(out, data.primary[rows].to(device), data.aux[rows].to(device), data.aux_kinds, data.classification)
+            per_task = losses(out, data.primary[rows].to(device), data.aux[rows].to(device), data.aux_kinds,
+                              data.classification, class_weights)
             loss = (weights[: len(per_task)] * per_task).sum()
             if not torch.isfinite(loss):
                 raise TrainingDiverged(f"the loss became {loss.item()} at epoch {epoch}, step {steps + 1} "

@@ -10,13 +10,10 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 
-from .errors import InputError
 
 PAD_ID, OOV_ID = 0, 1
 MAX_WORDS = 120
@@ -59,37 +56,3 @@ def encode(inputs: pd.Series, vocab: Vocabulary, max_words: int = MAX_WORDS) -> 
         if r:
             ids[i, : len(r)] = torch.tensor(r, dtype=torch.long)
     return ids, lengths
-
-
-def load_glove(path: str | Path, vocab: Vocabulary, dim: int | None = None) -> torch.Tensor:
-    """Embedding matrix (len(vocab), dim) from a GloVe-format text file.
-
-    Words absent from the file (and padding / OOV) start at zero, as in the authors' code.
-    """
-    path = Path(path)
-    index = vocab.index
-    matrix: np.ndarray | None = None
-    try:
-        handle = path.open(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"cannot open word vectors: {exc}", path) from exc
-    with handle:
-        for number, line in enumerate(handle, start=1):
-            parts = line.rstrip().split(" ")
-            if len(parts) < 2:
-                continue
-            if dim is None:
-                dim = len(parts) - 1
-            if len(parts) - 1 != dim:
-                raise InputError(f"vector has {len(parts) - 1} numbers, expected {dim}", path, number)
-            if matrix is None:
-                matrix = np.zeros((len(vocab), dim), dtype=np.float32)
-            i = index.get(parts[0])
-            if i is not None and i > OOV_ID:
-                try:
-                    matrix[i] = np.asarray(parts[1:], dtype=np.float32)
-                except ValueError:
-                    raise InputError("vector holds something that is not a number", path, number) from None
-    if matrix is None:
-        raise InputError("no word vectors in the file", path)
-    return torch.from_numpy(matrix)

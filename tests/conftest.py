@@ -48,6 +48,7 @@ def _isolated_platform(monkeypatch, tmp_path):
     """No test reads the developer's settings or writes into the repository's data directory."""
     monkeypatch.setenv("HANROCK_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("HANROCK_COMPILE", "0")  # eager kernels: no compile time in small tests
+    monkeypatch.setenv("HANROCK_TRIAL_WORKERS", "1")  # tests run side by side already (one names its own)
     monkeypatch.delenv("HANROCK_CONFIG", raising=False)
     monkeypatch.chdir(tmp_path)
 

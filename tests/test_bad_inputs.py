@@ -568,6 +568,7 @@ def byo_cases() -> list[Case]:
         dev.loc[0, ["conv", "idx"]] = train.loc[0, ["conv", "idx"]].to_numpy()
         dev.loc[0, "sess"] = dev.loc[1, "sess"]
         dev.to_csv(root / "dev.csv", index=False)
+        (root / "spec.yaml").write_text((root / "spec.yaml").read_text() + "ids: global\n")  # else ids count per file
         return [], f"{root / 'dev.csv'}:2"
 
     def session_across(root, tmp):
@@ -609,7 +610,8 @@ def byo_cases() -> list[Case]:
         Case("feature with a decimal comma", "byo", cell("train", "rate", "120,5"), ("decimal comma",)),
         Case("feature inf", "byo", cell("train", "rate", "inf"), ("not a finite number",)),
         Case("boolean feature 'maybe'", "byo", cell("dev", "smiled", "maybe"), ("not 0/1",)),
-        Case("a duplicate utterance across two files", "byo", duplicate_across, ("duplicate utterance id", "also at")),
+        Case("a duplicate utterance across two files with ids: global", "byo", duplicate_across,
+             ("duplicate utterance id", "also at")),
         Case("a session in two partition files", "byo", session_across, ("appears in several partition files",)),
         Case("data file in cp1252", "byo", data_cp1252, ("Windows-1252",)),
         Case("data file holding U+FFFD", "byo", cell("train", "said", "caf\ufffd"), ("U+FFFD",)),

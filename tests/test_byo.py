@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from hanrock_core.corpora import read_byo
+from hanrock_core.errors import InputError
 
 from .conftest import EMORYNLP, REPO
 from .helpers import assert_load_fails, run_cli
@@ -24,7 +25,7 @@ def test_emorynlp_loads_with_its_published_counts(tmp_path, capsys):
     assert sizes == {"train": 7551, "dev": 954, "test": 984}
     assert table[table["partition"] == "train"]["dialogue"].nunique() == 659
     assert table["label_emotion"].nunique() == 7
-    first = table[(table["dialogue"] == "1_15_1") & (table["partition"] == "dev")].iloc[0]
+    first = table[table["dialogue"] == "dev/1_15_1"].iloc[0]  # dialogue ids count within their file
     assert first["text"] == "Coffee." and first["speaker"] == "Rachel Green"
     assert first["start_s"] == pytest.approx(3.795)
     assert "Monica Geller & Phoebe Buffay" in set(table["speaker"])
@@ -50,10 +51,12 @@ def _small_dataset(tmp_path):
 
 def test_csv_and_parquet_partitions_with_order_and_features(tmp_path):
     data, spec = _small_dataset(tmp_path)
-    table = read_byo(spec, data)
-    assert list(table["text"]) == ["hello", "hi there", "bye", "see you", "later"]
-    assert list(table["turn_index"]) == [0, 1, 0, 1, 0]
-    assert list(table["words_per_minute"]) == [130, 120, 150, 110, 100]
+    table = read_byo(spec, data).set_index("utterance_id")
+    assert list(table.loc[["train/a_1", "train/a_2", "test/b_1", "test/b_2", "dev/c_1"], "text"]) == [
+        "hello", "hi there", "bye", "see you", "later"]
+    assert list(table.loc[["train/a_1", "train/a_2", "test/b_1"], "turn_index"]) == [0, 1, 0]
+    assert list(table.loc[["train/a_1", "train/a_2", "test/b_1", "test/b_2", "dev/c_1"], "words_per_minute"]) == [
+        130, 120, 150, 110, 100]
     assert table["label_mood"].dtype == "float64"
 
 
@@ -87,3 +90,42 @@ def test_duplicate_ids_and_shared_speakers(tmp_path, capsys):
 
 def test_byo_needs_a_spec(tmp_path, capsys):
     assert_load_fails(capsys, tmp_path, "byo", tmp_path, "needs --spec")
+
+
+def _restarting_ids(tmp_path, extra: str = ""):
+    """Dialogue_ID 0, 1 in every split file, as many public corpora have them."""
+    data = tmp_path / "restart"
+    data.mkdir()
+    for k, part in enumerate(("train", "dev", "test")):
+        pd.DataFrame({"Dialogue_ID": [0, 0, 1, 1], "Utterance_ID": [0, 1, 0, 1],
+                      "Speaker": [f"{part}{j}" for j in (0, 1, 2, 3)], "Utterance": ["hi", "yes", "no", "ok"],
+                      "Emotion": ["joy", "anger", "joy", "neutral"]}).to_csv(data / f"{part}.csv", index=False)
+    spec = tmp_path / "restart.yaml"
+    spec.write_text("name: restart\nfiles: {train: train.csv, dev: dev.csv, test: test.csv}\n"
+                    "columns: {text: Utterance, speaker: Speaker, dialogue: Dialogue_ID, order: Utterance_ID}\n"
+                    "labels:\n  emotion: {column: Emotion, type: class, metric: weighted_f1}\n" + extra)
+    return data, spec
+
+
+def test_dialogue_ids_that_restart_in_every_file_load(tmp_path):
+    data, spec = _restarting_ids(tmp_path)
+    table = read_byo(spec, data)
+    assert len(table) == 12 and table["dialogue"].nunique() == 6
+    assert set(table["utterance_id"]) >= {"train/0_0", "dev/0_0", "test/1_1"}
+
+
+def test_global_ids_name_both_places_of_a_clash(tmp_path, capsys):
+    data, spec = _restarting_ids(tmp_path, "ids: global\n")
+    err = assert_load_fails(capsys, tmp_path, "byo", data, f"{data / 'dev.csv'}:2", "duplicate utterance id '0_0'",
+                            extra=("--spec", spec))
+    assert f"also at {data / 'train.csv'}:2" in err
+
+
+def test_the_spec_names_each_label_s_metric(tmp_path):
+    from hanrock_core.corpora.byo import load_spec
+
+    _, spec = _restarting_ids(tmp_path)
+    assert load_spec(spec).labels["emotion"]["metric"] == "weighted_f1"
+    spec.write_text(spec.read_text().replace("metric: weighted_f1", "metric: mae"))
+    with pytest.raises(InputError, match="not a classification metric"):
+        load_spec(spec)

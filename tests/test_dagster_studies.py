@@ -31,9 +31,10 @@ def test_h1_study_runs_every_partition_and_prints_table1(tmp_path, monkeypatch):
     assert result.success
     db = tmp_path / "home" / "results.duckdb"
     table = query(db, "SELECT * FROM table1_h1")
-    assert list(table["Aux. Target"]) == ["None (Baseline)", "ap", "aphf"]
-    assert table.drop(columns="Aux. Target").notna().all().all()  # 8 tasks x 3 conditions
-    assert query(db, "SELECT count(*) AS n FROM significance WHERE hypothesis = 'h1'")["n"].item() == 16
+    assert list(table["Aux. Target"]) == ["None (Baseline)", "ap", "aphf", "Floor: TF-IDF (not in paper)"]
+    assert table.drop(columns="Aux. Target").notna().all().all()  # 8 tasks x (3 conditions and the floor)
+    # 2 challengers against the baseline, and all 3 conditions against the floor, on each of 8 partitions
+    assert query(db, "SELECT count(*) AS n FROM significance WHERE hypothesis = 'h1'")["n"].item() == 8 * (2 + 3)
     assert query(db, "SELECT count(*) AS n FROM mutual_information")["n"].item() == 8 * 16
     assert len(instance.get_materialized_partitions(dg.AssetKey("h1_trials"))) == 8
     assert instance.get_latest_materialization_event(dg.AssetKey("h1_significance")) is not None
@@ -89,9 +90,12 @@ def test_h1_on_a_text_only_dataset_trains_with_the_label_families_and_says_so(ti
     spec = tmp_path / "mine.yaml"
     spec.write_text("name: mine\nfiles: {train: train.csv, dev: dev.csv, test: test.csv}\n"
                     "columns: {text: text, speaker: speaker, dialogue: dialogue, order: turn_index}\n"
-                    "speaker_disjoint: false\nlabels:\n  emotion: {column: label_emotion, type: class}\n")
+                    "speaker_disjoint: false\nlabels:\n  emotion: {column: label_emotion, type: class, metric: weighted_f1}\n")
+    vectors = tmp_path / "vectors.txt"  # 8-d like the tiny profile's embedding; two common words of the corpus
+    vectors.write_text("said " + " ".join(["0.5"] * 8) + "\nwoman " + " ".join(["-0.5"] * 8) + "\n")
     settings = tmp_path / "hanrock.yaml"
-    settings.write_text(f"home: {tmp_path / 'home'}\ndatasets:\n  mine: {{spec: {spec}, root: {data}}}\n")
+    settings.write_text(f"home: {tmp_path / 'home'}\ndatasets:\n  mine: {{spec: {spec}, root: {data}}}\n"
+                        f"embeddings: {{path: {vectors}, format: glove}}\n")
     instance = dg.DagsterInstance.ephemeral()
     defs = dg.Definitions(jobs=[h1_study], resources=resources(str(settings), str(tiny_profile(tmp_path))))
     result = defs.resolve_job_def("h1_study").execute_in_process(
@@ -102,9 +106,18 @@ def test_h1_on_a_text_only_dataset_trains_with_the_label_families_and_says_so(ti
            "['historical', 'future']" in logs
     db = tmp_path / "home" / "results.duckdb"
     conditions = query(db, "SELECT condition, count(*) AS n FROM trials WHERE dataset = 'mine' GROUP BY ALL ORDER BY ALL")
-    assert conditions.to_dict("list") == {"condition": ["aphf", "none"], "n": [2, 2]}  # no `ap`: it would repeat the baseline
+    # no `ap`: it would repeat the baseline; the bag-of-words floor is one fit
+    assert conditions.to_dict("list") == {"condition": ["aphf", "floor", "none"], "n": [2, 1, 2]}
+    assert set(query(db, "SELECT DISTINCT metric FROM trials WHERE dataset = 'mine'")["metric"]) == {"weighted_f1"}
+    meta = instance.get_latest_materialization_event(dg.AssetKey("h1_trials")).asset_materialization.metadata
+    assert meta["selection_metric"].value == "weighted_f1"
+    assert "of train tokens and" in meta["word_vectors"].value and str(vectors) in meta["word_vectors"].value
+    assert "word vectors: " in logs
     families = query(db, "SELECT DISTINCT family FROM mutual_information WHERE dataset = 'mine' ORDER BY ALL")
     assert list(families["family"]) == ["future", "historical"]
     long = query(db, "SELECT condition FROM results_long WHERE dataset = 'mine' ORDER BY ALL")
-    assert list(long["condition"]) == ["aphf", "none"]
-    assert query(db, "SELECT challenger FROM significance WHERE dataset = 'mine'")["challenger"].tolist() == ["aphf"]
+    assert list(long["condition"]) == ["aphf", "floor", "none"]
+    pairs = query(db, "SELECT baseline, challenger FROM significance WHERE dataset = 'mine' ORDER BY ALL")
+    assert pairs.values.tolist() == [["floor", "aphf"], ["floor", "none"], ["none", "aphf"]]
+    table1 = query(db, "SELECT * FROM table1_h1")  # the own dataset is a column of the paper's view
+    assert table1["mine emotion weighted F1"].notna().all()

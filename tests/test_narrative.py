@@ -109,3 +109,9 @@ def test_phrase_counts_ignore_spoken_words():
     narratives = pd.Series(["The woman smiled. The woman very slowly said I smiled slowly.", "The man slowly said no."])
     counts = phrase_counts(narratives).set_index("phrase")["talkturns"]
     assert counts["smiled"] == 1 and counts["very slowly"] == 1 and counts["slowly"] == 1
+
+
+def test_kept_punctuation_becomes_tokens_and_the_paper_drops_it():
+    narrative = "The woman said really?! No way... it's a cat!"
+    assert normalise(narrative) == "woman said really no way its cat"
+    assert normalise(narrative, "?!") == "woman said really ? ! no way its cat !"

@@ -101,3 +101,26 @@ def test_a_damaged_results_file_is_reported_then_rebuilt_from_the_studies(tiny_i
     run_hypothesis(part, profile, "h1", tmp_path / "studies", db, log=messages.append)
     assert sum("already finished" in m for m in messages) == 3  # nothing retrained
     pd.testing.assert_frame_equal(query(db, "SELECT condition, trial, test_value FROM trials ORDER BY ALL"), expected)
+
+
+def test_own_datasets_and_the_floor_appear_in_the_paper_views(tmp_path):
+    """A bring-your-own task is a further column named with its metric; the floor is a last, marked row."""
+    db = tmp_path / "r.duckdb"
+    rows = []
+    for condition, trials in (("none", 2), ("aphf", 2), ("floor", 1)):
+        for trial in range(trials):
+            rows.append({"hypothesis": "h1", "dataset": "emorynlp", "task": "emotion", "condition": condition,
+                         "trial": trial, "state": "complete", "metric": "weighted_f1",
+                         "dev_value": 0.30 + trial / 100 + (condition == "aphf") / 10, "test_value": 0.31 + trial / 100})
+    replace_rows(db, "trials", {"hypothesis": "h1", "dataset": "emorynlp", "task": "emotion"}, pd.DataFrame(rows))
+    replace_rows(db, "significance", {"hypothesis": "h1"}, pd.DataFrame([
+        {"hypothesis": "h1", "dataset": "emorynlp", "task": "emotion", "baseline": "floor", "challenger": "aphf",
+         "significant": True, "better": True},
+        {"hypothesis": "h1", "dataset": "emorynlp", "task": "emotion", "baseline": "none", "challenger": "aphf",
+         "significant": False, "better": True}]))
+    table = query(db, "SELECT * FROM table1_h1")
+    assert list(table["Aux. Target"]) == ["None (Baseline)", "aphf", "Floor: TF-IDF (not in paper)"]
+    assert list(table.columns)[-1] == "emorynlp emotion weighted F1" and table.shape[1] == 1 + 8 + 1
+    assert list(table["emorynlp emotion weighted F1"]) == ["0.320", "0.320", "0.310"]  # no '*' from the floor
+    long = query(db, "SELECT condition, beats_floor FROM results_long ORDER BY condition")
+    assert long.set_index("condition")["beats_floor"].to_dict()["aphf"] is True

@@ -55,14 +55,17 @@ def test_every_condition_runs_and_a_rerun_changes_nothing(tiny_iemocap, tmp_path
     profile = load_profile(tiny_profile(tmp_path))
     db = tmp_path / "results.duckdb"
     rows = run_hypothesis(part, profile, "h1", tmp_path / "studies", db, log=lambda m: None)
-    assert rows.groupby("condition").size().to_dict() == {"aphf": 2, "ap": 2, "none": 2}
+    assert rows.groupby("condition").size().to_dict() == {"aphf": 2, "ap": 2, "none": 2, "floor": 1}
     assert set(rows["state"]) <= {"complete", "pruned"} and rows["dev_value"].notna().all()
     first = query(db, "SELECT * FROM trials ORDER BY condition, trial")
     baseline = first.loc[first["condition"] == "none"]
     assert all(set(json.loads(w).values()) == {0.0} for w in baseline["loss_weights"])  # all auxiliary weights 0
     assert (baseline["primary_weight"] == 1.0).all()
+    searched = first[first["condition"] != "floor"]
     assert all(sum(json.loads(w).values()) + p == pytest.approx(1.0)
-               for w, p in zip(first["loss_weights"], first["primary_weight"]))
+               for w, p in zip(searched["loss_weights"], searched["primary_weight"]))
+    floor = first[first["condition"] == "floor"].iloc[0]  # the bag-of-words floor: one fit, C chosen on dev
+    assert floor["state"] == "complete" and floor["metric"] == "mae" and "TF-IDF" in floor["reason"]
     epochs = query(db, "SELECT count(*) AS n FROM epochs")["n"].item()
     messages = []
     run_hypothesis(part, profile, "h1", tmp_path / "studies", db, log=messages.append)
@@ -70,7 +73,7 @@ def test_every_condition_runs_and_a_rerun_changes_nothing(tiny_iemocap, tmp_path
     again = query(db, "SELECT * FROM trials ORDER BY condition, trial")
     pd.testing.assert_frame_equal(first, again)
     assert query(db, "SELECT count(*) AS n FROM epochs")["n"].item() == epochs
-    assert query(db, "SELECT count(DISTINCT condition) AS n FROM predictions")["n"].item() == 3
+    assert query(db, "SELECT count(DISTINCT condition) AS n FROM predictions")["n"].item() == 4  # the floor's too
 
 
 KILL_SCRIPT = """
@@ -115,8 +118,8 @@ def test_kill_minus_9_then_resume_repeats_no_finished_trial(tiny_iemocap, tmp_pa
         assert study.trials[number].params == params, story  # finished trials are kept as they were
     counted = [t for t in study.trials if t.state.is_finished() and not (t.state.name == "FAIL" and "reason" not in t.user_attrs)]
     assert len(counted) == 4, story  # exactly the profile's trials: none repeated, none lost
-    assert rows.groupby("condition").size().to_dict() == {"flat": 4, "han_rock": 4}, story
-    assert query(db, "SELECT count(*) AS n FROM trials")["n"].item() == 8
+    assert rows.groupby("condition").size().to_dict() == {"flat": 4, "han_rock": 4, "floor": 1}, story
+    assert query(db, "SELECT count(*) AS n FROM trials")["n"].item() == 9
     assert not query(db, "SELECT hypothesis, condition, trial, count(*) AS n FROM trials GROUP BY ALL HAVING n > 1").shape[0]
 
 
@@ -152,8 +155,9 @@ def test_failing_trials_are_recorded_and_the_study_goes_on(tiny_iemocap, tmp_pat
     part.data.aux[:, 0] = float("inf")  # every auxiliary loss explodes
     rows = run_hypothesis(part, load_profile(tiny_profile(tmp_path)), "h3", tmp_path / "studies",
                           tmp_path / "results.duckdb", log=lambda m: None)
-    assert len(rows) == 4 and (rows["state"] == "failed").all()
-    assert rows["reason"].str.contains("the loss became").all()
+    neural = rows[rows["condition"] != "floor"]
+    assert len(neural) == 4 and (neural["state"] == "failed").all()
+    assert neural["reason"].str.contains("the loss became").all()
 
 
 DAGSTER_KILL = """
@@ -194,11 +198,31 @@ def test_killed_h1_study_resumes_from_the_command_line(tmp_path):
     assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
     results = tmp_path / "home" / "results.duckdb"
     per_condition = query(results, "SELECT dataset, task, condition, count(*) AS n FROM trials GROUP BY ALL")
-    assert len(per_condition) == 24 and (per_condition["n"] == 3).all()  # nothing missing, nothing twice
+    searched = per_condition[per_condition["condition"] != "floor"]
+    assert len(searched) == 24 and (searched["n"] == 3).all()  # nothing missing, nothing twice
+    assert len(per_condition) == 24 + 8  # and one bag-of-words floor per dataset.task
     for db in studies.glob("*.db"):
         for name in optuna.get_all_study_names(f"sqlite:///{db}"):
             study = optuna.load_study(study_name=name, storage=f"sqlite:///{db}")
             for t in study.trials:
                 if (name, t.number) in before:
                     assert t.params == before[(name, t.number)]  # finished trials were not run again
-    assert query(results, "SELECT count(*) AS n FROM table1_h1")["n"].item() == 3
+    assert query(results, "SELECT count(*) AS n FROM table1_h1")["n"].item() == 4  # none, ap, aphf, floor
+
+
+def test_two_workers_give_the_same_trials_as_one(tiny_iemocap, tmp_path, monkeypatch):
+    """Trial k's hyper-parameters, seed and pruning decisions do not depend on how many workers ran it."""
+    part = _partition(tiny_iemocap)
+    profile_file = tmp_path / "pruned.yaml"  # 4 epochs, pruning checked at 2 and 3: pruning decisions are compared too
+    profile_file.write_text(TINY_PROFILE.format(trials=4).replace("epochs: 2", "epochs: 4")
+                            .replace("{first_epoch: 5, every: 2}", "{first_epoch: 2, every: 1}"))
+    profile = load_profile(profile_file)
+    tables = {}
+    for workers in ("1", "2"):
+        monkeypatch.setenv("HANROCK_TRIAL_WORKERS", workers)
+        home = tmp_path / f"w{workers}"
+        messages = []
+        rows = run_hypothesis(part, profile, "h3", home / "studies", home / "results.duckdb", log=messages.append)
+        assert ("on 2 workers" in "\n".join(messages)) == (workers == "2")
+        tables[workers] = rows.drop(columns=["seconds"]).sort_values(["condition", "trial"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(tables["1"], tables["2"])

@@ -50,3 +50,4 @@ def test_profile_choices_are_the_ones_training_accepts():
     from hanrock_core.study import CHOICES
 
     assert CHOICES["optimizer"] == training.OPTIMISERS and CHOICES["sampler"] == training.SAMPLERS
+    assert CHOICES["class_weights"] == training.CLASS_WEIGHTS

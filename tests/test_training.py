@@ -128,3 +128,45 @@ def test_any_number_of_classes(corpus):
     result = train(data, TrainConfig(**{**QUICK, "epochs": 1}), _weights(data))
     assert len(data.classes) == 7 and make_model(data, TrainConfig(**QUICK)).aux_heads.weight.shape[-1] == 8
     assert np.isfinite(result.history[0]["train_loss"])
+
+
+def test_the_dataset_metric_chooses_the_epoch(corpus):
+    table, inputs = corpus
+    data = build_task_data(table, inputs, build_auxiliary_targets(table, "emotion"), metric="weighted_f1")
+    result = train(data, TrainConfig(**{**QUICK, "epochs": 4}), _weights(data))
+    curve = [h["dev_weighted_f1"] for h in result.history]
+    assert result.best_epoch == int(np.argmax(curve)) + 1 and result.dev["weighted_f1"] == max(curve)
+    with pytest.raises(ValueError, match="does not apply to a classification task"):
+        build_task_data(table, inputs, build_auxiliary_targets(table, "emotion"), metric="mae").selection
+
+
+def test_word_vectors_start_the_embedding_and_can_be_frozen(corpus, tmp_path):
+    import torch
+
+    from hanrock_core.word_vectors import VectorSpec, load_vectors
+
+    data = _data(corpus, "activation")
+    word = data.vocab.words[2]  # the most frequent train word
+    path = tmp_path / "v.txt"
+    path.write_text(f"{word} " + " ".join(["0.25"] * 32) + "\n")
+    vectors = load_vectors(VectorSpec(path), data.vocab, data.train_token_counts())
+    assert 0 < vectors.token_coverage < 1 and vectors.vocabulary_coverage == pytest.approx(1 / (len(data.vocab) - 2))
+    data.vectors = vectors.matrix
+    model = make_model(data, TrainConfig(**{**QUICK, "embedding_trainable": False}))
+    assert torch.equal(model.embedding.weight[2], torch.full((32,), 0.25)) and not model.embedding.weight.requires_grad
+    before = model.embedding.weight.clone()
+    result = train(data, TrainConfig(**{**QUICK, "epochs": 1, "embedding_trainable": False}), _weights(data))
+    assert torch.equal(result.state_dict["embedding.weight"], before)  # frozen vectors stay as the file has them
+    with pytest.raises(InputError, match="do not fit the embedding"):
+        make_model(data, TrainConfig(**{**QUICK, "embedding_dim": 16}))
+
+
+def test_balanced_class_weights_weigh_rare_classes_up(corpus):
+    from hanrock_core.training import balanced_class_weights
+
+    data = _data(corpus, "emotion")
+    rows = data.labelled("train")
+    weights = balanced_class_weights(data, rows)
+    counts = np.bincount(data.primary[rows].numpy(), minlength=len(data.classes))
+    assert np.allclose(weights.numpy() * counts, len(rows) / len(data.classes))
+    assert train(data, TrainConfig(**{**QUICK, "epochs": 1, "class_weights": "balanced"}), _weights(data)).history

@@ -20,6 +20,8 @@ class NarrativeFamily(str, Enum):
 
 class NarrativeConfig(dg.Config):
     family: NarrativeFamily = Field("vpa", description="v (verbatim), vp (+prosody), va (+actions) or vpa (both; the paper's)")
+    keep_punctuation: str = Field("", description="punctuation kept as tokens of the model input, e.g. '?!' "
+                                                  "(the paper's normalisation drops all: empty)")
 
 
 @dg.asset(
@@ -35,7 +37,7 @@ def monah_narratives(context: dg.AssetExecutionContext, config: NarrativeConfig,
     family = NarrativeFamily(config.family).value
     out = {}
     for key, table in tables.items():
-        out[key] = narrative_table(table, family)
+        out[key] = narrative_table(table, family, config.keep_punctuation)
         context.log.info(f"{key}: wrote {len(out[key]):,} {family} narratives")
         if len(tables) == 1:
             context.add_output_metadata(narrative_metadata(out[key], family))

@@ -6,14 +6,14 @@ from pydantic import Field
 
 from hanrock_core.attention_html import write_attention_report
 from hanrock_core.attention_report import default_models, models_from_trial
-from hanrock_core.metrics import selection_metric
 from hanrock_core.results import best_trial
+from hanrock_core.search import attach_vectors
 
 from ..executors import TRAINING_STEP_TAGS
 from ..metadata import md_table
 from ..partitions import dataset_to_tasks, split_task_key, task_partitions
 from ..resources import PlatformResource
-from .studies import StudyResource, load_partition
+from .studies import StudyResource, load_partition, study_profile
 
 
 class AttentionReportConfig(dg.Config):
@@ -40,7 +40,9 @@ def attention_report(context: dg.AssetExecutionContext, config: AttentionReportC
     dataset, task = split_task_key(key)
     home = platform.settings().home
     part, table, inputs = load_partition(platform, key)
-    profile = study.load()
+    profile = study_profile(platform, study)
+    if profile.embeddings is not None:  # the models are the study's: the same word vectors
+        attach_vectors(part, profile, context.log.info)
     torch.set_num_threads(study.threads())  # like a training step: one step per core under the multiprocess executor
     trial = best_trial(home / "results.duckdb", config.hypothesis, dataset, task, config.condition, context.log.info)
     if trial is None:
@@ -52,7 +54,7 @@ def attention_report(context: dg.AssetExecutionContext, config: AttentionReportC
     summary = write_attention_report(part.data, models, table, inputs, f"Attention report: {key}",
                                      home / "reports" / "models" / key, out, config.samples, config.seed,
                                      context.log.info)
-    metric, _ = selection_metric(part.data.classification)
+    metric, _ = part.data.selection
     return dg.MaterializeResult(metadata={
         "report": dg.MetadataValue.path(str(out)),
         "open": dg.MetadataValue.url(out.resolve().as_uri()),

@@ -1,15 +1,25 @@
 """Trained models per hypothesis (partitioned by dataset x task) and their significance tables."""
 
+import dataclasses
+
 import dagster as dg
 import pandas as pd
 from pydantic import Field
 
 from hanrock_core.auxiliary_target import AuxiliaryTargets
+from hanrock_core.datasets import dataset_metrics
+from hanrock_core.floor import CONDITION as FLOOR
 from hanrock_core.plots import forest_plot, learning_curve, plot_dir
 from hanrock_core.results import query, replace_rows
 from hanrock_core.search import PartitionData, run_hypothesis
 from hanrock_core.significance import hypothesis_tables
-from hanrock_core.study import TABLE_VIEWS, Profile, comparisons, conditions, load_profile
+from hanrock_core.study import (
+    TABLE_VIEWS,
+    Profile,
+    comparisons,
+    conditions,
+    load_profile,
+)
 
 from ..executors import TRAINING_STEP_TAGS
 from ..metadata import md_table, plot_metadata
@@ -21,7 +31,7 @@ from ..storage import read_table
 class StudyResource(dg.ConfigurableResource):
     """The study profile (quick, paper, or a YAML file of your own) and where studies are stored."""
 
-    profile: str = Field("quick", description="quick, paper, or the path of a profile YAML file")
+    profile: str = Field("quick", description="quick, standard (real text on a CPU), paper, or the path of a profile YAML file")
     storage_url: str = Field("", description="an Optuna RDB URL shared by several workers (empty: SQLite files)")
     torch_threads: int = Field(1, description="torch threads per training step; the multiprocess executor runs "
                                               "one step per core, so more threads than 1 oversubscribe the CPU")
@@ -35,28 +45,44 @@ class StudyResource(dg.ConfigurableResource):
 
 def load_partition(platform: PlatformResource, key: str) -> tuple[PartitionData, pd.DataFrame, pd.Series]:
     """The training data of one dataset.task from the stored assets, with its talkturn table and model inputs."""
-    base = platform.settings().home / "assets"
+    settings = platform.settings()
+    base = settings.home / "assets"
     dataset, task = split_task_key(key)
     table = read_table(base, "raw_sessions", dataset)
     narratives = read_table(base, "monah_narratives", dataset).set_index("utterance_id")["model_input"]
     mi = read_table(base, "mutual_information", key)
     targets = AuxiliaryTargets.from_tables(read_table(base, "auxiliary_targets", key), mi, task)
-    return PartitionData.build(dataset, task, table, narratives, targets, mi), table, narratives
+    metric = dataset_metrics(settings, dataset)[task]
+    return PartitionData.build(dataset, task, table, narratives, targets, mi, metric), table, narratives
 
 
-def train_partition(platform: PlatformResource, study: StudyResource, hypothesis: str, key: str, log) -> pd.DataFrame:
+def study_profile(platform: PlatformResource, study: StudyResource) -> Profile:
+    """The run's profile; word vectors from the settings when the profile names none (they are this machine's)."""
+    profile = study.load()
+    settings = platform.settings()
+    if profile.embeddings is None and settings.embeddings is not None:
+        profile = dataclasses.replace(profile, embeddings=settings.embeddings)
+    return profile
+
+
+def train_partition(platform: PlatformResource, study: StudyResource, hypothesis: str, key: str,
+                    log) -> tuple[pd.DataFrame, PartitionData]:
     """Run every condition of `hypothesis` on one dataset.task and write its rows to DuckDB."""
     settings = platform.settings()
     part, _, _ = load_partition(platform, key)
-    return run_hypothesis(part, study.load(), hypothesis, settings.home / "studies", settings.home / "results.duckdb",
-                          log=log, storage_url=study.storage_url or None, threads=study.threads())
+    trials = run_hypothesis(part, study_profile(platform, study), hypothesis, settings.home / "studies",
+                            settings.home / "results.duckdb", log=log, storage_url=study.storage_url or None,
+                            threads=study.threads())
+    return trials, part
 
 
-def trials_metadata(trials: pd.DataFrame, results_db, hypothesis: str, key: str) -> dict:
-    """Best trial per condition, pruned counts and the selected trial's learning curve."""
+def trials_metadata(trials: pd.DataFrame, results_db, hypothesis: str, key: str, part: PartitionData | None = None) -> dict:
+    """Best trial per condition (the bag-of-words floor among them), pruned counts, the selected trial's
+    learning curve, and the word vectors' coverage."""
     done = trials[trials["state"] != "failed"].dropna(subset=["dev_value"])
     higher = bool(len(done)) and done["metric"].iloc[0] != "mae"
     best = done.sort_values("dev_value", ascending=not higher).groupby("condition").head(1)
+    neural = best[best["condition"] != FLOOR]  # the learning curve is a searched model's
     columns = ["condition", "trial", "dev_value", "test_value", "best_epoch", "learning_rate", "batch_size",
                "primary_units", "aux_units", "content_size", "weight_scheme", "primary_weight"]
     dataset, task = split_task_key(key)
@@ -65,9 +91,12 @@ def trials_metadata(trials: pd.DataFrame, results_db, hypothesis: str, key: str)
         "best_trials": md_table(best[columns].round(4)),
         "pruned_trials": dg.MetadataValue.int(int((trials["state"] == "pruned").sum())),
         "failed_trials": dg.MetadataValue.int(int((trials["state"] == "failed").sum())),
+        "selection_metric": dg.MetadataValue.text(str(done["metric"].iloc[0]) if len(done) else "none"),
+        "word_vectors": dg.MetadataValue.text(part.vectors.describe() if part is not None and part.vectors
+                                              else "none (embeddings learnt from scratch)"),
     }
-    if len(best):
-        top = best.iloc[0]
+    if len(neural):
+        top = neural.iloc[0]
         curve = query(results_db, "SELECT epoch, dev_value, test_value FROM epochs WHERE hypothesis = ? AND dataset = ? "
                       "AND task = ? AND condition = ? AND trial = ? ORDER BY epoch",
                       [hypothesis, dataset, task, top["condition"], int(top["trial"])])
@@ -111,7 +140,9 @@ def significance_table(results_db, hypothesis: str, profile: Profile, log) -> tu
     """Bootstrap every comparison of the hypothesis on every trained partition; write both tables."""
     trials = query(results_db, "SELECT * FROM trials WHERE hypothesis = ?", [hypothesis])
     keys = sorted(set(trials["dataset"] + "." + trials["task"]))
-    pairs = {key: comparisons(hypothesis, conds) for key, conds in partition_conditions(results_db, hypothesis, profile, keys).items()}
+    with_floor = set(trials.loc[trials["condition"] == FLOOR, "dataset"] + "." + trials.loc[trials["condition"] == FLOOR, "task"])
+    pairs = {key: comparisons(hypothesis, conds, floor=key in with_floor)
+             for key, conds in partition_conditions(results_db, hypothesis, profile, keys).items()}
     boot = profile.bootstrap
     table, f1 = hypothesis_tables(trials, hypothesis, pairs, boot.get("resamples", 1000), boot.get("seed", 0))
     replace_rows(results_db, "significance", {"hypothesis": hypothesis}, table, log)
@@ -164,8 +195,9 @@ def build_study_assets(hypothesis: str):
     def trials_asset(context: dg.AssetExecutionContext, platform: PlatformResource, study: StudyResource,
                      raw_sessions, monah_narratives, auxiliary_targets, mutual_information) -> pd.DataFrame:
         key = context.partition_key
-        trials = train_partition(platform, study, hypothesis, key, context.log.info)
-        context.add_output_metadata(trials_metadata(trials, platform.settings().home / "results.duckdb", hypothesis, key))
+        trials, part = train_partition(platform, study, hypothesis, key, context.log.info)
+        context.add_output_metadata(trials_metadata(trials, platform.settings().home / "results.duckdb", hypothesis,
+                                                    key, part))
         return trials
 
     check_name = "all_partitions_trained"

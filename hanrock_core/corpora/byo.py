@@ -15,20 +15,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..config_file import ConfigFile, as_bool, as_mapping, as_name, as_str, read_config, refuse_unknown
+from ..config_file import ConfigFile, as_bool, as_mapping, as_metric, as_name, as_str, read_config, refuse_unknown
 from ..errors import InputError
 from ..input_files import REPLACEMENT, numbers, read_csv_file, refuse_empty_table
 from ..talkturn import COLUMN_BY_NAME, FEATURES, PARTITIONS, finalise_table
 from ..partitions import check_speakers_disjoint
 
 SPEC_KEYS = {"name", "description", "files", "columns", "labels", "features", "speaker_format",
-             "time_format", "speaker_noun", "speaker_disjoint"}
+             "time_format", "speaker_noun", "speaker_disjoint", "ids"}
 COLUMN_KEYS = {"text", "speaker", "dialogue", "order", "session", "utterance_id", "start", "end"}
 REQUIRED_COLUMN_KEYS = ("text", "speaker", "dialogue", "order")
 MULTI_COLUMN_KEYS = {"dialogue", "session", "utterance_id"}  # may join several columns with `_`
-LABEL_KEYS = {"column", "type"}
+LABEL_KEYS = {"column", "type", "metric"}
 LABEL_TYPES = ("class", "regression")
-CHOICES = {"speaker_format": ("plain", "list"), "time_format": ("seconds", "hms")}
+# `ids: file` (default): dialogue ids (and generated utterance ids) count within their file, as in
+# corpora whose Dialogue_ID restarts at 0 in every split; `global`: the same id in two files is one dialogue
+CHOICES = {"speaker_format": ("plain", "list"), "time_format": ("seconds", "hms"), "ids": ("file", "global")}
 
 
 @dataclass
@@ -45,6 +47,7 @@ class DatasetSpec:
     time_format: str = "seconds"
     speaker_noun: str = "speaker"
     speaker_disjoint: bool = True
+    ids: str = "file"
     lines: dict[str, int] = field(default_factory=dict)
 
     def line(self, key: str) -> int | None:
@@ -103,7 +106,8 @@ def _labels(cfg: ConfigFile, labels: dict) -> dict[str, dict]:
         refuse_unknown(cfg, label, LABEL_KEYS, f"{key}.")
         if "column" not in label or label.get("type") not in LABEL_TYPES:
             raise cfg.error(key, f"label {name!r} needs 'column' and 'type: class|regression'")
-        out[str(name)] = {"column": as_str(cfg, f"{key}.column", label["column"]), "type": label["type"]}
+        out[str(name)] = {"column": as_str(cfg, f"{key}.column", label["column"]), "type": label["type"],
+                          "metric": as_metric(cfg, f"{key}.metric", label.get("metric"), label["type"] == "class")}
     return out
 
 
@@ -246,7 +250,9 @@ def _partition_table(spec: DatasetSpec, part: str, path: Path) -> pd.DataFrame:
                          path, i + 2, mapped["text"][0], hint="take the data from the original source again")
     out = pd.DataFrame(index=raw.index)
     out["dataset"] = spec.name
-    out["dialogue"] = raw[mapped["dialogue"]].astype(str).agg("_".join, axis=1)
+    dialogue = raw[mapped["dialogue"]].astype(str).agg("_".join, axis=1)
+    out["dialogue"] = f"{part}/" + dialogue if spec.ids == "file" else dialogue
+    # a session the spec names is global (the check that no session spans two files needs it so)
     out["session"] = raw[mapped["session"]].astype(str).agg("_".join, axis=1) if "session" in mapped else out["dialogue"]
     order = numbers(raw[mapped["order"][0]], path, mapped["order"][0], "order value", integer=True)
     out["_order"] = order.to_numpy()
