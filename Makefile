@@ -7,8 +7,10 @@ VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
 export HANROCK_HOME ?= $(CURDIR)/.hanrock
+# one persistent Dagster instance for the command line and the UI (runs, catalog, checks)
+export DAGSTER_HOME ?= $(HANROCK_HOME)/dagster
 
-.PHONY: setup demo report test bench ui clean
+.PHONY: setup instance demo report test bench ui clean
 
 setup: $(VENV)/.hanrock-installed
 
@@ -18,19 +20,22 @@ $(VENV)/.hanrock-installed: pyproject.toml
 	$(BIN)/python -m pip install -q -e ".[dev]"
 	touch $@
 
-demo: setup
+instance: setup
+	$(BIN)/python -m hanrock_assets.instance "$(DAGSTER_HOME)" >/dev/null
+
+demo: instance
 	$(BIN)/dagster job execute -m hanrock_assets -j h1_study
 	$(BIN)/hanrock results table1_h1
 
 # after `make demo`: the attention report of iemocap.emotion, and a headless-Chromium screenshot of it
-report: setup
+report: instance
 	$(BIN)/dagster asset materialize -m hanrock_assets --select attention_report --partition iemocap.emotion
 	$(BIN)/hanrock screenshot $(HANROCK_HOME)/reports/attention/iemocap.emotion.html --png $(HANROCK_HOME)/reports/attention/iemocap.emotion.png
 
 test: setup
 	$(BIN)/python -m pytest -n 2 tests
 
-ui: setup
+ui: instance
 	$(BIN)/dagster dev -w workspace.yaml
 
 clean:

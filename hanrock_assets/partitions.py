@@ -1,7 +1,8 @@
 """Partitions: one per configured dataset, and one per dataset x primary task.
 
 Task keys are written `dataset.task` (e.g. `iemocap.emotion`): datasets have different task
-names, so a 2-D grid would hold invalid combinations.  A dataset whose settings entry or spec is
+names, so a 2-D grid would hold invalid combinations.  The keys come from the settings in force
+when the code location loads (`platform_settings()`, the same object the resources read).  A dataset whose settings entry or spec is
 broken keeps its dataset partition (its steps fail with the spec's file and line) and has no task
 partitions until it is fixed; the other datasets are unaffected.
 """
@@ -14,7 +15,8 @@ import dagster as dg
 
 from hanrock_core.datasets import dataset_tasks
 from hanrock_core.errors import InputError
-from hanrock_core.settings import load_settings
+
+from .resources import platform_settings
 
 
 class NamedPartitions(dg.StaticPartitionsDefinition):
@@ -45,7 +47,7 @@ def _task_keys(settings) -> tuple[dict[str, list[str]], dict[str, InputError]]:
     return keys, broken
 
 
-_SETTINGS = load_settings()
+_SETTINGS = platform_settings()
 DATASET_NAMES = sorted(_SETTINGS.datasets)
 TASK_KEYS, BROKEN_DATASETS = _task_keys(_SETTINGS)
 
@@ -54,8 +56,3 @@ task_partitions = NamedPartitions([key for name in DATASET_NAMES for key in TASK
 # a dataset's assets feed every one of its tasks
 dataset_to_tasks = dg.StaticPartitionMapping({name: keys for name, keys in TASK_KEYS.items() if keys})
 
-
-def split_task_key(key: str) -> tuple[str, str]:
-    """`iemocap.emotion` -> ("iemocap", "emotion")."""
-    dataset, task = key.split(".", 1)
-    return dataset, task

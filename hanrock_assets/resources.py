@@ -1,22 +1,71 @@
-"""Resources: the platform settings and the Parquet store of table-valued assets."""
+"""Resources: the platform settings (one source for partitions and steps), the study profile, and
+the Parquet store of table-valued assets."""
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import os
+from pathlib import Path
+
 import dagster as dg
 import pandas as pd
+from pydantic import Field
 
-from hanrock_core.settings import Settings, load_settings
+from hanrock_core.settings import Settings, config_path, load_settings
+from hanrock_core.study import Profile, load_profile
 
 from .storage import read_table, write_table
 
 
-class PlatformResource(dg.ConfigurableResource):
-    """The platform's settings file; empty means $HANROCK_CONFIG, ./hanrock.yaml or the defaults."""
+@functools.lru_cache(maxsize=16)
+def _read_settings(path: str, modified_ns: int, home: str, env_home: str, cwd: str) -> Settings:
+    return load_settings(path or None, home or None)
 
-    config_file: str = ""
+
+def platform_settings(config_file: str = "", home: str = "") -> Settings:
+    """The settings in force, read once per process for each settings file (and its version on disk).
+
+    Empty `config_file` / `home`: `$HANROCK_CONFIG` or `./hanrock.yaml`, and `$HANROCK_HOME` or the
+    file's `home`. The partition definitions and every step of a run go through this one function.
+    """
+    path = config_file or str(config_path() or "")
+    modified = Path(path).stat().st_mtime_ns if path and Path(path).is_file() else 0
+    return _read_settings(path, modified, home, os.environ.get("HANROCK_HOME", ""), os.getcwd())
+
+
+def _from_env(name: str):
+    """An EnvVar (the launchpad shows the variable) when the environment sets it, else empty."""
+    return dg.EnvVar(name) if os.environ.get(name) else ""
+
+
+class PlatformResource(dg.ConfigurableResource):
+    """Where the platform's settings and data live (the environment's, unless a run says otherwise)."""
+
+    config_file: str = Field("", description="settings file (hanrock.yaml); empty: $HANROCK_CONFIG or ./hanrock.yaml")
+    home: str = Field("", description="data directory; empty: $HANROCK_HOME, the settings' `home`, or ./.hanrock")
 
     def settings(self) -> Settings:
-        return load_settings(self.config_file or None)
+        return platform_settings(self.config_file, self.home)
+
+
+class StudyResource(dg.ConfigurableResource):
+    """The study profile (quick, standard, paper, or a YAML file of your own) and where studies are stored."""
+
+    profile: str = Field("quick", description="quick, standard (real text on a CPU), paper, or the path of a profile YAML file")
+    storage_url: str = Field("", description="an Optuna RDB URL shared by several workers (empty: SQLite files)")
+    torch_threads: int = Field(1, description="torch threads per training step; the multiprocess executor runs "
+                                              "one step per core, so more threads than 1 oversubscribe the CPU")
+
+    def load(self, settings: Settings | None = None) -> Profile:
+        """The profile; word vectors from the settings when the profile names none (they are this machine's)."""
+        profile = load_profile(self.profile)
+        if settings is not None and profile.embeddings is None and settings.embeddings is not None:
+            profile = dataclasses.replace(profile, embeddings=settings.embeddings)
+        return profile
+
+    def threads(self) -> int:
+        return max(1, self.torch_threads)
 
 
 class TalkturnParquetIOManager(dg.ConfigurableIOManager):
@@ -45,10 +94,8 @@ class TalkturnParquetIOManager(dg.ConfigurableIOManager):
         return tables[keys[0]] if len(keys) == 1 else tables
 
 
-def resources(config_file: str = "", profile: str = "quick") -> dict[str, object]:
-    """The resources every definition needs, reading one settings file (empty: the usual lookup)."""
-    from .assets.studies import StudyResource
-
-    platform = PlatformResource(config_file=config_file)
+def resources(config_file: str = "", profile: str = "quick", home: str = "") -> dict[str, object]:
+    """The resources every definition needs; empty `config_file` / `home`: the environment's."""
+    platform = PlatformResource(config_file=config_file or _from_env("HANROCK_CONFIG"), home=home or _from_env("HANROCK_HOME"))
     return {"platform": platform, "table_io_manager": TalkturnParquetIOManager(platform=platform),
             "study": StudyResource(profile=profile)}

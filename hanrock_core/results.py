@@ -159,3 +159,18 @@ def best_trial(path: str | Path, hypothesis: str, dataset: str, task: str, condi
                  "ORDER BY state <> 'complete', CASE WHEN metric = 'mae' THEN dev_value ELSE -dev_value END, trial LIMIT 1",
                  [hypothesis, dataset, task, condition], log)
     return rows.iloc[0].to_dict() if len(rows) else None
+
+
+def learning_curve_rows(path: str | Path, hypothesis: str, dataset: str, task: str, condition: str, trial: int,
+                        log: Callable[[str], None] = print) -> pd.DataFrame:
+    """Dev and test value per epoch of one trial (the `epochs` table)."""
+    return query(path, "SELECT epoch, dev_value, test_value FROM epochs WHERE hypothesis = ? AND dataset = ? "
+                 "AND task = ? AND condition = ? AND trial = ? ORDER BY epoch",
+                 [hypothesis, dataset, task, condition, int(trial)], log)
+
+
+def view_rows(path: str | Path, view: str, log: Callable[[str], None] = print) -> pd.DataFrame:
+    """Every row of one of sql/views.sql's views (e.g. table1_h1)."""
+    if not view.isidentifier():
+        raise ValueError(f"{view!r} is not a view name")
+    return query(path, f"SELECT * FROM {view}", log=log)

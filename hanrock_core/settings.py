@@ -115,16 +115,19 @@ def _dataset(cfg: ConfigFile, name: str, entry, base: Path) -> DatasetConfig:
         return DatasetConfig(name, error=exc)
 
 
-def load_settings(path: str | Path | None = None) -> Settings:
-    """Settings from `path` (or the file in force), with the built-in datasets always present."""
+def load_settings(path: str | Path | None = None, home: str | Path | None = None) -> Settings:
+    """Settings from `path` (or the file in force), with the built-in datasets always present.
+
+    `home` (a directory) beats `$HANROCK_HOME` and the file's `home`.
+    """
     path = Path(path) if path is not None else config_path()
     cfg = read_config(path, "settings file") if path is not None else ConfigFile(Path("<defaults>"), "settings", {}, {})
     data = cfg.data
     refuse_unknown(cfg, data, TOP_KEYS)
     base = path.parent.resolve() if path is not None else Path.cwd()
     file_home = as_str(cfg, "home", data["home"]) if "home" in data else DEFAULT_HOME
-    home_value = os.environ.get("HANROCK_HOME") or file_home
-    home = _path(home_value, Path.cwd() if os.environ.get("HANROCK_HOME") else base)
+    given = str(home or os.environ.get("HANROCK_HOME") or "")
+    home = _path(given or file_home, Path.cwd() if given else base)
     synthetic = as_mapping(cfg, "synthetic", data.get("synthetic") or {})
     refuse_unknown(cfg, synthetic, SYNTHETIC_KEYS, "synthetic.")
     scale = as_number(cfg, "synthetic.scale", synthetic.get("scale", DEFAULT_SYNTHETIC_SCALE), 0.0, 1.0, low_open=True)

@@ -50,6 +50,7 @@ def _isolated_platform(monkeypatch, tmp_path):
     monkeypatch.setenv("HANROCK_COMPILE", "0")  # eager kernels: no compile time in small tests
     monkeypatch.setenv("HANROCK_TRIAL_WORKERS", "1")  # tests run side by side already (one names its own)
     monkeypatch.delenv("HANROCK_CONFIG", raising=False)
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)  # a test that runs `dagster` names its own instance
     monkeypatch.chdir(tmp_path)
 
 

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from hanrock_assets import defs
+from hanrock_assets.instance import ensure_dagster_home
 from hanrock_assets.assets.auxiliary import auxiliary_targets
 from hanrock_assets.assets.corpus import raw_sessions
 from hanrock_assets.assets.narratives import monah_narratives
@@ -101,21 +102,33 @@ def test_main_job_records_every_partition(tmp_path, monkeypatch):
 
 
 def _env(tmp_path: Path, settings: Path) -> dict[str, str]:
-    """The environment of a fresh shell: our settings file, a temporary Dagster instance."""
+    """The environment of a fresh shell: our settings file, and a persistent Dagster instance of the test's own."""
     env = {k: v for k, v in os.environ.items() if k not in ("HANROCK_HOME", "DAGSTER_HOME")}
-    env.update(HANROCK_CONFIG=str(settings), PYTHONPATH=str(REPO))
+    env.update(HANROCK_CONFIG=str(settings), PYTHONPATH=str(REPO),
+               DAGSTER_HOME=str(ensure_dagster_home(tmp_path / "dagster")))
     return env
 
 
-def test_main_job_from_the_command_line_prepares_every_partition(tmp_path):
-    settings = _settings_file(tmp_path)
-    run = subprocess.run([str(DAGSTER), "job", "execute", "-m", "hanrock_assets", "-j", "main_job"],
-                         cwd=tmp_path, env=_env(tmp_path, settings), capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    assert "RUN_SUCCESS" in run.stdout + run.stderr
-    store = tmp_path / "home" / "assets"
-    assert sorted(p.name for p in (store / "raw_sessions").glob("*.parquet")) == ["iemocap.parquet", "semaine.parquet"]
-    assert len(list((store / "auxiliary_targets").glob("*.parquet"))) == 8
+def test_the_job_and_the_assets_run_one_body(tmp_path, monkeypatch):
+    """main_job's ops and the assets call the same step functions: identical tables and the same metadata."""
+    monkeypatch.delenv("HANROCK_HOME")
+    settings = str(_settings_file(tmp_path))
+    by_asset = resources(settings, home=str(tmp_path / "assets-home"))
+    first = dg.materialize([raw_sessions, monah_narratives], partition_key="iemocap", resources=by_asset)
+    assert dg.materialize([raw_sessions, auxiliary_targets], partition_key="iemocap.emotion", resources=by_asset,
+                          selection=[auxiliary_targets]).success
+    instance = dg.DagsterInstance.ephemeral()
+    job = dg.Definitions(jobs=[main_job], resources=resources(settings, home=str(tmp_path / "job-home"))).resolve_job_def("main_job")
+    assert job.execute_in_process(instance=instance, run_config={"ops": {"each_dataset": {"config": {"datasets": ["iemocap"]}}}}).success
+    for asset, key in [("raw_sessions", "iemocap"), ("monah_narratives", "iemocap"),
+                       ("auxiliary_targets", "iemocap.emotion"), ("mutual_information", "iemocap.emotion")]:
+        pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "assets-home" / "assets" / asset / f"{key}.parquet"),
+                                      pd.read_parquet(tmp_path / "job-home" / "assets" / asset / f"{key}.parquet"))
+    for asset in ("raw_sessions", "monah_narratives"):
+        by_job = instance.get_latest_materialization_event(dg.AssetKey(asset)).asset_materialization.metadata
+        mine = first.asset_materializations_for_node(asset)[0].metadata
+        assert set(by_job) - {"path"} == set(mine) - {"path"}
+        assert by_job["dagster/row_count"] == mine["dagster/row_count"]
 
 
 @pytest.mark.skipif(not EMORYNLP.exists(), reason="../shared/data/emorynlp is not beside the checkout")

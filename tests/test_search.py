@@ -14,6 +14,7 @@ import optuna
 import pandas as pd
 import pytest
 
+from hanrock_assets.instance import ensure_dagster_home
 from hanrock_core.auxiliary_target import build_auxiliary_targets
 from hanrock_core.corpora import read_iemocap
 from hanrock_core.loss_weight import mutual_information
@@ -175,7 +176,7 @@ def test_killed_h1_study_resumes_from_the_command_line(tmp_path):
     run_config = tmp_path / "run.yaml"
     run_config.write_text(DAGSTER_KILL.format(profile=tiny_profile(tmp_path, trials=3)))
     env = {k: v for k, v in os.environ.items() if k not in ("HANROCK_HOME", "DAGSTER_HOME")}
-    env.update(HANROCK_CONFIG=str(settings), PYTHONPATH=str(REPO))
+    env.update(HANROCK_CONFIG=str(settings), PYTHONPATH=str(REPO), DAGSTER_HOME=str(ensure_dagster_home(tmp_path / "dagster")))
     command = [str(Path(sys.executable).parent / "dagster"), "job", "execute", "-m", "hanrock_assets", "-j", "h1_study",
                "-c", str(run_config)]
     studies = tmp_path / "home" / "studies" / "h1"

@@ -1,4 +1,5 @@
-"""The UI end to end: `dagster dev` on a free port, a run launched through GraphQL, rows in DuckDB."""
+"""The UI end to end, on one persistent Dagster instance: a `dagster job execute` run from the command
+line is what the UI then shows; `dagster dev` on a free port, a run launched through GraphQL, rows in DuckDB."""
 
 from __future__ import annotations
 
@@ -13,11 +14,14 @@ from pathlib import Path
 import requests
 from dagster_graphql import DagsterGraphQLClient
 
+from hanrock_assets.instance import ensure_dagster_home
 from hanrock_core.results import query
 
 from .conftest import REPO, TINY_SCALE
 
 REPOSITORIES = '{ repositoriesOrError { ... on RepositoryConnection { nodes { jobs { name } } } } }'
+MATERIALISED = ('{ assetOrError(assetKey: {path: ["raw_sessions"]}) { ... on Asset { assetMaterializations '
+                '{ partition runId } } } }')
 
 
 def _free_port() -> int:
@@ -39,19 +43,30 @@ def _wait_for_location(port: int, deadline: float) -> None:
     raise TimeoutError("the code location did not load in time")
 
 
-def test_a_run_launched_from_the_ui_writes_its_rows(tmp_path):
+def test_the_ui_shows_a_command_line_run_and_launches_its_own(tmp_path):
     settings = tmp_path / "hanrock.yaml"
     settings.write_text(f"home: {tmp_path / 'home'}\nsynthetic: {{scale: {TINY_SCALE}, seed: 5}}\n")
     env = {k: v for k, v in os.environ.items() if k != "HANROCK_HOME"}
-    env.update(HANROCK_CONFIG=str(settings), DAGSTER_HOME=str(tmp_path / "dagster"), PYTHONPATH=str(REPO))
-    (tmp_path / "dagster").mkdir()
+    env.update(HANROCK_CONFIG=str(settings), DAGSTER_HOME=str(ensure_dagster_home(tmp_path / "dagster")),
+               PYTHONPATH=str(REPO))
+    dagster = str(Path(sys.executable).parent / "dagster")
+    cli = subprocess.run([dagster, "job", "execute", "-m", "hanrock_assets", "-j", "main_job"], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert cli.returncode == 0, cli.stdout[-3000:] + cli.stderr[-3000:]
+    assert not list(tmp_path.glob(".tmp_dagster_home_*"))  # the persistent instance, not a temporary one
+    store = tmp_path / "home" / "assets"
+    assert sorted(p.name for p in (store / "raw_sessions").glob("*.parquet")) == ["iemocap.parquet", "semaine.parquet"]
+    assert len(list((store / "auxiliary_targets").glob("*.parquet"))) == 8
     port = _free_port()
     log = (tmp_path / "dagster-dev.log").open("w")
-    server = subprocess.Popen([str(Path(sys.executable).parent / "dagster"), "dev", "-w", str(REPO / "workspace.yaml"),
+    server = subprocess.Popen([dagster, "dev", "-w", str(REPO / "workspace.yaml"),
                                "-p", str(port)], cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT,
                               start_new_session=True)
     try:
         _wait_for_location(port, time.time() + 180)
+        reply = requests.post(f"http://localhost:{port}/graphql", json={"query": MATERIALISED}, timeout=30).json()
+        shown = reply["data"]["assetOrError"]["assetMaterializations"]
+        assert {m["partition"] for m in shown} == {"iemocap", "semaine"}  # the command line's run, seen by the UI
         client = DagsterGraphQLClient("localhost", port_number=port)
         run_id = client.submit_job_execution("main_job")
         status, deadline = None, time.time() + 300

@@ -1,27 +1,10 @@
 """MONAH narratives of every talkturn: verbatim text woven with prosody and action words."""
 
-from enum import Enum
-
 import dagster as dg
-from pydantic import Field
 
-from hanrock_core.narrative import narrative_table
-
-from ..metadata import narrative_metadata
+from .. import steps
 from ..partitions import dataset_partitions
-
-
-class NarrativeFamily(str, Enum):
-    v = "v"
-    vp = "vp"
-    va = "va"
-    vpa = "vpa"
-
-
-class NarrativeConfig(dg.Config):
-    family: NarrativeFamily = Field("vpa", description="v (verbatim), vp (+prosody), va (+actions) or vpa (both; the paper's)")
-    keep_punctuation: str = Field("", description="punctuation kept as tokens of the model input, e.g. '?!' "
-                                                  "(the paper's normalisation drops all: empty)")
+from ..run_config import NarrativeConfig
 
 
 @dg.asset(
@@ -34,11 +17,5 @@ class NarrativeConfig(dg.Config):
 def monah_narratives(context: dg.AssetExecutionContext, config: NarrativeConfig, raw_sessions):
     """Per talkturn: verbatim text, MONAH narrative and the normalised model input."""
     tables = raw_sessions if isinstance(raw_sessions, dict) else {context.partition_keys[0]: raw_sessions}
-    family = NarrativeFamily(config.family).value
-    out = {}
-    for key, table in tables.items():
-        out[key] = narrative_table(table, family, config.keep_punctuation)
-        context.log.info(f"{key}: wrote {len(out[key]):,} {family} narratives")
-        if len(tables) == 1:
-            context.add_output_metadata(narrative_metadata(out[key], family))
-    return out if len(out) > 1 else next(iter(out.values()))
+    results = {key: steps.monah_narratives(table, key, config, context.log) for key, table in tables.items()}
+    return steps.asset_output(context, results)

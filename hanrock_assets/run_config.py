@@ -1,0 +1,51 @@
+"""Run config of the pipeline's steps: the same classes for an asset and for the study jobs' op,
+so the launchpad offers the same fields either way."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import dagster as dg
+from pydantic import Field
+
+from hanrock_core.auxiliary_target import FAMILIES
+
+
+class NarrativeFamily(str, Enum):
+    v = "v"
+    vp = "vp"
+    va = "va"
+    vpa = "vpa"
+
+
+class NarrativeConfig(dg.Config):
+    family: NarrativeFamily = Field("vpa", description="v (verbatim), vp (+prosody), va (+actions) or vpa (both; the paper's)")
+    keep_punctuation: str = Field("", description="punctuation kept as tokens of the model input, e.g. '?!' "
+                                                  "(the paper's normalisation drops all: empty)")
+
+
+class Family(str, Enum):
+    """The paper's auxiliary families (an enum, so Dagster rejects a typo before the run starts)."""
+
+    actions = "actions"
+    prosody = "prosody"
+    historical = "historical"
+    future = "future"
+
+
+class AuxiliaryConfig(dg.Config):
+    families: list[Family] = Field(list(FAMILIES),
+                                   description="auxiliary families to build: actions, prosody, historical, future")
+    extra: dict[str, list[str]] = Field({}, description="your own families: name -> numeric talkturn-table columns")
+    mi_seed: int = Field(0, description="seed of scikit-learn's mutual information estimate")
+
+
+class DatasetSelection(dg.Config):
+    datasets: list[str] = Field([], description="datasets this run covers (empty: every configured dataset)")
+
+
+class AttentionReportConfig(dg.Config):
+    samples: int = Field(8, description="test talkturns shown, spread over the classes (or value quartiles)")
+    seed: int = Field(0, description="seed of the sample (and of training when no study trial sets it)")
+    hypothesis: str = Field("h1", description="take the hyper-parameters of this study's best all-families trial")
+    condition: str = Field("aphf", description="the study condition whose best trial sets the hyper-parameters")

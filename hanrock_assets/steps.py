@@ -1,0 +1,260 @@
+"""One body per pipeline step, called in one line by the asset and by the study jobs' op.
+
+Each function takes the settings (and the run's resources or config) and the step's input tables,
+and returns a `StepResult`: the table the step stores and the metadata the Dagster UI shows.  The
+asset modules and `jobs.py` only wire these to Dagster: an edit here is what both run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import torch
+
+from hanrock_core.attention_html import write_attention_report
+from hanrock_core.attention_report import default_models, models_from_trial
+from hanrock_core.auxiliary_target import AuxiliarySpec, AuxiliaryTargets, available_families, build_auxiliary_targets
+from hanrock_core.datasets import dataset_metrics, dataset_tasks, load_dataset
+from hanrock_core.errors import InputError
+from hanrock_core.floor import CONDITION as FLOOR
+from hanrock_core.loss_weight import mutual_information
+from hanrock_core.narrative import narrative_table
+from hanrock_core.notices import WARNING, Notices
+from hanrock_core.plots import forest_plot, learning_curve, plot_dir
+from hanrock_core.results import best_trial, learning_curve_rows, view_rows, write_mutual_information
+from hanrock_core.search import PartitionData, attach_vectors, run_hypothesis
+from hanrock_core.settings import Settings
+from hanrock_core.study import TABLE_VIEWS
+from hanrock_core.study_progress import completeness, write_significance_tables
+
+from .metadata import auxiliary_metadata, corpus_metadata, md_table, narrative_metadata, plot_metadata
+from .resources import StudyResource
+from .run_config import AttentionReportConfig, AuxiliaryConfig, Family, NarrativeConfig, NarrativeFamily
+from .storage import read_table
+
+SIGNIFICANCE_CHECK = "all_partitions_trained"
+
+
+@dataclass
+class StepResult:
+    """What a step produced: the table stored for its asset (None: rows in DuckDB or a file) and the UI's metadata."""
+
+    table: pd.DataFrame | None
+    metadata: dict[str, dg.MetadataValue]
+
+
+def asset_output(context: dg.AssetExecutionContext, results: dict[str, StepResult]):
+    """What a dataset-partitioned asset returns to the IO manager: one table (and its metadata) for a
+    one-partition run, a dict partition -> table (and a row count per partition) for a range."""
+    if len(results) == 1:
+        (result,) = results.values()
+        context.add_output_metadata(result.metadata)
+        return result.table
+    context.add_output_metadata({"partitions": dg.MetadataValue.md(
+        "\n".join(f"- {key}: {len(r.table):,} talkturns" for key, r in results.items()))})
+    return {key: r.table for key, r in results.items()}
+
+
+def split_task_key(key: str) -> tuple[str, str]:
+    """`iemocap.emotion` -> ("iemocap", "emotion")."""
+    dataset, task = key.split(".", 1)
+    return dataset, task
+
+
+def results_db(settings: Settings) -> Path:
+    return settings.home / "results.duckdb"
+
+
+def stored(settings: Settings, asset: str, key: str | None) -> pd.DataFrame:
+    """An upstream asset's stored partition (what the IO manager hands an asset as an input)."""
+    return read_table(settings.home / "assets", asset, key)
+
+
+def task_inputs(settings: Settings, key: str) -> dict[str, pd.DataFrame]:
+    """The four stored tables a dataset.task step trains on, by input name."""
+    dataset, _ = split_task_key(key)
+    return {"raw_sessions": stored(settings, "raw_sessions", dataset),
+            "monah_narratives": stored(settings, "monah_narratives", dataset),
+            "auxiliary_targets": stored(settings, "auxiliary_targets", key),
+            "mutual_information": stored(settings, "mutual_information", key)}
+
+
+# --- corpus and narratives -------------------------------------------------------------------------
+
+def raw_sessions(settings: Settings, dataset: str, log) -> StepResult:
+    """The talkturn table of a dataset from its raw layout; what the reader left out is logged and in the metadata.
+
+    Bad input fails the step with its file and line (a `dg.Failure`, no traceback).
+    """
+    notices = Notices()
+    try:
+        table, root = load_dataset(settings, dataset, log=log.info, notices=notices)
+    except InputError as exc:
+        raise dg.Failure(description=f"{dataset}: {exc}", metadata={"error": dg.MetadataValue.text(str(exc))}) from None
+    finally:
+        for notice in notices.items:
+            (log.warning if notice.level == WARNING else log.info)(f"{dataset}: {notice.render()}")
+    log.info(f"{dataset}: {len(table):,} talkturns in {table['dialogue'].nunique():,} dialogues")
+    return StepResult(table, corpus_metadata(table, str(root), notices))
+
+
+def monah_narratives(raw: pd.DataFrame, dataset: str, config: NarrativeConfig, log) -> StepResult:
+    """Per talkturn: verbatim text, MONAH narrative and the normalised model input."""
+    family = NarrativeFamily(config.family).value
+    narratives = narrative_table(raw, family, config.keep_punctuation)
+    log.info(f"{dataset}: wrote {len(narratives):,} {family} narratives")
+    return StepResult(narratives, narrative_metadata(narratives, family))
+
+
+# --- auxiliary targets -----------------------------------------------------------------------------
+
+def auxiliary_targets(settings: Settings, raw: pd.DataFrame, key: str, config: AuxiliaryConfig,
+                      log) -> tuple[StepResult, StepResult]:
+    """Targets and their MI with the primary task (MI rows also go to DuckDB) for one dataset.task.
+
+    Families without any data in this dataset are left out, with a warning in the log.
+    """
+    dataset, task = split_task_key(key)
+    spec = AuxiliarySpec(tuple(Family(f).value for f in config.families), {k: tuple(v) for k, v in config.extra.items()})
+    usable, empty = available_families(raw, spec)
+    if empty:
+        log.warning(f"no data for auxiliary families {empty} in this dataset: training goes on with {usable}")
+    targets = build_auxiliary_targets(raw, task, AuxiliarySpec(tuple(usable), spec.extra))
+    mi = mutual_information(targets, seed=config.mi_seed)
+    write_mutual_information(results_db(settings), dataset, task, mi, log.info)
+    log.info(f"{key}: {len(targets.tasks)} auxiliary targets; top MI "
+             + ", ".join(f"{r.task} {r.mi:.3f}" for r in mi.head(3).itertuples()))
+    meta = auxiliary_metadata(targets, mi, empty, settings.home, key)
+    return StepResult(targets.table, meta), StepResult(mi, {"mi_ranking": meta["mi_ranking"]})
+
+
+def task_keys(settings: Settings, datasets: list[str]) -> list[str]:
+    """Every dataset.task of the named datasets (the study jobs' second fan-out)."""
+    return [f"{dataset}.{task}" for dataset in sorted(datasets) for task in dataset_tasks(settings, dataset)]
+
+
+def selected_datasets(settings: Settings, named: list[str]) -> list[str]:
+    """The datasets a run covers: those it names (each must be configured), else every configured one."""
+    configured = sorted(settings.datasets)
+    unknown = sorted(set(named) - set(configured))
+    if unknown:
+        raise dg.Failure(description=f"run config names datasets {unknown} that are not configured; configured: "
+                                     f"{configured} (declare your own under `datasets:` in hanrock.yaml)")
+    return sorted(named) or configured
+
+
+# --- studies ---------------------------------------------------------------------------------------
+
+def partition_data(settings: Settings, key: str, inputs: dict[str, pd.DataFrame]) -> PartitionData:
+    """The training data of one dataset.task from its four input tables."""
+    dataset, task = split_task_key(key)
+    model_inputs = inputs["monah_narratives"].set_index("utterance_id")["model_input"]
+    targets = AuxiliaryTargets.from_tables(inputs["auxiliary_targets"], inputs["mutual_information"], task)
+    return PartitionData.build(dataset, task, inputs["raw_sessions"], model_inputs, targets,
+                               inputs["mutual_information"], dataset_metrics(settings, dataset)[task])
+
+
+def trials(settings: Settings, study: StudyResource, hypothesis: str, key: str, inputs: dict[str, pd.DataFrame],
+           log) -> StepResult:
+    """Every condition of `hypothesis` on one dataset.task (and its bag-of-words floor); rows in DuckDB."""
+    part = partition_data(settings, key, inputs)
+    table = run_hypothesis(part, study.load(settings), hypothesis, settings.home / "studies", results_db(settings),
+                           log=log.info, storage_url=study.storage_url or None, threads=study.threads())
+    return StepResult(table, trials_metadata(table, results_db(settings), hypothesis, key, part))
+
+
+def trials_metadata(table: pd.DataFrame, db: Path, hypothesis: str, key: str, part: PartitionData) -> dict:
+    """Best trial per condition (the floor among them), pruned and failed counts, the selected trial's
+    learning curve, and the word vectors' coverage."""
+    done = table[table["state"] != "failed"].dropna(subset=["dev_value"])
+    higher = bool(len(done)) and done["metric"].iloc[0] != "mae"
+    best = done.sort_values("dev_value", ascending=not higher).groupby("condition").head(1)
+    neural = best[best["condition"] != FLOOR]  # the learning curve is a searched model's
+    columns = ["condition", "trial", "dev_value", "test_value", "best_epoch", "learning_rate", "batch_size",
+               "primary_units", "aux_units", "content_size", "weight_scheme", "primary_weight"]
+    meta = {
+        "dagster/row_count": dg.MetadataValue.int(len(table)),
+        "best_trials": md_table(best[columns].round(4)),
+        "pruned_trials": dg.MetadataValue.int(int((table["state"] == "pruned").sum())),
+        "failed_trials": dg.MetadataValue.int(int((table["state"] == "failed").sum())),
+        "selection_metric": dg.MetadataValue.text(str(done["metric"].iloc[0]) if len(done) else "none"),
+        "word_vectors": dg.MetadataValue.text(part.vectors.describe() if part.vectors
+                                              else "none (embeddings learnt from scratch)"),
+    }
+    if len(neural):
+        top = neural.iloc[0]
+        dataset, task = split_task_key(key)
+        curve = learning_curve_rows(db, hypothesis, dataset, task, top["condition"], int(top["trial"]))
+        title = f"{key} {top['condition']} trial {top['trial']}"
+        meta.update(plot_metadata("learning_curve", learning_curve(curve, title, top["metric"]),
+                                  plot_dir(db.parent) / hypothesis / f"{key}.learning_curve.png", title))
+    return meta
+
+
+def significance_problems(settings: Settings, study: StudyResource, hypothesis: str, keys: list[str]) -> list[str]:
+    """What the blocking `all_partitions_trained` check finds missing among `keys` (empty: passed)."""
+    return completeness(results_db(settings), hypothesis, study.load(settings), keys)
+
+
+def check_metadata(problems: list[str]) -> dict:
+    """Metadata of the `all_partitions_trained` check: what is missing, or none."""
+    return {"problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems) or "none")}
+
+
+def incomplete(hypothesis: str, problems: list[str]) -> dg.Failure:
+    return dg.Failure(description=f"{hypothesis} significance needs every partition: " + "; ".join(problems[:5]))
+
+
+def significance(settings: Settings, study: StudyResource, hypothesis: str, log) -> StepResult:
+    """The bootstrap tables of a hypothesis, then what the UI shows: counts, the paper's view, the forest plot."""
+    db = results_db(settings)
+    table, _ = write_significance_tables(db, hypothesis, study.load(settings), log.info)
+    view = TABLE_VIEWS[hypothesis]
+    shown = view_rows(db, view, log.info)
+    log.info(f"{view}:\n{shown.to_string(index=False)}")
+    title = f"{hypothesis.upper()}: challenger - baseline"
+    return StepResult(None, {
+        "significant": dg.MetadataValue.int(int(table["significant"].sum())),
+        "comparisons": dg.MetadataValue.int(len(table)),
+        view: md_table(shown),
+        **plot_metadata("forest_plot", forest_plot(table, title), plot_dir(settings.home) / hypothesis / "forest.png", title),
+        "sql": dg.MetadataValue.md(f"`duckdb {db} -c 'SELECT * FROM {view}'`"),
+    })
+
+
+# --- reports ---------------------------------------------------------------------------------------
+
+def attention_report(settings: Settings, study: StudyResource, config: AttentionReportConfig, key: str,
+                     inputs: dict[str, pd.DataFrame], log) -> StepResult:
+    """Trains the MTL / STL pair (the best H1 all-families trial's settings when there is one) and writes the page."""
+    dataset, task = split_task_key(key)
+    home = settings.home
+    part = partition_data(settings, key, inputs)
+    profile = study.load(settings)
+    if profile.embeddings is not None:  # the models are the study's: the same word vectors
+        attach_vectors(part, profile, log.info)
+    torch.set_num_threads(study.threads())  # like a training step: one step per core under the multiprocess executor
+    trial = best_trial(results_db(settings), config.hypothesis, dataset, task, config.condition, log.info)
+    if trial is None:
+        log.info(f"no finished {config.hypothesis} {config.condition} trial for {key}: using the profile's defaults")
+        models = default_models(part.data, part.mi, profile, config.seed)
+    else:
+        models = models_from_trial(trial, part.data, profile)
+    out = home / "reports" / "attention" / f"{key}.html"
+    model_inputs = inputs["monah_narratives"].set_index("utterance_id")["model_input"]
+    summary = write_attention_report(part.data, models, inputs["raw_sessions"], model_inputs, f"Attention report: {key}",
+                                     home / "reports" / "models" / key, out, config.samples, config.seed, log.info)
+    metric, _ = part.data.selection
+    return StepResult(None, {
+        "report": dg.MetadataValue.path(str(out)),
+        "open": dg.MetadataValue.url(out.resolve().as_uri()),
+        "models_from": dg.MetadataValue.text(summary.source),
+        "examples": dg.MetadataValue.int(summary.examples),
+        f"mtl_test_{metric}": dg.MetadataValue.float(float(summary.test_metrics["mtl"][metric])),
+        f"stl_test_{metric}": dg.MetadataValue.float(float(summary.test_metrics["stl"][metric])),
+        "same_prediction_share": dg.MetadataValue.float(summary.agreement),
+        "talkturn_attention_by_position": md_table(summary.positions.round(3).reset_index(names="talkturn")),
+    })

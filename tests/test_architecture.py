@@ -1,0 +1,98 @@
+"""The code's shape: no import cycles, a core free of Dagster, and assets and jobs without logic of their own."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+PACKAGES = ("hanrock_core", "hanrock_assets")
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(REPO).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(path: Path, modules: set[str]) -> tuple[set[str], set[str]]:
+    """The platform modules a file imports (anywhere in it, lazy imports included), and the top-level packages."""
+    name = _module_name(path)
+    package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+    found, tops = set(), set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(anchor + ([base] if base else []))
+            targets = [base] + [f"{base}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        for target in targets:
+            tops.add(target.split(".")[0])
+            while target and target not in modules:
+                target = target.rpartition(".")[0]
+            if target and target != name:
+                found.add(target)
+    return found, tops
+
+
+def _graph() -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    files = [p for pkg in PACKAGES for p in (REPO / pkg).rglob("*.py")]
+    modules = {_module_name(p) for p in files}
+    graph, tops = {}, {}
+    for path in files:
+        graph[_module_name(path)], tops[_module_name(path)] = _imports(path, modules)
+    return graph, tops
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import cycle (package `__init__` re-exports excepted), or None."""
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if nxt.startswith(node + "."):  # a package importing its own submodule is how packages are built
+                continue
+            if state.get(nxt) == 1:
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (found := visit(node)):
+            return found
+    return None
+
+
+def test_there_is_no_import_cycle():
+    graph, _ = _graph()
+    assert "hanrock_assets.steps" in graph and graph["hanrock_assets.jobs"] >= {"hanrock_assets.steps"}
+    assert _cycle(graph) is None, " -> ".join(_cycle(graph))
+
+
+def test_the_cycle_finder_finds_one():  # the test above must be able to fail
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+
+
+def test_the_core_never_imports_dagster():
+    _, tops = _graph()
+    assert not [m for m, t in tops.items() if m.startswith("hanrock_core") and t & {"dagster", "dagster_duckdb"}]
+
+
+def test_assets_and_jobs_hold_no_sql_and_write_no_files():
+    """Steps live in steps.py (one body for the asset and the op); asset modules and jobs.py only wire them."""
+    wiring = [REPO / "hanrock_assets" / "jobs.py", *(REPO / "hanrock_assets" / "assets").glob("*.py")]
+    for path in wiring:
+        text = path.read_text(encoding="utf-8")
+        for word in ("SELECT ", "write_table", "write_parquet", "AssetMaterialization", "AssetCheckEvaluation",
+                     "from hanrock_core.results", "read_table"):
+            assert word not in text, f"{path.name} has {word!r}: move it to steps.py"
