@@ -11,7 +11,7 @@ from hanrock_core.auxiliary_target import AuxiliaryTargets
 from hanrock_core.narrative import phrase_counts
 from hanrock_core.notices import Notices
 from hanrock_core.plots import mi_ranking, plot_dir, png_markdown, save_png
-from hanrock_core.talkturn import FEATURES, PARTITIONS, label_columns, label_summaries
+from hanrock_core.talkturn import FEATURES, SPLITS, label_columns, label_summaries
 
 
 def md_table(df: pd.DataFrame) -> dg.MetadataValue:
@@ -25,19 +25,19 @@ def plot_metadata(name: str, fig, path: Path, alt: str) -> dict[str, dg.Metadata
 
 
 def corpus_metadata(table: pd.DataFrame, root: str, notices: Notices | None = None) -> dict[str, dg.MetadataValue]:
-    """Size per partition, labels, feature coverage, a few talkturns, and what the reader left out."""
-    per_part = table.groupby("partition", observed=True).agg(
+    """Size per split, labels, feature coverage, a few talkturns, and what the reader left out."""
+    per_part = table.groupby("split", observed=True).agg(
         talkturns=("utterance_id", "size"), dialogues=("dialogue", "nunique"),
         sessions=("session", "nunique"), speakers=("speaker", "nunique"))
-    per_part = per_part.reindex([p for p in PARTITIONS if p in per_part.index]).reset_index()
+    per_part = per_part.reindex([p for p in SPLITS if p in per_part.index]).reset_index()
     labels = [f"- **{name}**: {text}" for name, text in label_summaries(table).items()]
     coverage = pd.DataFrame({"feature": list(FEATURES), "coverage": [f"{table[f].notna().mean():.0%}" for f in FEATURES]})
-    sample = table[["dialogue", "turn_index", "speaker", "text", "partition"] + label_columns(table)].head(5)
+    sample = table[["dialogue", "turn_index", "speaker", "text", "split"] + label_columns(table)].head(5)
     return {
         "dagster/row_count": dg.MetadataValue.int(len(table)),
         "root": dg.MetadataValue.path(root),
         "dialogues": dg.MetadataValue.int(int(table["dialogue"].nunique())),
-        "partitions": md_table(per_part),
+        "splits": md_table(per_part),
         "labels": dg.MetadataValue.md("\n".join(labels)),
         "feature_coverage": md_table(coverage),
         "sample": md_table(sample),

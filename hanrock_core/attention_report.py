@@ -113,7 +113,7 @@ def pick_samples(data: TaskData, count: int, seed: int, min_context: int = 2) ->
     """
     rows = data.labelled("test")
     if len(rows) == 0:
-        raise InputError("the test partition has no labelled talkturns: nothing to show in an attention report")
+        raise InputError("the test split has no labelled talkturns: nothing to show in an attention report")
     rows = rows[data.turn_index[rows] >= min_context] if (data.turn_index[rows] >= min_context).any() else rows
     rng = np.random.default_rng(seed)
     truth = data.primary[torch.from_numpy(rows)].numpy()

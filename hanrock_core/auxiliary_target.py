@@ -3,7 +3,7 @@
 Families (paper section 4.3): `actions` (AU05/17/20/25 intensity), `prosody` (Vokaturi happiness,
 sadness, anger, fear), `historical` (the primary label at t-1..t-4), `future` (t+1..t+4), plus
 any numeric column a user declares.  Reused inputs become percentile ranks against the train
-partition, scaled to the primary task's range (appendix A.2).  docs/auxiliary-targets.md has the
+split, scaled to the primary task's range (appendix A.2).  docs/auxiliary-targets.md has the
 rules for missing values.
 """
 
@@ -47,7 +47,7 @@ class AuxiliaryTargets:
 
     primary: str  # label column, e.g. label_emotion
     classes: list[str] | None  # primary classes (classification) or None (regression)
-    table: pd.DataFrame  # utterance_id, partition, primary, then one column per auxiliary task
+    table: pd.DataFrame  # utterance_id, split, primary, then one column per auxiliary task
     family: dict[str, str]  # auxiliary task -> family
     kind: dict[str, str]  # auxiliary task -> "class" (5-way incl. no label) or "regression"
     target_range: tuple[float, float]
@@ -62,7 +62,7 @@ class AuxiliaryTargets:
         info = mi.set_index("task")
         tasks = [c for c in targets.columns if c in info.index]
         classification = not pd.api.types.is_numeric_dtype(targets["primary"])
-        train = targets.loc[targets["partition"] == "train", "primary"].dropna()
+        train = targets.loc[targets["split"] == "train", "primary"].dropna()
         classes = sorted(train.astype(str).unique().tolist()) if classification else None
         return cls(primary=LABEL_PREFIX + task, classes=classes, table=targets,
                    family={t: info.at[t, "family"] for t in tasks}, kind={t: info.at[t, "kind"] for t in tasks},
@@ -90,7 +90,7 @@ def target_range(table: pd.DataFrame, primary: str, dataset: str) -> tuple[float
         return (0.0, 1.0)
     if dataset in KNOWN_RANGES:
         return KNOWN_RANGES[dataset]
-    train = table.loc[table["partition"] == "train", primary].astype(float)
+    train = table.loc[table["split"] == "train", primary].astype(float)
     return (float(train.min()), float(train.max()))
 
 
@@ -155,13 +155,13 @@ def build_auxiliary_targets(table: pd.DataFrame, task: str, spec: AuxiliarySpec 
     if primary not in table.columns:
         raise InputError(f"primary task {task!r} has no column {primary!r}; tasks: "
                          f"{[c[len(LABEL_PREFIX):] for c in table.columns if c.startswith(LABEL_PREFIX)]}")
-    train = (table["partition"] == "train").to_numpy()
+    train = (table["split"] == "train").to_numpy()
     if table.loc[train, primary].notna().sum() == 0:
-        raise InputError(f"primary task {task!r} has no labels in the train partition")
+        raise InputError(f"primary task {task!r} has no labels in the train split")
     classification = is_class_label(table[primary])
     dataset = str(table["dataset"].iloc[0])
     low, high = target_range(table, primary, dataset)
-    out = pd.DataFrame({"utterance_id": table["utterance_id"].to_numpy(), "partition": table["partition"].to_numpy(),
+    out = pd.DataFrame({"utterance_id": table["utterance_id"].to_numpy(), "split": table["split"].to_numpy(),
                         "primary": table[primary].to_numpy()})
     family, kind = {}, {}
     feature_families = {f: FEATURE_FAMILIES[f] for f in spec.families if f in FEATURE_FAMILIES} | dict(spec.extra)

@@ -24,7 +24,7 @@ from .vocabulary import Vocabulary
 
 DEFAULT_REFERENCE = Path("..") / "shared" / "bench" / "reference_hanrock.py"
 TURNS_PER_DIALOGUE = 62
-EPOCH_TALKTURNS = 5766  # IEMOCAP's train partition (Table 5)
+EPOCH_TALKTURNS = 5766  # IEMOCAP's train split (Table 5)
 
 
 def random_corpus(n_talkturns: int, words: int, vocab: int, n_aux: int, seed: int) -> TaskData:
@@ -35,7 +35,7 @@ def random_corpus(n_talkturns: int, words: int, vocab: int, n_aux: int, seed: in
     ids = ids.masked_fill(torch.arange(words).unsqueeze(0) >= lengths.unsqueeze(1), 0)
     dialogue = np.arange(n_talkturns) // TURNS_PER_DIALOGUE
     return TaskData(words=ids, lengths=lengths, dialogue_codes=dialogue,
-                    turn_index=np.arange(n_talkturns) % TURNS_PER_DIALOGUE, partition=np.full(n_talkturns, "train"),
+                    turn_index=np.arange(n_talkturns) % TURNS_PER_DIALOGUE, split=np.full(n_talkturns, "train"),
                     primary=torch.randint(0, 4, (n_talkturns,), generator=g), aux=torch.rand(n_talkturns, n_aux, generator=g),
                     aux_kinds=("regression",) * n_aux, aux_names=tuple(f"aux{k}" for k in range(n_aux)),
                     classes=["a", "b", "c", "d"], vocab=Vocabulary(tuple(str(i) for i in range(vocab))),

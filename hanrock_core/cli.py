@@ -51,7 +51,7 @@ def _load(args: argparse.Namespace) -> None:
     if args.out:
         check_output_path(args.out)
     notices = Notices()
-    table = read_corpus(args.corpus, args.root, spec=args.spec, partition_file=args.partitions,
+    table = read_corpus(args.corpus, args.root, spec=args.spec, split_file=args.splits,
                         openface_dir=args.openface, vokaturi_csv=args.vokaturi, openface_fps=args.openface_fps,
                         notices=notices)
     if args.out:
@@ -157,7 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("root", type=Path, help="corpus root (byo: the folder the spec's file paths are relative to)")
     load.add_argument("--out", type=Path, help="write the talkturn table to this Parquet file")
     load.add_argument("--spec", type=Path, help="dataset spec YAML (byo only)")
-    load.add_argument("--partitions", type=Path, help="partition YAML (default: the paper's Table 5)")
+    load.add_argument("--splits", "--partitions", dest="splits", type=Path,
+                      help="split YAML: sessions under train / dev / test (default: the paper's Table 5; "
+                           "--partitions is its old name)")
     load.add_argument("--openface", type=Path, help="folder of OpenFace CSVs (default: ROOT/preprocessing/openface)")
     load.add_argument("--vokaturi", type=Path, help="Vokaturi CSV (default: ROOT/preprocessing/vokaturi.csv)")
     load.add_argument("--openface-fps", type=_positive_float, metavar="FPS",

@@ -43,7 +43,7 @@ def load_dataset(settings: Settings, name: str, log: Callable[[str], None] = pri
     if root is None:
         root = cfg.spec.parent if cfg.corpus == "byo" else ensure_synthetic(settings, cfg.corpus, log)
     log(f"reading {name} ({cfg.corpus} layout) from {root}")
-    table = read_corpus(cfg.corpus, root, spec=cfg.spec, partition_file=cfg.partitions,
+    table = read_corpus(cfg.corpus, root, spec=cfg.spec, split_file=cfg.splits,
                         openface_dir=cfg.openface, vokaturi_csv=cfg.vokaturi, openface_fps=cfg.openface_fps,
                         notices=notices)
     table["dataset"] = pd.array([name] * len(table), dtype="string")  # the configured name wins

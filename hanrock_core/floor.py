@@ -3,7 +3,7 @@
 Every study reports it beside its neural conditions (condition `floor`), because it is the first
 thing a reviewer asks: does the hierarchical model beat a bag of words on the same split?
 Classification uses logistic regression, regression ridge regression; the regularisation
-strength is chosen on dev with the partition's selection metric, never on test.
+strength is chosen on dev with the split's selection metric, never on test.
 """
 
 from __future__ import annotations
@@ -36,17 +36,17 @@ def _metrics(truth: np.ndarray, pred: np.ndarray, classes: list[str] | None) -> 
     return classification_metrics(truth.astype(int), pred.astype(int), classes)
 
 
-def fit_floor(texts: np.ndarray, labels: np.ndarray, partition: np.ndarray, classes: list[str] | None,
+def fit_floor(texts: np.ndarray, labels: np.ndarray, split: np.ndarray, classes: list[str] | None,
               metric: str | None = None, seed: int = 0) -> FloorResult:
     """Fit the floor on the labelled train talkturns and choose C on dev.
 
     `texts` are the model inputs (normalised narratives), `labels` class indices (-1 = none) or
-    values (NaN = none), `partition` train / dev / test per row.
+    values (NaN = none), `split` train / dev / test per row.
     """
     classification = classes is not None
     name, higher_better = selection_metric(classification, metric)
     labelled = labels >= 0 if classification else ~np.isnan(labels)
-    rows = {p: np.flatnonzero((partition == p) & labelled) for p in ("train", "dev", "test")}
+    rows = {p: np.flatnonzero((split == p) & labelled) for p in ("train", "dev", "test")}
     vectoriser = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1, token_pattern=r"\S+")
     x = {p: (vectoriser.fit_transform if p == "train" else vectoriser.transform)(texts[r]) for p, r in rows.items()}
     y = {p: labels[r] for p, r in rows.items()}

@@ -51,14 +51,14 @@ def assign_loss_weights(primary_weight: float, scheme: str, mi: pd.Series, activ
 
 
 def mutual_information(targets: AuxiliaryTargets, seed: int = 0) -> pd.DataFrame:
-    """MI of each auxiliary target with the primary target on the train partition.
+    """MI of each auxiliary target with the primary target on the train split.
 
     Rows where either is missing are left out; a constant target has MI 0.  Returns one row per
     auxiliary task with its family, kind (class / regression), MI and the number of rows used,
     ranked by MI.
     """
     table = targets.table
-    train = table[table["partition"] == "train"]
+    train = table[table["split"] == "train"]
     primary = train["primary"]
     classification = targets.classes is not None
     rows = []

@@ -177,7 +177,7 @@ def narrative_table(table: pd.DataFrame, family: str = "vpa", keep_punctuation: 
         "dialogue": table["dialogue"].to_numpy(),
         "turn_index": table["turn_index"].to_numpy(),
         "speaker": table["speaker"].to_numpy(),
-        "partition": table["partition"].to_numpy(),
+        "split": table["split"].to_numpy(),
         "verbatim": table["text"].to_numpy(),
         "narrative": narratives.to_numpy(),
         "model_input": narratives.map(lambda n: normalise(n, keep_punctuation)).to_numpy(),

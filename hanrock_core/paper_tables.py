@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-# Table 5: IEMOCAP sessions (lead-actor code) -> (partition, talkturns)
+# Table 5: IEMOCAP sessions (lead-actor code) -> (split, talkturns)
 IEMOCAP_SESSIONS: dict[str, tuple[str, int]] = {
     "Ses01F": ("train", 861),
     "Ses01M": ("train", 958),
@@ -16,7 +16,7 @@ IEMOCAP_SESSIONS: dict[str, tuple[str, int]] = {
     "Ses05M": ("test", 1042),
 }
 
-# Table 5: SEMAINE recordings -> (partition, talkturns).  The paper lists
+# Table 5: SEMAINE recordings -> (split, talkturns).  The paper lists
 # 2009.06.26.14.38.17 in both dev (404) and test (440); the test one is given the distinct id
 # 2009.06.26.14.38.18 here (see docs/corpus-layouts.md).
 SEMAINE_TEST_RENAMED = ("2009.06.26.14.38.17", "2009.06.26.14.38.18")

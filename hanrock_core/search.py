@@ -349,7 +349,7 @@ def partition_floor(part: PartitionData, seed: int, log: Log) -> FloorResult:
     """The bag-of-words floor of the partition (seconds): TF-IDF + a linear model, C chosen on dev."""
     data = part.data
     labels = data.primary.numpy().astype(float)
-    floor = fit_floor(data.texts, labels, data.partition, data.classes, data.metric, seed)
+    floor = fit_floor(data.texts, labels, data.split, data.classes, data.metric, seed)
     metric, _ = data.selection
     log(f"{part.dataset}.{part.task} bag-of-words floor (C = {floor.strength:g}): dev {metric} "
         f"{floor.dev[metric]:.4f}, test {floor.test[metric]:.4f}")

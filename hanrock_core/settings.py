@@ -30,8 +30,8 @@ ALL_METRICS = CLASSIFICATION_METRICS + REGRESSION_METRICS
 
 DEFAULT_HOME = ".hanrock"
 DEFAULT_SYNTHETIC_SCALE = 0.2  # large enough for the quick study's models to learn
-PATH_KEYS = ("root", "spec", "partitions", "openface", "vokaturi")
-DATASET_KEYS = set(PATH_KEYS) | {"openface_fps", "metrics"}
+PATH_KEYS = ("root", "spec", "splits", "openface", "vokaturi")
+DATASET_KEYS = set(PATH_KEYS) | {"openface_fps", "metrics", "partitions"}  # partitions: the old name of splits
 TOP_KEYS = {"home", "synthetic", "datasets", "embeddings"}
 SYNTHETIC_KEYS = {"scale", "seed"}
 
@@ -47,7 +47,7 @@ class DatasetConfig:
     name: str
     root: Path | None = None
     spec: Path | None = None
-    partitions: Path | None = None
+    splits: Path | None = None
     openface: Path | None = None
     vokaturi: Path | None = None
     openface_fps: float | None = None
@@ -100,6 +100,10 @@ def _dataset(cfg: ConfigFile, name: str, entry, base: Path) -> DatasetConfig:
     try:
         entry = as_mapping(cfg, key, entry or {})
         refuse_unknown(cfg, entry, DATASET_KEYS, f"{key}.")
+        if "partitions" in entry:  # the key's name before splits were called splits
+            if "splits" in entry:
+                raise cfg.error(f"{key}.partitions", f"{key} names both splits and partitions (its old name): keep splits")
+            entry = {**entry, "splits": entry["partitions"]}
         paths = {k: _path(as_str(cfg, f"{key}.{k}", entry[k]), base) for k in PATH_KEYS if entry.get(k) is not None}
         fps = entry.get("openface_fps")
         if fps is not None:

@@ -16,7 +16,7 @@ import pandas as pd
 
 from .errors import InputError
 
-PARTITIONS = ("train", "dev", "test")
+SPLITS = ("train", "dev", "test")
 LABEL_PREFIX = "label_"
 
 
@@ -32,7 +32,7 @@ class Column:
 
 COLUMNS: tuple[Column, ...] = (
     Column("dataset", "string", True, "dataset name, e.g. iemocap, semaine, emorynlp"),
-    Column("session", "string", True, "recording session; the unit that is assigned to a partition"),
+    Column("session", "string", True, "recording session; the unit that is assigned to a split"),
     Column("dialogue", "string", True, "conversation id; content context never crosses it"),
     Column("turn_index", "Int64", True, "0-based order of the talkturn within its dialogue"),
     Column("utterance_id", "string", True, "unique id of the talkturn within the dataset"),
@@ -41,7 +41,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("start_s", "float64", False, "start time in seconds on the dialogue's clock"),
     Column("end_s", "float64", False, "end time in seconds on the dialogue's clock"),
     Column("text", "string", True, "verbatim transcript of the talkturn"),
-    Column("partition", "string", True, "train, dev or test"),
+    Column("split", "string", True, "train, dev or test"),
     # nonverbal features (missing where the preprocessing output is absent)
     Column("au05_r", "float64", False, "mean OpenFace AU05 (upper lid raiser) intensity over the talkturn's frames, 0..5"),
     Column("au17_r", "float64", False, "mean AU17 (chin raiser) intensity, 0..5"),
@@ -66,7 +66,7 @@ COLUMNS: tuple[Column, ...] = (
 )
 COLUMN_BY_NAME = {c.name: c for c in COLUMNS}
 REQUIRED = tuple(c.name for c in COLUMNS if c.required)
-_FIRST_FEATURE = [c.name for c in COLUMNS].index("partition") + 1  # identity and text come first, then features
+_FIRST_FEATURE = [c.name for c in COLUMNS].index("split") + 1  # identity and text come first, then features
 FEATURES = tuple(c.name for c in COLUMNS[_FIRST_FEATURE:])
 AU_NAMES = ("au05", "au17", "au20", "au25")
 TONES = ("neutrality", "happiness", "sadness", "anger", "fear")
@@ -175,10 +175,10 @@ def validate_table(table: pd.DataFrame, source: str) -> None:
     if dup.any():
         ids = sorted(table.loc[dup, "utterance_id"].unique())[:5]
         raise InputError(f"duplicate utterance ids {ids}", source, column="utterance_id")
-    bad = ~table["partition"].isin(PARTITIONS)
+    bad = ~table["split"].isin(SPLITS)
     if bad.any():
         raise InputError(
-            f"unknown partition {table.loc[bad, 'partition'].iloc[0]!r}; use train, dev or test", source, column="partition"
+            f"unknown split {table.loc[bad, 'split'].iloc[0]!r}; use train, dev or test", source, column="split"
         )
     timed = table["start_s"].notna() & table["end_s"].notna()
     backwards = timed & (table["end_s"] < table["start_s"])
@@ -202,11 +202,11 @@ def label_summaries(table: pd.DataFrame) -> dict[str, str]:
 
 
 def summarise(table: pd.DataFrame) -> str:
-    """A human-readable summary: talkturns and dialogues per partition, labels, feature coverage."""
+    """A human-readable summary: talkturns and dialogues per split, labels, feature coverage."""
     lines = [f"dataset {table['dataset'].iloc[0]}: {len(table):,} talkturns in {table['dialogue'].nunique():,} dialogues"]
-    lines.append(f"{'partition':<10}{'talkturns':>10}{'dialogues':>10}{'sessions':>10}{'speakers':>10}")
-    for part in PARTITIONS:
-        sub = table[table["partition"] == part]
+    lines.append(f"{'split':<10}{'talkturns':>10}{'dialogues':>10}{'sessions':>10}{'speakers':>10}")
+    for part in SPLITS:
+        sub = table[table["split"] == part]
         lines.append(
             f"{part:<10}{len(sub):>10,}{sub['dialogue'].nunique():>10,}{sub['session'].nunique():>10,}{sub['speaker'].nunique():>10,}"
         )

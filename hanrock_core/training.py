@@ -110,7 +110,7 @@ class TaskData:
     lengths: torch.Tensor  # (n,)
     dialogue_codes: np.ndarray  # (n,) int, for the dialogue sampler and windows
     turn_index: np.ndarray  # (n,)
-    partition: np.ndarray  # (n,) train / dev / test
+    split: np.ndarray  # (n,) train / dev / test
     primary: torch.Tensor  # (n,) class index (-1 = missing) or value (NaN = missing)
     aux: torch.Tensor  # (n, N) targets: class index or value (NaN = missing)
     aux_kinds: tuple[str, ...]
@@ -123,8 +123,8 @@ class TaskData:
     vectors: torch.Tensor | None = None  # (V, E) pretrained word vectors of `vocab` (None: learnt from scratch)
 
     def train_token_counts(self) -> np.ndarray:
-        """(V,) how often each word id occurs in the train partition's talkturns."""
-        rows = torch.from_numpy(np.flatnonzero(self.partition == "train"))
+        """(V,) how often each word id occurs in the train split's talkturns."""
+        rows = torch.from_numpy(np.flatnonzero(self.split == "train"))
         return torch.bincount(self.words[rows].flatten(), minlength=len(self.vocab)).numpy()
 
     @property
@@ -140,9 +140,9 @@ class TaskData:
         table = pd.DataFrame({"dialogue": self.dialogue_codes, "turn_index": self.turn_index})
         return torch.from_numpy(context_windows(table, content_size))
 
-    def labelled(self, partition: str) -> np.ndarray:
+    def labelled(self, split: str) -> np.ndarray:
         present = (self.primary >= 0) if self.classification else ~torch.isnan(self.primary)
-        return np.flatnonzero((self.partition == partition) & present.numpy())
+        return np.flatnonzero((self.split == split) & present.numpy())
 
 
 def build_task_data(table: pd.DataFrame, model_inputs: pd.Series, targets: AuxiliaryTargets,
@@ -152,7 +152,7 @@ def build_task_data(table: pd.DataFrame, model_inputs: pd.Series, targets: Auxil
     order = table.set_index("utterance_id", drop=False)
     tgt = targets.table.set_index("utterance_id").loc[order.index]
     inputs = model_inputs.loc[order.index]  # indexed by utterance id
-    vocab = build_vocabulary(inputs, order["partition"], min_count)
+    vocab = build_vocabulary(inputs, order["split"], min_count)
     words, lengths = encode(inputs, vocab, max_words)
     tasks = list(targets.tasks) if tasks is None else tasks
     classes = targets.classes
@@ -171,7 +171,7 @@ def build_task_data(table: pd.DataFrame, model_inputs: pd.Series, targets: Auxil
             aux_cols.append(pd.to_numeric(col).to_numpy(dtype=np.float32))
     aux = torch.tensor(np.stack(aux_cols, axis=1) if aux_cols else np.zeros((len(order), 0), np.float32))
     return TaskData(words=words, lengths=lengths, dialogue_codes=pd.factorize(order["dialogue"])[0],
-                    turn_index=order["turn_index"].to_numpy(dtype=np.int64), partition=order["partition"].to_numpy(dtype=str),
+                    turn_index=order["turn_index"].to_numpy(dtype=np.int64), split=order["split"].to_numpy(dtype=str),
                     primary=primary, aux=aux, aux_kinds=tuple(targets.kind[t] for t in tasks), aux_names=tuple(tasks),
                     classes=classes, vocab=vocab, utterance_ids=order["utterance_id"].to_numpy(dtype=str), metric=metric,
                     texts=inputs.to_numpy(dtype=str))
@@ -325,7 +325,7 @@ def train(data: TaskData, config: TrainConfig, loss_weights: np.ndarray,
     windows = data.windows(config.content_size)
     train_rows, dev_rows, test_rows = data.labelled("train"), data.labelled("dev"), data.labelled("test")
     if len(train_rows) == 0:
-        raise InputError("no labelled talkturns in the train partition")
+        raise InputError("no labelled talkturns in the train split")
     metric, higher_better = data.selection
     class_weights = balanced_class_weights(data, train_rows).to(device) if config.class_weights == "balanced" else None
     best = None

@@ -1,6 +1,6 @@
 """Vocabulary and word tensors of the normalised narratives.
 
-Ids: 0 = padding, 1 = out-of-vocabulary (a word not seen in the train partition, or seen fewer
+Ids: 0 = padding, 1 = out-of-vocabulary (a word not seen in the train split, or seen fewer
 than `min_count` times there), then train words by descending frequency, ties alphabetical.
 Every talkturn becomes a row of word ids padded to the longest talkturn (at most `max_words`,
 the authors' 120) and its length.
@@ -36,9 +36,9 @@ def tokenise(model_input: str) -> list[str]:
     return model_input.split()
 
 
-def build_vocabulary(inputs: pd.Series, partition: pd.Series, min_count: int = 1) -> Vocabulary:
-    """Vocabulary of the train partition's normalised narratives."""
-    counts = Counter(w for text in inputs[partition == "train"] for w in tokenise(text))
+def build_vocabulary(inputs: pd.Series, split: pd.Series, min_count: int = 1) -> Vocabulary:
+    """Vocabulary of the train split's normalised narratives."""
+    counts = Counter(w for text in inputs[split == "train"] for w in tokenise(text))
     kept = sorted((w for w, c in counts.items() if c >= min_count), key=lambda w: (-counts[w], w))
     return Vocabulary(("<pad>", "<oov>", *kept))
 

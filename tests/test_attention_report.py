@@ -88,7 +88,7 @@ def test_combined_attention_is_the_task_weighted_average(tiny_iemocap, architect
 def test_samples_are_labelled_test_talkturns_spread_over_classes(tiny_iemocap):
     part = _partition(tiny_iemocap, "emotion")
     rows = pick_samples(part.data, 8, seed=0)
-    assert len(rows) == 8 and set(part.data.partition[rows]) == {"test"}
+    assert len(rows) == 8 and set(part.data.split[rows]) == {"test"}
     assert len(set(part.data.primary[rows].tolist())) == min(4, len(set(part.data.primary[part.data.labelled("test")].tolist())))
     assert (rows == pick_samples(part.data, 8, seed=0)).all()
 

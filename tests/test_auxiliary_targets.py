@@ -14,7 +14,7 @@ from hanrock_core.talkturn import FEATURES, missing_column
 
 def _table(dataset="iemocap", n=8, **columns):
     base = pd.DataFrame({"dataset": dataset, "dialogue": "d", "turn_index": range(n), "utterance_id": [f"u{i}" for i in range(n)],
-                         "speaker": "s", "partition": ["train"] * (n - 2) + ["dev", "test"],
+                         "speaker": "s", "split": ["train"] * (n - 2) + ["dev", "test"],
                          "label_valence": np.linspace(1, 5, n), "label_emotion": pd.array((["happy", "sad"] * n)[:n], dtype="string")})
     for name in FEATURES:
         base[name] = missing_column(name, base.index)
@@ -59,7 +59,7 @@ def test_constant_and_missing_features():
 
 def test_history_and_future_fill_at_dialogue_edges_regression():
     valence = [2.0, np.nan, 4.0, 5.0]
-    table = _table(n=4, label_valence=valence, partition=["train"] * 4)
+    table = _table(n=4, label_valence=valence, split=["train"] * 4)
     t = build_auxiliary_targets(table, "valence", AuxiliarySpec(("historical", "future"))).table
     # t-1 of talkturn 0: before the dialogue -> nearest labelled is talkturn 0 itself
     np.testing.assert_allclose(t["valence_t-1"], [2.0, 2.0, 4.0, 4.0])  # talkturn 3's t-1 is 2 (labelled)
@@ -71,7 +71,7 @@ def test_history_and_future_fill_at_dialogue_edges_regression():
 
 def test_history_and_future_in_classification_have_a_no_label_class():
     emotion = pd.array([None, "sad", None, "happy", "angry"], dtype="string")
-    table = _table(n=5, label_emotion=emotion, partition=["train"] * 5)
+    table = _table(n=5, label_emotion=emotion, split=["train"] * 5)
     t = build_auxiliary_targets(table, "emotion", AuxiliarySpec(("historical", "future"))).table
     assert list(t["emotion_t-1"]) == ["sad", NO_LABEL, "sad", NO_LABEL, "happy"]  # outside -> nearest labelled
     assert list(t["emotion_t+1"]) == ["sad", NO_LABEL, "happy", "angry", "angry"]
@@ -79,7 +79,7 @@ def test_history_and_future_in_classification_have_a_no_label_class():
 
 
 def test_neighbours_never_cross_dialogues():
-    table = _table(n=4, partition=["train"] * 4, label_valence=[1.0, 2.0, 3.0, 4.0])
+    table = _table(n=4, split=["train"] * 4, label_valence=[1.0, 2.0, 3.0, 4.0])
     table["dialogue"] = ["a", "a", "b", "b"]
     table["turn_index"] = [0, 1, 0, 1]
     t = build_auxiliary_targets(table, "valence", AuxiliarySpec(("historical", "future"))).table
@@ -94,7 +94,7 @@ def test_extra_user_targets_and_bad_input():
     with pytest.raises(InputError, match="family 'actions' needs columns \\['au05_r'\\]"):
         build_auxiliary_targets(table.drop(columns="au05_r"), "valence", AuxiliarySpec(("actions",)))
     build_auxiliary_targets(table.drop(columns="au05_r"), "valence", AuxiliarySpec(("prosody",)))  # switched off: fine
-    with pytest.raises(InputError, match="no labels in the train partition"):
+    with pytest.raises(InputError, match="no labels in the train split"):
         build_auxiliary_targets(table.assign(label_valence=[np.nan] * 6 + [1.0, 2.0]), "valence")
     with pytest.raises(InputError, match="unknown auxiliary families"):
         AuxiliarySpec(("gestures",))

@@ -176,7 +176,7 @@ def iemocap_cases() -> list[Case]:
         def damage(root, tmp):
             path = tmp / "split.yaml"
             path.write_text(text)
-            return ["--partitions", path], str(path)
+            return ["--splits", path], str(path)
         return damage
 
     def openface(edit):
@@ -260,14 +260,14 @@ def iemocap_cases() -> list[Case]:
         Case("malformed utterance id", "iemocap", edit_eval(lambda row: row.replace("Ses01", "Sess1", 1)), ("is not Ses",)),
         Case("dev lists only sessions the corpus lacks", "iemocap",
              plan("train: [Ses01F, Ses01M, Ses02F, Ses02M, Ses03F, Ses03M, Ses04F, Ses04M]\ndev: [Ses09F]\n"
-                  "test: [Ses05F, Ses05M]\n"), ("partition 'dev' has no talkturns", "Ses09F")),
+                  "test: [Ses05F, Ses05M]\n"), ("split 'dev' has no talkturns", "Ses09F")),
         Case("test lists no session", "iemocap",
              plan("train: [Ses01F, Ses01M, Ses02F, Ses02M, Ses03F, Ses03M, Ses05F, Ses05M]\ndev: [Ses04F, Ses04M]\n"
-                  "test: []\n"), ("partition 'test' has no talkturns",)),
-        Case("partition file entry that is a list", "iemocap",
+                  "test: []\n"), ("split 'test' has no talkturns",)),
+        Case("split file entry that is a list", "iemocap",
              plan("train: [[Ses01F, Ses01M], Ses02F]\ndev: [Ses04F]\ntest: [Ses05F]\n"), ("not a session id",)),
-        Case("partition file in UTF-16 without a BOM", "iemocap",
-             lambda r, t: (["--partitions", reencode(t / "p.yaml", "train: [Ses01F]\n".encode("utf-16-le"))],
+        Case("split file in UTF-16 without a BOM", "iemocap",
+             lambda r, t: (["--splits", reencode(t / "p.yaml", "train: [Ses01F]\n".encode("utf-16-le"))],
                            str(t / "p.yaml")), ("byte-order mark",)),
         Case("OpenFace of an image folder: every timestamp 0", "iemocap", openface(all_zero_timestamps),
              ("timestamps never increase", "--openface-fps", "re-run FeatureExtraction on the video")),
@@ -405,17 +405,17 @@ def semaine_cases() -> list[Case]:
 
     def by_number(root, tmp):
         remove_media(root)
-        return ["--partitions", REPO / "examples" / "semaine" / "partitions-by-recording.yaml"], ""
+        return ["--splits", REPO / "examples" / "semaine" / "splits-by-recording.yaml"], ""
 
     def mixed_plan(root, tmp):
         path = tmp / "mixed.yaml"
         path.write_text("train: [1, 2]\ndev: [2009.05.12.15.02.01]\ntest: [3]\n")
-        return ["--partitions", path], f"{path}:2"
+        return ["--splits", path], f"{path}:2"
 
     def number_plan_text_recording(root, tmp):
         xml_path = root / SESSION / "session.xml"
         xml_path.write_text(xml_path.read_text().replace('recording="3"', 'recording="third"'))
-        return ["--partitions", REPO / "examples" / "semaine" / "partitions-by-recording.yaml"], f"{xml_path}:1"
+        return ["--splits", REPO / "examples" / "semaine" / "splits-by-recording.yaml"], f"{xml_path}:1"
 
     def trace(edit, pattern="R1*TU*DV.txt"):
         def damage(root, tmp):
@@ -465,10 +465,10 @@ def semaine_cases() -> list[Case]:
              xml(lambda s: s.replace('character="Prudence"', 'character="beginning"'), where=False),
              ("skipped 1 session", "beginning"), code=0, rows="fewer"),
         Case("integer recordings without a date-time in any file name", "semaine", no_datetime,
-             ("carries no date-time", "--partitions", "partitions-by-recording.yaml")),
-        Case("integer recordings with a partition file by number", "semaine", by_number, code=0),
-        Case("partition file mixing numbers and date-times", "semaine", mixed_plan, ("all by number or all by date-time",)),
-        Case("a non-numeric recording with a partition file by number", "semaine", number_plan_text_recording,
+             ("carries no date-time", "--splits", "splits-by-recording.yaml")),
+        Case("integer recordings with a split file by number", "semaine", by_number, code=0),
+        Case("split file mixing numbers and date-times", "semaine", mixed_plan, ("all by number or all by date-time",)),
+        Case("a non-numeric recording with a split file by number", "semaine", number_plan_text_recording,
              ("is not a number",)),
         Case("FeelTrace names with the optional '2'", "semaine", second_part_variant, code=0),
         Case("a session's user intensity traces missing", "semaine", drop_intensity, ("no intensity trace of the user",),
@@ -514,7 +514,7 @@ def write_byo(table: pd.DataFrame, data: Path) -> Path:
         "conv": table["dialogue"], "sess": table["session"], "idx": table["turn_index"] + 1, "who": table["speaker"],
         "said": table["text"], "emotion": table["label_emotion"], "valence": table["label_valence"],
         "rate": table["words_per_minute"].round(2), "smiled": table["smile"].map({True: 1, False: 0}),
-        "part": table["partition"]})
+        "part": table["split"]})
     for part, frame in rows.groupby("part"):
         frame.drop(columns="part").to_csv(data / f"{part}.csv", index=False)
     (data / "spec.yaml").write_text(BYO_SPEC)
@@ -594,7 +594,7 @@ def byo_cases() -> list[Case]:
         return [], ""
 
     return [
-        Case("a partition file with a header and no rows", "byo", header_only, ("header but no rows",)),
+        Case("a split file with a header and no rows", "byo", header_only, ("header but no rows",)),
         Case("order inf", "byo", cell("train", "idx", "inf"), ("not a finite number",)),
         Case("order 1.5", "byo", cell("train", "idx", "1.5"), ("must be an integer",)),
         Case("order 'first'", "byo", cell("train", "idx", "first"), ("is not a number",)),
@@ -612,7 +612,7 @@ def byo_cases() -> list[Case]:
         Case("boolean feature 'maybe'", "byo", cell("dev", "smiled", "maybe"), ("not 0/1",)),
         Case("a duplicate utterance across two files with ids: global", "byo", duplicate_across,
              ("duplicate utterance id", "also at")),
-        Case("a session in two partition files", "byo", session_across, ("appears in several partition files",)),
+        Case("a session in two split files", "byo", session_across, ("appears in several split files",)),
         Case("data file in cp1252", "byo", data_cp1252, ("Windows-1252",)),
         Case("data file holding U+FFFD", "byo", cell("train", "said", "caf\ufffd"), ("U+FFFD",)),
         Case("a damaged Parquet file", "byo", damaged_parquet, ("cannot read Parquet",)),
@@ -632,7 +632,7 @@ def byo_cases() -> list[Case]:
              spec_line(lambda s: s + 'speaker_disjoint: "false"\n', "speaker_disjoint"), ("without quotes",)),
         Case("unknown key inside a label mapping", "byo",
              spec_line(lambda s: s.replace("type: class}", "type: class, colour: red}"), "  emotion"), ("unknown key",)),
-        Case("the same file for two partitions", "byo",
+        Case("the same file for two splits", "byo",
              spec_line(lambda s: s.replace("dev: dev.csv", "dev: ./train.csv"), "  dev"), ("same file as files.train",)),
         Case("a file path leaving the data root", "byo",
              spec_line(lambda s: s.replace("test: test.csv", "test: ../../etc/passwd"), "  test"), ("leaves the data root",)),
@@ -647,7 +647,7 @@ def byo_cases() -> list[Case]:
         Case("a feature the table does not know", "byo",
              spec_line(lambda s: s + "  mood: rate\n", "  mood"), ("unknown key 'features.mood'",)),
         Case("--partitions given for a bring-your-own dataset", "byo",
-             lambda r, t: (["--partitions", reencode(t / "p.yaml", b"train: [a]\n")], str(r / "spec.yaml")),
+             lambda r, t: (["--splits", reencode(t / "p.yaml", b"train: [a]\n")], str(r / "spec.yaml")),
              ("cannot be used with a bring-your-own dataset",)),
     ]
 

@@ -21,9 +21,9 @@ def test_emorynlp_loads_with_its_published_counts(tmp_path, capsys):
     code, out, err = run_cli(capsys, "load", "byo", EMORYNLP, "--spec", SPEC, "--out", tmp_path / "e.parquet")
     assert code == 0, err
     table = pd.read_parquet(tmp_path / "e.parquet")
-    sizes = table.groupby("partition").size().to_dict()
+    sizes = table.groupby("split").size().to_dict()
     assert sizes == {"train": 7551, "dev": 954, "test": 984}
-    assert table[table["partition"] == "train"]["dialogue"].nunique() == 659
+    assert table[table["split"] == "train"]["dialogue"].nunique() == 659
     assert table["label_emotion"].nunique() == 7
     first = table[table["dialogue"] == "dev/1_15_1"].iloc[0]  # dialogue ids count within their file
     assert first["text"] == "Coffee." and first["speaker"] == "Rachel Green"
@@ -49,7 +49,7 @@ def _small_dataset(tmp_path):
     return data, spec
 
 
-def test_csv_and_parquet_partitions_with_order_and_features(tmp_path):
+def test_csv_and_parquet_splits_with_order_and_features(tmp_path):
     data, spec = _small_dataset(tmp_path)
     table = read_byo(spec, data).set_index("utterance_id")
     assert list(table.loc[["train/a_1", "train/a_2", "test/b_1", "test/b_2", "dev/c_1"], "text"]) == [
@@ -83,9 +83,9 @@ def test_duplicate_ids_and_shared_speakers(tmp_path, capsys):
     df.to_csv(data / "train.csv", index=False)
     assert_load_fails(capsys, tmp_path, "byo", data, f"{data / 'train.csv'}:3", "duplicate utterance id", extra=("--spec", spec))
     df.loc[1, "idx"] = 1
-    df.loc[1, "who"] = "z"  # z also talks in the test partition
+    df.loc[1, "who"] = "z"  # z also talks in the test split
     df.to_csv(data / "train.csv", index=False)
-    assert_load_fails(capsys, tmp_path, "byo", data, "speaker 'z' appears in several partitions", extra=("--spec", spec))
+    assert_load_fails(capsys, tmp_path, "byo", data, "speaker 'z' appears in several splits", extra=("--spec", spec))
 
 
 def test_byo_needs_a_spec(tmp_path, capsys):

@@ -52,7 +52,7 @@ def test_raw_sessions_materialises_one_dataset(tmp_path, monkeypatch):
     result = dg.materialize([raw_sessions], partition_key="semaine", resources=resources(str(_settings_file(tmp_path))))
     assert result.success
     table = pd.read_parquet(store / "raw_sessions" / "semaine.parquet")
-    assert set(table["partition"]) == {"train", "dev", "test"} and table["dataset"].eq("semaine").all()
+    assert set(table["split"]) == {"train", "dev", "test"} and table["dataset"].eq("semaine").all()
     metadata = result.asset_materializations_for_node("raw_sessions")[0].metadata
     assert metadata["dagster/row_count"].value == len(table)
     assert "label_valence" in metadata["labels"].value
@@ -154,7 +154,7 @@ def test_an_unknown_family_is_refused_before_the_run_starts(tmp_path):
 
 def test_a_broken_spec_fails_only_its_own_dataset(tmp_path):
     """One broken dataset spec in hanrock.yaml: the code location loads, the other datasets run, and the
-    broken dataset's step fails with the spec's file and line; an unknown partition key lists the valid ones."""
+    broken dataset's step fails with the spec's file and line; an unknown split key lists the valid ones."""
     spec = tmp_path / "mine.yaml"
     spec.write_text("name: mine\nfiles: {train: a.csv, dev: b.csv, test: c.csv}\n"
                     "columns: {text: t, speaker: s, dialogue: d, order: o}\nlabels: Emotion\n")

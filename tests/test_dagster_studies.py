@@ -85,7 +85,7 @@ def test_h1_on_a_text_only_dataset_trains_with_the_label_families_and_says_so(ti
     data = tmp_path / "mine"
     data.mkdir()
     for part in ("train", "dev", "test"):
-        rows = table[table["partition"] == part]
+        rows = table[table["split"] == part]
         rows[["dialogue", "turn_index", "speaker", "text", "label_emotion"]].to_csv(data / f"{part}.csv", index=False)
     spec = tmp_path / "mine.yaml"
     spec.write_text("name: mine\nfiles: {train: train.csv, dev: dev.csv, test: test.csv}\n"

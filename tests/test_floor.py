@@ -20,10 +20,10 @@ def _texts(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
 def test_floor_learns_words_and_chooses_c_on_dev():
     rng = np.random.default_rng(0)
     texts, labels = _texts(120, rng)
-    partition = np.array(["train"] * 80 + ["dev"] * 20 + ["test"] * 20)
+    split = np.array(["train"] * 80 + ["dev"] * 20 + ["test"] * 20)
     labels = labels.astype(float)
     labels[5] = -1  # an unlabelled talkturn is left out
-    floor = fit_floor(texts, labels, partition, ["pos", "neg"], "weighted_f1")
+    floor = fit_floor(texts, labels, split, ["pos", "neg"], "weighted_f1")
     assert floor.strength in STRENGTHS
     assert floor.dev["weighted_f1"] == 1.0 and floor.test["accuracy"] == 1.0
     assert len(floor.test_predictions) == 20 and set(floor.test_predictions["prediction"]) == {"pos", "neg"}
@@ -33,8 +33,8 @@ def test_floor_regression_is_ridge_on_the_same_text():
     rng = np.random.default_rng(1)
     texts, labels = _texts(90, rng)
     values = np.where(labels == 0, 4.0, 2.0) + rng.normal(0, 0.05, len(labels))
-    partition = np.array(["train"] * 60 + ["dev"] * 15 + ["test"] * 15)
-    floor = fit_floor(texts, values, partition, None)
+    split = np.array(["train"] * 60 + ["dev"] * 15 + ["test"] * 15)
+    floor = fit_floor(texts, values, split, None)
     assert floor.test["mae"] < 0.3  # the constant predictor is off by about 1
 
 

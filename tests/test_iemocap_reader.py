@@ -1,4 +1,4 @@
-"""IEMOCAP release layout: parsing, the 4-class mapping, partitions, and every bad input."""
+"""IEMOCAP release layout: parsing, the 4-class mapping, splits, and every bad input."""
 
 from __future__ import annotations
 
@@ -89,20 +89,20 @@ def test_session_in_two_partitions(tiny_iemocap, tmp_path, capsys):
     plan.write_text("train: [Ses01F, Ses01M, Ses02F, Ses02M, Ses03F, Ses03M]\ndev: [Ses04F, Ses04M]\n"
                     "test: [Ses05F, Ses05M, Ses04F]\n")
     assert_load_fails(capsys, tmp_path, "iemocap", tiny_iemocap, f"{plan}:3", "Ses04F", "listed in 'dev'",
-                      extra=("--partitions", plan))
+                      extra=("--splits", plan))
 
 
 def test_speaker_in_two_partitions(tiny_iemocap, tmp_path, capsys):
     plan = tmp_path / "split.yaml"  # Ses01F and Ses01M share their two actors
     plan.write_text("train: [Ses01F, Ses02F, Ses02M, Ses03F, Ses03M]\ndev: [Ses01M, Ses04F, Ses04M]\ntest: [Ses05F, Ses05M]\n")
-    assert_load_fails(capsys, tmp_path, "iemocap", tiny_iemocap, str(plan), "speaker 'Ses01_", "several partitions",
-                      extra=("--partitions", plan))
+    assert_load_fails(capsys, tmp_path, "iemocap", tiny_iemocap, str(plan), "speaker 'Ses01_", "several splits",
+                      extra=("--splits", plan))
 
 
-def test_session_missing_from_the_partition_file(tiny_iemocap, tmp_path, capsys):
+def test_session_missing_from_the_split_file(tiny_iemocap, tmp_path, capsys):
     plan = tmp_path / "split.yaml"
     plan.write_text("train: [Ses01F, Ses01M]\n")
-    assert_load_fails(capsys, tmp_path, "iemocap", tiny_iemocap, "not assigned to a partition", extra=("--partitions", plan))
+    assert_load_fails(capsys, tmp_path, "iemocap", tiny_iemocap, "not assigned to a split", extra=("--splits", plan))
 
 
 def test_empty_corpus_root(tmp_path, capsys):

@@ -14,7 +14,7 @@ from hanrock_core.talkturn import FEATURES, missing_column
 
 def _table(n: int, **columns) -> pd.DataFrame:
     base = pd.DataFrame({"dialogue": "d", "turn_index": range(n), "utterance_id": [f"u{i}" for i in range(n)],
-                         "speaker": "w", "speaker_noun": "woman", "text": ["ok"] * n, "partition": "train"})
+                         "speaker": "w", "speaker_noun": "woman", "text": ["ok"] * n, "split": "train"})
     for name in FEATURES:
         base[name] = missing_column(name, base.index)
     for name, values in columns.items():

@@ -17,7 +17,7 @@ FIXTURES = REPO / "tests" / "fixtures" / "release_formats"
 
 IEMOCAP_EXPECTED = pd.DataFrame(
     [
-        # utterance_id, dialogue, session, speaker, noun, partition, start, end, text, emotion, v, a, d
+        # utterance_id, dialogue, session, speaker, noun, split, start, end, text, emotion, v, a, d
         ("Ses01F_impro01_F000", "Ses01F_impro01", "Ses01F", "Ses01_F", "woman", "train", 6.2901, 8.2357,
          "Excuse me.", "neutral", 2.5, 2.5, 2.5),
         ("Ses01F_impro01_M000", "Ses01F_impro01", "Ses01F", "Ses01_M", "man", "train", 7.5712, 10.4750,
@@ -35,7 +35,7 @@ IEMOCAP_EXPECTED = pd.DataFrame(
         ("Ses05F_impro03_M000", "Ses05F_impro03", "Ses05F", "Ses05_M", "man", "test", 3.5, 6.0,
          "I know.", "sad", 1.5, 1.5, 2.0),
     ],
-    columns=["utterance_id", "dialogue", "session", "speaker", "speaker_noun", "partition", "start_s", "end_s", "text",
+    columns=["utterance_id", "dialogue", "session", "speaker", "speaker_noun", "split", "start_s", "end_s", "text",
              "label_emotion", "label_valence", "label_activation", "label_dominance"],
 )
 
@@ -73,7 +73,7 @@ def test_openface_header_styles_read_the_same_columns():
 
 SEMAINE_EXPECTED = pd.DataFrame(
     [
-        # utterance_id, dialogue, session (recording number), speaker, noun, partition, start, end, text, v, a, p, i
+        # utterance_id, dialogue, session (recording number), speaker, noun, split, start, end, text, v, a, p, i
         ("1_user_001", "1", "1", "1_user", "user", "train", 1.2, 1.9, "HELLO THERE", 0.4, 0.1, 0.2, -0.4),
         ("1_operator_002", "1", "1", "1_operator", "operator", "train", 2.3, 3.3, "HOW ARE YOU", None, None, None, None),
         ("1_user_003", "1", "1", "1_user", "user", "train", 5.1, 5.8, "<LAUGH> YES", 0.025, 0.1, 0.2, -0.4),
@@ -83,14 +83,14 @@ SEMAINE_EXPECTED = pd.DataFrame(
         ("9_user_001", "9", "3", "3_user", "user", "test", 0.5, 1.3, "SO TIRED", -0.6, -0.3, -0.2, 0.1),
         ("9_operator_002", "9", "3", "3_operator", "operator", "test", 1.8, 2.6, "OH DEAR", None, None, None, None),
     ],
-    columns=["utterance_id", "dialogue", "session", "speaker", "speaker_noun", "partition", "start_s", "end_s", "text",
+    columns=["utterance_id", "dialogue", "session", "speaker", "speaker_noun", "split", "start_s", "end_s", "text",
              "label_valence", "label_activation", "label_power", "label_intensity"],
 ).astype({f"label_{t}": "float64" for t in ("valence", "activation", "power", "intensity")})
 
 
 def test_semaine_release_format_reads_exactly():
     notices = Notices()
-    table = read_semaine(FIXTURES / "semaine", partition_file=FIXTURES / "semaine" / "partitions-by-recording.yaml",
+    table = read_semaine(FIXTURES / "semaine", split_file=FIXTURES / "semaine" / "splits-by-recording.yaml",
                          notices=notices)
     _compare(table, SEMAINE_EXPECTED)
     # valence of 1_user_001: rater 1 (R1S1TUCPoDV) 0.5 and rater 2 (R2S1TUCPo2DV, the `2` variant) 0.3
@@ -106,8 +106,8 @@ def test_semaine_release_with_the_default_table5_split_says_what_to_do(capsys):
 
     code, _, err = run_cli(capsys, "load", "semaine", FIXTURES / "semaine")
     assert code == 2
-    assert "recording 1 carries no date-time" in err and "--partitions" in err
-    assert "this copy has recordings ['1', '2', '3']" in err and "partitions-by-recording.yaml" in err
+    assert "recording 1 carries no date-time" in err and "--splits" in err
+    assert "this copy has recordings ['1', '2', '3']" in err and "splits-by-recording.yaml" in err
 
 
 def test_semaine_date_time_from_media_file_names_matches_table5(tiny_semaine, tmp_path):
@@ -115,6 +115,6 @@ def test_semaine_date_time_from_media_file_names_matches_table5(tiny_semaine, tm
     xml = (tiny_semaine / "Sessions" / "1" / "session.xml").read_text()
     assert 'recording="1"' in xml
     by_datetime = read_semaine(tiny_semaine)
-    by_number = read_semaine(tiny_semaine, partition_file=REPO / "examples" / "semaine" / "partitions-by-recording.yaml")
-    pd.testing.assert_series_equal(by_datetime["partition"], by_number["partition"])
+    by_number = read_semaine(tiny_semaine, split_file=REPO / "examples" / "semaine" / "splits-by-recording.yaml")
+    pd.testing.assert_series_equal(by_datetime["split"], by_number["split"])
     assert by_datetime["session"].str.match(r"^\d{4}\.").all() and by_number["session"].str.isdigit().all()

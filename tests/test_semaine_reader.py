@@ -99,9 +99,9 @@ def test_trace_value_out_of_range(tiny_semaine, tmp_path, capsys):
 
 def test_paper_duplicate_session_is_refused(tiny_semaine, tmp_path, capsys):
     plan = tmp_path / "table5-as-printed.yaml"
-    from hanrock_core.partitions import default_partition_file
+    from hanrock_core.splits import default_split_file
 
-    text = default_partition_file("semaine").read_text().replace("2009.06.26.14.38.18", "2009.06.26.14.38.17")
+    text = default_split_file("semaine").read_text().replace("2009.06.26.14.38.18", "2009.06.26.14.38.17")
     plan.write_text(text)
     line = [i for i, l in enumerate(text.splitlines(), 1) if l.strip() == "- 2009.06.26.14.38.17"][-1]
     assert_load_fails(capsys, tmp_path, "semaine", tiny_semaine, f"{plan}:{line}", "listed in 'dev'",

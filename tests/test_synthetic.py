@@ -35,7 +35,7 @@ def test_full_scale_iemocap_matches_tables_4_and_5(tmp_path, capsys):
     assert code == 0, err
     table = read_iemocap(tmp_path / "i")
     assert len(table) == 10_039
-    assert table["partition"].value_counts().to_dict() == {"train": 5766, "dev": 2103, "test": 2170}
+    assert table["split"].value_counts().to_dict() == {"train": 5766, "dev": 2103, "test": 2170}
     assert table.groupby("session").size().to_dict() == {s: n for s, (_, n) in IEMOCAP_SESSIONS.items()}
     assert table["label_emotion"].value_counts().to_dict() == {"neutral": 1708, "happy": 1636, "angry": 1103, "sad": 1084}
     assert table["emotion_code"].value_counts()["exc"] == 1041
@@ -46,7 +46,7 @@ def test_full_scale_semaine_matches_table_5(tmp_path):
     table = read_semaine(generate("semaine", tmp_path / "s", scale=1.0, seed=0))
     assert len(table) == 11_964
     assert table.groupby("session").size().to_dict() == {s: n for s, (_, n) in SEMAINE_SESSIONS.items()}
-    assert table.groupby("session")["partition"].first().to_dict() == {s: p for s, (p, _) in SEMAINE_SESSIONS.items()}
+    assert table.groupby("session")["split"].first().to_dict() == {s: p for s, (p, _) in SEMAINE_SESSIONS.items()}
 
 
 def test_refuses_a_non_empty_directory_and_bad_scale(tmp_path):
@@ -101,7 +101,7 @@ def test_nonverbal_features_add_information_beyond_words(medium_iemocap):
     from sklearn.linear_model import RidgeCV
 
     table, truth = medium_iemocap
-    train, test = (table["partition"] == "train").to_numpy(), (table["partition"] == "test").to_numpy()
+    train, test = (table["split"] == "train").to_numpy(), (table["split"] == "test").to_numpy()
     words = CountVectorizer().fit(table.loc[train, "text"])
     x_words = words.transform(table["text"]).toarray()
     nonverbal = table[["au05_r", "au17_r", "au20_r", "au25_r", "tone_happiness", "tone_sadness", "tone_anger",

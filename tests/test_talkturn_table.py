@@ -1,4 +1,4 @@
-"""The canonical talkturn table: derived prosody numbers, ordering, validation, partition files."""
+"""The canonical talkturn table: derived prosody numbers, ordering, validation, split files."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from hanrock_core.errors import InputError
-from hanrock_core.partitions import default_partition_file, load_partition_plan
+from hanrock_core.splits import default_split_file, load_split_plan
 from hanrock_core.paper_tables import IEMOCAP_SESSIONS, SEMAINE_SESSIONS
 from hanrock_core.talkturn import FEATURES, REQUIRED, delay_to_other_speaker, finalise_table
 
@@ -17,7 +17,7 @@ def _table(speakers, starts, ends, dialogue="d1"):
     return pd.DataFrame({"dataset": "t", "session": "s", "dialogue": dialogue, "turn_index": range(n),
                          "utterance_id": [f"{dialogue}_{i}" for i in range(n)], "speaker": speakers,
                          "speaker_noun": "woman", "start_s": starts, "end_s": ends,
-                         "text": ["one two three"] * n, "partition": "train"})
+                         "text": ["one two three"] * n, "split": "train"})
 
 
 def test_delay_is_to_the_other_speakers_next_talkturn():
@@ -37,7 +37,7 @@ def test_finalise_orders_types_and_derives(tmp_path):
     assert out["smile"].dtype == "boolean" and out["label_mood"].dtype == "float64"
 
 
-@pytest.mark.parametrize("column, value, message", [("partition", "validation", "unknown partition"),
+@pytest.mark.parametrize("column, value, message", [("split", "validation", "unknown split"),
                                                      ("utterance_id", "d1_0", "duplicate utterance ids"),
                                                      ("text", None, "have no text")])
 def test_validation_errors(column, value, message):
@@ -47,17 +47,17 @@ def test_validation_errors(column, value, message):
         finalise_table(t, "test")
 
 
-def test_default_partition_files_are_table_5():
+def test_default_split_files_are_table_5():
     for corpus, sessions in (("iemocap", IEMOCAP_SESSIONS), ("semaine", SEMAINE_SESSIONS)):
-        plan = load_partition_plan(default_partition_file(corpus))
-        assert plan.session_partition == {s: p for s, (p, _) in sessions.items()}
+        plan = load_split_plan(default_split_file(corpus))
+        assert plan.session_split == {s: p for s, (p, _) in sessions.items()}
 
 
-def test_unknown_partition_name_in_a_file(tmp_path):
+def test_unknown_split_name_in_a_file(tmp_path):
     path = tmp_path / "p.yaml"
     path.write_text("train: [a]\nvalidation: [b]\n")
-    with pytest.raises(InputError, match="unknown partition 'validation'") as info:
-        load_partition_plan(path)
+    with pytest.raises(InputError, match="unknown split 'validation'") as info:
+        load_split_plan(path)
     assert info.value.line == 2
 
 

@@ -1,4 +1,4 @@
-"""Vocabulary from the train partition, padded word tensors, optional GloVe vectors."""
+"""Vocabulary from the train split, padded word tensors, optional GloVe vectors."""
 
 from __future__ import annotations
 

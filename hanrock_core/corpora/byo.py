@@ -1,4 +1,4 @@
-"""Bring-your-own talkturn tables: CSV or Parquet files per partition described by a YAML spec.
+"""Bring-your-own talkturn tables: CSV or Parquet files per split described by a YAML spec.
 
 The spec names which columns hold text, speaker, dialogue id (one or several columns), order,
 labels, optional times and features; docs/bring-your-own.md describes every key and
@@ -18,8 +18,8 @@ import pandas as pd
 from ..config_file import ConfigFile, as_bool, as_mapping, as_metric, as_name, as_str, read_config, refuse_unknown
 from ..errors import InputError
 from ..input_files import REPLACEMENT, numbers, read_csv_file, refuse_empty_table
-from ..talkturn import COLUMN_BY_NAME, FEATURES, PARTITIONS, finalise_table
-from ..partitions import check_speakers_disjoint
+from ..talkturn import COLUMN_BY_NAME, FEATURES, SPLITS, finalise_table
+from ..splits import check_speakers_disjoint
 
 SPEC_KEYS = {"name", "description", "files", "columns", "labels", "features", "speaker_format",
              "time_format", "speaker_noun", "speaker_disjoint", "ids"}
@@ -55,14 +55,14 @@ class DatasetSpec:
 
 
 def _files(cfg: ConfigFile, files: dict) -> dict[str, str]:
-    """Partition -> relative path; all three partitions, distinct files, none leaving the data root."""
-    refuse_unknown(cfg, files, PARTITIONS, "files.")
-    missing = [p for p in PARTITIONS if p not in files]
+    """Split -> relative path; all three splits, distinct files, none leaving the data root."""
+    refuse_unknown(cfg, files, SPLITS, "files.")
+    missing = [p for p in SPLITS if p not in files]
     if missing:
-        raise cfg.error("files", f"files names no {' or '.join(missing)} file: every partition needs talkturns",
+        raise cfg.error("files", f"files names no {' or '.join(missing)} file: every split needs talkturns",
                         hint="split your data by dialogue (or session) into train, dev and test files")
     out, seen = {}, {}
-    for part in PARTITIONS:
+    for part in SPLITS:
         key = f"files.{part}"
         rel = as_str(cfg, key, files[part])
         norm = os.path.normpath(rel)
@@ -71,7 +71,7 @@ def _files(cfg: ConfigFile, files: dict) -> dict[str, str]:
                             hint="give paths relative to the data root (the folder given on the command line), without '..'")
         if norm in seen:
             raise cfg.error(key, f"{key} is the same file as files.{seen[norm]} ({rel!r})",
-                            hint="each partition needs its own file")
+                            hint="each split needs its own file")
         seen[norm] = part
         out[part] = rel
     return out
@@ -147,8 +147,8 @@ def _as_list(value: str | list[str]) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
 
 
-def _read_partition_file(path: Path) -> pd.DataFrame:
-    """One partition file as text cells (CSV) or as stored (Parquet); no rows is an error."""
+def _read_split_file(path: Path) -> pd.DataFrame:
+    """One split file as text cells (CSV) or as stored (Parquet); no rows is an error."""
     if not os.path.lexists(path):
         raise InputError("data file not found", path, hint="check files: in the spec and the data root")
     if path.suffix.lower() == ".parquet":
@@ -227,9 +227,9 @@ def _labels_of(raw: pd.DataFrame, spec: DatasetSpec, path: Path) -> dict[str, pd
     return out
 
 
-def _partition_table(spec: DatasetSpec, part: str, path: Path) -> pd.DataFrame:
-    """One partition file mapped onto talkturn columns."""
-    raw = _read_partition_file(path)
+def _split_table(spec: DatasetSpec, part: str, path: Path) -> pd.DataFrame:
+    """One split file mapped onto talkturn columns."""
+    raw = _read_split_file(path)
     mapped = {k: _as_list(v) for k, v in spec.columns.items() if v}
     needed = {c: f"columns.{k}" for k, cols in mapped.items() for c in cols}
     needed.update({lab["column"]: f"labels.{name}" for name, lab in spec.labels.items()})
@@ -264,7 +264,7 @@ def _partition_table(spec: DatasetSpec, part: str, path: Path) -> pd.DataFrame:
     _refuse_blank(out["speaker"], path, mapped["speaker"][0], "speaker")
     out["speaker_noun"] = spec.speaker_noun
     out["text"] = text
-    out["partition"] = part
+    out["split"] = part
     for key, target in (("start", "start_s"), ("end", "end_s")):
         if key in mapped:
             out[target] = _seconds(raw[mapped[key][0]], spec.time_format, path, mapped[key][0])
@@ -316,15 +316,15 @@ def read_byo(spec_path: str | Path, root: str | Path | None = None) -> pd.DataFr
     base = Path(root) if root is not None else spec.path.parent
     if not base.is_dir():
         raise InputError("data root is not a directory", base)
-    parts = [_partition_table(spec, part, base / rel) for part, rel in spec.files.items()]
+    parts = [_split_table(spec, part, base / rel) for part, rel in spec.files.items()]
     table = pd.concat(parts, ignore_index=True)
     _refuse_duplicates(table)
     _refuse_label_variants(table, spec)
-    sessions = table.groupby("session")["partition"].nunique()
+    sessions = table.groupby("session")["split"].nunique()
     if (sessions > 1).any():
         session = sessions[sessions > 1].index[0]
         files = sorted(table.loc[table["session"] == session, "_file"].unique())
-        raise InputError(f"session {session!r} appears in several partition files: {files}", spec.path, spec.line("files"),
+        raise InputError(f"session {session!r} appears in several split files: {files}", spec.path, spec.line("files"),
                          hint="keep each session (columns.session, default the dialogue) in one file")
     if spec.speaker_disjoint:
         check_speakers_disjoint(table, str(spec.path))

@@ -18,7 +18,7 @@ from ..errors import InputError
 from ..input_files import is_hidden, read_text, visible
 from ..notices import Notices, ensure
 from ..paper_tables import IEMOCAP_FOUR_CLASS
-from ..partitions import assign_partitions, default_partition_file, load_partition_plan
+from ..splits import assign_splits, default_split_file, load_split_plan
 from ..talkturn import finalise_table
 from .openface import MIN_CONFIDENCE, attach_openface
 from .vokaturi import attach_vokaturi
@@ -145,7 +145,7 @@ def _dialogue_files(release: Path, notices: Notices) -> list[tuple[Path, Path]]:
 
 def read_iemocap(
     root: str | Path,
-    partition_file: str | Path | None = None,
+    split_file: str | Path | None = None,
     openface_dir: str | Path | None = None,
     vokaturi_csv: str | Path | None = None,
     min_confidence: float = MIN_CONFIDENCE,
@@ -188,8 +188,8 @@ def read_iemocap(
     table = pd.DataFrame.from_records(records).drop(columns="_eval_at")
     table["dataset"] = dataset
     table["turn_index"] = table.groupby("dialogue")["start_s"].rank(method="first").astype(int) - 1
-    plan = load_partition_plan(partition_file or default_partition_file("iemocap"))
-    table = assign_partitions(table, plan, notices=notices)
+    plan = load_split_plan(split_file or default_split_file("iemocap"))
+    table = assign_splits(table, plan, notices=notices)
     pre = release.parent / "preprocessing" if release.name == RELEASE_DIR else release / "preprocessing"
     of_dir = Path(openface_dir) if openface_dir else pre / "openface"
     files = {(d, s): of_dir / f"{d}_{s[-1]}.csv" for d, s in table[["dialogue", "speaker"]].drop_duplicates().itertuples(index=False)}

@@ -22,7 +22,7 @@ import pandas as pd
 from ..errors import InputError
 from ..input_files import is_hidden, read_bytes, read_text, visible
 from ..notices import Notices, ensure
-from ..partitions import PartitionPlan, assign_partitions, default_partition_file, load_partition_plan
+from ..splits import SplitPlan, assign_splits, default_split_file, load_split_plan
 from ..talkturn import finalise_table
 from .openface import MIN_CONFIDENCE, attach_openface
 from .vokaturi import attach_vokaturi
@@ -39,7 +39,7 @@ _TRACE = re.compile(r"^R(?P<rater>\d+)S(?P<session>\d+)T(?P<target>[UO])C(?P<cha
                     r"D(?P<dim>[A-Z][A-Za-z]*)\.txt$")
 _LOOKS_LIKE_TRACE = re.compile(r"^R\d.*\.txt$")
 DATETIME = re.compile(r"\d{4}\.\d\d\.\d\d\.\d\d\.\d\d\.\d\d")
-BY_NUMBER_EXAMPLE = "examples/semaine/partitions-by-recording.yaml"
+BY_NUMBER_EXAMPLE = "examples/semaine/splits-by-recording.yaml"
 
 
 def read_session_xml(path: Path) -> dict[str, str]:
@@ -230,9 +230,9 @@ def _session_folders(root: Path, notices: Notices) -> list[_Session]:
     return out
 
 
-def _plan_form(plan: PartitionPlan) -> str:
-    """'datetime' or 'number': how the partition file names recordings (one form per file)."""
-    forms = {s: "datetime" if DATETIME.fullmatch(s) else "number" if s.isdigit() else None for s in plan.session_partition}
+def _plan_form(plan: SplitPlan) -> str:
+    """'datetime' or 'number': how the split file names recordings (one form per file)."""
+    forms = {s: "datetime" if DATETIME.fullmatch(s) else "number" if s.isdigit() else None for s in plan.session_split}
     for session, form in forms.items():
         if form is None:
             raise InputError(f"recording {session!r} is neither a recording number (session.xml's recording) nor a "
@@ -245,8 +245,8 @@ def _plan_form(plan: PartitionPlan) -> str:
     return next(iter(forms.values()), "datetime")
 
 
-def _session_key(session: _Session, form: str, plan: PartitionPlan, numbers: list[str]) -> str:
-    """The recording id of a session folder in the form the partition file uses."""
+def _session_key(session: _Session, form: str, plan: SplitPlan, numbers: list[str]) -> str:
+    """The recording id of a session folder in the form the split file uses."""
     xml_path = session.folder / "session.xml"
     if form == "number":
         if not session.attrs["recording"].isdigit():
@@ -256,9 +256,9 @@ def _session_key(session: _Session, form: str, plan: PartitionPlan, numbers: lis
     if session.datetime is None:
         raise InputError(
             f"recording {session.attrs['recording']} carries no date-time (neither session.xml's recording nor a "
-            f"file name in {session.folder.name}/ starts with one), but the partition file {plan.source} names "
+            f"file name in {session.folder.name}/ starts with one), but the split file {plan.source} names "
             "recordings by date-time as the paper's Table 5 does", xml_path, 1,
-            hint=f"pass --partitions FILE listing recording numbers (this copy has recordings {numbers}); "
+            hint=f"pass --splits FILE listing recording numbers (this copy has recordings {numbers}); "
                  f"{BY_NUMBER_EXAMPLE} is an example; see docs/corpus-layouts.md",
         )
     return session.datetime
@@ -371,7 +371,7 @@ def _read_session(session: _Session, key: str, left_out: _LeftOut) -> list[pd.Da
 
 def read_semaine(
     root: str | Path,
-    partition_file: str | Path | None = None,
+    split_file: str | Path | None = None,
     openface_dir: str | Path | None = None,
     vokaturi_csv: str | Path | None = None,
     min_confidence: float = MIN_CONFIDENCE,
@@ -385,7 +385,7 @@ def read_semaine(
     if not root.is_dir():
         raise InputError("corpus root is not a directory", root)
     sessions = _session_folders(root, notices)
-    plan = load_partition_plan(partition_file or default_partition_file("semaine"))
+    plan = load_split_plan(split_file or default_split_file("semaine"))
     form = _plan_form(plan)
     numbers = sorted({s.attrs["recording"] for s in sessions}, key=lambda r: (len(r), r))
     frames, left_out = [], _LeftOut()
@@ -404,7 +404,7 @@ def read_semaine(
     table["dataset"] = dataset
     table = table.sort_values(["dialogue", "start_s", "utterance_id"], kind="stable")
     table["turn_index"] = table.groupby("dialogue").cumcount()
-    table = assign_partitions(table, plan, notices=notices)
+    table = assign_splits(table, plan, notices=notices)
     pre = root / "preprocessing"
     of_dir = Path(openface_dir) if openface_dir else pre / "openface"
     files = {}
