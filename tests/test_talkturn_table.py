@@ -78,3 +78,21 @@ def test_an_unwritable_or_full_data_directory_fails_before_any_work(tmp_path, mo
         check_data_directory(tmp_path / "home")
     monkeypatch.undo()
     assert check_data_directory(tmp_path / "home") == tmp_path / "home"
+
+
+def test_files_and_settings_from_before_splits_were_called_splits_are_read(tmp_path):
+    """A stored table with a `partition` column, and `partitions:` in the settings (`--partitions` is
+    tried in test_semaine_reader), still work; naming both the old and the new key is refused."""
+    from hanrock_assets.storage import partition_file, read_table
+    from hanrock_core.settings import load_settings
+
+    path = partition_file(tmp_path, "raw_sessions", "iemocap")
+    path.parent.mkdir(parents=True)
+    pd.DataFrame({"utterance_id": ["a"], "partition": ["train"]}).to_parquet(path)
+    assert list(read_table(tmp_path, "raw_sessions", "iemocap").columns) == ["utterance_id", "split"]
+    settings = tmp_path / "hanrock.yaml"
+    settings.write_text("datasets:\n  iemocap: {partitions: mine.yaml}\n")
+    assert load_settings(settings).dataset("iemocap").splits == tmp_path / "mine.yaml"
+    settings.write_text("datasets:\n  iemocap: {partitions: mine.yaml, splits: mine.yaml}\n")
+    with pytest.raises(InputError, match="names both splits and partitions"):
+        load_settings(settings).dataset("iemocap")
