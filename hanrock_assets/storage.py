@@ -14,18 +14,18 @@ import pandas as pd
 from hanrock_core.io import write_parquet_atomic
 
 
-def split_file(base_dir: str | Path, asset: str, partition: str | None) -> Path:
+def partition_file(base_dir: str | Path, asset: str, partition: str | None) -> Path:
     """The Parquet file of one partition (or `all` for an unpartitioned asset)."""
     name = re.sub(r"[^A-Za-z0-9._-]", "_", partition) if partition else "all"
     return Path(base_dir) / asset / f"{name}.parquet"
 
 
 def write_table(base_dir: str | Path, asset: str, partition: str | None, table: pd.DataFrame) -> Path:
-    return write_parquet_atomic(table, split_file(base_dir, asset, partition))
+    return write_parquet_atomic(table, partition_file(base_dir, asset, partition))
 
 
 def read_table(base_dir: str | Path, asset: str, partition: str | None) -> pd.DataFrame:
-    path = split_file(base_dir, asset, partition)
+    path = partition_file(base_dir, asset, partition)
     if not path.exists():
         raise FileNotFoundError(f"{path}: partition {partition!r} of {asset} is not materialised yet; materialise it first")
     table = pd.read_parquet(path)

@@ -57,7 +57,7 @@ def test_significance_is_blocked_while_partitions_are_missing(tmp_path, monkeypa
     trials, significance = build_study_assets("h1")
     res = resources(str(_settings(tmp_path)), str(tiny_profile(tmp_path)))
     upstream = [raw_sessions, monah_narratives, auxiliary_targets, trials]
-    with pytest.raises(dg.Failure, match="h1 significance needs every partition: iemocap.emotion: not trained; iemocap.valence"):
+    with pytest.raises(dg.Failure, match="h1 significance needs every partition: iemocap.activation: not trained; iemocap.dominance: not trained; iemocap.emotion"):
         dg.materialize([*upstream, significance], selection=[significance], resources=res)
 
 
