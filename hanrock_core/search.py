@@ -319,7 +319,7 @@ def run_hypothesis(part: PartitionData, profile: Profile, hypothesis: str, stora
     conds = conditions(hypothesis, profile, part.available_families())
     opened = {c.name: open_condition(part, profile, hypothesis, c, storage, log) for c in conds}
     jobs = [c for c in conds for _ in range(opened[c.name][1])]
-    with trial_workers(storage_dir.parent, len(jobs)) as workers:
+    with trial_workers(storage_dir.parent, len(jobs), log=log) as workers:
         if workers > 1 and len(jobs) > 1:
             run_in_workers(jobs, workers, part, profile, hypothesis, url, predictions_dir, threads, log)
         else:
