@@ -53,7 +53,8 @@ class StudyResource(dg.ConfigurableResource):
     """The study profile (quick, standard, paper, or a YAML file of your own) and where studies are stored."""
 
     profile: str = Field("quick", description="quick, standard (real text on a CPU), paper, or the path of a profile YAML file")
-    storage_url: str = Field("", description="an Optuna RDB URL shared by several workers (empty: SQLite files)")
+    storage_url: str = Field("", description="an Optuna RDB URL shared by several workers, e.g. "
+                                         "postgresql+psycopg2://user@host:5432/db (empty: $HANROCK_OPTUNA_STORAGE, else one SQLite file per study)")
     torch_threads: int = Field(1, description="torch threads per training step; the multiprocess executor runs "
                                               "one step per core, so more threads than 1 oversubscribe the CPU")
 
@@ -66,6 +67,11 @@ class StudyResource(dg.ConfigurableResource):
 
     def threads(self) -> int:
         return max(1, self.torch_threads)
+
+    def study_storage(self) -> str | None:
+        """The Optuna storage URL: the field, else $HANROCK_OPTUNA_STORAGE (a run config that sets the
+        profile replaces the resource's configured fields), else None (SQLite files)."""
+        return self.storage_url or os.environ.get("HANROCK_OPTUNA_STORAGE") or None
 
 
 class TalkturnParquetIOManager(dg.ConfigurableIOManager):
@@ -98,4 +104,4 @@ def resources(config_file: str = "", profile: str = "quick", home: str = "") -> 
     """The resources every definition needs; empty `config_file` / `home`: the environment's."""
     platform = PlatformResource(config_file=config_file or _from_env("HANROCK_CONFIG"), home=home or _from_env("HANROCK_HOME"))
     return {"platform": platform, "table_io_manager": TalkturnParquetIOManager(platform=platform),
-            "study": StudyResource(profile=profile)}
+            "study": StudyResource(profile=profile, storage_url=_from_env("HANROCK_OPTUNA_STORAGE"))}

@@ -24,7 +24,8 @@ from hanrock_core.loss_weight import mutual_information
 from hanrock_core.narrative import narrative_table
 from hanrock_core.notices import WARNING, Notices
 from hanrock_core.plots import forest_plot, learning_curve, plot_dir
-from hanrock_core.results import best_trial, learning_curve_rows, view_rows, write_mutual_information
+from hanrock_core.results import best_trial, mutual_information_rows, view_rows
+from hanrock_core.staged_results import gather, staged_file, write_rows
 from hanrock_core.search import PartitionData, attach_vectors, run_hypothesis
 from hanrock_core.settings import Settings
 from hanrock_core.study import TABLE_VIEWS
@@ -124,7 +125,8 @@ def auxiliary_targets(settings: Settings, raw: pd.DataFrame, key: str, config: A
         log.warning(f"no data for auxiliary families {empty} in this dataset: training goes on with {usable}")
     targets = build_auxiliary_targets(raw, task, AuxiliarySpec(tuple(usable), spec.extra))
     mi = mutual_information(targets, seed=config.mi_seed)
-    write_mutual_information(results_db(settings), dataset, task, mi, log.info)
+    write_rows(results_db(settings), "mutual_information", {"dataset": dataset, "task": task},
+               mutual_information_rows(dataset, task, mi), log.info)
     log.info(f"{key}: {len(targets.tasks)} auxiliary targets; top MI "
              + ", ".join(f"{r.task} {r.mi:.3f}" for r in mi.head(3).itertuples()))
     meta = auxiliary_metadata(targets, mi, empty, settings.home, key)
@@ -162,7 +164,7 @@ def trials(settings: Settings, study: StudyResource, hypothesis: str, key: str, 
     """Every condition of `hypothesis` on one dataset.task (and its bag-of-words floor); rows in DuckDB."""
     part = partition_data(settings, key, inputs)
     table = run_hypothesis(part, study.load(settings), hypothesis, settings.home / "studies", results_db(settings),
-                           log=log.info, storage_url=study.storage_url or None, threads=study.threads())
+                           log=log.info, storage_url=study.study_storage(), threads=study.threads())
     return StepResult(table, trials_metadata(table, results_db(settings), hypothesis, key, part))
 
 
@@ -187,7 +189,9 @@ def trials_metadata(table: pd.DataFrame, db: Path, hypothesis: str, key: str, pa
     if len(neural):
         top = neural.iloc[0]
         dataset, task = split_task_key(key)
-        curve = learning_curve_rows(db, hypothesis, dataset, task, top["condition"], int(top["trial"]))
+        epochs = pd.read_parquet(staged_file(db, "epochs", {"hypothesis": hypothesis, "dataset": dataset, "task": task}))
+        curve = epochs[(epochs["condition"] == top["condition"]) & (epochs["trial"] == int(top["trial"]))]
+        curve = curve.sort_values("epoch")[["epoch", "dev_value", "test_value"]]
         title = f"{key} {top['condition']} trial {top['trial']}"
         meta.update(plot_metadata("learning_curve", learning_curve(curve, title, top["metric"]),
                                   plot_dir(db.parent) / hypothesis / f"{key}.learning_curve.png", title))
@@ -195,7 +199,10 @@ def trials_metadata(table: pd.DataFrame, db: Path, hypothesis: str, key: str, pa
 
 
 def significance_problems(settings: Settings, study: StudyResource, hypothesis: str, keys: list[str]) -> list[str]:
-    """What the blocking `all_partitions_trained` check finds missing among `keys` (empty: passed)."""
+    """What the blocking `all_partitions_trained` check finds missing among `keys` (empty: passed).
+
+    Rows that training steps only staged (a distributed run) are gathered into DuckDB first."""
+    gather(results_db(settings), {"hypothesis": hypothesis}, log=lambda m: None)
     return completeness(results_db(settings), hypothesis, study.load(settings), keys)
 
 

@@ -140,11 +140,9 @@ def query(path: str | Path, sql: str, params: list | None = None, log: Callable[
         return conn.execute(sql, params or []).df()
 
 
-def write_mutual_information(path: str | Path, dataset: str, task: str, mi: pd.DataFrame,
-                             log: Callable[[str], None] = print) -> int:
-    """Replace the MI rows of one dataset.task (the `mutual_information` table)."""
-    rows = mi.rename(columns={"task": "aux_task", "n": "rows_used"}).assign(dataset=dataset, task=task)
-    return replace_rows(path, "mutual_information", {"dataset": dataset, "task": task}, rows, log)
+def mutual_information_rows(dataset: str, task: str, mi: pd.DataFrame) -> pd.DataFrame:
+    """The MI ranking of one dataset.task as rows of the `mutual_information` table."""
+    return mi.rename(columns={"task": "aux_task", "n": "rows_used"}).assign(dataset=dataset, task=task)
 
 
 def best_trial(path: str | Path, hypothesis: str, dataset: str, task: str, condition: str,
@@ -159,14 +157,6 @@ def best_trial(path: str | Path, hypothesis: str, dataset: str, task: str, condi
                  "ORDER BY state <> 'complete', CASE WHEN metric = 'mae' THEN dev_value ELSE -dev_value END, trial LIMIT 1",
                  [hypothesis, dataset, task, condition], log)
     return rows.iloc[0].to_dict() if len(rows) else None
-
-
-def learning_curve_rows(path: str | Path, hypothesis: str, dataset: str, task: str, condition: str, trial: int,
-                        log: Callable[[str], None] = print) -> pd.DataFrame:
-    """Dev and test value per epoch of one trial (the `epochs` table)."""
-    return query(path, "SELECT epoch, dev_value, test_value FROM epochs WHERE hypothesis = ? AND dataset = ? "
-                 "AND task = ? AND condition = ? AND trial = ? ORDER BY epoch",
-                 [hypothesis, dataset, task, condition, int(trial)], log)
 
 
 def view_rows(path: str | Path, view: str, log: Callable[[str], None] = print) -> pd.DataFrame:

@@ -8,6 +8,9 @@ finished trial.  Trial results are then written to the results database in one t
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
+import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +29,7 @@ from .floor import FloorResult, fit_floor
 from .io import write_parquet_atomic
 from .loss_weight import SCHEMES, assign_loss_weights
 from .metrics import default_metric
-from .results import replace_rows
+from .staged_results import staged_only, write_rows
 from .settings import check_data_directory
 from .study import Condition, Profile, conditions
 from .training import TaskData, TrainConfig, TrainingDiverged, build_task_data, train
@@ -65,6 +68,11 @@ def study_storage(storage_dir: Path, hypothesis: str, dataset: str, task: str, u
     path = storage_dir / hypothesis / f"{dataset}.{task}.db"
     path.parent.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{path}"
+
+
+def _without_password(url: str) -> str:
+    """A storage URL fit for a log line."""
+    return sqlalchemy.engine.make_url(url).render_as_string(hide_password=True)
 
 
 def open_storage(url: str, attempts: int = 5) -> optuna.storages.RDBStorage:
@@ -139,6 +147,7 @@ class Objective:
         config = sample_config(trial, self.profile, self.condition, self.hypothesis)
         weights, scheme, primary = loss_weights_for(trial, self.profile, self.part, self.condition)
         trial.set_user_attr("weight_scheme", scheme)
+        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")  # which host and process ran it
         trial.set_user_attr("config", {k: v for k, v in config.__dict__.items()})
         trial.set_user_attr("loss_weights", dict(zip(["primary", *self.part.mi.index], map(float, weights))))
         history: list[dict] = []
@@ -314,12 +323,17 @@ def run_hypothesis(part: PartitionData, profile: Profile, hypothesis: str, stora
     if profile.embeddings is not None and part.data.vectors is None:
         attach_vectors(part, profile, log)
     url = study_storage(storage_dir, hypothesis, part.dataset, part.task, storage_url)
+    log(f"{part.dataset}.{part.task}: Optuna studies in {_without_password(url)}")
     storage = open_storage(url)
     predictions_dir = storage_dir / hypothesis / f"{part.dataset}.{part.task}.predictions"
     conds = conditions(hypothesis, profile, part.available_families())
     opened = {c.name: open_condition(part, profile, hypothesis, c, storage, log) for c in conds}
     jobs = [c for c in conds for _ in range(opened[c.name][1])]
     with trial_workers(storage_dir.parent, len(jobs), log=log) as workers:
+        if workers > 1 and multiprocessing.current_process().daemon:
+            log("this step runs in a daemonic process (a Celery worker's pool): its trials run one at a time in it; "
+                "start more Celery workers for more parallel steps")
+            workers = 1
         if workers > 1 and len(jobs) > 1:
             run_in_workers(jobs, workers, part, profile, hypothesis, url, predictions_dir, threads, log)
         else:
@@ -413,11 +427,12 @@ def write_results(part: PartitionData, hypothesis: str, conds: list[Condition], 
         trial_rows.append(row)
         prediction_frames.append(predictions)
     trials = pd.DataFrame(trial_rows)
-    replace_rows(results_db, "trials", key, trials, log)
-    replace_rows(results_db, "epochs", key, pd.DataFrame(epoch_rows), log)
-    replace_rows(results_db, "predictions", key, pd.concat(prediction_frames) if prediction_frames else pd.DataFrame(), log)
+    write_rows(results_db, "trials", key, trials, log)
+    write_rows(results_db, "epochs", key, pd.DataFrame(epoch_rows), log)
+    write_rows(results_db, "predictions", key, pd.concat(prediction_frames) if prediction_frames else pd.DataFrame(), log)
     counts = trials.groupby(["condition", "state"]).size().to_dict() if len(trials) else {}
-    log(f"{hypothesis} {part.dataset}.{part.task}: wrote {len(trials)} trials ({counts}) to {results_db}")
+    where = "staged for the significance step" if staged_only() else f"to {results_db}"
+    log(f"{hypothesis} {part.dataset}.{part.task}: wrote {len(trials)} trials ({counts}) {where}")
     return trials
 
 

@@ -46,3 +46,32 @@ def test_celery_executor_validates_without_a_broker():
     pytest.importorskip("dagster_celery")
     job = _loadable(executor_from_env({"HANROCK_EXECUTOR": "celery"}))
     assert job.executor_def.name == "hanrock_celery"
+
+
+def test_kubernetes_config_comes_from_the_settings(tmp_path, monkeypatch):
+    pytest.importorskip("dagster_k8s")
+    from hanrock_assets.executors import executor_config
+
+    settings = tmp_path / "hanrock.yaml"
+    settings.write_text(f"home: {tmp_path / 'shared-data'}\n")
+    env = {"HANROCK_EXECUTOR": "k8s", "HANROCK_CONFIG": str(settings), "HANROCK_K8S_DATA_CLAIM": "studies-rwx",
+           "HANROCK_OPTUNA_STORAGE": "postgresql://hanrock@db:5432/optuna", "HANROCK_K8S_IMAGE": "registry/hanrock:1"}
+    monkeypatch.delenv("HANROCK_HOME")  # the settings' `home` is the data directory here
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    config = executor_config()["k8s"]
+    assert config["volume_mounts"] == [{"name": "hanrock-data", "mountPath": str(tmp_path / "shared-data")}]
+    assert config["volumes"][0]["persistentVolumeClaim"]["claimName"] == "studies-rwx"
+    assert {"HANROCK_CONFIG", "HANROCK_OPTUNA_STORAGE", "HANROCK_STAGED_RESULTS=1"} <= set(config["env_vars"])
+    assert config["job_image"] == "registry/hanrock:1"
+    job = _loadable(executor_from_env(env))  # dagster-k8s validates the generated config against its schema
+    assert job.executor_def.name == "hanrock_k8s"
+
+
+def test_celery_executor_and_workers_share_their_settings():
+    pytest.importorskip("dagster_celery")
+    from hanrock_assets.executors import CELERY_SETTINGS, celery_config
+
+    config = celery_config({"HANROCK_CELERY_BROKER": "redis://broker:6379/0"})
+    assert config["broker"] == {"env": "HANROCK_CELERY_BROKER"} and config["backend"] == {"env": "HANROCK_CELERY_BROKER"}
+    assert config["config_source"] == CELERY_SETTINGS == {"worker_prefetch_multiplier": 1, "task_acks_late": True}

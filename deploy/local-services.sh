@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Redis (the Celery broker) and PostgreSQL (Optuna studies, Dagster runs) for a Celery run on one
+# machine, each on a free local port, owned by this script's directory.
+#
+#   deploy/local-services.sh start DIR   start both; writes DIR/services.env (source it) and DIR/dagster/dagster.yaml
+#   deploy/local-services.sh stop DIR    stop both and remove their data
+#
+# Needs Debian's redis-server and postgresql packages (`apt-get install redis-server postgresql`;
+# with --install and root, this script installs them).  PostgreSQL refuses to run as root: as root
+# the database cluster belongs to the unprivileged `postgres` user that the Debian package creates,
+# in a directory of its own under /tmp (DIR may sit where that user cannot read).
+# Exit codes: 0 done, 2 bad use, 3 a package is missing (install it, or use --install as root).
+set -euo pipefail
+
+usage() { echo "usage: $0 start|stop DIR [--install]" >&2; exit 2; }
+[ $# -ge 2 ] || usage
+command=$1
+dir=$(realpath -m "$2")
+install=${3:-}
+here=$(cd "$(dirname "$0")" && pwd)
+
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+postgres_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
+
+install_packages() {
+    if [ "$install" != "--install" ] || [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+        echo "error: $1 is not installed" >&2
+        echo "  -> apt-get install redis-server postgresql (or run this script as root with --install)" >&2
+        exit 3
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q redis-server postgresql >/dev/null \
+        || { apt-get update -q >/dev/null && apt-get install -y -q redis-server postgresql >/dev/null; }
+}
+
+as_postgres() {
+    if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+start() {
+    command -v redis-server >/dev/null || install_packages redis-server
+    [ -x "$(postgres_bin)/initdb" ] || install_packages postgresql
+    local bin; bin=$(postgres_bin)
+    if [ -e "$dir/services.env" ]; then
+        echo "error: $dir/services.env exists: services are already started there" >&2
+        echo "  -> $0 stop $dir first, or choose another directory" >&2
+        exit 2
+    fi
+    mkdir -p "$dir/redis" "$dir/dagster"
+    local redis_port pg_port pgdata
+    redis_port=$(free_port)
+    redis-server --port "$redis_port" --bind 127.0.0.1 --daemonize yes --dir "$dir/redis" \
+        --pidfile "$dir/redis/redis.pid" --logfile "$dir/redis/redis.log" --save "" --appendonly no
+    if [ "$(id -u)" = 0 ]; then
+        pgdata=$(mktemp -d /tmp/hanrock-postgres.XXXXXX)
+        chown postgres: "$pgdata"
+    else
+        pgdata="$dir/postgres"
+        mkdir -p "$pgdata"
+    fi
+    echo "$pgdata" > "$dir/postgres.dir"
+    as_postgres "$bin/initdb" -D "$pgdata/data" -U hanrock -A trust -E UTF8 >/dev/null
+    pg_port=$(free_port)
+    as_postgres "$bin/pg_ctl" -D "$pgdata/data" -l "$pgdata/postgres.log" -w \
+        -o "-p $pg_port -h 127.0.0.1 -k $pgdata" start >/dev/null
+    for db in hanrock_optuna hanrock_dagster; do
+        "$bin/psql" -q -h 127.0.0.1 -p "$pg_port" -U hanrock -d postgres -c "CREATE DATABASE $db" >/dev/null
+    done
+    cp "$here/celery/dagster.yaml" "$dir/dagster/dagster.yaml"
+    local tmp="$dir/.services.env.tmp"
+    cat > "$tmp" <<EOF
+# written by deploy/local-services.sh start $dir
+export HANROCK_EXECUTOR=celery
+export HANROCK_CELERY_BROKER=redis://127.0.0.1:$redis_port/0
+export HANROCK_OPTUNA_STORAGE=postgresql+psycopg2://hanrock@127.0.0.1:$pg_port/hanrock_optuna
+export HANROCK_DAGSTER_STORAGE=postgresql+psycopg2://hanrock@127.0.0.1:$pg_port/hanrock_dagster
+export DAGSTER_HOME=$dir/dagster
+export HANROCK_STAGED_RESULTS=1
+EOF
+    mv "$tmp" "$dir/services.env"
+    echo "redis on 127.0.0.1:$redis_port, postgresql on 127.0.0.1:$pg_port; environment in $dir/services.env"
+}
+
+stop() {
+    local bin; bin=$(postgres_bin)
+    if [ -f "$dir/redis/redis.pid" ]; then
+        kill "$(cat "$dir/redis/redis.pid")" 2>/dev/null || true
+    fi
+    if [ -f "$dir/postgres.dir" ]; then
+        local pgdata; pgdata=$(cat "$dir/postgres.dir")
+        if [ -d "$pgdata/data" ]; then
+            as_postgres "$bin/pg_ctl" -D "$pgdata/data" -m fast -w stop >/dev/null 2>&1 || true
+        fi
+        rm -rf "$pgdata"
+        rm -f "$dir/postgres.dir"
+    fi
+    rm -f "$dir/services.env"
+}
+
+case $command in
+    start) start ;;
+    stop) stop ;;
+    *) usage ;;
+esac
