@@ -16,7 +16,12 @@ import torch
 
 from hanrock_core.attention_html import write_attention_report
 from hanrock_core.attention_report import default_models, models_from_trial
-from hanrock_core.auxiliary_target import AuxiliarySpec, AuxiliaryTargets, available_families, build_auxiliary_targets
+from hanrock_core.auxiliary_target import (
+    AuxiliarySpec,
+    AuxiliaryTargets,
+    available_families,
+    build_auxiliary_targets,
+)
 from hanrock_core.datasets import dataset_metrics, dataset_tasks, load_dataset
 from hanrock_core.errors import InputError
 from hanrock_core.floor import CONDITION as FLOOR
@@ -25,15 +30,28 @@ from hanrock_core.narrative import narrative_table
 from hanrock_core.notices import WARNING, Notices
 from hanrock_core.plots import forest_plot, learning_curve, plot_dir
 from hanrock_core.results import best_trial, mutual_information_rows, view_rows
-from hanrock_core.staged_results import gather, staged_file, write_rows
 from hanrock_core.search import PartitionData, attach_vectors, run_hypothesis
 from hanrock_core.settings import Settings
+from hanrock_core.staged_results import gather, staged_file, write_rows
 from hanrock_core.study import TABLE_VIEWS
 from hanrock_core.study_progress import completeness, write_significance_tables
+from hanrock_core.worker_slots import StepWaiting
 
-from .metadata import auxiliary_metadata, corpus_metadata, md_table, narrative_metadata, plot_metadata
+from .metadata import (
+    auxiliary_metadata,
+    corpus_metadata,
+    md_table,
+    narrative_metadata,
+    plot_metadata,
+)
 from .resources import StudyResource
-from .run_config import AttentionReportConfig, AuxiliaryConfig, Family, NarrativeConfig, NarrativeFamily
+from .run_config import (
+    AttentionReportConfig,
+    AuxiliaryConfig,
+    Family,
+    NarrativeConfig,
+    NarrativeFamily,
+)
 from .storage import read_table
 
 SIGNIFICANCE_CHECK = "all_partitions_trained"
@@ -162,9 +180,11 @@ def partition_data(settings: Settings, key: str, inputs: dict[str, pd.DataFrame]
 def trials(settings: Settings, study: StudyResource, hypothesis: str, key: str, inputs: dict[str, pd.DataFrame],
            log) -> StepResult:
     """Every condition of `hypothesis` on one dataset.task (and its bag-of-words floor); rows in DuckDB."""
-    part = partition_data(settings, key, inputs)
-    table = run_hypothesis(part, study.load(settings), hypothesis, settings.home / "studies", results_db(settings),
-                           log=log.info, storage_url=study.study_storage(), threads=study.threads())
+    with StepWaiting(settings.home) as announced:  # before loading: the steps launched with this one see it
+        part = partition_data(settings, key, inputs)
+        table = run_hypothesis(part, study.load(settings), hypothesis, settings.home / "studies", results_db(settings),
+                               log=log.info, storage_url=study.study_storage(), threads=study.threads(),
+                               announced=announced)
     return StepResult(table, trials_metadata(table, results_db(settings), hypothesis, key, part))
 
 

@@ -12,6 +12,7 @@ import multiprocessing
 import os
 import socket
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -28,14 +29,14 @@ from .floor import CONDITION as FLOOR
 from .floor import FloorResult, fit_floor
 from .io import write_parquet_atomic
 from .loss_weight import SCHEMES, assign_loss_weights
+from .median_stopping import OrderedMedianPruner, TrialNumberSampler
 from .metrics import default_metric
-from .staged_results import staged_only, write_rows
 from .settings import check_data_directory
+from .staged_results import staged_only, write_rows
 from .study import Condition, Profile, conditions
 from .training import TaskData, TrainConfig, TrainingDiverged, build_task_data, train
-from .median_stopping import OrderedMedianPruner, TrialNumberSampler
 from .word_vectors import Vectors, load_vectors
-from .worker_slots import trial_workers
+from .worker_slots import StepWaiting, trial_workers
 
 Log = Callable[[str], None]
 
@@ -309,7 +310,8 @@ def run_in_workers(jobs: list[Condition], workers: int, part: PartitionData, pro
 
 
 def run_hypothesis(part: PartitionData, profile: Profile, hypothesis: str, storage_dir: Path, results_db: Path,
-                   log: Log = print, storage_url: str | None = None, threads: int | None = None) -> pd.DataFrame:
+                   log: Log = print, storage_url: str | None = None, threads: int | None = None,
+                   announced: StepWaiting | None = None) -> pd.DataFrame:
     """Search every condition of `hypothesis` on one partition, fit its bag-of-words floor, write the rows.
 
     The remaining trials of all conditions run in as many worker processes as the machine has free
@@ -322,25 +324,27 @@ def run_hypothesis(part: PartitionData, profile: Profile, hypothesis: str, stora
         torch.set_num_threads(threads)
     if profile.embeddings is not None and part.data.vectors is None:
         attach_vectors(part, profile, log)
-    url = study_storage(storage_dir, hypothesis, part.dataset, part.task, storage_url)
-    log(f"{part.dataset}.{part.task}: Optuna studies in {_without_password(url)}")
-    storage = open_storage(url)
-    predictions_dir = storage_dir / hypothesis / f"{part.dataset}.{part.task}.predictions"
-    conds = conditions(hypothesis, profile, part.available_families())
-    opened = {c.name: open_condition(part, profile, hypothesis, c, storage, log) for c in conds}
-    jobs = [c for c in conds for _ in range(opened[c.name][1])]
-    with trial_workers(storage_dir.parent, len(jobs), log=log) as workers:
-        if workers > 1 and multiprocessing.current_process().daemon:
-            log("this step runs in a daemonic process (a Celery worker's pool): its trials run one at a time in it; "
-                "start more Celery workers for more parallel steps")
-            workers = 1
-        if workers > 1 and len(jobs) > 1:
-            run_in_workers(jobs, workers, part, profile, hypothesis, url, predictions_dir, threads, log)
-        else:
-            for c in conds:
-                study, remaining = opened[c.name]
-                if remaining:
-                    run_trials(study, Objective(part, profile, hypothesis, c, predictions_dir, log), remaining)
+    # steps that start together share the free worker slots: say early that this one will want some
+    with nullcontext(announced) if announced is not None else StepWaiting(storage_dir.parent) as announced:
+        url = study_storage(storage_dir, hypothesis, part.dataset, part.task, storage_url)
+        log(f"{part.dataset}.{part.task}: Optuna studies in {_without_password(url)}")
+        storage = open_storage(url)
+        predictions_dir = storage_dir / hypothesis / f"{part.dataset}.{part.task}.predictions"
+        conds = conditions(hypothesis, profile, part.available_families())
+        opened = {c.name: open_condition(part, profile, hypothesis, c, storage, log) for c in conds}
+        jobs = [c for c in conds for _ in range(opened[c.name][1])]
+        with trial_workers(storage_dir.parent, len(jobs), log=log, announced=announced) as workers:
+            if workers > 1 and multiprocessing.current_process().daemon:
+                log("this step runs in a daemonic process (a Celery worker's pool): its trials run one at a time in it; "
+                    "start more Celery workers for more parallel steps")
+                workers = 1
+            if workers > 1 and len(jobs) > 1:
+                run_in_workers(jobs, workers, part, profile, hypothesis, url, predictions_dir, threads, log)
+            else:
+                for c in conds:
+                    study, remaining = opened[c.name]
+                    if remaining:
+                        run_trials(study, Objective(part, profile, hypothesis, c, predictions_dir, log), remaining)
     studies = {name: study for name, (study, _) in opened.items()}
     floor = partition_floor(part, profile.seed, log)
     return write_results(part, hypothesis, conds, studies, predictions_dir, results_db, log, floor)

@@ -30,15 +30,19 @@ def machine_slots(env=os.environ) -> int:
 
 @contextmanager
 def trial_workers(home: Path, wanted: int, env=os.environ, log: Callable[[str], None] = print,
-                  poll_seconds: float = 2.0, settle_seconds: float = 3.0) -> Iterator[int]:
-    """Hold this step's share of the free slots (at least one, waiting for it) for the block; yields how many."""
+                  poll_seconds: float = 2.0, settle_seconds: float = 3.0,
+                  announced: "StepWaiting | None" = None) -> Iterator[int]:
+    """Hold this step's share of the free slots (at least one, waiting for it) for the block; yields how many.
+
+    `announced`: the step's StepWaiting, entered when the step began (it loads its data meanwhile,
+    so the steps launched with it have time to announce themselves too)."""
     if env.get("HANROCK_TRIAL_WORKERS"):
         yield max(1, min(wanted, int(env["HANROCK_TRIAL_WORKERS"])))
         return
     folder = home / ".slots"
     slots = machine_slots(env)
     held: list = []
-    waiting = _waiting(folder / "waiting").__enter__()
+    waiting = announced if announced is not None else StepWaiting(home).__enter__()
     try:
         time.sleep(settle_seconds)  # steps launched together all say they wait before any takes slots
         started, said = time.monotonic(), False
@@ -73,15 +77,16 @@ def _deciding(folder: Path) -> Iterator[None]:
         yield
 
 
-class _waiting:
-    """A locked file that says 'a step here waits for slots' until exited (exiting twice is harmless)."""
+class StepWaiting:
+    """A locked file that says 'a training step here will want slots' until exited (exiting twice is harmless)."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, home: Path):
+        folder = home / ".slots" / "waiting"
         folder.mkdir(parents=True, exist_ok=True)
         self.path = folder / f"{socket.gethostname()}-{os.getpid()}-{threading.get_ident()}.lock"
         self.handle = None
 
-    def __enter__(self) -> "_waiting":
+    def __enter__(self) -> "StepWaiting":
         self.handle = open(self.path, "w")  # noqa: SIM115 - the lock lives as long as the open file
         fcntl.flock(self.handle, fcntl.LOCK_EX)
         return self
