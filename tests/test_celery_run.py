@@ -73,9 +73,9 @@ def _wait_ready(logs: list[Path], deadline: float) -> None:
     raise TimeoutError("the Celery workers did not start: " + " | ".join(log.read_text()[-1500:] for log in logs))
 
 
-def _running_trial(url: str, workers: list[subprocess.Popen], seen: list) -> tuple[str, int, int] | None:
+def _running_trial(storage: optuna.storages.RDBStorage, workers: list[subprocess.Popen],
+                   seen: list) -> tuple[str, int, int] | None:
     """(study, trial number, process id) of a trial now running in a worker's pool process, once one has finished."""
-    storage = optuna.storages.RDBStorage(url)
     trials = [(s.study_name, t) for s in optuna.get_all_study_summaries(storage) for t in storage.get_all_trials(s._study_id)]
     if sum(t.state.is_finished() for _, t in trials) < 2:
         return None
@@ -119,9 +119,10 @@ def test_h1_study_on_celery_survives_a_killed_worker(tmp_path, services):
         first = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=(tmp_path / "run1.log").open("w"),
                                  stderr=subprocess.STDOUT)
         killed, seen = None, []
+        studies = optuna.storages.RDBStorage(services["HANROCK_OPTUNA_STORAGE"])  # one connection pool for the polling
         deadline = time.time() + 300
         while killed is None and first.poll() is None and time.time() < deadline:
-            killed = _running_trial(services["HANROCK_OPTUNA_STORAGE"], workers, seen)
+            killed = _running_trial(studies, workers, seen)
             if killed is None:
                 time.sleep(0.2)
         assert killed, f"no trial was seen running in a worker (running trials seen: {seen[-5:]})"
