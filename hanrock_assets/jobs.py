@@ -84,7 +84,7 @@ def significance_op(hypothesis: str) -> dg.OpDefinition:
         """The blocking completeness check over this run's partitions, then the bootstrap table and the paper's view."""
         settings = platform.settings()
         asset = f"{hypothesis}_significance"
-        problems = steps.significance_problems(settings, study, hypothesis, keys)
+        problems = steps.significance_problems(settings, study, hypothesis, keys, context.log)
         record_check(context, asset, steps.SIGNIFICANCE_CHECK, not problems, steps.check_metadata(problems))
         if problems:
             raise steps.incomplete(hypothesis, problems)

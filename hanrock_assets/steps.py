@@ -16,12 +16,7 @@ import torch
 
 from hanrock_core.attention_html import write_attention_report
 from hanrock_core.attention_report import default_models, models_from_trial
-from hanrock_core.auxiliary_target import (
-    AuxiliarySpec,
-    AuxiliaryTargets,
-    available_families,
-    build_auxiliary_targets,
-)
+from hanrock_core.auxiliary_target import AuxiliarySpec, AuxiliaryTargets, available_families, build_auxiliary_targets
 from hanrock_core.datasets import dataset_metrics, dataset_tasks, load_dataset
 from hanrock_core.errors import InputError
 from hanrock_core.floor import CONDITION as FLOOR
@@ -32,26 +27,14 @@ from hanrock_core.plots import forest_plot, learning_curve, plot_dir
 from hanrock_core.results import best_trial, mutual_information_rows, view_rows
 from hanrock_core.search import PartitionData, attach_vectors, run_hypothesis
 from hanrock_core.settings import Settings
-from hanrock_core.staged_results import gather, staged_file, write_rows
+from hanrock_core.staged_results import gather, staged_file, staged_only, write_rows
 from hanrock_core.study import TABLE_VIEWS
 from hanrock_core.study_progress import completeness, write_significance_tables
 from hanrock_core.worker_slots import StepWaiting
 
-from .metadata import (
-    auxiliary_metadata,
-    corpus_metadata,
-    md_table,
-    narrative_metadata,
-    plot_metadata,
-)
+from .metadata import auxiliary_metadata, corpus_metadata, md_table, narrative_metadata, plot_metadata
 from .resources import StudyResource
-from .run_config import (
-    AttentionReportConfig,
-    AuxiliaryConfig,
-    Family,
-    NarrativeConfig,
-    NarrativeFamily,
-)
+from .run_config import AttentionReportConfig, AuxiliaryConfig, Family, NarrativeConfig, NarrativeFamily
 from .storage import read_table
 
 SIGNIFICANCE_CHECK = "all_partitions_trained"
@@ -218,11 +201,13 @@ def trials_metadata(table: pd.DataFrame, db: Path, hypothesis: str, key: str, pa
     return meta
 
 
-def significance_problems(settings: Settings, study: StudyResource, hypothesis: str, keys: list[str]) -> list[str]:
+def significance_problems(settings: Settings, study: StudyResource, hypothesis: str, keys: list[str],
+                          log) -> list[str]:
     """What the blocking `all_partitions_trained` check finds missing among `keys` (empty: passed).
 
     Rows that training steps only staged (a distributed run) are gathered into DuckDB first."""
-    gather(results_db(settings), {"hypothesis": hypothesis}, log=lambda m: None)
+    if staged_only():
+        gather(results_db(settings), {"hypothesis": hypothesis}, log=log.info)
     return completeness(results_db(settings), hypothesis, study.load(settings), keys)
 
 

@@ -333,11 +333,12 @@ def run_hypothesis(part: PartitionData, profile: Profile, hypothesis: str, stora
         conds = conditions(hypothesis, profile, part.available_families())
         opened = {c.name: open_condition(part, profile, hypothesis, c, storage, log) for c in conds}
         jobs = [c for c in conds for _ in range(opened[c.name][1])]
-        with trial_workers(storage_dir.parent, len(jobs), log=log, announced=announced) as workers:
-            if workers > 1 and multiprocessing.current_process().daemon:
-                log("this step runs in a daemonic process (a Celery worker's pool): its trials run one at a time in it; "
-                    "start more Celery workers for more parallel steps")
-                workers = 1
+        wanted = len(jobs)
+        if wanted > 1 and multiprocessing.current_process().daemon:  # it may not start processes of its own
+            log("this step runs in a daemonic process (a Celery worker's pool): its trials run one at a time in it; "
+                "start more Celery workers for more parallel steps")
+            wanted = 1
+        with trial_workers(storage_dir.parent, wanted, log=log, announced=announced) as workers:
             if workers > 1 and len(jobs) > 1:
                 run_in_workers(jobs, workers, part, profile, hypothesis, url, predictions_dir, threads, log)
             else:

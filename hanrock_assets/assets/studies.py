@@ -42,7 +42,8 @@ def build_study_assets(hypothesis: str):
     )
     def significance_asset(context: dg.AssetExecutionContext, platform: PlatformResource, study: StudyResource):
         settings = platform.settings()
-        problems = steps.significance_problems(settings, study, hypothesis, task_partitions.get_partition_keys())
+        keys = task_partitions.get_partition_keys()
+        problems = steps.significance_problems(settings, study, hypothesis, keys, context.log)
         yield dg.AssetCheckResult(check_name=steps.SIGNIFICANCE_CHECK, passed=not problems,
                                   metadata=steps.check_metadata(problems))
         if problems:
