@@ -9,7 +9,7 @@ HANROCK_K8S_DATA_CLAIM   a ReadWriteMany volume claim mounted at the settings' d
 HANROCK_K8S_IMAGE        the step pods' image (k8s; default: the image of the run's code location)
 HANROCK_CELERY_BROKER    broker URL (celery), e.g. redis://host:6379/0
 HANROCK_CELERY_BACKEND   result backend URL (celery); default: the broker's URL
-(deploy/README.md and the README's Deployment section: the services and the workers of a Celery run)
+(deploy/local-services.sh and the README's Deployment section: the services and the workers of a Celery run)
 """
 
 from __future__ import annotations
