@@ -45,7 +45,7 @@ def multiprocess_config(env: Mapping[str, str] = os.environ) -> dict:
     return config
 
 
-# the same on the workers (deploy/celery/dagster_celery_config.py): a worker takes one step at a time
+# the same on the workers (hanrock_assets/celery_worker.py): a worker takes one step at a time
 # and takes the next only when it is free, so no step waits behind a long training step elsewhere
 CELERY_SETTINGS = {"worker_prefetch_multiplier": 1, "task_acks_late": True}
 
@@ -55,11 +55,12 @@ def celery_config(env: Mapping[str, str] = os.environ) -> dict:
     config: dict = {"config_source": dict(CELERY_SETTINGS)}
     if env.get("HANROCK_CELERY_BROKER"):
         config["broker"] = {"env": "HANROCK_CELERY_BROKER"}
-        config["backend"] = {"env": "HANROCK_CELERY_BACKEND" if env.get("HANROCK_CELERY_BACKEND") else "HANROCK_CELERY_BROKER"}
+        backend = "HANROCK_CELERY_BACKEND" if env.get("HANROCK_CELERY_BACKEND") else "HANROCK_CELERY_BROKER"
+        config["backend"] = {"env": backend}
     return config
 
 
-# what a step process needs besides the code, wherever it runs (a Celery worker, a Kubernetes pod)
+# what a step pod needs besides the code (Celery workers get the same from services.env: README, Deployment)
 STEP_ENVIRONMENT = ("HANROCK_CONFIG", "HANROCK_HOME", "HANROCK_OPTUNA_STORAGE", "HANROCK_TRIAL_WORKERS",
                     "HANROCK_COMPILE")
 

@@ -54,7 +54,8 @@ class StudyResource(dg.ConfigurableResource):
 
     profile: str = Field("quick", description="quick, standard (real text on a CPU), paper, or the path of a profile YAML file")
     storage_url: str = Field("", description="an Optuna RDB URL shared by several workers, e.g. "
-                                         "postgresql+psycopg2://user@host:5432/db (empty: $HANROCK_OPTUNA_STORAGE, else one SQLite file per study)")
+                                         "postgresql+psycopg2://user@host:5432/db "
+                                         "(empty: $HANROCK_OPTUNA_STORAGE, else one SQLite file per study)")
     torch_threads: int = Field(1, description="torch threads per training step; the multiprocess executor runs "
                                               "one step per core, so more threads than 1 oversubscribe the CPU")
 
