@@ -69,10 +69,12 @@ def report(context: dg.OpExecutionContext, keys: list[str]) -> None:
 def train_op(hypothesis: str) -> dg.OpDefinition:
     @dg.op(name=f"train_{hypothesis}", tags=TRAINING_STEP_TAGS)
     def train(context: dg.OpExecutionContext, platform: PlatformResource, study: StudyResource, key: str) -> str:
-        """Random search over every condition of the hypothesis on one dataset.task."""
+        """Random search over every condition of the hypothesis on one dataset.task, and its kept models."""
         settings = platform.settings()
         result = steps.trials(settings, study, hypothesis, key, steps.task_inputs(settings, key), context.log)
         record(context, settings, f"{hypothesis}_trials", key, result)
+        record(context, settings, f"{hypothesis}_models", key,
+               steps.models(settings, hypothesis, key, result.table, context.log))
         return key
 
     return train

@@ -47,5 +47,5 @@ class DatasetSelection(dg.Config):
 class AttentionReportConfig(dg.Config):
     samples: int = Field(8, description="test talkturns shown, spread over the classes (or value quartiles)")
     seed: int = Field(0, description="seed of the sample (and of training when no study trial sets it)")
-    hypothesis: str = Field("h1", description="take the hyper-parameters of this study's best all-families trial")
-    condition: str = Field("aphf", description="the study condition whose best trial sets the hyper-parameters")
+    hypothesis: str = Field("h1", description="the study whose kept model is the MTL model")
+    condition: str = Field("aphf", description="the condition whose kept (selected on dev) model is the MTL model")

@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 
 from hanrock_core.attention_html import write_attention_report
-from hanrock_core.attention_report import default_models, models_from_trial
+from hanrock_core.attention_report import default_models, models_from_kept
 from hanrock_core.auxiliary_target import AuxiliarySpec, AuxiliaryTargets, available_families, build_auxiliary_targets
 from hanrock_core.datasets import dataset_metrics, dataset_tasks, load_dataset
 from hanrock_core.errors import InputError
@@ -24,12 +24,13 @@ from hanrock_core.loss_weight import mutual_information
 from hanrock_core.narrative import narrative_table
 from hanrock_core.notices import WARNING, Notices
 from hanrock_core.plots import forest_plot, learning_curve, plot_dir
-from hanrock_core.results import best_trial, mutual_information_rows, view_rows
+from hanrock_core.results import mutual_information_rows, view_rows
 from hanrock_core.search import PartitionData, attach_vectors, run_hypothesis
 from hanrock_core.settings import Settings
 from hanrock_core.staged_results import gather, staged_file, staged_only, write_rows
 from hanrock_core.study import TABLE_VIEWS
 from hanrock_core.study_progress import completeness, write_significance_tables
+from hanrock_core.trained_model import folder_bytes, open_card, open_model
 from hanrock_core.worker_slots import StepWaiting
 
 from .metadata import auxiliary_metadata, corpus_metadata, md_table, narrative_metadata, plot_metadata
@@ -154,10 +155,16 @@ def selected_datasets(settings: Settings, named: list[str]) -> list[str]:
 def partition_data(settings: Settings, key: str, inputs: dict[str, pd.DataFrame]) -> PartitionData:
     """The training data of one dataset.task from its four input tables."""
     dataset, task = split_task_key(key)
-    model_inputs = inputs["monah_narratives"].set_index("utterance_id")["model_input"]
+    narratives = inputs["monah_narratives"]
+    if "narrative_family" not in narratives.columns:
+        raise dg.Failure(description=f"{dataset}: the stored monah_narratives predate the columns that say how they were "
+                                     "built (narrative_family, keep_punctuation); materialise monah_narratives again")
+    model_inputs = narratives.set_index("utterance_id")["model_input"]
     targets = AuxiliaryTargets.from_tables(inputs["auxiliary_targets"], inputs["mutual_information"], task)
+    how = (str(narratives["narrative_family"].iloc[0]), str(narratives["keep_punctuation"].iloc[0])) if len(narratives) \
+        else ("vpa", "")
     return PartitionData.build(dataset, task, inputs["raw_sessions"], model_inputs, targets,
-                               inputs["mutual_information"], dataset_metrics(settings, dataset)[task])
+                               inputs["mutual_information"], dataset_metrics(settings, dataset)[task], narrative=how)
 
 
 def trials(settings: Settings, study: StudyResource, hypothesis: str, key: str, inputs: dict[str, pd.DataFrame],
@@ -201,6 +208,48 @@ def trials_metadata(table: pd.DataFrame, db: Path, hypothesis: str, key: str, pa
     return meta
 
 
+def models(settings: Settings, hypothesis: str, key: str, trials_table: pd.DataFrame, log) -> StepResult:
+    """The kept model of every searched condition of one dataset.task, checked against its SHA-256 sums.
+
+    A changed model fails the step (it would be refused by `hanrock predict`); a condition without
+    a kept model (trained before models were kept) is listed and logged, never hidden."""
+    folder = settings.home / "models" / hypothesis / key
+    rows, missing = [], []
+    conditions = [c for c in dict.fromkeys(trials_table["condition"]) if c != FLOOR] if len(trials_table) else []
+    for condition in conditions:
+        if not (folder / condition / "SHA256SUMS").exists():
+            missing.append(condition)
+            continue
+        try:
+            card = open_card(folder / condition)
+        except InputError as exc:
+            raise dg.Failure(description=f"{hypothesis} {key} {condition}: {exc}") from None
+        metric, shape = card["selection"]["metric"], card["shape"]
+        rows.append({"condition": condition, "trial": card["trial"], "state": card["state"], "epoch": card["best_epoch"],
+                     f"dev {metric}": round(card["metrics"]["dev"].get(metric, float("nan")), 4),
+                     f"test {metric}": round(card["metrics"]["test"].get(metric, float("nan")), 4),
+                     "architecture": shape["architecture"], "P": shape["primary_units"], "A": shape["aux_units"],
+                     "content size": card["inputs"]["content_size"], "vocabulary": card["inputs"]["vocabulary_size"],
+                     "narratives": card["inputs"]["narrative_family"], "MB": round(folder_bytes(folder / condition) / 1e6, 2),
+                     "weights sha256": card["files"]["weights.pt"]["sha256"][:16]})
+    for condition in missing:
+        log.warning(f"{hypothesis} {key} {condition}: no kept model in {folder / condition} (its selected trial ran "
+                    "before models were kept); re-run the study in a fresh data directory to keep one")
+    table = pd.DataFrame(rows)
+    labels = rows and open_card(folder / rows[0]["condition"])["labels"]
+    log.info(f"{hypothesis} {key}: {len(rows)} kept models, {folder_bytes(folder) / 1e6:.1f} MB in {folder}")
+    example = f"{hypothesis}/{key}/{rows[0]['condition']}" if rows else f"{hypothesis}/{key}/CONDITION"
+    return StepResult(None, {
+        "models": md_table(table) if rows else dg.MetadataValue.text("none"),
+        "missing": dg.MetadataValue.text(", ".join(missing) or "none"),
+        "labels": dg.MetadataValue.text(", ".join(labels["classes"]) if labels and labels["kind"] == "class"
+                                        else f"regression, train range {labels['train_range']}" if labels else "none"),
+        "disk_bytes": dg.MetadataValue.int(folder_bytes(folder)),
+        "folder": dg.MetadataValue.path(str(folder)),
+        "predict": dg.MetadataValue.md(f"`hanrock predict {example} talkturns.parquet --out predictions.parquet`"),
+    })
+
+
 def significance_problems(settings: Settings, study: StudyResource, hypothesis: str, keys: list[str],
                           log) -> list[str]:
     """What the blocking `all_partitions_trained` check finds missing among `keys` (empty: passed).
@@ -241,7 +290,8 @@ def significance(settings: Settings, study: StudyResource, hypothesis: str, log)
 
 def attention_report(settings: Settings, study: StudyResource, config: AttentionReportConfig, key: str,
                      inputs: dict[str, pd.DataFrame], log) -> StepResult:
-    """Trains the MTL / STL pair (the best H1 all-families trial's settings when there is one) and writes the page."""
+    """The page of the kept H1 all-families model (MTL) beside its STL twin, trained here; without a study,
+    both trained with the profile's defaults."""
     dataset, task = split_task_key(key)
     home = settings.home
     part = partition_data(settings, key, inputs)
@@ -249,12 +299,16 @@ def attention_report(settings: Settings, study: StudyResource, config: Attention
     if profile.embeddings is not None:  # the models are the study's: the same word vectors
         attach_vectors(part, profile, log.info)
     torch.set_num_threads(study.threads())  # like a training step: one step per core under the multiprocess executor
-    trial = best_trial(results_db(settings), config.hypothesis, dataset, task, config.condition, log.info)
-    if trial is None:
-        log.info(f"no finished {config.hypothesis} {config.condition} trial for {key}: using the profile's defaults")
-        models = default_models(part.data, part.mi, profile, config.seed)
+    kept = home / "models" / config.hypothesis / key / config.condition
+    if (kept / "SHA256SUMS").exists():
+        try:
+            models = models_from_kept(open_model(kept), part.data)
+        except InputError as exc:
+            raise dg.Failure(description=f"{key}: {exc}") from None
     else:
-        models = models_from_trial(trial, part.data, profile)
+        log.info(f"no kept {config.hypothesis} {config.condition} model for {key} ({kept} is absent): "
+                 "training both models with the profile's defaults")
+        models = default_models(part.data, part.mi, profile, config.seed)
     out = home / "reports" / "attention" / f"{key}.html"
     model_inputs = inputs["monah_narratives"].set_index("utterance_id")["model_input"]
     summary = write_attention_report(part.data, models, inputs["raw_sessions"], model_inputs, f"Attention report: {key}",

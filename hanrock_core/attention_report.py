@@ -1,7 +1,9 @@
 """Attention report (appendix A.5, Figure 5): what an MTL and an STL model attended to.
 
-Two HAN-ROCK models with the same hyper-parameters and seed are trained on one dataset.task:
-MTL (the auxiliary loss weights of the study) and STL (auxiliary weights 0).  For a sample of
+Two HAN-ROCK models with the same hyper-parameters and seed on one dataset.task: MTL (the model
+the study kept for its all-families condition, read back, never retrained; without a study, one
+trained with the profile's defaults) and STL (the same settings, auxiliary weights 0, trained
+here: the study has no counterpart of it).  For a sample of
 test talkturns we read three levels of attention -- word (alpha_it), talkturn (alpha_abi) and
 task (alpha_c) -- and combine the word and talkturn attention of the primary and auxiliary
 encoders with the task attention as weights, as A.5 does.  Each talkturn's and each word's
@@ -25,8 +27,8 @@ from .errors import InputError
 from .io import atomic_path
 from .loss_weight import assign_loss_weights
 from .model import HierarchicalModel, align_windows
-from .search import trial_seed
 from .study import Profile
+from .trained_model import TrainedModel
 from .training import (
     TaskData,
     TrainConfig,
@@ -130,32 +132,25 @@ class ReportModels:
 
     config: TrainConfig
     mtl_weights: np.ndarray  # (1 + N,) primary first
-    source: str  # e.g. "h1 aphf trial 2 (best dev)" or "profile quick defaults"
+    source: str  # e.g. "kept model h1 iemocap.emotion aphf trial 2 ..." or "profile quick defaults"
+    kept: TrainedModel | None = None  # the study's kept MTL model (None: train both here)
 
     @property
     def stl_weights(self) -> np.ndarray:
         return np.r_[1.0, np.zeros(len(self.mtl_weights) - 1)]
 
 
-def models_from_trial(trial: dict, data: TaskData, profile: Profile) -> ReportModels:
-    """Hyper-parameters, loss weights and seed of a study trial (a row of the `trials` table).
+def models_from_kept(kept: TrainedModel, data: TaskData) -> ReportModels:
+    """The pair of a kept study model: MTL is that model itself, STL its settings with auxiliary weights 0.
 
-    The MTL model is then that trial's model, retrained: the same data, settings and seed give
-    the same weights, so its test metric equals the trial's.
-    """
-    config = TrainConfig(architecture="han_rock", primary_units=int(trial["primary_units"]),
-                         aux_units=int(trial["aux_units"]), embedding_dim=profile.embedding_dim,
-                         learning_rate=float(trial["learning_rate"]), batch_size=int(trial["batch_size"]),
-                         content_size=int(trial["content_size"]), l2=float(trial["l2"]),
-                         dropout=float(trial["dropout"]), recurrent_dropout=float(trial["recurrent_dropout"]),
-                         optimizer=profile.optimizer, epochs=profile.epochs, sampler=profile.sampler,
-                         seed=trial_seed(profile, int(trial["trial"])), compile=profile.compile,
-                         embedding_trainable=profile.embeddings.trainable if profile.embeddings else True,
-                         class_weights=profile.class_weights)
-    aux = json.loads(trial["loss_weights"]) if isinstance(trial["loss_weights"], str) else dict(trial["loss_weights"])
-    weights = np.r_[float(trial["primary_weight"]), [float(aux.get(t, 0.0)) for t in data.aux_names]]
-    source = f"{trial['hypothesis']} {trial['condition']} trial {int(trial['trial'])} (best dev)"
-    return ReportModels(config, weights, source)
+    The kept model's vocabulary must be the partition's (the same narratives); else the report refuses."""
+    if kept.vocab.words != data.vocab.words or list(kept.card["auxiliary_tasks"]) != list(data.aux_names):
+        raise InputError(f"the kept model {kept.name} was trained on other model inputs than the stored narratives "
+                         f"(vocabulary {len(kept.vocab)} vs {len(data.vocab)} words)", kept.directory,
+                         hint="re-run the study on these narratives, or materialise monah_narratives as they were")
+    weights = kept.card["loss_weights"]
+    mtl = np.r_[float(weights.get("primary", 1.0)), [float(weights.get(t, 0.0)) for t in data.aux_names]]
+    return ReportModels(kept.config, mtl, f"kept model {kept.name} (selected on dev; read back, not retrained)", kept)
 
 
 def default_models(data: TaskData, mi: pd.Series, profile: Profile, seed: int) -> ReportModels:
@@ -180,6 +175,7 @@ def _fingerprint(data: TaskData, models: ReportModels) -> str:
     h = hashlib.sha256()
     h.update(json.dumps(asdict(models.config), sort_keys=True).encode())
     h.update(np.round(models.mtl_weights, 8).tobytes())
+    h.update(str(models.kept.card["trial_started"] if models.kept is not None else "").encode())
     h.update("\n".join(data.vocab.words).encode())
     h.update(data.words.numpy().tobytes() + data.primary.numpy().tobytes() + data.aux.numpy().tobytes())
     if data.vectors is not None:
@@ -189,20 +185,25 @@ def _fingerprint(data: TaskData, models: ReportModels) -> str:
 
 def trained_pair(data: TaskData, models: ReportModels, directory: Path,
                  log: Callable[[str], None] = print) -> dict[str, tuple[HierarchicalModel, dict]]:
-    """The MTL and STL models with their test metrics, trained once and then read from checkpoints.
+    """The MTL and STL models with their test metrics: a kept MTL model as it is, the others trained
+    once and then read from checkpoints.
 
     `directory/models.json` records the fingerprint and each checkpoint's SHA-256; a checkpoint
     whose bytes no longer match is reported (never silently used), a changed fingerprint retrains.
     """
+    trained_here = tuple(name for name in MODELS if not (name == "mtl" and models.kept is not None))
+    pair = {"mtl": (models.kept.network, models.kept.card["metrics"]["test"])} if models.kept is not None else {}
     manifest_path = directory / "models.json"
     fingerprint = _fingerprint(data, models)
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
     if manifest.get("fingerprint") == fingerprint:
-        log(f"reusing the MTL / STL checkpoints in {directory}")
-        return {name: (_load(data, models.config, directory / f"{name}.pt", manifest[name]["sha256"]),
-                       manifest[name]["test"]) for name in MODELS}
-    pair, entries = {}, {"fingerprint": fingerprint, "source": models.source, "config": asdict(models.config)}
-    for name, weights in (("mtl", models.mtl_weights), ("stl", models.stl_weights)):
+        log(f"reusing the {' / '.join(n.upper() for n in trained_here)} checkpoints in {directory}")
+        pair.update({name: (_load(data, models.config, directory / f"{name}.pt", manifest[name]["sha256"]),
+                            manifest[name]["test"]) for name in trained_here})
+        return pair
+    entries = {"fingerprint": fingerprint, "source": models.source, "config": asdict(models.config)}
+    for name in trained_here:
+        weights = models.mtl_weights if name == "mtl" else models.stl_weights
         log(f"training the {name.upper()} model ({models.config.epochs} epochs, loss weights {np.round(weights, 3).tolist()})")
         result = train(data, models.config, weights,
                        on_epoch=lambda e, r, tag=name.upper(): log(f"{tag} epoch {e}: train loss {r['train_loss']:.4f}"))
@@ -211,7 +212,7 @@ def trained_pair(data: TaskData, models: ReportModels, directory: Path,
         pair[name] = (_load(data, models.config, path, entries[name]["sha256"]), result.test)
     with atomic_path(manifest_path) as tmp:
         tmp.write_text(json.dumps(entries, indent=1, default=float))
-    return pair
+    return {name: pair[name] for name in MODELS}
 
 
 def _load(data: TaskData, config: TrainConfig, path: Path, sha256: str) -> HierarchicalModel:
@@ -286,5 +287,5 @@ def mean_talkturn_attention(attention: dict[str, list[WindowAttention]], shown: 
 
 
 __all__ = ["LEVELS", "ReportExample", "ReportModels", "WindowAttention", "attention_level", "build_examples",
-           "default_models", "mean_talkturn_attention", "models_from_trial", "pick_samples", "read_attention", "trained_pair",
+           "default_models", "mean_talkturn_attention", "models_from_kept", "pick_samples", "read_attention", "trained_pair",
            "window_attention", "zscore"]

@@ -65,6 +65,67 @@ def _load(args: argparse.Namespace) -> None:
     print(f"read {len(table):,} talkturns in {time.perf_counter() - t0:.1f} s{where}")
 
 
+def _predict_input(args: argparse.Namespace, notices) -> "pd.DataFrame":  # noqa: F821 - pandas loads late
+    """The talkturns INPUT names: a talkturn table (.parquet), one file of a bring-your-own spec, or a corpus."""
+    import pandas as pd
+
+    from .corpora import read_byo_file, read_corpus
+
+    source = args.input
+    if source.is_file() and source.suffix.lower() == ".parquet" and args.spec is None:
+        if args.corpus:
+            raise InputError(f"--corpus {args.corpus} reads a corpus folder, but INPUT is a talkturn table", source)
+        try:
+            return pd.read_parquet(source)
+        except Exception as exc:  # noqa: BLE001 - any Parquet failure is reported with the file name
+            raise InputError(f"cannot read the talkturn table: {exc}", source,
+                             hint="write one with `hanrock load ... --out talkturns.parquet`") from None
+    if source.is_file():
+        if args.spec is None:
+            raise InputError("a file of new conversations needs --spec SPEC.yaml (the columns it is written in)", source,
+                             hint="or give a talkturn table (.parquet) from `hanrock load`")
+        return read_byo_file(args.spec, source)
+    if not source.is_dir():
+        raise InputError("INPUT does not exist", source)
+    corpus = args.corpus or ("byo" if args.spec else None)
+    if corpus is None:
+        raise InputError("INPUT is a folder: say how to read it with --corpus iemocap|semaine, or --spec SPEC.yaml", source)
+    return read_corpus(corpus, source, spec=args.spec, split_file=args.splits, openface_dir=args.openface,
+                       vokaturi_csv=args.vokaturi, openface_fps=args.openface_fps, notices=notices)
+
+
+def _predict(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from .io import write_parquet_atomic
+    from .notices import Notices
+    from .settings import load_settings
+    from .trained_model import open_model, predict_talkturns, resolve_model, scores
+
+    t0 = time.perf_counter()
+    check_output_path(args.out)
+    model = open_model(resolve_model(args.model, load_settings().home))
+    print(f"model: {model.name} ({model.directory}); narratives {model.card['inputs']['narrative_family']}, "
+          f"content size {model.card['inputs']['content_size']}, {len(model.vocab):,} words")
+    notices = Notices()
+    table = _predict_input(args, notices)
+    _print_notices(notices)
+    predictions = predict_talkturns(model, table, attention=args.attention, split=args.split, device=args.device,
+                                    source=str(args.input))
+    try:
+        write_parquet_atomic(predictions, args.out)
+    except OSError as exc:
+        raise InputError(f"cannot write the predictions: {exc.strerror or exc}", args.out) from None
+    measured = scores(model, predictions)
+    if len(measured):
+        with pd.option_context("display.width", 200, "display.max_columns", 12):
+            print(f"labelled talkturns ({model.card['selection']['metric']} selects the model):\n"
+                  f"{measured.round(4).to_string(index=False)}")
+    counts = predictions["prediction"].value_counts().head(10) if model.classes else predictions["prediction"].describe()
+    print(f"predictions: {counts.to_dict() if model.classes else counts.round(3).to_dict()}")
+    print(f"predicted {len(predictions):,} talkturns in {time.perf_counter() - t0:.1f} s and wrote {args.out}")
+
+
 def _config(args: argparse.Namespace) -> None:
     from .datasets import dataset_tasks
     from .settings import config_path, load_settings
@@ -165,6 +226,26 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--openface-fps", type=_positive_float, metavar="FPS",
                       help="rebuild OpenFace timestamps as (frame - 1) / FPS (output of an image folder, -fdir)")
     load.set_defaults(func=_load)
+
+    predict = sub.add_parser("predict", help="apply a kept model to talkturns: one row per talkturn with its "
+                                             "prediction and class probabilities")
+    predict.add_argument("model", help="kept model folder, or HYPOTHESIS/DATASET.TASK/CONDITION under "
+                                       "$HANROCK_HOME/models (e.g. h1/iemocap.emotion/aphf)")
+    predict.add_argument("input", type=Path, help="talkturn table (.parquet from `hanrock load`), a CSV of new "
+                                                  "conversations with --spec, or a corpus folder with --corpus / --spec")
+    predict.add_argument("--out", type=Path, required=True, help="predictions Parquet file to write")
+    predict.add_argument("--corpus", choices=["iemocap", "semaine", "byo"], help="INPUT is a corpus folder in this layout")
+    predict.add_argument("--spec", type=Path, help="bring-your-own spec: INPUT is one file written in it, or its data root")
+    predict.add_argument("--splits", "--partitions", dest="splits", type=Path, help="split YAML of a corpus folder")
+    predict.add_argument("--openface", type=Path, help="folder of OpenFace CSVs of a corpus folder")
+    predict.add_argument("--vokaturi", type=Path, help="Vokaturi CSV of a corpus folder")
+    predict.add_argument("--openface-fps", type=_positive_float, metavar="FPS", help="as for `hanrock load`")
+    predict.add_argument("--split", choices=["train", "dev", "test"], help="only the talkturns of this split "
+                                                                          "(their context still comes from the table)")
+    predict.add_argument("--attention", action="store_true",
+                         help="add each talkturn's window, talkturn and word attention levels (appendix A.5)")
+    predict.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
+    predict.set_defaults(func=_predict)
 
     config = sub.add_parser("config", help="check the settings file, every dataset it declares and a study profile")
     config.add_argument("--file", type=Path, help="settings file (default: $HANROCK_CONFIG or ./hanrock.yaml)")

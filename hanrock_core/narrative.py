@@ -170,7 +170,10 @@ NONVERBAL_PHRASES = tuple(w for _, w in ACTION_WORDS) + tuple(w for _, w in TONE
 
 
 def narrative_table(table: pd.DataFrame, family: str = "vpa", keep_punctuation: str = "") -> pd.DataFrame:
-    """Per talkturn: ids, the verbatim text, the MONAH narrative and the normalised model input."""
+    """Per talkturn: ids, the verbatim text, the MONAH narrative and the normalised model input.
+
+    The family and the kept punctuation are columns too, so a model trained on these inputs can
+    record how to build its inputs from new talkturns (hanrock_core/trained_model.py)."""
     narratives = build_narratives(table, family)
     return pd.DataFrame({
         "utterance_id": table["utterance_id"].to_numpy(),
@@ -181,6 +184,8 @@ def narrative_table(table: pd.DataFrame, family: str = "vpa", keep_punctuation: 
         "verbatim": table["text"].to_numpy(),
         "narrative": narratives.to_numpy(),
         "model_input": narratives.map(lambda n: normalise(n, keep_punctuation)).to_numpy(),
+        "narrative_family": pd.array([family] * len(table), dtype="string"),
+        "keep_punctuation": pd.array([keep_punctuation] * len(table), dtype="string"),
     })
 
 

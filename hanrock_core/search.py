@@ -34,6 +34,7 @@ from .metrics import default_metric
 from .settings import check_data_directory
 from .staged_results import staged_only, write_rows
 from .study import Condition, Profile, conditions
+from .trained_model import could_be_selected, keep_selected_models, keep_trial_state, selected_trials
 from .training import TaskData, TrainConfig, TrainingDiverged, build_task_data, train
 from .word_vectors import Vectors, load_vectors
 from .worker_slots import StepWaiting, trial_workers
@@ -51,12 +52,15 @@ class PartitionData:
     mi: pd.Series  # auxiliary task -> MI
     family: dict[str, str]  # auxiliary task -> family
     vectors: Vectors | None = None  # pretrained word vectors in use, with their coverage
+    narrative: tuple[str, str] = ("vpa", "")  # how the model inputs were built: family, kept punctuation
 
     @classmethod
     def build(cls, dataset: str, task: str, table: pd.DataFrame, model_inputs: pd.Series,
-              targets: AuxiliaryTargets, mi: pd.DataFrame, metric: str | None = None) -> "PartitionData":
+              targets: AuxiliaryTargets, mi: pd.DataFrame, metric: str | None = None,
+              narrative: tuple[str, str] = ("vpa", "")) -> "PartitionData":
         return cls(dataset, task, build_task_data(table, model_inputs, targets, metric=metric),
-                   mi.set_index("task")["mi"].reindex(targets.tasks).fillna(0.0), dict(targets.family))
+                   mi.set_index("task")["mi"].reindex(targets.tasks).fillna(0.0), dict(targets.family),
+                   narrative=narrative)
 
     def available_families(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(self.family.values()))
@@ -142,6 +146,7 @@ class Objective:
                  predictions_dir: Path, log: Log):
         self.part, self.profile, self.hypothesis, self.condition = part, profile, hypothesis, condition
         self.predictions_dir, self.log = predictions_dir, log
+        self.states_dir = states_directory(predictions_dir)
         self.metric, self.higher_better = part.data.selection
 
     def __call__(self, trial: optuna.Trial) -> float:
@@ -155,15 +160,16 @@ class Objective:
         tag = f"{self.hypothesis} {self.part.dataset}.{self.part.task} {self.condition.name} trial {trial.number}"
         started = time.perf_counter()
 
-        def on_epoch(epoch: int, record: dict) -> None:
+        pruned = False
+
+        def on_epoch(epoch: int, record: dict) -> bool:
+            nonlocal pruned
             history.append(record)
             value = record[f"dev_{self.metric}"]
             trial.report(value, epoch)
             pruned = trial.should_prune()
             self.log(f"{tag} epoch {epoch}: dev {self.metric} {value:.4f}{' -> pruned' if pruned else ''}")
-            if pruned:
-                self._record(trial, history, started)
-                raise optuna.TrialPruned()
+            return pruned  # training stops after this epoch and returns its best epoch so far
 
         try:
             result = train(self.part.data, config, weights, on_epoch=on_epoch)
@@ -178,9 +184,18 @@ class Objective:
             self.log(f"{tag} failed: {exc}")
             raise
         self._record(trial, history, started)
+        self._keep(trial, result)
+        if pruned:
+            raise optuna.TrialPruned()
+        return result.dev[self.metric]
+
+    def _keep(self, trial: optuna.Trial, result) -> None:
+        """The trial's test predictions, and its chosen epoch's state while it may still be selected."""
         if result.test_predictions is not None:
             write_parquet_atomic(result.test_predictions, self.predictions_dir / f"{self.condition.name}-{trial.number}.parquet")
-        return result.dev[self.metric]
+        value = result.dev.get(self.metric)
+        if value is not None and could_be_selected(trial.study, trial.number, value, self.metric, self.higher_better):
+            keep_trial_state(self.states_dir, self.condition.name, trial.number, result.state_dict)
 
     def _record(self, trial: optuna.Trial, history: list[dict], started: float) -> None:
         """Keep the epoch curve and the best epoch's metrics on the trial (pruned trials too)."""
@@ -193,6 +208,11 @@ class Objective:
             trial.set_user_attr("best_epoch", best + 1)
             trial.set_user_attr("dev", {k[4:]: v for k, v in history[best].items() if k.startswith("dev_")})
             trial.set_user_attr("test", {k[5:]: v for k, v in history[best].items() if k.startswith("test_")})
+
+
+def states_directory(predictions_dir: Path) -> Path:
+    """Where a partition's trials keep their chosen-epoch states until its search is over."""
+    return predictions_dir.with_name(predictions_dir.name.removesuffix(".predictions") + ".states")
 
 
 def _interrupted(trial: optuna.trial.FrozenTrial) -> bool:
@@ -348,7 +368,23 @@ def run_hypothesis(part: PartitionData, profile: Profile, hypothesis: str, stora
                         run_trials(study, Objective(part, profile, hypothesis, c, predictions_dir, log), remaining)
     studies = {name: study for name, (study, _) in opened.items()}
     floor = partition_floor(part, profile.seed, log)
-    return write_results(part, hypothesis, conds, studies, predictions_dir, results_db, log, floor)
+    trials = write_results(part, hypothesis, conds, studies, predictions_dir, results_db, log, floor)
+    keep_models(part, hypothesis, trials, studies, storage_dir, log)
+    return trials
+
+
+def keep_models(part: PartitionData, hypothesis: str, trials: pd.DataFrame, studies: dict[str, optuna.Study],
+                storage_dir: Path, log: Log) -> pd.DataFrame:
+    """The search is over: each condition's selected trial becomes a kept model under $HANROCK_HOME/models."""
+    predictions_dir = storage_dir / hypothesis / f"{part.dataset}.{part.task}.predictions"
+    return keep_selected_models(part.data, part.narrative, part.vectors.describe() if part.vectors else None,
+                                hypothesis, part.dataset, part.task, trials[trials["condition"] != FLOOR], studies,
+                                states_directory(predictions_dir), models_directory(storage_dir), log)
+
+
+def models_directory(storage_dir: Path) -> Path:
+    """$HANROCK_HOME/models: the kept models of every hypothesis (storage_dir is $HANROCK_HOME/studies)."""
+    return storage_dir.parent / "models"
 
 
 def attach_vectors(part: PartitionData, profile: Profile, log: Log) -> Vectors:
@@ -394,11 +430,10 @@ def _state(trial: optuna.trial.FrozenTrial) -> str:
 def write_results(part: PartitionData, hypothesis: str, conds: list[Condition], studies: dict[str, optuna.Study],
                   predictions_dir: Path, results_db: Path, log: Log, floor: FloorResult | None = None) -> pd.DataFrame:
     """Replace this partition's rows in trials, epochs, predictions (one transaction per table); the floor is a row too."""
-    metric, higher_better = part.data.selection
+    metric, _ = part.data.selection
     key = {"hypothesis": hypothesis, "dataset": part.dataset, "task": part.task}
     trial_rows, epoch_rows, prediction_frames = [], [], []
     for condition in conds:
-        best = None
         for t in studies[condition.name].get_trials():
             if _interrupted(t) or t.state == optuna.trial.TrialState.RUNNING:
                 continue
@@ -419,13 +454,11 @@ def write_results(part: PartitionData, hypothesis: str, conds: list[Condition], 
                 epoch_rows.append({**key, "condition": condition.name, "trial": t.number, "epoch": h["epoch"],
                                    "train_loss": h["train_loss"], "dev_value": h.get(f"dev_{metric}"),
                                    "test_value": h.get(f"test_{metric}")})
-            if row["state"] != "failed" and row["dev_value"] is not None:
-                score = row["dev_value"] if higher_better else -row["dev_value"]
-                if best is None or score > best[0]:
-                    best = (score, t.number)
-        file = predictions_dir / f"{condition.name}-{best[1]}.parquet" if best else None
-        if file is not None and file.exists():
-            frame = pd.read_parquet(file).assign(**key, condition=condition.name, trial=best[1])
+    chosen = selected_trials(pd.DataFrame(trial_rows)) if trial_rows else {}
+    for condition, number in chosen.items():
+        file = predictions_dir / f"{condition}-{number}.parquet"
+        if file.exists():
+            frame = pd.read_parquet(file).assign(**key, condition=condition, trial=number)
             prediction_frames.append(frame.astype({"truth": str, "prediction": str}))
     if floor is not None:
         row, predictions = _floor_rows(floor, part, key, metric)

@@ -242,12 +242,16 @@ def setup_kernels(config: TrainConfig, device: torch.device) -> bool:
     return compile_kernels(wanted)
 
 
-def make_model(data: TaskData, config: TrainConfig) -> HierarchicalModel:
+def model_shape(data: TaskData, config: TrainConfig) -> ModelShape:
+    """The sizes of the model `config` trains on `data`."""
     n_classes = len(data.classes) if data.classification else 1
-    shape = ModelShape(config.architecture, len(data.vocab), n_classes, data.aux_kinds, config.primary_units,
-                       config.aux_units, config.embedding_dim, config.dropout, config.recurrent_dropout,
-                       aux_classes=n_classes + 1 if data.classification else 1)  # neighbour labels + "no label"
-    model = HierarchicalModel(shape)
+    return ModelShape(config.architecture, len(data.vocab), n_classes, data.aux_kinds, config.primary_units,
+                      config.aux_units, config.embedding_dim, config.dropout, config.recurrent_dropout,
+                      aux_classes=n_classes + 1 if data.classification else 1)  # neighbour labels + "no label"
+
+
+def make_model(data: TaskData, config: TrainConfig) -> HierarchicalModel:
+    model = HierarchicalModel(model_shape(data, config))
     if data.vectors is not None:
         if data.vectors.shape != model.embedding.weight.shape:
             raise InputError(f"word vectors of shape {tuple(data.vectors.shape)} do not fit the embedding "
@@ -276,18 +280,30 @@ class TrainResult:
 
 
 @torch.no_grad()
-def predict(model: HierarchicalModel, data: TaskData, windows: torch.Tensor, rows: np.ndarray, config: TrainConfig, device) -> np.ndarray:
-    """Primary predictions for `rows`: class indices or values."""
+def primary_outputs(model: HierarchicalModel, data: TaskData, windows: torch.Tensor, rows: np.ndarray, batch_size: int,
+                    device) -> torch.Tensor:
+    """(len(rows), K) primary outputs (class logits, or the value in column 0) in the order of `rows`.
+
+    Rows are evaluated in dialogue order, `batch_size` at a time, so neighbouring samples share
+    their talkturns; `hanrock predict` calls this too, so a kept model gives what training gave."""
     model.eval()
     order = rows[np.lexsort((data.turn_index[rows], data.dialogue_codes[rows]))]
-    out = np.empty(len(rows), dtype=np.float64)
     position = {r: i for i, r in enumerate(rows)}
-    for start in range(0, len(order), config.eval_batch_size):
-        chunk = order[start: start + config.eval_batch_size]
-        primary = model(*distinct_talkturns(data, windows, chunk, device)).primary
-        values = primary.argmax(-1) if data.classification else primary[:, 0]
-        out[[position[r] for r in chunk]] = values.double().cpu().numpy()
-    return out
+    out = None
+    for start in range(0, len(order), batch_size):
+        chunk = order[start: start + batch_size]
+        primary = model(*distinct_talkturns(data, windows, chunk, device)).primary.float().cpu()  # (b, K)
+        if out is None:
+            out = torch.empty(len(rows), primary.shape[1])
+        out[[position[r] for r in chunk]] = primary
+    return out if out is not None else torch.empty(0, 1)
+
+
+def predict(model: HierarchicalModel, data: TaskData, windows: torch.Tensor, rows: np.ndarray, config: TrainConfig, device) -> np.ndarray:
+    """Primary predictions for `rows`: class indices or values."""
+    primary = primary_outputs(model, data, windows, rows, config.eval_batch_size, device)
+    values = primary.argmax(-1) if data.classification else primary[:, 0]
+    return values.double().numpy()
 
 
 def evaluate(model, data: TaskData, windows, rows: np.ndarray, config: TrainConfig, device) -> dict[str, float]:
@@ -302,8 +318,9 @@ def train(data: TaskData, config: TrainConfig, loss_weights: np.ndarray,
           on_epoch: Callable[[int, dict], None] | None = None, checkpoint: str | Path | None = None) -> TrainResult:
     """Train one model; the returned state and metrics are those of the best dev epoch.
 
-    `loss_weights` has 1 + N entries (primary first).  `on_epoch(epoch, metrics)` may raise to
-    stop the run (the search's pruning).  A NaN loss raises TrainingDiverged.
+    `loss_weights` has 1 + N entries (primary first).  `on_epoch(epoch, metrics)` returns True to
+    stop after that epoch (the search's pruning): the result is then the best epoch so far.  A NaN
+    loss raises TrainingDiverged.
     """
     config.validate()
     weights = torch.as_tensor(np.asarray(loss_weights, dtype=np.float32))
@@ -355,8 +372,8 @@ def train(data: TaskData, config: TrainConfig, loss_weights: np.ndarray,
         score = record.get(f"dev_{metric}", -record["train_loss"] if higher_better else record["train_loss"])
         if best is None or (score > best[0] if higher_better else score < best[0]):
             best = (score, epoch, copy.deepcopy(model.state_dict()))
-        if on_epoch is not None:
-            on_epoch(epoch, record)
+        if on_epoch is not None and on_epoch(epoch, record):
+            break
     _, best_epoch, state = best
     model.load_state_dict(state)
     result = TrainResult(best_epoch=best_epoch, dev=_strip(history[best_epoch - 1], "dev_"),
@@ -397,4 +414,5 @@ def load_checkpoint(path: str | Path) -> dict:
 
 
 __all__ = ["TaskData", "TrainConfig", "TrainResult", "TrainingDiverged", "batches", "build_task_data",
-           "distinct_talkturns", "load_checkpoint", "losses", "make_model", "predict", "save_checkpoint", "train"]
+           "distinct_talkturns", "load_checkpoint", "losses", "make_model", "model_shape", "predict", "primary_outputs",
+           "save_checkpoint", "train"]

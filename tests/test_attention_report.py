@@ -29,7 +29,7 @@ from hanrock_core.browser import dump_dom, find_chromium, print_pdf, screenshot
 from hanrock_core.corpora import read_iemocap
 from hanrock_core.errors import InputError
 from hanrock_core.narrative import narrative_table
-from hanrock_core.results import best_trial
+from hanrock_core.results import query
 from hanrock_core.study import load_profile
 from hanrock_core.training import TrainConfig, distinct_talkturns, make_model
 
@@ -133,29 +133,34 @@ def test_report_page_is_self_contained_and_checkpoints_are_verified(page_inputs,
         write_attention_report(part.data, models, table, inputs, "x", model_dir, out, samples=4, seed=0, log=logs.append)
 
 
-def test_attention_report_asset_uses_the_best_h1_trial(tmp_path, monkeypatch):
+def test_attention_report_asset_reads_the_kept_h1_model(tmp_path, monkeypatch):
     monkeypatch.delenv("HANROCK_HOME")
     from hanrock_assets.assets.studies import build_study_assets
 
-    trials, _ = build_study_assets("h1")
+    trials, models, _ = build_study_assets("h1")
     res = resources(str(_settings(tmp_path)), str(tiny_profile(tmp_path)))
-    assets = [raw_sessions, monah_narratives, auxiliary_targets, trials, attention_report]
+    assets = [raw_sessions, monah_narratives, auxiliary_targets, trials, models, attention_report]
     instance = dg.DagsterInstance.ephemeral()
     # raw sessions and narratives are per dataset, the rest per dataset.task
     dg.materialize([raw_sessions, monah_narratives], partition_key="iemocap", resources=res, instance=instance)
     result = dg.materialize(assets, partition_key="iemocap.emotion", resources=res, instance=instance,
-                            selection=[auxiliary_targets, trials, attention_report],
+                            selection=[auxiliary_targets, trials, models, attention_report],
                             run_config={"ops": {"attention_report": {"config": {"samples": 3}}}})
     assert result.success
     meta = result.asset_materializations_for_node("attention_report")[0].metadata
-    assert meta["models_from"].value.startswith("h1 aphf trial ")
     assert meta["examples"].value == 3
-    # the MTL model is the selected trial retrained with its seed: the same test metric
-    best = best_trial(tmp_path / "home" / "results.duckdb", "h1", "iemocap", "emotion", "aphf")
-    assert meta["models_from"].value.startswith(f"h1 aphf trial {int(best['trial'])} ")
-    assert meta["mtl_test_balanced_accuracy"].value == pytest.approx(best["test_value"], abs=1e-9)
+    # the MTL model is the kept model of the trial selected on dev, read back (not retrained): its test metric
+    db = tmp_path / "home" / "results.duckdb"
+    best = query(db, "SELECT * FROM trials WHERE condition = 'aphf' AND dataset = 'iemocap' AND task = 'emotion' "
+                     "ORDER BY -dev_value, trial LIMIT 1").iloc[0]
+    assert meta["models_from"].value.startswith(f"kept model h1 iemocap.emotion aphf trial {int(best['trial'])} ")
+    assert meta["mtl_test_balanced_accuracy"].value == pytest.approx(best["test_value"], abs=1e-12)
+    logs = " ".join(e.user_message for e in instance.all_logs(result.run_id))
+    assert "training the STL model" in logs and "training the MTL model" not in logs
     page = tmp_path / "home" / "reports" / "attention" / "iemocap.emotion.html"
     assert str(page) == meta["report"].value and page.exists()
+    models_meta = result.asset_materializations_for_node("h1_models")[0].metadata
+    assert models_meta["missing"].value == "none" and models_meta["disk_bytes"].value > 0
 
 
 def _browser_or_skip():

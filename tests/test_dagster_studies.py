@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import dagster as dg
+import numpy as np
+import pandas as pd
 import pytest
+from sklearn.metrics import balanced_accuracy_score
 
 from hanrock_assets.assets.auxiliary import auxiliary_targets
 from hanrock_assets.assets.corpus import raw_sessions
@@ -14,6 +17,7 @@ from hanrock_assets.resources import resources
 from hanrock_core.results import query
 
 from .conftest import TINY_SCALE
+from .helpers import run_cli
 from .test_search import tiny_profile
 
 
@@ -23,7 +27,7 @@ def _settings(tmp_path):
     return path
 
 
-def test_h1_study_runs_every_partition_and_prints_table1(tmp_path, monkeypatch):
+def test_h1_study_runs_every_partition_and_prints_table1(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("HANROCK_HOME")
     instance = dg.DagsterInstance.ephemeral()
     defs = dg.Definitions(jobs=[h1_study], resources=resources(str(_settings(tmp_path)), str(tiny_profile(tmp_path))))
@@ -47,14 +51,50 @@ def test_h1_study_runs_every_partition_and_prints_table1(tmp_path, monkeypatch):
     meta = instance.get_latest_materialization_event(dg.AssetKey("h1_significance")).asset_materialization.metadata
     assert meta["forest_plot"].value.startswith("![H1") and meta["forest_plot_file"].value == str(plots / "h1" / "forest.png")
     rows = query(db, "SELECT count(*) AS n FROM trials")["n"].item()
-    # running the whole job again trains nothing new and duplicates nothing
+    kept = _kept_models_reproduce_the_stored_predictions(tmp_path, db, instance, capsys)
+    before = {p: p.read_bytes() for folder in kept for p in sorted(folder.iterdir())}
+    # running the whole job again trains nothing new and duplicates nothing; the kept models stay as they were
     assert defs.resolve_job_def("h1_study").execute_in_process(instance=instance).success
     assert query(db, "SELECT count(*) AS n FROM trials")["n"].item() == rows
+    assert {p: p.read_bytes() for folder in kept for p in sorted(folder.iterdir())} == before
+
+
+def _kept_models_reproduce_the_stored_predictions(tmp_path, db, instance, capsys):
+    """The Done-when of the model assets: `hanrock predict` on the selected iemocap.emotion model gives
+    exactly the stored test predictions and test metric; every condition of every partition kept one model."""
+    home = tmp_path / "home"
+    assert len(instance.get_materialized_partitions(dg.AssetKey("h1_models"))) == 8
+    weights = sorted((home / "models" / "h1").glob("*/*/weights.pt"))
+    assert len(weights) == 8 * 3
+    assert not list((home / "studies" / "h1").glob("*.states/*.pt")), "states of unselected trials must be gone"
+    meta = instance.get_latest_materialization_event(dg.AssetKey("h1_models")).asset_materialization.metadata
+    assert meta["missing"].value == "none" and meta["disk_bytes"].value > 0
+    selected = query(db, "SELECT condition, trial, test_value FROM trials WHERE dataset = 'iemocap' AND task = 'emotion' "
+                         "AND condition <> 'floor' AND state <> 'failed' QUALIFY row_number() OVER "
+                         "(PARTITION BY condition ORDER BY -dev_value, trial) = 1")
+    root = next((home / "synthetic").glob("iemocap-*"))
+    for row in selected.itertuples():
+        out = tmp_path / f"{row.condition}.parquet"
+        code, printed, err = run_cli(capsys, "predict", f"h1/iemocap.emotion/{row.condition}", root, "--corpus", "iemocap",
+                                     "--out", out)
+        assert code == 0, err
+        assert f"h1 iemocap.emotion {row.condition} trial {row.trial}" in printed
+        predicted = pd.read_parquet(out)
+        stored = query(db, "SELECT utterance_id, truth, prediction FROM predictions WHERE dataset = 'iemocap' AND "
+                           "task = 'emotion' AND condition = ? AND trial = ?", [row.condition, row.trial])
+        mine = predicted.set_index("utterance_id").loc[stored["utterance_id"]]
+        assert len(stored) > 0 and list(mine["prediction"]) == list(stored["prediction"])
+        assert list(mine["truth"]) == list(stored["truth"])
+        probabilities = predicted.filter(like="probability_")
+        assert probabilities.shape[1] == 4 and np.allclose(probabilities.sum(axis=1), 1.0)
+        test = predicted[(predicted["split"] == "test") & predicted["truth"].notna()]
+        assert balanced_accuracy_score(test["truth"], test["prediction"]) == pytest.approx(row.test_value, abs=1e-12)
+    return [w.parent for w in weights]
 
 
 def test_significance_is_blocked_while_partitions_are_missing(tmp_path, monkeypatch):
     monkeypatch.delenv("HANROCK_HOME")
-    trials, significance = build_study_assets("h1")
+    trials, _, significance = build_study_assets("h1")
     res = resources(str(_settings(tmp_path)), str(tiny_profile(tmp_path)))
     upstream = [raw_sessions, monah_narratives, auxiliary_targets, trials]
     with pytest.raises(dg.Failure, match="h1 significance needs every partition: iemocap.activation: not trained; iemocap.dominance: not trained; iemocap.emotion"):
@@ -76,7 +116,7 @@ def test_a_run_can_cover_only_the_datasets_it_names(tmp_path, monkeypatch):
         job.execute_in_process(instance=instance, run_config={"ops": {"each_dataset": {"config": {"datasets": ["friends"]}}}})
 
 
-def test_h1_on_a_text_only_dataset_trains_with_the_label_families_and_says_so(tiny_iemocap, tmp_path, monkeypatch):
+def test_h1_on_a_text_only_dataset_trains_with_the_label_families_and_says_so(tiny_iemocap, tmp_path, monkeypatch, capsys):
     """Bring-your-own data without facial or vocal features: historical and future labels only."""
     from hanrock_core.corpora import read_iemocap
 
@@ -121,3 +161,20 @@ def test_h1_on_a_text_only_dataset_trains_with_the_label_families_and_says_so(ti
     assert pairs.values.tolist() == [["floor", "aphf"], ["floor", "none"], ["none", "aphf"]]
     table1 = query(db, "SELECT * FROM table1_h1")  # the own dataset is a column of the paper's view
     assert table1["mine emotion weighted F1"].notna().all()
+    # new conversations in the spec's format, without labels, through the kept model (its word vectors inside)
+    new = tmp_path / "new.csv"
+    table[table["split"] == "test"][["dialogue", "turn_index", "speaker", "text"]].to_csv(new, index=False)
+    monkeypatch.setenv("HANROCK_CONFIG", str(settings))
+    out = tmp_path / "new.predictions.parquet"
+    code, printed, err = run_cli(capsys, "predict", "h1/mine.emotion/aphf", new, "--spec", spec, "--out", out, "--attention")
+    assert code == 0, err
+    predicted = pd.read_parquet(out)
+    assert len(predicted) == (table["split"] == "test").sum() and predicted["truth"].isna().all()
+    assert "labelled talkturns" not in printed  # nothing to score without labels
+    trial = int(printed.split("mine.emotion aphf trial ")[1].split()[0])
+    stored = query(db, "SELECT utterance_id, prediction FROM predictions WHERE dataset = 'mine' AND condition = 'aphf' "
+                       "AND trial = ?", [trial])
+    assert predicted.set_index("utterance_id").loc[stored["utterance_id"], "prediction"].tolist() == list(stored["prediction"])
+    first = predicted.iloc[-1]
+    assert len(first["word_attention"]) == len(first["words"]) > 0 and len(first["talkturn_attention"]) == len(first["window"])
+    assert set(first["word_attention"]) <= {"none", "low", "medium", "high"}

@@ -14,16 +14,16 @@ from ..run_config import AttentionReportConfig
     ins={"raw_sessions": dg.AssetIn(partition_mapping=dataset_to_tasks),
          "monah_narratives": dg.AssetIn(partition_mapping=dataset_to_tasks),
          "auxiliary_targets": dg.AssetIn(), "mutual_information": dg.AssetIn()},
-    deps=["h1_trials"],
+    deps=["h1_models"],
     group_name="reports",
     kinds={"pytorch", "html"},
     op_tags=TRAINING_STEP_TAGS,
-    description="HTML page: attention of an MTL and an STL HAN-ROCK model on sampled test talkturns (Figure 5)",
+    description="HTML page: attention of the kept MTL HAN-ROCK model and an STL twin on sampled test talkturns (Figure 5)",
 )
 def attention_report(context: dg.AssetExecutionContext, config: AttentionReportConfig, platform: PlatformResource,
                      study: StudyResource, raw_sessions, monah_narratives, auxiliary_targets,
                      mutual_information) -> dg.MaterializeResult:
-    """Trains the MTL / STL pair (the best H1 all-families trial's settings when there is one) and writes the page."""
+    """The kept H1 all-families model (MTL) beside its STL twin trained here, and the page."""
     inputs = {"raw_sessions": raw_sessions, "monah_narratives": monah_narratives,
               "auxiliary_targets": auxiliary_targets, "mutual_information": mutual_information}
     result = steps.attention_report(platform.settings(), study, config, context.partition_key, inputs, context.log)

@@ -9,7 +9,7 @@ from ..resources import PlatformResource, StudyResource
 
 
 def build_study_assets(hypothesis: str):
-    """`<h>_trials` (per dataset.task) and `<h>_significance` (all partitions, blocking check)."""
+    """`<h>_trials` and `<h>_models` (per dataset.task), `<h>_significance` (all partitions, blocking check)."""
 
     @dg.asset(
         name=f"{hypothesis}_trials",
@@ -32,6 +32,19 @@ def build_study_assets(hypothesis: str):
         return result.table
 
     @dg.asset(
+        name=f"{hypothesis}_models",
+        partitions_def=task_partitions,
+        ins={"trials": dg.AssetIn(f"{hypothesis}_trials")},
+        group_name="studies",
+        kinds={"pytorch"},
+        description=f"The kept model of every {hypothesis.upper()} condition on one dataset.task (the trial selected "
+                    "on dev): weights, vocabulary, card, SHA-256 sums, under $HANROCK_HOME/models; use with `hanrock predict`",
+    )
+    def models_asset(context: dg.AssetExecutionContext, platform: PlatformResource, trials) -> dg.MaterializeResult:
+        result = steps.models(platform.settings(), hypothesis, context.partition_key, trials, context.log)
+        return dg.MaterializeResult(metadata=result.metadata)
+
+    @dg.asset(
         name=f"{hypothesis}_significance",
         deps=[trials_asset],
         group_name="studies",
@@ -50,4 +63,4 @@ def build_study_assets(hypothesis: str):
             raise steps.incomplete(hypothesis, problems)
         yield dg.MaterializeResult(metadata=steps.significance(settings, study, hypothesis, context.log).metadata)
 
-    return trials_asset, significance_asset
+    return trials_asset, models_asset, significance_asset

@@ -8,7 +8,7 @@ import pandas as pd
 
 from ..errors import InputError
 from ..notices import Notices
-from .byo import read_byo
+from .byo import read_byo, read_byo_file
 from .iemocap import read_iemocap
 from .semaine import read_semaine
 
@@ -48,4 +48,4 @@ def read_corpus(
                            openface_fps=openface_fps, notices=notices)
 
 
-__all__ = ["RAW_CORPORA", "read_byo", "read_corpus", "read_iemocap", "read_semaine"]
+__all__ = ["RAW_CORPORA", "read_byo", "read_byo_file", "read_corpus", "read_iemocap", "read_semaine"]

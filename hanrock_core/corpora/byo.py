@@ -227,11 +227,15 @@ def _labels_of(raw: pd.DataFrame, spec: DatasetSpec, path: Path) -> dict[str, pd
     return out
 
 
-def _split_table(spec: DatasetSpec, part: str, path: Path) -> pd.DataFrame:
-    """One split file mapped onto talkturn columns."""
+def _split_table(spec: DatasetSpec, part: str, path: Path, labels_required: bool = True) -> pd.DataFrame:
+    """One split file mapped onto talkturn columns (new talkturns to predict may leave the labels out)."""
     raw = _read_split_file(path)
     mapped = {k: _as_list(v) for k, v in spec.columns.items() if v}
     needed = {c: f"columns.{k}" for k, cols in mapped.items() for c in cols}
+    if not labels_required:
+        for name, label in spec.labels.items():
+            if label["column"] not in raw.columns:
+                raw[label["column"]] = pd.Series(pd.NA, index=raw.index, dtype="string")
     needed.update({lab["column"]: f"labels.{name}" for name, lab in spec.labels.items()})
     needed.update({col: f"features.{name}" for name, col in spec.features.items()})
     for column, key in needed.items():
@@ -308,6 +312,20 @@ def _refuse_label_variants(table: pd.DataFrame, spec: DatasetSpec) -> None:
             listed = ", ".join(f"{v!r} ({counts[v]} rows)" for v in clash)
             raise InputError(f"label values {listed} differ only by case or surrounding spaces", row["_file"],
                              int(row["_line"]), label["column"], hint="write each class exactly one way in every file")
+
+
+def read_byo_file(spec_path: str | Path, path: str | Path, split: str = "test") -> pd.DataFrame:
+    """New talkturns in one file written like a spec's split files (columns, formats); labels optional.
+
+    What `hanrock predict` reads: conversations a kept model has never seen, in the spec's format;
+    they are held out, so their split is `test`."""
+    spec = load_spec(spec_path)
+    if not Path(path).is_file():
+        raise InputError("data file not found", path, hint="give the CSV (or Parquet) file of new conversations")
+    table = _split_table(spec, split, Path(path), labels_required=False)
+    _refuse_duplicates(table)
+    table["turn_index"] = table.groupby("dialogue")["_order"].rank(method="first").astype(int) - 1
+    return finalise_table(table.drop(columns=["_order", "_line", "_file"]), str(path))
 
 
 def read_byo(spec_path: str | Path, root: str | Path | None = None) -> pd.DataFrame:
