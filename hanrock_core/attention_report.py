@@ -3,12 +3,9 @@
 Two HAN-ROCK models with the same hyper-parameters and seed on one dataset.task: MTL (the model
 the study kept for its all-families condition, read back, never retrained; without a study, one
 trained with the profile's defaults) and STL (the same settings, auxiliary weights 0, trained
-here: the study has no counterpart of it).  For a sample of
-test talkturns we read three levels of attention -- word (alpha_it), talkturn (alpha_abi) and
-task (alpha_c) -- and combine the word and talkturn attention of the primary and auxiliary
-encoders with the task attention as weights, as A.5 does.  Each talkturn's and each word's
-combined weight is z-scored within its window (talkturns) or talkturn (words) and bucketed
-into none / low / medium / high.  attention_html.py renders the page.
+here: the study has no counterpart of it).  For a sample of test talkturns, attention.py reads
+each model's combined word and talkturn attention and buckets it into none / low / medium /
+high; attention_html.py renders the page.
 """
 
 from __future__ import annotations
@@ -23,16 +20,16 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .attention import LEVELS, WindowAttention, attention_level, window_attention, zscore
 from .errors import InputError
 from .io import atomic_path
 from .loss_weight import assign_loss_weights
-from .model import HierarchicalModel, align_windows
+from .model import HierarchicalModel
 from .study import Profile
 from .trained_model import TrainedModel
 from .training import (
     TaskData,
     TrainConfig,
-    distinct_talkturns,
     load_checkpoint,
     make_model,
     save_checkpoint,
@@ -40,71 +37,7 @@ from .training import (
 )
 from .vocabulary import tokenise
 
-LEVELS = ("none", "low", "medium", "high")
 MODELS = ("mtl", "stl")
-
-
-def attention_level(z: float) -> str:
-    """A.5's buckets of a z-scored attention weight: z < 0 none, [0, 1) low, [1, 2) medium, >= 2 high."""
-    if z < 0:
-        return "none"
-    return "low" if z < 1 else "medium" if z < 2 else "high"
-
-
-def zscore(weights: np.ndarray) -> np.ndarray:
-    """Standardised weights; equal weights (or a single one) all get z = 0."""
-    weights = np.asarray(weights, dtype=float)
-    if weights.size == 0:  # an empty talkturn has no words to rank
-        return weights
-    sd = weights.std()
-    return np.zeros_like(weights) if sd < 1e-12 else (weights - weights.mean()) / sd
-
-
-@dataclass
-class WindowAttention:
-    """Combined attention of one sample: its window's talkturns, oldest first, the current one last."""
-
-    row: int  # the current talkturn's row in the task data
-    rows: list[int]  # the window's talkturn rows, oldest first
-    talkturn: np.ndarray  # (L,) combined talkturn attention, sums to 1
-    words: list[np.ndarray]  # per talkturn: (words,) combined word attention, sums to 1
-    prediction: int | float  # class index or value
-
-
-@torch.no_grad()
-def window_attention(model: HierarchicalModel, data: TaskData, windows: torch.Tensor, rows: np.ndarray,
-                     device: torch.device | str = "cpu") -> list[WindowAttention]:
-    """Combined word and talkturn attention of `rows`, weighted by the fusion's task attention."""
-    model.eval()
-    words, lengths, local = distinct_talkturns(data, windows, rows, device)
-    out = model(words, lengths, local, return_attention=True)
-    att = out.attention
-    word = att["word"]  # (U, T) primary word attention
-    turn = att["talkturn"]  # (B, L) primary talkturn attention over the left-aligned window
-    if "task" in att:
-        task = att["task"]  # (B, N + 1): the auxiliary tasks, then the primary branch last
-        primary_share = task[:, -1]  # (B,)
-        turn = primary_share[:, None] * turn + torch.einsum("bn,nbl->bl", task[:, :-1], att["aux_talkturn"])
-        aux_word = att["aux_word"]  # (U, T): one auxiliary word encoder shared by every task
-    else:
-        primary_share = torch.ones(len(rows), device=word.device)
-        aux_word = torch.zeros_like(word)
-    aligned_local = att["aligned_windows"]  # (B, L) positions into the distinct talkturns, -1 = none
-    aligned_rows, window_lengths = align_windows(windows[torch.from_numpy(rows)])  # (B, L) task-data rows
-    predictions = out.primary.argmax(-1) if data.classification else out.primary[:, 0]
-    samples = []
-    for b, row in enumerate(rows):
-        n = int(window_lengths[b])
-        per_turn = []
-        for j in range(n):
-            u = int(aligned_local[b, j])
-            k = int(lengths[u])
-            w = primary_share[b] * word[u, :k] + (1 - primary_share[b]) * aux_word[u, :k]  # (k,)
-            per_turn.append(w.double().cpu().numpy())
-        samples.append(WindowAttention(row=int(row), rows=[int(r) for r in aligned_rows[b, :n]],
-                                       talkturn=turn[b, :n].double().cpu().numpy(), words=per_turn,
-                                       prediction=predictions[b].item()))
-    return samples
 
 
 def pick_samples(data: TaskData, count: int, seed: int, min_context: int = 2) -> np.ndarray:

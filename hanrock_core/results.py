@@ -145,20 +145,6 @@ def mutual_information_rows(dataset: str, task: str, mi: pd.DataFrame) -> pd.Dat
     return mi.rename(columns={"task": "aux_task", "n": "rows_used"}).assign(dataset=dataset, task=task)
 
 
-def best_trial(path: str | Path, hypothesis: str, dataset: str, task: str, condition: str,
-               log: Callable[[str], None] = print) -> dict | None:
-    """The trial of a condition with the best dev value, complete ones before pruned (None if none yet)."""
-    path = Path(path)
-    if not path.exists():
-        return None
-    ensure_schema(path, log)
-    rows = query(path, "SELECT * FROM trials WHERE hypothesis = ? AND dataset = ? AND task = ? AND condition = ? "
-                 "AND state <> 'failed' AND dev_value IS NOT NULL "
-                 "ORDER BY state <> 'complete', CASE WHEN metric = 'mae' THEN dev_value ELSE -dev_value END, trial LIMIT 1",
-                 [hypothesis, dataset, task, condition], log)
-    return rows.iloc[0].to_dict() if len(rows) else None
-
-
 def view_rows(path: str | Path, view: str, log: Callable[[str], None] = print) -> pd.DataFrame:
     """Every row of one of sql/views.sql's views (e.g. table1_h1)."""
     if not view.isidentifier():

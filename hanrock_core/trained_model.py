@@ -37,6 +37,7 @@ import pandas as pd
 import torch
 
 from . import __version__
+from .attention import attention_level, window_attention, zscore
 from .errors import InputError
 from .io import remove_stale_temporaries
 from .metrics import classification_metrics, regression_metrics
@@ -392,8 +393,6 @@ def predict_talkturns(trained: TrainedModel, table: pd.DataFrame, attention: boo
                       device: str = "cpu", source: str = "<input>") -> pd.DataFrame:
     """One row per talkturn (of `split`, or all): id, prediction, class probabilities or the value,
     the label when the table has it, and with `attention` the word and talkturn levels of A.5."""
-    from .attention_report import attention_level, window_attention, zscore
-
     table = ordered_talkturns(table, source)
     data = task_data(trained, table)
     rows = np.arange(len(table)) if split is None else np.flatnonzero(data.split == split)
