@@ -87,25 +87,29 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
 
 
 @contextmanager
-def atomic_directory(target: str | Path) -> Iterator[Path]:
+def atomic_directory(target: str | Path, replace: bool = False) -> Iterator[Path]:
     """Yield a temporary sibling directory that becomes `target` only if the block succeeds.
 
-    `target` must not exist or be empty: a corpus is never mixed into an existing one.
+    Without `replace`, `target` must not exist or be empty (a corpus is never mixed into an
+    existing one); with it, an existing `target` is swapped out whole once the new one is complete.
     """
     target = Path(target)
-    if target.exists() and any(target.iterdir()):
+    if not replace and target.exists() and any(target.iterdir()):
         raise FileExistsError(f"{target} exists and is not empty; choose a new directory or remove it")
     target.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(target)
     tmp = Path(tempfile.mkdtemp(prefix=_temporary_prefix(target), suffix=".tmp", dir=target.parent))
+    old = tmp.with_name(tmp.name.removesuffix(".tmp") + ".old.tmp")
     try:
         yield tmp
+        os.chmod(tmp, 0o777 & ~_UMASK)
         if target.exists():
-            target.rmdir()
+            os.replace(target, old) if replace else target.rmdir()
         os.replace(tmp, target)
     finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
+        for leftover in (tmp, old):
+            if leftover.exists():
+                shutil.rmtree(leftover)
 
 
 def write_parquet_atomic(df: pd.DataFrame, target: str | Path) -> Path:

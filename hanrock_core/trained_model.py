@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
-import tempfile
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
@@ -39,7 +37,7 @@ import torch
 from . import __version__
 from .attention import attention_level, window_attention, zscore
 from .errors import InputError
-from .io import remove_stale_temporaries
+from .io import atomic_directory
 from .metrics import classification_metrics, regression_metrics
 from .model import HierarchicalModel, ModelShape
 from .narrative import FAMILIES, build_narratives, normalise
@@ -110,25 +108,14 @@ def folder_bytes(directory: Path) -> int:
 
 def write_model(target: Path, weights: Path, card: dict, vocab: Vocabulary) -> Path:
     """Write a kept model folder from a trial's state file, replacing an older one only when complete."""
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(target)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp", dir=target.parent))
-    try:
+    with atomic_directory(target, replace=True) as tmp:
         shutil.copyfile(weights, tmp / "weights.pt")
         (tmp / "vocabulary.txt").write_text("\n".join(vocab.words) + "\n", encoding="utf-8")
         card = {**card, "files": {name: {"sha256": sha256_of(tmp / name), "bytes": (tmp / name).stat().st_size}
                                   for name in FILES[:2]}}
         (tmp / "model.json").write_text(json.dumps(card, indent=1, default=_plain) + "\n", encoding="utf-8")
         (tmp / SUMS).write_text("".join(f"{sha256_of(tmp / name)}  {name}\n" for name in FILES), encoding="utf-8")
-        old = target.with_name(f".{target.name}.{os.getpid()}.old.tmp")
-        if target.exists():
-            os.replace(target, old)
-        os.replace(tmp, target)
-        shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target
+    return Path(target)
 
 
 def _plain(value):

@@ -187,3 +187,15 @@ def test_training_stopped_by_its_callback_returns_the_best_epoch_so_far(valence_
     result = train(part.data, config, np.r_[1.0, np.zeros(len(part.data.aux_names))], on_epoch=lambda e, r: e == 2)
     assert len(result.history) == 2 and result.best_epoch in (1, 2) and result.state_dict is not None
     assert result.test_predictions is not None and json.dumps(result.test)
+
+
+def test_a_new_selection_replaces_the_kept_folder_whole(valence_study, tmp_path):
+    from hanrock_core.trained_model import open_card, write_model
+
+    source = valence_study[0] / "home" / "models" / "h1" / "iemocap.valence" / "ap"
+    card, vocab = open_card(source), open_model(source).vocab
+    target = tmp_path / "models" / "ap"
+    write_model(target, source / "weights.pt", {**card, "trial": 1}, vocab)
+    write_model(target, source / "weights.pt", {**card, "trial": 2}, vocab)
+    assert open_card(target)["trial"] == 2
+    assert sorted(p.name for p in target.parent.iterdir()) == ["ap"], "no temporary folder is left behind"
