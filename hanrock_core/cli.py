@@ -158,7 +158,15 @@ def _bench(args: argparse.Namespace) -> None:
 
     from .bench import report, run
 
-    figures = run(reference=args.reference, steps=args.steps, epoch_talkturns=args.epoch_talkturns, compile=args.compile)
+    if args.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise InputError("--device cuda: this PyTorch sees no CUDA device",
+                             hint="use --device cpu, or install a CUDA build of torch on a machine with a GPU")
+    recurrences = ("fused", "torch") if args.gru == "both" else (args.gru,)
+    figures = run(reference=args.reference, steps=args.steps, epoch_talkturns=args.epoch_talkturns, compile=args.compile,
+                  device=args.device, recurrences=recurrences)
     print(json.dumps(figures) if args.json else report(figures))
 
 
@@ -259,6 +267,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--epoch-talkturns", type=int, default=5766, help="talkturns in the timed epochs")
     bench.add_argument("--compile", choices=["auto", "on", "off"], default="auto",
                        help="torch.compile the attention kernel (auto: on CPU when it works)")
+    bench.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
+                       help="where the engine and the reference step run (auto: CUDA when there is one)")
+    bench.add_argument("--gru", choices=["both", "fused", "torch"], default="both",
+                       help="biGRU recurrences to measure (default both; the device's default is reported first)")
     bench.add_argument("--json", action="store_true", help="print one JSON object")
     bench.set_defaults(func=_bench)
 

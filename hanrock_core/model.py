@@ -16,10 +16,13 @@ from dataclasses import dataclass, field
 
 import torch
 from torch import nn
+from torch.func import functional_call
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from .kernels import gru_recurrence, project_attend
 
 ARCHITECTURES = ("han", "flat_mtl", "han_rock")
+RECURRENCES = ("fused", "torch")  # how an encoder's biGRU runs: kernels.py's loop, or torch.nn.GRU (cuDNN on CUDA)
 MASKED = -1e9  # attention score of padding: exp() underflows to exactly 0
 
 
@@ -96,7 +99,15 @@ class Encoder(nn.Module):
     length, so padding is never read.  Dropout (inputs) and recurrent dropout (hidden state) use
     one mask per batch that is the same at every step; a hidden-state mask is a mask on the
     columns of W_hh.
+
+    `recurrence` chooses how the biGRU runs, with the same parameters and the same mathematics:
+    "fused" (kernels.py: input gates of each distinct talkturn projected once, one batched step
+    for all directions and groups; fast on CPUs) or "torch" (torch.nn.GRU on packed sequences,
+    cuDNN on CUDA; the G groups run as one GRU with block-diagonal recurrent weights, and the
+    masked W_hh of recurrent dropout is passed as it is, so dropout is exact there too).
     """
+
+    recurrence = "fused"
 
     def __init__(self, d_in: int, hidden: int, d_out: int, groups: int = 1, dropout: float = 0.0,
                  recurrent_dropout: float = 0.0):
@@ -113,11 +124,16 @@ class Encoder(nn.Module):
         self.proj_bias = nn.Parameter(torch.zeros(G, d_out))
         self.context = nn.Parameter(torch.randn(G, d_out) * 0.05)
 
-    def _input_gates(self, x: torch.Tensor) -> torch.Tensor:
-        # x: (..., d_in) -> (..., 2G, 3H)
+    def _dropped(self, x: torch.Tensor) -> torch.Tensor:
+        # x: (..., d_in): one input mask per batch, the same at every step
         if self.training and self.dropout > 0:
             keep = torch.bernoulli(torch.full((1, x.shape[-1]), 1 - self.dropout, device=x.device))
             x = x * keep / (1 - self.dropout)
+        return x
+
+    def _input_gates(self, x: torch.Tensor) -> torch.Tensor:
+        # x: (..., d_in) -> (..., 2G, 3H)
+        x = self._dropped(x)
         w = self.weight_ih.reshape(-1, self.weight_ih.shape[-1])  # (2G * 3H, d_in)
         return (x @ w.T + self.bias_ih.reshape(-1)).unflatten(-1, self.bias_ih.shape)
 
@@ -141,8 +157,31 @@ class Encoder(nn.Module):
         h = torch.cat([h[:G], h_backward], dim=-1)  # (G, S, T, 2H)
         return project_attend(h, self.proj_weight, self.proj_bias, self.context, step_mask(lengths, T))
 
+    def _torch_gru(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        # x: (S, T, d_in) right-padded, dropout applied -> h (G, S, T, 2H), zeros past each length
+        S, T, d_in = x.shape
+        G, H = self.groups, self.hidden
+        w_hh = self._recurrent_weights()  # (2G, 3H, H), after the input mask: the fused path's order of draws
+        params = {}
+        for suffix, groups in (("", slice(0, G)), ("_reverse", slice(G, 2 * G))):
+            params[f"weight_ih_l0{suffix}"] = _gate_major(self.weight_ih[groups])  # (3GH, d_in)
+            params[f"weight_hh_l0{suffix}"] = _block_diagonal(w_hh[groups])  # (3GH, GH)
+            params[f"bias_ih_l0{suffix}"] = _gate_major(self.bias_ih[groups].unsqueeze(-1))[:, 0]  # (3GH,)
+            params[f"bias_hh_l0{suffix}"] = _gate_major(self.bias_hh[groups].unsqueeze(-1))[:, 0]
+        packed = pack_padded_sequence(x, lengths.clamp(min=1).cpu(), batch_first=True, enforce_sorted=False)
+        out, _ = functional_call(_gru_template(d_in, G * H, x.device, x.dtype), params, (packed,))
+        h, _ = pad_packed_sequence(out, batch_first=True, total_length=T)  # (S, T, 2GH): forward GH, backward GH
+        return h.view(S, T, 2, G, H).permute(3, 0, 1, 2, 4).reshape(G, S, T, 2 * H)
+
+    def _encode_torch(self, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        # x: (S, T, d_in) right-padded -> v (G, S, d_out), attention (G, S, T)
+        h = self._torch_gru(self._dropped(x), lengths)
+        return project_attend(h, self.proj_weight, self.proj_bias, self.context, step_mask(lengths, x.shape[1]))
+
     def encode(self, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         # x: (S, T, d_in) right-padded, lengths: (S,) -> v (G, S, d_out), attention (G, S, T)
+        if self.recurrence == "torch":
+            return self._encode_torch(x, lengths)
         mask = step_mask(lengths, x.shape[1])
         valid = self._input_gates(x[mask])  # (n_valid, 2G, 3H): padding is never projected
         gates = valid.new_zeros(*mask.shape, *valid.shape[1:]).index_put((mask,), valid)  # (S, T, 2G, 3H)
@@ -150,9 +189,38 @@ class Encoder(nn.Module):
 
     def encode_windows(self, talkturns: torch.Tensor, aligned: torch.Tensor, lengths: torch.Tensor):
         # talkturns: (U, d_in) distinct, aligned: (B, L) positions (-1 = none), lengths: (B,)
+        if self.recurrence == "torch":  # each window's talkturn vectors in order; nn.GRU projects them
+            padded = torch.cat([self._dropped(talkturns), talkturns.new_zeros(1, talkturns.shape[1])])  # row U: padding
+            h = self._torch_gru(padded[aligned.where(aligned >= 0, talkturns.shape[0])], lengths)
+            return project_attend(h, self.proj_weight, self.proj_bias, self.context, step_mask(lengths, aligned.shape[1]))
         gates = self._input_gates(talkturns)  # (U, 2G, 3H): each distinct talkturn projected once
         gates = torch.cat([gates, gates.new_zeros(1, *gates.shape[1:])])  # row U: padding
         return self._encode_gates(gates[aligned.where(aligned >= 0, talkturns.shape[0])], lengths)
+
+
+def _gate_major(w: torch.Tensor) -> torch.Tensor:
+    """(G, 3H, k) weights of G GRUs -> (3GH, k) of one GRU of G*H units: gates r, z, n, each group by group."""
+    G, H3, k = w.shape
+    return w.view(G, 3, H3 // 3, k).transpose(0, 1).reshape(H3 * G, k)
+
+
+def _block_diagonal(w_hh: torch.Tensor) -> torch.Tensor:
+    """(G, 3H, H) recurrent weights -> (3GH, GH): each gate block-diagonal, so the G GRUs never mix."""
+    G, H3, H = w_hh.shape
+    gates = w_hh.view(G, 3, H, H)
+    return torch.cat([torch.block_diag(*gates[:, k]) for k in range(3)])
+
+
+_GRU_TEMPLATES: dict = {}
+
+
+def _gru_template(d_in: int, hidden: int, device: torch.device, dtype: torch.dtype) -> nn.GRU:
+    """A torch.nn.GRU of this size that functional_call runs with an encoder's own weights (never trained)."""
+    key = (d_in, hidden, str(device), dtype)
+    if key not in _GRU_TEMPLATES:  # its initialisation must not move the generators the dropout masks come from
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            _GRU_TEMPLATES[key] = nn.GRU(d_in, hidden, batch_first=True, bidirectional=True, device=device, dtype=dtype)
+    return _GRU_TEMPLATES[key]
 
 
 class AuxHeads(nn.Module):
@@ -192,6 +260,15 @@ class HierarchicalModel(nn.Module):
         # HAN has no auxiliary heads; HAN-ROCK with A = 0 has no auxiliary encoders for them to read
         with_heads = shape.architecture == "flat_mtl" or self.rock
         self.aux_heads = AuxHeads(N, d, shape.aux_classes) if with_heads and N else None
+
+    def use_recurrence(self, recurrence: str) -> "HierarchicalModel":
+        """Run every encoder's biGRU with `recurrence` (RECURRENCES); parameters and checkpoints are unchanged."""
+        if recurrence not in RECURRENCES:
+            raise ValueError(f"unknown recurrence {recurrence!r}; choose one of {RECURRENCES}")
+        for module in self.modules():
+            if isinstance(module, Encoder):
+                module.recurrence = recurrence
+        return self
 
     def forward(self, words: torch.Tensor, lengths: torch.Tensor, windows: torch.Tensor,
                 return_attention: bool = False) -> ModelOutput:

@@ -125,7 +125,7 @@ def sample_config(trial: optuna.Trial, profile: Profile, condition: Condition, h
         optimizer=profile.optimizer, epochs=profile.epochs, sampler=profile.sampler, compile=profile.compile,
         seed=trial_seed(profile, trial.number),
         embedding_trainable=profile.embeddings.trainable if profile.embeddings else True,
-        class_weights=profile.class_weights,
+        class_weights=profile.class_weights, gru=profile.gru,
     )
 
 

@@ -29,12 +29,12 @@ HYPOTHESES = ("h1", "h2", "h3")
 TABLE_VIEWS = {"h1": "table1_h1", "h2": "table2_h2", "h3": "table3_h3"}  # the view of sql/views.sql printing each
 PROFILE_KEYS = {"name", "seed", "trials_per_condition", "epochs", "capacity_total",
                 "h2_primary_units", "default_primary_units", "embedding_dim", "optimizer", "sampler",
-                "median_pruning", "space", "bootstrap", "compile", "embeddings", "class_weights"}
+                "median_pruning", "space", "bootstrap", "compile", "embeddings", "class_weights", "gru"}
 SPACE_KEYS = {"learning_rate", "batch_size", "l2", "content_size", "dropout", "recurrent_dropout", "primary_weight",
               "primary_units"}
 # the values TrainConfig accepts (training.OPTIMISERS, training.SAMPLERS), checked here without importing torch
 CHOICES = {"optimizer": ("sgd", "adam"), "sampler": ("dialogue", "shuffle"), "compile": ("auto", "on", "off"),
-           "class_weights": ("none", "balanced")}
+           "class_weights": ("none", "balanced"), "gru": ("auto", "fused", "torch")}
 INT_SPACE_KEYS = {"batch_size", "content_size"}
 NESTED_INTS = {"median_pruning": {"first_epoch", "every"}, "bootstrap": {"resamples", "seed"}}
 
@@ -70,6 +70,7 @@ class Profile:
     compile: str = "off"  # torch.compile the attention kernel: pays off for large models only
     embeddings: VectorSpec | None = None  # pretrained word vectors (None: the settings', else learnt from scratch)
     class_weights: str = "none"  # primary cross-entropy weighted per class: none (the paper) or balanced
+    gru: str = "auto"  # the biGRUs' recurrence: fused (kernels.py), torch (nn.GRU, cuDNN), auto: torch on CUDA
 
 
 def profile_path(name: str) -> Path:

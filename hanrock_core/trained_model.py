@@ -41,8 +41,8 @@ from .io import atomic_directory
 from .metrics import classification_metrics, regression_metrics
 from .model import HierarchicalModel, ModelShape
 from .narrative import FAMILIES, build_narratives, normalise
-from .training import (TaskData, TrainConfig, model_shape, primary_outputs, resolve_device, save_checkpoint,
-                       setup_kernels)
+from .training import (TaskData, TrainConfig, model_shape, primary_outputs, resolve_device, resolve_recurrence,
+                       save_checkpoint, setup_kernels)
 from .vocabulary import OOV_ID, PAD_ID, Vocabulary, encode
 
 FORMAT = 1
@@ -388,7 +388,7 @@ def predict_talkturns(trained: TrainedModel, table: pd.DataFrame, attention: boo
     config = trained.config
     where = resolve_device(device)
     setup_kernels(config, where)  # the kernels training used: the same arithmetic
-    network = trained.network.to(where)
+    network = trained.network.to(where).use_recurrence(resolve_recurrence(config.gru, where))
     windows = data.windows(trained.card["inputs"]["content_size"])
     outputs = primary_outputs(network, data, windows, rows, config.eval_batch_size, where).double()  # (n, K)
     out = table.loc[rows, [c for c in ("utterance_id", "dialogue", "turn_index", "speaker", "split") if c in table]]

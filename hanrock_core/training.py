@@ -24,7 +24,7 @@ from .errors import InputError
 from .io import atomic_path
 from .kernels import compile_kernels
 from .metrics import classification_metrics, regression_metrics, selection_metric
-from .model import ARCHITECTURES, HierarchicalModel, ModelShape
+from .model import ARCHITECTURES, RECURRENCES, HierarchicalModel, ModelShape
 from .vocabulary import MAX_WORDS, Vocabulary, build_vocabulary, encode
 
 SAMPLERS = ("dialogue", "shuffle")
@@ -67,6 +67,7 @@ class TrainConfig:
     compile: str = "auto"  # torch.compile the attention kernel: auto (on CPU when it works), on, off
     embedding_trainable: bool = True  # pretrained vectors are fine-tuned (the authors'); False freezes them
     class_weights: str = "none"  # primary cross-entropy: none (the paper) or balanced (n / (K n_c) per class)
+    gru: str = "auto"  # biGRU recurrence: fused (kernels.py), torch (nn.GRU; cuDNN on CUDA); auto: torch on CUDA
 
     def validate(self) -> None:
         """Refuse values outside Table 6's ranges or inconsistent ones, before any training."""
@@ -96,6 +97,8 @@ class TrainConfig:
             problems.append(f"compile {self.compile!r} is not auto, on or off")
         if self.epochs < 1:
             problems.append(f"epochs {self.epochs} must be >= 1")
+        if self.gru not in ("auto", *RECURRENCES):
+            problems.append(f"gru {self.gru!r} is not auto, fused or torch")
         if self.class_weights not in CLASS_WEIGHTS:
             problems.append(f"class_weights {self.class_weights!r} is not one of {CLASS_WEIGHTS}")
         if problems:
@@ -235,6 +238,13 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def resolve_recurrence(name: str, device: torch.device) -> str:
+    """The biGRU recurrence a run uses: `auto` is torch.nn.GRU (cuDNN) on CUDA, the fused kernel elsewhere."""
+    if name == "auto":
+        return "torch" if torch.device(device).type == "cuda" else "fused"
+    return name
+
+
 def setup_kernels(config: TrainConfig, device: torch.device) -> bool:
     """Compile the attention kernel when asked (`auto`: on CPU unless HANROCK_COMPILE=0)."""
     wanted = config.compile == "on" or (
@@ -330,7 +340,7 @@ def train(data: TaskData, config: TrainConfig, loss_weights: np.ndarray,
     setup_kernels(config, device)
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
-    model = make_model(data, config).to(device)
+    model = make_model(data, config).to(device).use_recurrence(resolve_recurrence(config.gru, device))
     if model.aux_heads is None:
         weights = weights[:1] / weights[:1]  # a single-task model: the primary loss alone
     weights = weights.to(device)
@@ -415,4 +425,4 @@ def load_checkpoint(path: str | Path) -> dict:
 
 __all__ = ["TaskData", "TrainConfig", "TrainResult", "TrainingDiverged", "batches", "build_task_data",
            "distinct_talkturns", "load_checkpoint", "losses", "make_model", "model_shape", "predict", "primary_outputs",
-           "save_checkpoint", "train"]
+           "resolve_recurrence", "save_checkpoint", "train"]

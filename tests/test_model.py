@@ -10,7 +10,7 @@ from torch.func import functional_call
 from torch.nn import functional as F
 
 from hanrock_core import kernels
-from hanrock_core.model import HierarchicalModel, ModelShape
+from hanrock_core.model import RECURRENCES, HierarchicalModel, ModelShape
 
 KINDS = ("regression", "class", "regression")
 
@@ -27,7 +27,7 @@ def _inputs(generator):
 def _sequence(encoder, x, group: int = 0):
     """One sequence (n, d) through encoder `group`, the plain way: nn.GRU, no padding, no batching."""
     G = encoder.groups
-    template = torch.nn.GRU(x.shape[-1], encoder.hidden, batch_first=True)
+    template = torch.nn.GRU(x.shape[-1], encoder.hidden, batch_first=True, device=x.device)
 
     def direction(d, seq):
         weights = {"weight_ih_l0": encoder.weight_ih[d], "weight_hh_l0": encoder.weight_hh[d],
@@ -63,20 +63,27 @@ def straightforward(model: HierarchicalModel, words, lengths, windows):
     return torch.stack(primary), (torch.stack(aux, dim=1) if aux[0] is not None else None)
 
 
+DEVICES = [pytest.param("cpu", id="cpu"),
+           pytest.param("cuda", id="cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here"))]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("recurrence", RECURRENCES)
 @pytest.mark.parametrize("architecture, aux_units", [("han_rock", 2), ("han_rock", 1), ("flat_mtl", 2), ("han", 0)])
-def test_fast_path_equals_per_sample_computation(architecture, aux_units):
+def test_fast_path_equals_per_sample_computation(architecture, aux_units, recurrence, device):
+    """Both recurrences, on every device there is: outputs and gradients equal the plain per-sample model."""
     torch.manual_seed(0)
     g = torch.Generator().manual_seed(1)
     shape = ModelShape(architecture, 30, 4, KINDS, primary_units=5, aux_units=aux_units, embedding_dim=8)
-    model = HierarchicalModel(shape).eval()
-    words, lengths, windows = _inputs(g)
+    model = HierarchicalModel(shape).to(device).eval().use_recurrence(recurrence)
+    words, lengths, windows = (t.to(device) for t in _inputs(g))
     fast = model(words, lengths, windows)
     slow_primary, slow_aux = straightforward(model, words, lengths, windows)
     torch.testing.assert_close(fast.primary, slow_primary, atol=1e-5, rtol=1e-5)
     if slow_aux is not None:
         torch.testing.assert_close(fast.aux, slow_aux, atol=1e-5, rtol=1e-5)
-    w_p = torch.randn(fast.primary.shape, generator=g)
-    w_a = torch.randn(fast.aux.shape, generator=g) if fast.aux is not None else None
+    w_p = torch.randn(fast.primary.shape, generator=g).to(device)
+    w_a = torch.randn(fast.aux.shape, generator=g).to(device) if fast.aux is not None else None
 
     def grads(primary, aux):
         model.zero_grad()
@@ -145,3 +152,29 @@ def test_compiled_attention_kernel_matches_the_eager_one():
     kernels.compile_kernels(False)
     for eager, fused in zip(*results):
         torch.testing.assert_close(fused, eager, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_both_recurrences_draw_the_same_dropout_and_share_checkpoints(device):
+    """Training mode with dropout and recurrent dropout: the same seed gives the same outputs and
+    gradients either way, and a state_dict of one backend is the other's."""
+    torch.manual_seed(0)
+    shape = ModelShape("han_rock", 30, 4, KINDS, primary_units=5, aux_units=2, embedding_dim=8, dropout=0.3,
+                       recurrent_dropout=0.3)
+    model = HierarchicalModel(shape).to(device).train()
+    words, lengths, windows = (t.to(device) for t in _inputs(torch.Generator().manual_seed(1)))
+    results = {}
+    for recurrence in RECURRENCES:
+        model.use_recurrence(recurrence).zero_grad()
+        torch.manual_seed(5)
+        out = model(words, lengths, windows)
+        (out.primary.sum() + out.aux.square().sum()).backward()
+        results[recurrence] = (out.primary.detach(), {n: p.grad.clone() for n, p in model.named_parameters()})
+    (fused, fused_grads), (plain, plain_grads) = results["fused"], results["torch"]
+    torch.testing.assert_close(plain, fused, atol=1e-5, rtol=1e-5)
+    for name in fused_grads:
+        torch.testing.assert_close(plain_grads[name], fused_grads[name], atol=1e-5, rtol=1e-5, msg=name)
+    other = HierarchicalModel(shape).to(device).eval().use_recurrence("torch")
+    other.load_state_dict(model.state_dict())
+    torch.testing.assert_close(other(words, lengths, windows).primary,
+                               model.eval().use_recurrence("fused")(words, lengths, windows).primary, atol=1e-5, rtol=1e-5)

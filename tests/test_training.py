@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from hanrock_core.auxiliary_target import build_auxiliary_targets
 from hanrock_core.corpora import read_iemocap
@@ -109,10 +110,28 @@ def test_samplers(corpus):
     assert distinct(dialogue) < 0.5 * distinct(shuffled)  # windows of one dialogue share their talkturns
 
 
+def test_the_torch_recurrence_trains_the_same_model(corpus):
+    """gru: torch (nn.GRU on packed sequences) and gru: fused give the same training run, dropout included."""
+    data = _data(corpus, "emotion")
+    runs = {gru: train(data, TrainConfig(**{**QUICK, "epochs": 2, "gru": gru}), _weights(data)) for gru in ("fused", "torch")}
+    fused, plain = runs["fused"], runs["torch"]
+    for a, b in zip(fused.history, plain.history):
+        assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-6)
+    for name, value in fused.state_dict.items():
+        torch.testing.assert_close(plain.state_dict[name], value, atol=1e-4, rtol=1e-3, msg=name)
+    with pytest.raises(InputError, match="gru 'cudnn' is not auto, fused or torch"):
+        TrainConfig(gru="cudnn").validate()
+
+
 def test_bench_prints_engine_figures_without_the_reference(tmp_path):
     from hanrock_core.bench import report, run
 
-    figures = run(reference=tmp_path / "absent.py", steps=1, epoch_talkturns=150, compile="off")
+    figures = run(reference=tmp_path / "absent.py", steps=1, epoch_talkturns=150, compile="off", device="cpu")
+    assert figures["device"] == "cpu" and figures["gpu"] is None and figures["gru"] == "fused"
+    assert set(figures["backends"]) == {"fused", "torch"} and all(f["engine_talkturns_per_s"] > 0
+                                                                    for f in figures["backends"].values())
+    assert figures["engine_talkturns_per_s"] == figures["backends"]["fused"]["engine_talkturns_per_s"]
+    assert "engine, gru torch:" in report(figures)
     assert figures["reference_talkturns_per_s"] is None and figures["speedup"] is None
     assert figures["engine_talkturns_per_s"] > 0 and figures["gflops"] > 0 and figures["gemm_gflops"] > 0
     assert figures["content_ratio"] == pytest.approx(figures["epoch_s_content30"] / figures["epoch_s_content1"], rel=0.02)
