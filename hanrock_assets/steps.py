@@ -214,7 +214,7 @@ def models(settings: Settings, hypothesis: str, key: str, trials_table: pd.DataF
     A changed model fails the step (it would be refused by `hanrock predict`); a condition without
     a kept model (trained before models were kept) is listed and logged, never hidden."""
     folder = settings.home / "models" / hypothesis / key
-    rows, missing = [], []
+    rows, missing, labels = [], [], None
     conditions = [c for c in dict.fromkeys(trials_table["condition"]) if c != FLOOR] if len(trials_table) else []
     for condition in conditions:
         if not (folder / condition / "SHA256SUMS").exists():
@@ -224,7 +224,7 @@ def models(settings: Settings, hypothesis: str, key: str, trials_table: pd.DataF
             card = open_card(folder / condition)
         except InputError as exc:
             raise dg.Failure(description=f"{hypothesis} {key} {condition}: {exc}") from None
-        metric, shape = card["selection"]["metric"], card["shape"]
+        metric, shape, labels = card["selection"]["metric"], card["shape"], card["labels"]
         rows.append({"condition": condition, "trial": card["trial"], "state": card["state"], "epoch": card["best_epoch"],
                      f"dev {metric}": round(card["metrics"]["dev"].get(metric, float("nan")), 4),
                      f"test {metric}": round(card["metrics"]["test"].get(metric, float("nan")), 4),
@@ -236,7 +236,6 @@ def models(settings: Settings, hypothesis: str, key: str, trials_table: pd.DataF
         log.warning(f"{hypothesis} {key} {condition}: no kept model in {folder / condition} (its selected trial ran "
                     "before models were kept); re-run the study in a fresh data directory to keep one")
     table = pd.DataFrame(rows)
-    labels = rows and open_card(folder / rows[0]["condition"])["labels"]
     log.info(f"{hypothesis} {key}: {len(rows)} kept models, {folder_bytes(folder) / 1e6:.1f} MB in {folder}")
     example = f"{hypothesis}/{key}/{rows[0]['condition']}" if rows else f"{hypothesis}/{key}/CONDITION"
     return StepResult(None, {

@@ -26,7 +26,7 @@ from .io import atomic_path
 from .loss_weight import assign_loss_weights
 from .model import HierarchicalModel
 from .study import Profile
-from .trained_model import TrainedModel
+from .trained_model import TrainedModel, sha256_of
 from .training import (
     TaskData,
     TrainConfig,
@@ -99,10 +99,6 @@ def default_models(data: TaskData, mi: pd.Series, profile: Profile, seed: int) -
     return ReportModels(config, weights.to_numpy(), f"profile {profile.name} defaults (no study trials yet)")
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _fingerprint(data: TaskData, models: ReportModels) -> str:
     """What the checkpoints depend on: data, vocabulary, hyper-parameters, loss weights."""
     h = hashlib.sha256()
@@ -141,7 +137,7 @@ def trained_pair(data: TaskData, models: ReportModels, directory: Path,
         result = train(data, models.config, weights,
                        on_epoch=lambda e, r, tag=name.upper(): log(f"{tag} epoch {e}: train loss {r['train_loss']:.4f}"))
         path = save_checkpoint(result.state_dict, directory / f"{name}.pt")
-        entries[name] = {"sha256": _sha256(path), "best_epoch": result.best_epoch, "test": result.test}
+        entries[name] = {"sha256": sha256_of(path), "best_epoch": result.best_epoch, "test": result.test}
         pair[name] = (_load(data, models.config, path, entries[name]["sha256"]), result.test)
     with atomic_path(manifest_path) as tmp:
         tmp.write_text(json.dumps(entries, indent=1, default=float))
@@ -152,7 +148,7 @@ def _load(data: TaskData, config: TrainConfig, path: Path, sha256: str) -> Hiera
     """A model from its checkpoint, after checking the file is the one that was written."""
     if not path.exists():
         raise InputError("checkpoint is missing", path, hint=f"delete {path.parent / 'models.json'} and re-run to retrain")
-    if _sha256(path) != sha256:
+    if sha256_of(path) != sha256:
         raise InputError("checkpoint does not match the SHA-256 recorded when it was written: the file is damaged "
                          "or was replaced", path, hint=f"delete {path.parent} and re-run to retrain both models")
     model = make_model(data, config)

@@ -324,8 +324,7 @@ def read_byo_file(spec_path: str | Path, path: str | Path, split: str = "test") 
         raise InputError("data file not found", path, hint="give the CSV (or Parquet) file of new conversations")
     table = _split_table(spec, split, Path(path), labels_required=False)
     _refuse_duplicates(table)
-    table["turn_index"] = table.groupby("dialogue")["_order"].rank(method="first").astype(int) - 1
-    return finalise_table(table.drop(columns=["_order", "_line", "_file"]), str(path))
+    return _finalise(table, str(path))
 
 
 def read_byo(spec_path: str | Path, root: str | Path | None = None) -> pd.DataFrame:
@@ -346,6 +345,10 @@ def read_byo(spec_path: str | Path, root: str | Path | None = None) -> pd.DataFr
                          hint="keep each session (columns.session, default the dialogue) in one file")
     if spec.speaker_disjoint:
         check_speakers_disjoint(table, str(spec.path))
+    return _finalise(table, str(spec.path))
+
+
+def _finalise(table: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Talkturn order from the order column within each dialogue, the helper columns dropped, then the table checks."""
     table["turn_index"] = table.groupby("dialogue")["_order"].rank(method="first").astype(int) - 1
-    table = table.drop(columns=["_order", "_line", "_file"])
-    return finalise_table(table, str(spec.path))
+    return finalise_table(table.drop(columns=["_order", "_line", "_file"]), source)
