@@ -352,9 +352,9 @@ def _truth(trained: TrainedModel, table: pd.DataFrame) -> torch.Tensor:
     return torch.tensor([index[v] if not pd.isna(v) else -1 for v in values], dtype=torch.long)
 
 
-def task_data(trained: TrainedModel, table: pd.DataFrame) -> TaskData:
-    """Word ids (unseen words -> the out-of-vocabulary id, as in training), dialogues and labels of `table`."""
-    words, lengths = encode(pd.Series(model_inputs(trained, table).to_numpy()), trained.vocab, trained.card["inputs"]["max_words"])
+def task_data(trained: TrainedModel, table: pd.DataFrame, inputs: pd.Series) -> TaskData:
+    """Word ids of the model inputs (unseen words -> the out-of-vocabulary id, as in training), dialogues and labels."""
+    words, lengths = encode(pd.Series(inputs.to_numpy()), trained.vocab, trained.card["inputs"]["max_words"])
     split = table["split"].astype(str).to_numpy() if "split" in table.columns else np.full(len(table), "new")
     return TaskData(words=words, lengths=lengths, dialogue_codes=pd.factorize(table["dialogue"])[0],
                     turn_index=table["turn_index"].to_numpy(dtype=np.int64), split=split, primary=_truth(trained, table),
@@ -381,7 +381,8 @@ def predict_talkturns(trained: TrainedModel, table: pd.DataFrame, attention: boo
     """One row per talkturn (of `split`, or all): id, prediction, class probabilities or the value,
     the label when the table has it, and with `attention` the word and talkturn levels of A.5."""
     table = ordered_talkturns(table, source)
-    data = task_data(trained, table)
+    inputs = model_inputs(trained, table)  # (n,) normalised narratives, built once
+    data = task_data(trained, table, inputs)
     rows = np.arange(len(table)) if split is None else np.flatnonzero(data.split == split)
     if len(rows) == 0:
         raise InputError(f"no talkturns to predict (split {split!r} has none)" if split else "no talkturns to predict", source)
@@ -408,7 +409,7 @@ def predict_talkturns(trained: TrainedModel, table: pd.DataFrame, attention: boo
         samples = []
         for start in range(0, len(rows), config.eval_batch_size):
             samples += window_attention(network, data, windows, rows[start: start + config.eval_batch_size], where)
-        tokens = model_inputs(trained, table).str.split()
+        tokens = inputs.str.split()
         out["window"] = [[data.utterance_ids[r] for r in s.rows] for s in samples]
         out["talkturn_attention"] = [[attention_level(z) for z in zscore(s.talkturn)] for s in samples]
         out["words"] = [list(tokens.iloc[s.row][: len(s.words[-1])]) for s in samples]
