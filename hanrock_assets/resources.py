@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+from enum import Enum
 from pathlib import Path
 
 import dagster as dg
@@ -49,6 +50,13 @@ class PlatformResource(dg.ConfigurableResource):
         return platform_settings(self.config_file, self.home)
 
 
+class OnChangedInputs(str, Enum):
+    """What a study step does when a partition's stored studies were trained on other inputs."""
+
+    new_study = "new_study"
+    refuse = "refuse"
+
+
 class StudyResource(dg.ConfigurableResource):
     """The study profile (quick, standard, paper, or a YAML file of your own) and where studies are stored."""
 
@@ -58,6 +66,11 @@ class StudyResource(dg.ConfigurableResource):
                                          "(empty: $HANROCK_OPTUNA_STORAGE, else one SQLite file per study)")
     torch_threads: int = Field(1, description="torch threads per training step; the multiprocess executor runs "
                                               "one step per core, so more threads than 1 oversubscribe the CPU")
+    on_changed_inputs: OnChangedInputs = Field(
+        OnChangedInputs.new_study,
+        description="when the stored studies of a partition were trained on other inputs (profile, narratives, "
+                    "targets, data or code): new_study starts new studies and keeps the old ones as superseded; "
+                    "refuse stops the step saying what differs")
 
     def load(self, settings: Settings | None = None) -> Profile:
         """The profile; word vectors from the settings when the profile names none (they are this machine's)."""
@@ -65,6 +78,10 @@ class StudyResource(dg.ConfigurableResource):
         if settings is not None and profile.embeddings is None and settings.embeddings is not None:
             profile = dataclasses.replace(profile, embeddings=settings.embeddings)
         return profile
+
+    def changed_inputs(self) -> str:
+        """new_study or refuse (search.check_inputs)."""
+        return OnChangedInputs(self.on_changed_inputs).value
 
     def threads(self) -> int:
         return max(1, self.torch_threads)

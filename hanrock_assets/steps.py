@@ -7,6 +7,7 @@ asset modules and `jobs.py` only wire these to Dagster: an edit here is what bot
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -172,9 +173,13 @@ def trials(settings: Settings, study: StudyResource, hypothesis: str, key: str, 
     """Every condition of `hypothesis` on one dataset.task (and its bag-of-words floor); rows in DuckDB."""
     with StepWaiting(settings.home) as announced:  # before loading: the steps launched with this one see it
         part = partition_data(settings, key, inputs)
-        table = run_hypothesis(part, study.load(settings), hypothesis, settings.home / "studies", results_db(settings),
-                               log=log.info, storage_url=study.study_storage(), threads=study.threads(),
-                               announced=announced)
+        try:
+            table = run_hypothesis(part, study.load(settings), hypothesis, settings.home / "studies",
+                                   results_db(settings), log=log.info, storage_url=study.study_storage(),
+                                   threads=study.threads(), announced=announced,
+                                   on_changed_inputs=study.changed_inputs())
+        except InputError as exc:  # what the user can fix: said in words, without a traceback
+            raise dg.Failure(description=f"{hypothesis} {key}: {exc}") from None
     return StepResult(table, trials_metadata(table, results_db(settings), hypothesis, key, part))
 
 
@@ -196,15 +201,31 @@ def trials_metadata(table: pd.DataFrame, db: Path, hypothesis: str, key: str, pa
         "word_vectors": dg.MetadataValue.text(part.vectors.describe() if part.vectors
                                               else "none (embeddings learnt from scratch)"),
     }
+    dataset, task = split_task_key(key)
+    stage_key = {"hypothesis": hypothesis, "dataset": dataset, "task": task, "identity": str(table["identity"].iloc[0])}
+    meta.update(identity_metadata(pd.read_parquet(staged_file(db, "study_identities", stage_key)).iloc[0]))
     if len(neural):
         top = neural.iloc[0]
-        dataset, task = split_task_key(key)
-        epochs = pd.read_parquet(staged_file(db, "epochs", {"hypothesis": hypothesis, "dataset": dataset, "task": task}))
+        epochs = pd.read_parquet(staged_file(db, "all_epochs", stage_key))
         curve = epochs[(epochs["condition"] == top["condition"]) & (epochs["trial"] == int(top["trial"]))]
         curve = curve.sort_values("epoch")[["epoch", "dev_value", "test_value"]]
         title = f"{key} {top['condition']} trial {top['trial']}"
         meta.update(plot_metadata("learning_curve", learning_curve(curve, title, top["metric"]),
                                   plot_dir(db.parent) / hypothesis / f"{key}.learning_curve.png", title))
+    return meta
+
+
+def identity_metadata(row: pd.Series) -> dict:
+    """What the studies were trained on, and what changed since the studies they superseded."""
+    parts = json.loads(row["parts"])
+    meta = {"study_identity": dg.MetadataValue.text(str(row["identity"])),
+            "profile": dg.MetadataValue.text(str(row["profile"])),
+            "inputs": dg.MetadataValue.json(parts)}
+    if isinstance(row.get("previous"), str):
+        meta["superseded"] = dg.MetadataValue.md(
+            f"These inputs differ from those of the studies this partition used before ({row['previous']}) in: "
+            f"**{row['differs']}**. New studies were trained; the old ones stay queryable "
+            "(`hanrock results superseded`) and no table mixes them.")
     return meta
 
 

@@ -179,13 +179,22 @@ def _results(args: argparse.Namespace) -> None:
     path = args.db or load_settings().home / "results.duckdb"
     if not Path(path).exists():
         raise InputError("no results yet", path, hint="run a study first, e.g. dagster job execute -m hanrock_assets -j h1_study")
+    view = RESULT_VIEWS.get(args.view, args.view)
     with connect(path, read_only=True) as conn, pd.option_context("display.width", 250, "display.max_columns", 20):
-        columns = [c[0] for c in conn.execute(f"DESCRIBE {args.view}").fetchall()]
+        columns = [c[0] for c in conn.execute(f"DESCRIBE {view}").fetchall()]
         if args.dataset and "dataset" not in columns:
             raise InputError(f"{args.view} has one column per paper task and no dataset column",
                              hint="use results_long, significance or mutual_information with --dataset")
         where, params = (" WHERE dataset = ?", [args.dataset]) if args.dataset else ("", [])
-        print(conn.execute(f"SELECT * FROM {args.view}{where}", params).df().to_string(index=False))
+        rows = conn.execute(f"SELECT * FROM {view}{where}", params).df()
+        if rows.empty and args.view == "superseded":
+            print("no superseded studies: every partition's rows come from the inputs its studies were trained on")
+            return
+        print(rows.to_string(index=False))
+
+
+# `hanrock results NAME`: the views of sql/views.sql, and short names for a few
+RESULT_VIEWS = {"superseded": "superseded_studies", "identities": "current_identities"}
 
 
 def _screenshot(args: argparse.Namespace) -> None:
@@ -277,7 +286,11 @@ def build_parser() -> argparse.ArgumentParser:
     results = sub.add_parser("results", help="print a results table or view (read-only)")
     results.add_argument("view", nargs="?", default="table1_h1",
                          choices=["table1_h1", "table2_h2", "table3_h3", "table4_class_f1",
-                                  "table7_best_hyperparameters", "results_long", "significance", "mutual_information"])
+                                  "table7_best_hyperparameters", "results_long", "significance", "mutual_information",
+                                  "trials", "superseded", "identities"],
+                         help="a paper table, results_long, significance, mutual_information, trials (current "
+                              "studies), superseded (studies whose inputs changed since), identities (what each "
+                              "partition's current studies were trained on)")
     results.add_argument("--dataset", help="only this dataset's rows (views with a dataset column)")
     results.add_argument("--db", type=Path, help="results file (default: $HANROCK_HOME/results.duckdb)")
     results.set_defaults(func=_results)

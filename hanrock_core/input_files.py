@@ -8,6 +8,7 @@ the file, line and bytes that do not decode.  Nothing is decoded with replacemen
 from __future__ import annotations
 
 import codecs
+import csv
 import io
 import re
 from pathlib import Path
@@ -80,13 +81,39 @@ def read_text(path: str | Path, what: str = "file") -> str:
     return decode(read_bytes(path, what), path)
 
 
-def read_csv_file(path: str | Path, what: str, **read_kwargs) -> pd.DataFrame:
-    """A CSV file decoded strictly and parsed by pandas; parse errors name the file and line."""
+def record_lines(text: str, records: int) -> np.ndarray:
+    """The physical line on which each data record of a CSV text starts (a quoted cell may span lines).
+
+    Blank lines are skipped as pandas skips them; where the count still disagrees with the
+    `records` pandas read (an unusual dialect), one line per record after the header is assumed.
+    """
+    reader = csv.reader(io.StringIO(text))
+    starts, previous = [], 0
+    try:
+        for row in reader:
+            if row:
+                starts.append(previous + 1)
+            previous = reader.line_num
+    except csv.Error:
+        starts = []
+    if len(starts) != records + 1:
+        return np.arange(2, records + 2)
+    return np.asarray(starts[1:], dtype=np.int64)
+
+
+def read_csv_file(path: str | Path, what: str, index_by_line: bool = False, **read_kwargs) -> pd.DataFrame:
+    """A CSV file decoded strictly and parsed by pandas; parse errors name the file and line.
+
+    With `index_by_line` the frame's index is the physical line each record starts on, so that a
+    reader can name the line of a bad cell even after a quoted cell that spans lines."""
     text = read_text(path, what)
     if not text.strip():
         raise InputError(f"the {what} is empty", path, hint="restore the file, or remove it if it holds no data")
     try:
-        return pd.read_csv(io.StringIO(text), **read_kwargs)
+        frame = pd.read_csv(io.StringIO(text), **read_kwargs)
+        if index_by_line:
+            frame.index = pd.Index(record_lines(text, len(frame)), name="line")
+        return frame
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
         found = _PARSER_LINE.search(str(exc))
         raise InputError(f"cannot parse {what}: {str(exc).strip()}", path, int(found[1]) if found else None,
@@ -101,8 +128,12 @@ def refuse_empty_table(frame: pd.DataFrame, path: str | Path, what: str) -> None
                          hint="restore the rows, or remove the file if it holds no data")
 
 
+def _line(lines, first_line: int, i: int) -> int:
+    return int(lines[i]) if lines is not None else first_line + i
+
+
 def _parsed_numbers(values: pd.Series, path: str | Path, column: str, what: str, first_line: int,
-                    integer: bool) -> pd.Series:
+                    integer: bool, lines=None) -> pd.Series:
     """`numbers` for a column a parser already read as numbers: only infinities and fractions remain to refuse."""
     out = values.to_numpy(dtype=float, na_value=np.nan)
     finite = np.isfinite(out)
@@ -110,19 +141,20 @@ def _parsed_numbers(values: pd.Series, path: str | Path, column: str, what: str,
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         words = "must be an integer" if np.isfinite(out[i]) else "is not a finite number (infinite or beyond float range)"
-        raise InputError(f"{what} {values.iloc[i]!r} {words}", path, first_line + i, column)
+        raise InputError(f"{what} {values.iloc[i]!r} {words}", path, _line(lines, first_line, i), column)
     return pd.Series(out, index=values.index, dtype="float64")
 
 
 def numbers(values: pd.Series, path: str | Path, column: str, what: str = "value",
-            first_line: int = 2, integer: bool = False) -> pd.Series:
+            first_line: int = 2, integer: bool = False, lines=None) -> pd.Series:
     """Parse a column of numbers; empty cells stay missing, anything else that is not a finite number stops.
 
     Catches decimal commas, `NaN` written out, `inf`, numbers beyond float range and, with `integer`,
-    fractions.  `first_line` is the file line of the first row (2 under a header).
+    fractions.  `first_line` is the file line of the first row (2 under a header); `lines`, where
+    given, is each row's own line (records that span lines).
     """
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-        return _parsed_numbers(values, path, column, what, first_line, integer)
+        return _parsed_numbers(values, path, column, what, first_line, integer, lines)
     text = values.astype("string").str.strip()
     present = (text.notna() & (text != "")).to_numpy(dtype=bool, na_value=False)
     parsed = pd.to_numeric(text.where(pd.Series(present, index=text.index)), errors="coerce")
@@ -140,7 +172,7 @@ def numbers(values: pd.Series, path: str | Path, column: str, what: str = "value
         problem = f"{what} {raw!r} {words}"
         if isinstance(raw, str) and re.fullmatch(r"\s*[-+]?\d+,\d+\s*", raw):
             problem += " (a decimal comma? write 0.5, not 0,5)"
-        raise InputError(problem, path, first_line + i, column)
+        raise InputError(problem, path, _line(lines, first_line, i), column)
     return pd.Series(out, index=values.index, dtype="float64")
 
 

@@ -2,11 +2,13 @@
 
 The authors stop a trial whose best dev metric so far is worse than the median of the other
 trials' running averages at the same epoch (checked from epoch 5, then every 2 epochs).  Here
-"the other trials" are the condition's trials with a lower number that reached that epoch, and a
-trial that is checked waits until each lower-numbered trial still running has reached the epoch
-(or ended).  So trial k sees exactly what it would see if the trials ran one after another, and a
-study gives the same results with one worker or several.  Each trial's hyper-parameters are a
-function of the sampler seed, the trial number and the parameter name only.
+"the other trials" are the condition's trials in a lower slot that reached that epoch, and a
+trial that is checked waits until each lower-slot trial still running (or queued) has reached the
+epoch (or ended).  So trial k sees exactly what it would see if the trials ran one after another,
+and a study gives the same results with one worker or several.  Each trial's hyper-parameters are
+a function of the sampler seed, its slot and the parameter name only.  A trial's slot is its
+`slot` user attribute (search.py queues each slot with it, and queues an interrupted slot again
+as itself), else its Optuna number.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ STALL_LIMIT_S = 1800.0  # a lower trial that reports nothing for this long (its 
 
 
 class TrialNumberSampler(optuna.samplers.BaseSampler):
-    """Random search in which trial k's value of a parameter depends on (seed, k, parameter) only."""
+    """Random search in which slot k's value of a parameter depends on (seed, k, parameter) only."""
 
     def __init__(self, seed: int):
         self.seed = seed
@@ -35,8 +37,13 @@ class TrialNumberSampler(optuna.samplers.BaseSampler):
         return {}
 
     def sample_independent(self, study, trial: FrozenTrial, param_name: str, param_distribution):
-        seed = zlib.crc32(f"{self.seed}/{trial.number}/{param_name}".encode())
+        seed = zlib.crc32(f"{self.seed}/{slot_of(trial)}/{param_name}".encode())
         return optuna.samplers.RandomSampler(seed=seed).sample_independent(study, trial, param_name, param_distribution)
+
+
+def slot_of(trial) -> int:
+    """The trial's slot: which of the condition's trials it is, whatever attempt ran it."""
+    return int(trial.user_attrs.get("slot", trial.number))
 
 
 def _interrupted(trial: FrozenTrial) -> bool:
@@ -46,7 +53,7 @@ def _interrupted(trial: FrozenTrial) -> bool:
 
 class OrderedMedianPruner(optuna.pruners.BasePruner):
     """Stop trial k at a checked epoch when its best value so far is worse than the median running
-    average of the lower-numbered trials at that epoch (the study's direction says what is worse)."""
+    average of the lower-slot trials at that epoch (the study's direction says what is worse)."""
 
     def __init__(self, first_epoch: int = 5, every: int = 2, log=None):
         self.first_epoch, self.every, self.log = first_epoch, max(1, every), log
@@ -58,7 +65,7 @@ class OrderedMedianPruner(optuna.pruners.BasePruner):
         step = trial.last_step
         if step is None or not self.checked(step):
             return False
-        others = self._lower_trials_at(study, trial.number, step)
+        others = self._lower_trials_at(study, slot_of(trial), step)
         if not others:
             return False
         averages = [np.mean([v for s, v in t.intermediate_values.items() if s <= step]) for t in others]
@@ -68,12 +75,13 @@ class OrderedMedianPruner(optuna.pruners.BasePruner):
         median = float(np.median(averages))
         return best < median if maximise else best > median
 
-    def _lower_trials_at(self, study: optuna.Study, number: int, step: int) -> list[FrozenTrial]:
-        """The trials numbered below `number` that reached `step`, once each running one has reached it or ended."""
+    def _lower_trials_at(self, study: optuna.Study, slot: int, step: int) -> list[FrozenTrial]:
+        """The trials in slots below `slot` that reached `step`, once each running or queued one has reached it or ended."""
         last_change, seen = time.monotonic(), None
+        unfinished = (TrialState.RUNNING, TrialState.WAITING)
         while True:
-            lower = [t for t in study.get_trials(deepcopy=False) if t.number < number and not _interrupted(t)]
-            waiting = [t for t in lower if t.state == TrialState.RUNNING and step not in t.intermediate_values]
+            lower = [t for t in study.get_trials(deepcopy=False) if slot_of(t) < slot and not _interrupted(t)]
+            waiting = [t for t in lower if t.state in unfinished and step not in t.intermediate_values]
             if not waiting:
                 return [t for t in lower if step in t.intermediate_values]
             progress = tuple((t.number, t.last_step) for t in waiting)
@@ -81,7 +89,7 @@ class OrderedMedianPruner(optuna.pruners.BasePruner):
                 seen, last_change = progress, time.monotonic()
             elif time.monotonic() - last_change > STALL_LIMIT_S:
                 if self.log:
-                    self.log(f"trial {number}: trials {[t.number for t in waiting]} made no progress for "
+                    self.log(f"trial {slot}: trials {[slot_of(t) for t in waiting]} made no progress for "
                              f"{STALL_LIMIT_S:.0f} s; their worker is gone, so they are not waited for")
                 return [t for t in lower if step in t.intermediate_values]
             time.sleep(WAIT_POLL_S)

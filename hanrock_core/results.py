@@ -105,9 +105,23 @@ def paper_row_macro(conn) -> str:
             "FROM results_long WHERE hypothesis = h GROUP BY condition")
 
 
+def _keep_rows_before_identities(conn) -> None:
+    """A database written before study identities: its trials, epochs and predictions tables become
+    `<table>_before_identities` (superseded rows, still queryable); the tables of this version replace them."""
+    kinds = dict(conn.execute("SELECT table_name, table_type FROM information_schema.tables "
+                              "WHERE table_schema = 'main'").fetchall())
+    for name in ("trials", "epochs", "predictions"):
+        if kinds.get(name) == "BASE TABLE":
+            conn.execute(f"ALTER TABLE {name} RENAME TO {name}_before_identities")
+    for name in ("significance", "class_f1"):
+        if kinds.get(name) == "BASE TABLE":
+            conn.execute(f"ALTER TABLE {name} ADD COLUMN IF NOT EXISTS identity VARCHAR")
+
+
 def ensure_schema(path: str | Path, log: Callable[[str], None] = print) -> None:
     """Create the tables and (re)create the views; safe to run any number of times."""
     with connect(path, log) as conn:
+        _keep_rows_before_identities(conn)
         for file in sql_files():
             conn.execute(file.read_text())
         conn.execute(paper_row_macro(conn))

@@ -1,8 +1,11 @@
 """Random search with median stopping (appendix A.3) for every condition of a hypothesis.
 
-One Optuna study per condition (RandomSampler, seeded; MedianPruner from epoch 5, then every 2
-epochs), stored persistently, so a killed run resumes where it stopped and never repeats a
-finished trial.  Trial results are then written to the results database in one transaction.
+One Optuna study per condition and identity (hanrock_core/study_identity.py: a fingerprint of the
+profile, narratives, targets, data and code), stored persistently, so a killed run resumes where it
+stopped and never repeats a finished trial, and a run on other inputs never resumes it.  Trial k of
+every condition is slot k: its hyper-parameters, seed and loss weights depend on (seed, k) only,
+and an interrupted slot is run again as itself.  Trial results are then written to the results
+database in one transaction per table.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import socket
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
@@ -29,11 +33,13 @@ from .floor import CONDITION as FLOOR
 from .floor import FloorResult, fit_floor
 from .io import write_parquet_atomic
 from .loss_weight import SCHEMES, assign_loss_weights
-from .median_stopping import OrderedMedianPruner, TrialNumberSampler
+from .median_stopping import OrderedMedianPruner, TrialNumberSampler, slot_of
 from .metrics import default_metric
 from .settings import check_data_directory
 from .staged_results import staged_only, write_rows
 from .study import Condition, Profile, conditions
+from .study_identity import StudyIdentity, base_of, study_identity
+from .study_identity import study_name as identified_name
 from .trained_model import could_be_selected, keep_selected_models, keep_trial_state, selected_trials
 from .training import TaskData, TrainConfig, TrainingDiverged, build_task_data, train
 from .word_vectors import Vectors, load_vectors
@@ -96,9 +102,11 @@ def open_storage(url: str, attempts: int = 5) -> optuna.storages.RDBStorage:
     return optuna.storages.RDBStorage(url)  # the last attempt raises what it meets
 
 
-def trial_seed(profile: Profile, number: int) -> int:
-    """The training seed of trial `number`: paired across conditions, and reproducible from the results table."""
-    return profile.seed * 100_003 + number
+def trial_seed(profile: Profile, slot: int) -> int:
+    """The training seed of trial slot `slot`: paired across conditions, and reproducible from the results table."""
+    return profile.seed * 100_003 + slot
+
+
 
 
 def sample_config(trial: optuna.Trial, profile: Profile, condition: Condition, hypothesis: str) -> TrainConfig:
@@ -123,7 +131,7 @@ def sample_config(trial: optuna.Trial, profile: Profile, condition: Condition, h
         dropout=trial.suggest_float("dropout", *space.get("dropout", (0.01, 0.5))),
         recurrent_dropout=trial.suggest_float("recurrent_dropout", *space.get("recurrent_dropout", (0.01, 0.5))),
         optimizer=profile.optimizer, epochs=profile.epochs, sampler=profile.sampler, compile=profile.compile,
-        seed=trial_seed(profile, trial.number),
+        seed=trial_seed(profile, slot_of(trial)),
         embedding_trainable=profile.embeddings.trainable if profile.embeddings else True,
         class_weights=profile.class_weights, gru=profile.gru,
     )
@@ -131,10 +139,11 @@ def sample_config(trial: optuna.Trial, profile: Profile, condition: Condition, h
 
 def loss_weights_for(trial: optuna.Trial, profile: Profile, part: PartitionData, condition: Condition) -> tuple[np.ndarray, str, float]:
     """Primary weight from the profile's range, the rest by this trial's scheme over switched-on tasks."""
-    scheme = SCHEMES[trial.number % len(SCHEMES)]  # equal numbers of trials per scheme
+    slot = slot_of(trial)
+    scheme = SCHEMES[slot % len(SCHEMES)]  # equal numbers of trials per scheme
     primary = trial.suggest_float("primary_weight", *profile.space.get("primary_weight", (0.5, 0.99)))
     active = [t for t, f in part.family.items() if f in condition.families] if condition.aux_units > 0 else []
-    rng = np.random.default_rng([profile.seed, trial.number])
+    rng = np.random.default_rng([profile.seed, slot])
     weights = assign_loss_weights(primary, scheme, part.mi, active, rng)
     return weights.to_numpy(), scheme, primary
 
@@ -143,10 +152,9 @@ class Objective:
     """Trains one trial; reports dev metrics per epoch to the pruner; records everything on the trial."""
 
     def __init__(self, part: PartitionData, profile: Profile, hypothesis: str, condition: Condition,
-                 predictions_dir: Path, log: Log):
+                 files: "TrialFiles", log: Log):
         self.part, self.profile, self.hypothesis, self.condition = part, profile, hypothesis, condition
-        self.predictions_dir, self.log = predictions_dir, log
-        self.states_dir = states_directory(predictions_dir)
+        self.files, self.log = files, log
         self.metric, self.higher_better = part.data.selection
 
     def __call__(self, trial: optuna.Trial) -> float:
@@ -157,7 +165,8 @@ class Objective:
         trial.set_user_attr("config", {k: v for k, v in config.__dict__.items()})
         trial.set_user_attr("loss_weights", dict(zip(["primary", *self.part.mi.index], map(float, weights))))
         history: list[dict] = []
-        tag = f"{self.hypothesis} {self.part.dataset}.{self.part.task} {self.condition.name} trial {trial.number}"
+        slot = slot_of(trial)
+        tag = f"{self.hypothesis} {self.part.dataset}.{self.part.task} {self.condition.name} trial {slot}"
         started = time.perf_counter()
 
         pruned = False
@@ -184,18 +193,18 @@ class Objective:
             self.log(f"{tag} failed: {exc}")
             raise
         self._record(trial, history, started)
-        self._keep(trial, result)
+        self._keep(trial, slot, result)
         if pruned:
             raise optuna.TrialPruned()
         return result.dev[self.metric]
 
-    def _keep(self, trial: optuna.Trial, result) -> None:
+    def _keep(self, trial: optuna.Trial, slot: int, result) -> None:
         """The trial's test predictions, and its chosen epoch's state while it may still be selected."""
         if result.test_predictions is not None:
-            write_parquet_atomic(result.test_predictions, self.predictions_dir / f"{self.condition.name}-{trial.number}.parquet")
+            write_parquet_atomic(result.test_predictions, self.files.predictions / f"{self.condition.name}-{slot}.parquet")
         value = result.dev.get(self.metric)
-        if value is not None and could_be_selected(trial.study, trial.number, value, self.metric, self.higher_better):
-            keep_trial_state(self.states_dir, self.condition.name, trial.number, result.state_dict)
+        if value is not None and could_be_selected(trial.study, slot, value, self.metric, self.higher_better):
+            keep_trial_state(self.files.states, self.condition.name, slot, result.state_dict)
 
     def _record(self, trial: optuna.Trial, history: list[dict], started: float) -> None:
         """Keep the epoch curve and the best epoch's metrics on the trial (pruned trials too)."""
@@ -210,9 +219,18 @@ class Objective:
             trial.set_user_attr("test", {k[5:]: v for k, v in history[best].items() if k.startswith("test_")})
 
 
-def states_directory(predictions_dir: Path) -> Path:
-    """Where a partition's trials keep their chosen-epoch states until its search is over."""
-    return predictions_dir.with_name(predictions_dir.name.removesuffix(".predictions") + ".states")
+@dataclass(frozen=True)
+class TrialFiles:
+    """Where the trials of one partition's studies (one identity) keep their test predictions, and their
+    chosen-epoch states until the search is over."""
+
+    predictions: Path
+    states: Path
+
+    @classmethod
+    def of(cls, storage_dir: Path, hypothesis: str, dataset: str, task: str, identity: StudyIdentity) -> "TrialFiles":
+        stem = Path(storage_dir) / hypothesis / f"{dataset}.{task}"
+        return cls(stem.with_name(stem.name + ".predictions") / identity.id, stem.with_name(stem.name + ".states") / identity.id)
 
 
 def _interrupted(trial: optuna.trial.FrozenTrial) -> bool:
@@ -231,40 +249,135 @@ def _fail_interrupted(study: optuna.Study) -> None:
         study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
 
 
-def study_name(part: PartitionData, hypothesis: str, condition: Condition) -> str:
-    """The Optuna study of a condition; trials selected on another metric chose other epochs, so a
-    non-default metric gets a study of its own (the paper's metric keeps the plain name)."""
+def study_base(part: PartitionData, hypothesis: str, condition: Condition) -> str:
+    """A condition's study name without its identity; trials selected on another metric chose other
+    epochs, so a non-default metric gets studies of its own (the paper's metric keeps the plain name)."""
     metric, _ = part.data.selection
     suffix = "" if metric == default_metric(part.data.classification) else f"@{metric}"
     return f"{hypothesis}.{part.dataset}.{part.task}.{condition.name}{suffix}"
 
 
+def study_name(part: PartitionData, hypothesis: str, condition: Condition, identity: StudyIdentity) -> str:
+    """The Optuna study of a condition trained on these inputs."""
+    return identified_name(study_base(part, hypothesis, condition), identity)
+
+
 def condition_study(part: PartitionData, profile: Profile, hypothesis: str, condition: Condition,
-                    storage: optuna.storages.RDBStorage, log: Log = print) -> optuna.Study:
-    """The condition's study, created or resumed, with the sampler and pruner that make trial k the
-    same whoever runs it (hanrock_core/median_stopping.py)."""
+                    identity: StudyIdentity, storage: optuna.storages.RDBStorage, log: Log = print) -> optuna.Study:
+    """The condition's study of these inputs, created or resumed, with the sampler and pruner that make
+    trial k the same whoever runs it (hanrock_core/median_stopping.py)."""
     _, higher_better = part.data.selection
     pruning = profile.median_pruning
     return optuna.create_study(
-        study_name=study_name(part, hypothesis, condition), storage=storage, load_if_exists=True,
+        study_name=study_name(part, hypothesis, condition, identity), storage=storage, load_if_exists=True,
         direction="maximize" if higher_better else "minimize",
         sampler=TrialNumberSampler(seed=profile.seed * 7919),
         pruner=OrderedMedianPruner(pruning.get("first_epoch", 5), pruning.get("every", 2), log),
     )
 
 
+def _queue_missing_slots(study: optuna.Study, storage: optuna.storages.RDBStorage, slots: int) -> tuple[int, int]:
+    """Queue every slot below `slots` without a finished or queued trial, each with its own number.
+
+    The queue runs lowest number first and the median pruner of slot k + 1 waits for slot k, so
+    slots must be queued in order: when a killed run left slot k + 1 queued but slot k interrupted,
+    the queued trials are withdrawn (marked failed without a reason, so never counted, and
+    `withdrawn`) and every missing slot is queued again, lowest first.  Returns (queued, finished).
+    """
+    done = {slot_of(t) for t in study.get_trials(deepcopy=False) if _finished(t)}
+    waiting = {slot_of(t): t for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.WAITING,))}
+    missing = [slot for slot in range(slots) if slot not in done and slot not in waiting]
+    if missing and any(slot > missing[0] for slot in waiting):
+        for trial in waiting.values():
+            storage.set_trial_user_attr(trial._trial_id, "withdrawn", True)  # noqa: SLF001
+            storage.set_trial_state_values(trial._trial_id, state=optuna.trial.TrialState.FAIL)  # noqa: SLF001
+        waiting = {}
+        missing = [slot for slot in range(slots) if slot not in done]
+    for slot in missing:
+        study.enqueue_trial({}, user_attrs={"slot": slot})  # slot k runs with slot k's configuration
+    queued = len([slot for slot in range(slots) if slot not in done])
+    return queued, slots - queued
+
+
 def open_condition(part: PartitionData, profile: Profile, hypothesis: str, condition: Condition,
-                   storage: optuna.storages.RDBStorage, log: Log) -> tuple[optuna.Study, int]:
-    """The condition's study (interrupted trials marked failed) and how many trials it still needs."""
-    study = condition_study(part, profile, hypothesis, condition, storage, log)
+                   identity: StudyIdentity, storage: optuna.storages.RDBStorage, log: Log) -> tuple[optuna.Study, int]:
+    """The condition's study (interrupted trials marked failed, each missing slot queued with its own
+    number) and how many trials it still needs."""
+    study = condition_study(part, profile, hypothesis, condition, identity, storage, log)
+    _record_identity(study, identity, profile, hypothesis, part)
     _fail_interrupted(study)
-    done = len([t for t in study.get_trials() if _finished(t)])
-    remaining = max(0, profile.trials_per_condition - done)
+    remaining, finished = _queue_missing_slots(study, storage, profile.trials_per_condition)
     if remaining:
-        log(f"{study.study_name}: running {remaining} of {profile.trials_per_condition} trials ({done} finished before)")
+        log(f"{study.study_name}: running {remaining} of {profile.trials_per_condition} trials ({finished} finished before)")
     else:
         log(f"{study.study_name}: all {profile.trials_per_condition} trials already finished")
     return study, remaining
+
+
+def _record_identity(study: optuna.Study, identity: StudyIdentity, profile: Profile, hypothesis: str,
+                     part: PartitionData) -> None:
+    """What the study was trained on, stored with it; `opened_at` says which inputs a partition used last."""
+    if "identity" not in study.user_attrs:
+        for key, value in {"identity": identity.id, "identity_parts": identity.parts, "profile": profile.name,
+                           "hypothesis": hypothesis, "dataset": part.dataset, "task": part.task}.items():
+            study.set_user_attr(key, value)
+    study.set_user_attr("opened_at", _now())
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+ON_CHANGED_INPUTS = ("new_study", "refuse")
+
+
+@dataclass(frozen=True)
+class InputsCheck:
+    """How this run's inputs compare with the studies a partition used last."""
+
+    identity: StudyIdentity
+    previous: str | None = None  # the identity of the studies the partition used last, when it is another
+    differs: tuple[str, ...] = ()  # which parts differ from those
+    returning: bool = False  # studies of these very inputs exist (an older run): they are resumed
+
+    def describe(self) -> str:
+        if self.previous is None:
+            return f"inputs {self.identity.id}"
+        verb = "returning to the studies of" if self.returning else "new studies for"
+        return f"{verb} inputs {self.identity.id}; {', '.join(self.differs)} differ from {self.previous}, now superseded"
+
+
+def check_inputs(storage: optuna.storages.RDBStorage, bases: list[str], identity: StudyIdentity,
+                 on_changed: str = "new_study") -> InputsCheck:
+    """Compare the inputs with the partition's most recently used stored studies of these names.
+
+    Never resumes a study of other inputs: by default its studies are left as they are (superseded)
+    and new ones start; `on_changed="refuse"` stops with what differs instead.
+    """
+    if on_changed not in ON_CHANGED_INPUTS:
+        raise InputError(f"on_changed_inputs must be one of {list(ON_CHANGED_INPUTS)}, not {on_changed!r}")
+    ours, others = "", []
+    for study in storage.get_all_studies():
+        if base_of(study.study_name) not in bases:
+            continue
+        opened = str(study.user_attrs.get("opened_at", ""))
+        if study.user_attrs.get("identity") == identity.id:
+            ours = max(ours, opened)
+        else:
+            others.append((opened, study))
+    if not others:
+        return InputsCheck(identity)
+    opened, latest = max(others, key=lambda pair: pair[0])
+    if ours and ours >= opened:
+        return InputsCheck(identity)  # these inputs were used last: nothing changed since
+    previous = str(latest.user_attrs.get("identity", "(recorded before studies had identities)"))
+    differs = tuple(identity.differs(latest.user_attrs.get("identity_parts")))
+    if on_changed == "refuse":
+        raise InputError(f"the stored studies {latest.study_name} were trained on other inputs ({', '.join(differs)} "
+                         f"differ) and this run refuses to start new ones (on_changed_inputs: refuse)",
+                         hint="restore the inputs they were trained on, or run with on_changed_inputs: new_study to "
+                              "start new studies (the old ones stay queryable: hanrock results superseded)")
+    return InputsCheck(identity, previous, differs, returning=bool(ours))
 
 
 def run_trials(study: optuna.Study, objective: "Objective", n: int) -> None:
@@ -288,24 +401,24 @@ def _die_with_parent() -> None:
         pass
 
 
-def _init_worker(part, profile, hypothesis, url, predictions_dir, threads, queue) -> None:
+def _init_worker(part, profile, hypothesis, identity, url, files, threads, queue) -> None:
     _die_with_parent()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     if threads:
         torch.set_num_threads(threads)
-    _WORKER.update(part=part, profile=profile, hypothesis=hypothesis, storage=open_storage(url),
-                   predictions_dir=predictions_dir, log=queue.put)
+    _WORKER.update(part=part, profile=profile, hypothesis=hypothesis, identity=identity, storage=open_storage(url),
+                   files=files, log=queue.put)
 
 
 def _trial_job(condition: Condition) -> None:
     """One trial of `condition` in a worker process."""
     w = _WORKER
-    study = condition_study(w["part"], w["profile"], w["hypothesis"], condition, w["storage"], w["log"])
-    run_trials(study, Objective(w["part"], w["profile"], w["hypothesis"], condition, w["predictions_dir"], w["log"]), 1)
+    study = condition_study(w["part"], w["profile"], w["hypothesis"], condition, w["identity"], w["storage"], w["log"])
+    run_trials(study, Objective(w["part"], w["profile"], w["hypothesis"], condition, w["files"], w["log"]), 1)
 
 
 def run_in_workers(jobs: list[Condition], workers: int, part: PartitionData, profile: Profile, hypothesis: str,
-                   url: str, predictions_dir: Path, threads: int | None, log: Log) -> None:
+                   identity: StudyIdentity, url: str, files: TrialFiles, threads: int | None, log: Log) -> None:
     """Run one trial per job in `workers` processes; their log lines reach `log` as they come."""
     import multiprocessing
     import queue as queues
@@ -316,7 +429,7 @@ def run_in_workers(jobs: list[Condition], workers: int, part: PartitionData, pro
     threads = threads or torch.get_num_threads()  # as here: the same arithmetic, so the same results
     log(f"{part.dataset}.{part.task}: {len(jobs)} trials on {workers} workers")
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
-                             initargs=(part, profile, hypothesis, url, predictions_dir, threads, lines)) as pool:
+                             initargs=(part, profile, hypothesis, identity, url, files, threads, lines)) as pool:
         pending = {pool.submit(_trial_job, condition) for condition in jobs}
         while pending:
             done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
@@ -331,11 +444,13 @@ def run_in_workers(jobs: list[Condition], workers: int, part: PartitionData, pro
 
 def run_hypothesis(part: PartitionData, profile: Profile, hypothesis: str, storage_dir: Path, results_db: Path,
                    log: Log = print, storage_url: str | None = None, threads: int | None = None,
-                   announced: StepWaiting | None = None) -> pd.DataFrame:
+                   announced: StepWaiting | None = None, on_changed_inputs: str = "new_study") -> pd.DataFrame:
     """Search every condition of `hypothesis` on one partition, fit its bag-of-words floor, write the rows.
 
-    The remaining trials of all conditions run in as many worker processes as the machine has free
-    worker slots (hanrock_core/worker_slots.py); trial k gives the same result either way.
+    The studies are those of this run's inputs (its identity); studies of other inputs are never
+    resumed (`on_changed_inputs`: start new ones, or refuse).  The remaining trials of all
+    conditions run in as many worker processes as the machine has free worker slots
+    (hanrock_core/worker_slots.py); trial k gives the same result either way.
     Returns the trials table rows written (one per trial, and the floor's).
     """
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own log lines say more
@@ -344,14 +459,18 @@ def run_hypothesis(part: PartitionData, profile: Profile, hypothesis: str, stora
         torch.set_num_threads(threads)
     if profile.embeddings is not None and part.data.vectors is None:
         attach_vectors(part, profile, log)
+    identity = study_identity(part, profile)
     # steps that start together share the free worker slots: say early that this one will want some
     with nullcontext(announced) if announced is not None else StepWaiting(storage_dir.parent) as announced:
         url = study_storage(storage_dir, hypothesis, part.dataset, part.task, storage_url)
         log(f"{part.dataset}.{part.task}: Optuna studies in {_without_password(url)}")
         storage = open_storage(url)
-        predictions_dir = storage_dir / hypothesis / f"{part.dataset}.{part.task}.predictions"
+        files = TrialFiles.of(storage_dir, hypothesis, part.dataset, part.task, identity)
         conds = conditions(hypothesis, profile, part.available_families())
-        opened = {c.name: open_condition(part, profile, hypothesis, c, storage, log) for c in conds}
+        inputs = check_inputs(storage, [study_base(part, hypothesis, c) for c in conds], identity, on_changed_inputs)
+        log(f"{hypothesis} {part.dataset}.{part.task}: {inputs.describe()}"
+            + (" (hanrock results superseded lists the old ones)" if inputs.previous else ""))
+        opened = {c.name: open_condition(part, profile, hypothesis, c, identity, storage, log) for c in conds}
         jobs = [c for c in conds for _ in range(opened[c.name][1])]
         wanted = len(jobs)
         if wanted > 1 and multiprocessing.current_process().daemon:  # it may not start processes of its own
@@ -360,26 +479,27 @@ def run_hypothesis(part: PartitionData, profile: Profile, hypothesis: str, stora
             wanted = 1
         with trial_workers(storage_dir.parent, wanted, log=log, announced=announced) as workers:
             if workers > 1 and len(jobs) > 1:
-                run_in_workers(jobs, workers, part, profile, hypothesis, url, predictions_dir, threads, log)
+                run_in_workers(jobs, workers, part, profile, hypothesis, identity, url, files, threads, log)
             else:
                 for c in conds:
                     study, remaining = opened[c.name]
                     if remaining:
-                        run_trials(study, Objective(part, profile, hypothesis, c, predictions_dir, log), remaining)
+                        run_trials(study, Objective(part, profile, hypothesis, c, files, log), remaining)
     studies = {name: study for name, (study, _) in opened.items()}
     floor = partition_floor(part, profile.seed, log)
-    trials = write_results(part, hypothesis, conds, studies, predictions_dir, results_db, log, floor)
-    keep_models(part, hypothesis, trials, studies, storage_dir, log)
+    trials = write_results(part, hypothesis, conds, studies, files, results_db, log, floor, inputs, profile)
+    keep_models(part, hypothesis, trials, studies, files, storage_dir, inputs.identity, profile, log)
     return trials
 
 
 def keep_models(part: PartitionData, hypothesis: str, trials: pd.DataFrame, studies: dict[str, optuna.Study],
-                storage_dir: Path, log: Log) -> pd.DataFrame:
+                files: TrialFiles, storage_dir: Path, identity: StudyIdentity, profile: Profile, log: Log) -> pd.DataFrame:
     """The search is over: each condition's selected trial becomes a kept model under $HANROCK_HOME/models."""
-    predictions_dir = storage_dir / hypothesis / f"{part.dataset}.{part.task}.predictions"
+    provenance = {"identity": {"id": identity.id, "parts": identity.parts},
+                  "profile": {"name": profile.name, "content": identity.parts["profile"]}}
     return keep_selected_models(part.data, part.narrative, part.vectors.describe() if part.vectors else None,
                                 hypothesis, part.dataset, part.task, trials[trials["condition"] != FLOOR], studies,
-                                states_directory(predictions_dir), models_directory(storage_dir), log)
+                                files.states, models_directory(storage_dir), log, provenance)
 
 
 def models_directory(storage_dir: Path) -> Path:
@@ -427,36 +547,59 @@ def _state(trial: optuna.trial.FrozenTrial) -> str:
     return {optuna.trial.TrialState.COMPLETE: "complete", optuna.trial.TrialState.PRUNED: "pruned"}.get(trial.state, "failed")
 
 
+def slot_trials(study: optuna.Study, slots: int) -> dict[int, optuna.trial.FrozenTrial]:
+    """Slot -> its finished trial, for the profile's slots 0..slots-1 (interrupted attempts left out)."""
+    chosen: dict[int, optuna.trial.FrozenTrial] = {}
+    for t in study.get_trials(deepcopy=False):
+        slot = slot_of(t)
+        if _finished(t) and slot < slots and slot not in chosen:
+            chosen[slot] = t
+    return dict(sorted(chosen.items()))
+
+
+def _trial_row(t: optuna.trial.FrozenTrial, slot: int, key: dict, condition: str, metric: str) -> dict:
+    """One row of the trials table."""
+    cfg, dev, test = t.user_attrs.get("config", {}), t.user_attrs.get("dev", {}), t.user_attrs.get("test", {})
+    weights = dict(t.user_attrs.get("loss_weights", {}))
+    return {**key, "condition": condition, "trial": slot, "state": _state(t),
+            "reason": t.user_attrs.get("reason"), "metric": metric, "best_epoch": t.user_attrs.get("best_epoch"),
+            "dev_value": dev.get(metric), "test_value": test.get(metric),
+            "learning_rate": cfg.get("learning_rate"), "batch_size": cfg.get("batch_size"),
+            "primary_units": cfg.get("primary_units"), "aux_units": cfg.get("aux_units"), "l2": cfg.get("l2"),
+            "content_size": cfg.get("content_size"), "dropout": cfg.get("dropout"),
+            "recurrent_dropout": cfg.get("recurrent_dropout"), "weight_scheme": t.user_attrs.get("weight_scheme"),
+            "primary_weight": weights.pop("primary", None), "loss_weights": json.dumps(weights),
+            "dev_metrics": json.dumps(dev), "test_metrics": json.dumps(test),
+            "epochs_run": len(t.user_attrs.get("history", [])), "seconds": t.user_attrs.get("seconds"),
+            "attempt": t.number}
+
+
+def identity_row(key: dict, inputs: InputsCheck, profile: Profile) -> pd.DataFrame:
+    """The `study_identities` row of a partition's studies: what they were trained on, and what changed."""
+    return pd.DataFrame([{**key, "profile": profile.name, "parts": json.dumps(inputs.identity.parts),
+                          "previous": inputs.previous, "differs": ", ".join(inputs.differs) or None,
+                          "recorded_at": pd.Timestamp.now(tz="UTC").tz_localize(None)}])
+
+
 def write_results(part: PartitionData, hypothesis: str, conds: list[Condition], studies: dict[str, optuna.Study],
-                  predictions_dir: Path, results_db: Path, log: Log, floor: FloorResult | None = None) -> pd.DataFrame:
-    """Replace this partition's rows in trials, epochs, predictions (one transaction per table); the floor is a row too."""
+                  files: TrialFiles, results_db: Path, log: Log, floor: FloorResult | None,
+                  inputs: InputsCheck, profile: Profile) -> pd.DataFrame:
+    """Replace this partition's rows of its identity in trials, epochs, predictions (one transaction per
+    table; the floor is a row too), then record the identity as the partition's current one."""
     metric, _ = part.data.selection
-    key = {"hypothesis": hypothesis, "dataset": part.dataset, "task": part.task}
+    identity = inputs.identity.id
+    key = {"hypothesis": hypothesis, "dataset": part.dataset, "task": part.task, "identity": identity}
     trial_rows, epoch_rows, prediction_frames = [], [], []
     for condition in conds:
-        for t in studies[condition.name].get_trials():
-            if _interrupted(t) or t.state == optuna.trial.TrialState.RUNNING:
-                continue
-            cfg, dev, test = t.user_attrs.get("config", {}), t.user_attrs.get("dev", {}), t.user_attrs.get("test", {})
-            weights = dict(t.user_attrs.get("loss_weights", {}))
-            row = {**key, "condition": condition.name, "trial": t.number, "state": _state(t),
-                   "reason": t.user_attrs.get("reason"), "metric": metric, "best_epoch": t.user_attrs.get("best_epoch"),
-                   "dev_value": dev.get(metric), "test_value": test.get(metric),
-                   "learning_rate": cfg.get("learning_rate"), "batch_size": cfg.get("batch_size"),
-                   "primary_units": cfg.get("primary_units"), "aux_units": cfg.get("aux_units"), "l2": cfg.get("l2"),
-                   "content_size": cfg.get("content_size"), "dropout": cfg.get("dropout"),
-                   "recurrent_dropout": cfg.get("recurrent_dropout"), "weight_scheme": t.user_attrs.get("weight_scheme"),
-                   "primary_weight": weights.pop("primary", None), "loss_weights": json.dumps(weights),
-                   "dev_metrics": json.dumps(dev), "test_metrics": json.dumps(test),
-                   "epochs_run": len(t.user_attrs.get("history", [])), "seconds": t.user_attrs.get("seconds")}
-            trial_rows.append(row)
+        for slot, t in slot_trials(studies[condition.name], profile.trials_per_condition).items():
+            trial_rows.append(_trial_row(t, slot, key, condition.name, metric))
             for h in t.user_attrs.get("history", []):
-                epoch_rows.append({**key, "condition": condition.name, "trial": t.number, "epoch": h["epoch"],
+                epoch_rows.append({**key, "condition": condition.name, "trial": slot, "epoch": h["epoch"],
                                    "train_loss": h["train_loss"], "dev_value": h.get(f"dev_{metric}"),
                                    "test_value": h.get(f"test_{metric}")})
     chosen = selected_trials(pd.DataFrame(trial_rows)) if trial_rows else {}
     for condition, number in chosen.items():
-        file = predictions_dir / f"{condition}-{number}.parquet"
+        file = files.predictions / f"{condition}-{number}.parquet"
         if file.exists():
             frame = pd.read_parquet(file).assign(**key, condition=condition, trial=number)
             prediction_frames.append(frame.astype({"truth": str, "prediction": str}))
@@ -465,12 +608,13 @@ def write_results(part: PartitionData, hypothesis: str, conds: list[Condition], 
         trial_rows.append(row)
         prediction_frames.append(predictions)
     trials = pd.DataFrame(trial_rows)
-    write_rows(results_db, "trials", key, trials, log)
-    write_rows(results_db, "epochs", key, pd.DataFrame(epoch_rows), log)
-    write_rows(results_db, "predictions", key, pd.concat(prediction_frames) if prediction_frames else pd.DataFrame(), log)
+    write_rows(results_db, "all_trials", key, trials, log)
+    write_rows(results_db, "all_epochs", key, pd.DataFrame(epoch_rows), log)
+    write_rows(results_db, "all_predictions", key, pd.concat(prediction_frames) if prediction_frames else pd.DataFrame(), log)
+    write_rows(results_db, "study_identities", key, identity_row(key, inputs, profile), log)  # last: now current
     counts = trials.groupby(["condition", "state"]).size().to_dict() if len(trials) else {}
     where = "staged for the significance step" if staged_only() else f"to {results_db}"
-    log(f"{hypothesis} {part.dataset}.{part.task}: wrote {len(trials)} trials ({counts}) {where}")
+    log(f"{hypothesis} {part.dataset}.{part.task}: wrote {len(trials)} trials ({counts}) of inputs {identity} {where}")
     return trials
 
 

@@ -105,6 +105,10 @@ def _dataset(cfg: ConfigFile, name: str, entry, base: Path) -> DatasetConfig:
                 raise cfg.error(f"{key}.partitions", f"{key} names both splits and partitions (its old name): keep splits")
             entry = {**entry, "splits": entry["partitions"]}
         paths = {k: _path(as_str(cfg, f"{key}.{k}", entry[k]), base) for k in PATH_KEYS if entry.get(k) is not None}
+        for k, p in paths.items():
+            if not p.exists():
+                raise cfg.error(f"{key}.{k}", f"{key}.{k}: {p} does not exist",
+                                hint=f"correct the path (relative paths start at {base}) or mount the data")
         fps = entry.get("openface_fps")
         if fps is not None:
             fps = as_number(cfg, f"{key}.openface_fps", fps, 0.0, None, low_open=True)

@@ -76,6 +76,7 @@ def hypothesis_tables(trials: pd.DataFrame, hypothesis: str, pairs: list[tuple[s
     for (dataset, task), part in usable.groupby(["dataset", "task"], sort=True):
         partition_pairs = pairs.get(f"{dataset}.{task}", []) if isinstance(pairs, dict) else pairs
         metric = part["metric"].iloc[0]
+        identity = str(part["identity"].iloc[0]) if "identity" in part else None  # one per partition: its current
         higher = metric != "mae"
         arms = {c: (g["dev_value"].to_numpy(float), g["test_value"].to_numpy(float), g) for c, g in part.groupby("condition")}
         for baseline, challenger in partition_pairs:
@@ -89,10 +90,11 @@ def hypothesis_tables(trials: pd.DataFrame, hypothesis: str, pairs: list[tuple[s
                          "baseline_value": result.baseline_value, "challenger_value": result.challenger_value,
                          "ci_low": result.ci_low, "ci_high": result.ci_high, "significant": result.significant,
                          "better": result.better, "resamples": resamples,
-                         "baseline_trials": len(arms[baseline][0]), "challenger_trials": len(arms[challenger][0])})
+                         "baseline_trials": len(arms[baseline][0]), "challenger_trials": len(arms[challenger][0]),
+                         "identity": identity})
         if higher:  # Table 4 marks challengers against the hypothesis's baseline, not against the floor
-            f1_rows += _class_f1(hypothesis, dataset, task, arms, [p for p in partition_pairs if p[0] != FLOOR],
-                                 resamples, seed)
+            f1_rows += [{**row, "identity": identity} for row in _class_f1(
+                hypothesis, dataset, task, arms, [p for p in partition_pairs if p[0] != FLOOR], resamples, seed)]
     return pd.DataFrame(rows), pd.DataFrame(f1_rows)
 
 

@@ -24,7 +24,7 @@ from .errors import InputError
 from .io import atomic_path
 from .results import replace_rows
 
-STAGED_TABLES = ("mutual_information", "trials", "epochs", "predictions")
+STAGED_TABLES = ("mutual_information", "all_trials", "all_epochs", "all_predictions", "study_identities")
 KEY_METADATA = b"hanrock.key"
 ENV = "HANROCK_STAGED_RESULTS"
 
@@ -39,7 +39,7 @@ def staged_root(results_db: str | Path) -> Path:
 
 
 def staged_file(results_db: str | Path, table: str, key: dict[str, str]) -> Path:
-    """hypothesis, dataset, task (those the key has) make the name: one file per partition's rows."""
+    """hypothesis, dataset, task, identity (those the key has) make the name: one file per partition's rows."""
     return staged_root(results_db) / table / (".".join(str(v) for v in key.values()) + ".parquet")
 
 

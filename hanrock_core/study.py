@@ -23,6 +23,7 @@ from .config_file import (
     refuse_unknown,
 )
 from .errors import InputError
+from .search_space import BOUNDS, CHOICES, INTEGER, outside
 from .word_vectors import VectorSpec, parse_vector_spec
 
 HYPOTHESES = ("h1", "h2", "h3")
@@ -32,10 +33,7 @@ PROFILE_KEYS = {"name", "seed", "trials_per_condition", "epochs", "capacity_tota
                 "median_pruning", "space", "bootstrap", "compile", "embeddings", "class_weights", "gru"}
 SPACE_KEYS = {"learning_rate", "batch_size", "l2", "content_size", "dropout", "recurrent_dropout", "primary_weight",
               "primary_units"}
-# the values TrainConfig accepts (training.OPTIMISERS, training.SAMPLERS), checked here without importing torch
-CHOICES = {"optimizer": ("sgd", "adam"), "sampler": ("dialogue", "shuffle"), "compile": ("auto", "on", "off"),
-           "class_weights": ("none", "balanced"), "gru": ("auto", "fused", "torch")}
-INT_SPACE_KEYS = {"batch_size", "content_size"}
+INT_SPACE_KEYS = set(INTEGER)
 NESTED_INTS = {"median_pruning": {"first_epoch", "every"}, "bootstrap": {"resamples", "seed"}}
 
 
@@ -139,6 +137,10 @@ def _check_space(cfg, space: dict) -> None:
         low, high = (check(b) for b in bounds)
         if low > high:
             raise cfg.error(f"space.{key}", f"space.{key}: low {low:g} is above high {high:g}")
+        why = next((outside(key, b) for b in (low, high) if key in BOUNDS and outside(key, b)), None)
+        if why:
+            raise cfg.error(f"space.{key}", f"space.{key}: {why}; every trial would fail",
+                            hint=f"keep space.{key} within [{BOUNDS[key][0]:g}, {BOUNDS[key][1]:g}]")
 
 
 def conditions(hypothesis: str, profile: Profile, available: tuple[str, ...] = FAMILIES) -> list[Condition]:

@@ -38,6 +38,7 @@ from . import __version__
 from .attention import attention_level, window_attention, zscore
 from .errors import InputError
 from .io import atomic_directory
+from .median_stopping import slot_of
 from .metrics import classification_metrics, regression_metrics
 from .model import HierarchicalModel, ModelShape
 from .narrative import FAMILIES, build_narratives, normalise
@@ -58,16 +59,16 @@ def trial_state_file(states_dir: Path, condition: str, trial: int) -> Path:
     return Path(states_dir) / f"{condition}-{trial}.pt"
 
 
-def could_be_selected(study: optuna.Study, number: int, dev_value: float, metric: str, higher_better: bool) -> bool:
-    """False when a finished trial of the study is better on dev, or equal with a lower number.
+def could_be_selected(study: optuna.Study, slot: int, dev_value: float, metric: str, higher_better: bool) -> bool:
+    """False when a finished trial of the study is better on dev, or equal in a lower slot.
 
     Selection only ever gains competitors, so such a trial can never be chosen and its state is
     not worth writing; anything else is kept until the search is over."""
     for other in study.get_trials(deepcopy=False, states=FINISHED):
         value = other.user_attrs.get("dev", {}).get(metric)
-        if other.number == number or value is None:
+        if slot_of(other) == slot or value is None:
             continue
-        if (value > dev_value if higher_better else value < dev_value) or (value == dev_value and other.number < number):
+        if (value > dev_value if higher_better else value < dev_value) or (value == dev_value and slot_of(other) < slot):
             return False
     return True
 
@@ -138,7 +139,7 @@ def model_card(data: TaskData, config: dict, trial: optuna.trial.FrozenTrial, pr
     return {
         "format": FORMAT, "platform_version": __version__,
         "written_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        **provenance, "trial": trial.number, "state": "complete" if trial.state == FINISHED[0] else "pruned",
+        **provenance, "trial": slot_of(trial), "state": "complete" if trial.state == FINISHED[0] else "pruned",
         "trial_started": trial.datetime_start.isoformat() if trial.datetime_start else None,
         "best_epoch": trial.user_attrs.get("best_epoch"), "epochs_run": len(trial.user_attrs.get("history", [])),
         "selection": {"metric": metric, "higher_is_better": higher_better},
@@ -162,10 +163,11 @@ def read_card(directory: Path) -> dict | None:
 
 def keep_selected_models(data: TaskData, narrative: tuple[str, str], vectors: str | None, hypothesis: str,
                          dataset: str, task: str, trials: pd.DataFrame, studies: dict[str, optuna.Study],
-                         states_dir: Path, models_dir: Path, log: Log) -> pd.DataFrame:
+                         states_dir: Path, models_dir: Path, log: Log, provenance: dict | None = None) -> pd.DataFrame:
     """After the search: the selected trial of each condition becomes a kept model; the other states go.
 
-    Returns one row per condition: its trial, what happened (kept, unchanged, missing), folder, bytes."""
+    `provenance` (the studies' identity and profile) goes on every card.  Returns one row per
+    condition: its trial, what happened (kept, unchanged, missing), folder, bytes."""
     chosen = selected_trials(trials)
     rows = []
     for condition, study in studies.items():
@@ -173,7 +175,7 @@ def keep_selected_models(data: TaskData, narrative: tuple[str, str], vectors: st
         number = chosen.get(condition)
         status = "no finished trial"
         if number is not None:
-            trial = study.trials[number]
+            trial = next(t for t in study.get_trials(deepcopy=False, states=FINISHED) if slot_of(t) == number)
             started = trial.datetime_start.isoformat() if trial.datetime_start else None
             card = read_card(target)
             state = trial_state_file(states_dir, condition, number)
@@ -182,10 +184,10 @@ def keep_selected_models(data: TaskData, narrative: tuple[str, str], vectors: st
                 status = "unchanged"
             elif state.exists():
                 config = trial.user_attrs["config"]
-                provenance = {"hypothesis": hypothesis, "dataset": dataset, "task": task, "condition": condition,
-                              "study": study.study_name}
+                where = {"hypothesis": hypothesis, "dataset": dataset, "task": task, "condition": condition,
+                         "study": study.study_name, **(provenance or {})}
                 shape = model_shape(data, TrainConfig(**_known(config)))
-                write_model(target, state, model_card(data, config, trial, provenance, narrative, shape, vectors), data.vocab)
+                write_model(target, state, model_card(data, config, trial, where, narrative, shape, vectors), data.vocab)
                 status = "kept"
             else:
                 status = "missing"

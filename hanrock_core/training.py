@@ -24,16 +24,13 @@ from .errors import InputError
 from .io import atomic_path
 from .kernels import compile_kernels
 from .metrics import classification_metrics, regression_metrics, selection_metric
-from .model import ARCHITECTURES, RECURRENCES, HierarchicalModel, ModelShape
+from .model import ARCHITECTURES, HierarchicalModel, ModelShape
+from .search_space import CHOICES, outside
 from .vocabulary import MAX_WORDS, Vocabulary, build_vocabulary, encode
 
-SAMPLERS = ("dialogue", "shuffle")
-CLASS_WEIGHTS = ("none", "balanced")
-OPTIMISERS = ("sgd", "adam")
-LR_RANGE = (2.0 ** -10, 2.0 ** -5)  # Table 6
-L2_RANGE = (0.0, 0.5)
-DROPOUT_RANGE = (0.0, 0.5)
-MAX_CONTENT = 30
+SAMPLERS = CHOICES["sampler"]
+CLASS_WEIGHTS = CHOICES["class_weights"]
+OPTIMISERS = CHOICES["optimizer"]
 
 
 class TrainingDiverged(RuntimeError):
@@ -74,33 +71,19 @@ class TrainConfig:
         problems = []
         if self.architecture not in ARCHITECTURES:
             problems.append(f"architecture {self.architecture!r} is not one of {ARCHITECTURES}")
-        if not LR_RANGE[0] <= self.learning_rate <= LR_RANGE[1]:
-            problems.append(f"learning_rate {self.learning_rate} is outside Table 6's [2^-10, 2^-5]")
-        if self.batch_size < 1:
-            problems.append(f"batch_size {self.batch_size} must be >= 1")
-        if not 0 <= self.content_size <= MAX_CONTENT:
-            problems.append(f"content_size {self.content_size} must be in 0..{MAX_CONTENT}")
-        if not L2_RANGE[0] <= self.l2 <= L2_RANGE[1]:
-            problems.append(f"l2 {self.l2} is outside Table 6's [0, 0.5]")
-        for name in ("dropout", "recurrent_dropout"):
-            if not DROPOUT_RANGE[0] <= getattr(self, name) <= DROPOUT_RANGE[1]:
-                problems.append(f"{name} {getattr(self, name)} is outside Table 6's [0, 0.5]")
+        for name in ("learning_rate", "batch_size", "content_size", "l2", "dropout", "recurrent_dropout"):
+            why = outside(name, getattr(self, name))
+            if why:
+                problems.append(why)
         if self.primary_units < 1 or self.aux_units < 0:
             problems.append(f"primary_units must be >= 1 and aux_units >= 0 (got P={self.primary_units}, A={self.aux_units})")
         if self.capacity_total is not None and self.primary_units + self.aux_units != self.capacity_total:
             problems.append(f"P + A = {self.primary_units + self.aux_units}, but the study demands {self.capacity_total}")
-        if self.sampler not in SAMPLERS:
-            problems.append(f"sampler {self.sampler!r} is not one of {SAMPLERS}")
-        if self.optimizer not in OPTIMISERS:
-            problems.append(f"optimizer {self.optimizer!r} is not one of {OPTIMISERS}")
-        if self.compile not in ("auto", "on", "off"):
-            problems.append(f"compile {self.compile!r} is not auto, on or off")
+        for name, allowed in CHOICES.items():
+            if getattr(self, name) not in allowed:
+                problems.append(f"{name} {getattr(self, name)!r} is not one of {list(allowed)}")
         if self.epochs < 1:
             problems.append(f"epochs {self.epochs} must be >= 1")
-        if self.gru not in ("auto", *RECURRENCES):
-            problems.append(f"gru {self.gru!r} is not auto, fused or torch")
-        if self.class_weights not in CLASS_WEIGHTS:
-            problems.append(f"class_weights {self.class_weights!r} is not one of {CLASS_WEIGHTS}")
         if problems:
             raise InputError("invalid training config: " + "; ".join(problems))
 

@@ -1,12 +1,30 @@
 -- Results of the HAN-ROCK studies.  The platform applies this file (and views.sql) to
 -- $HANROCK_HOME/results.duckdb itself; every statement is idempotent.
+--
+-- A study's rows carry its identity: a fingerprint of what its trials were trained on (profile,
+-- narratives, auxiliary targets, data, code; hanrock_core/study_identity.py).  The all_* tables
+-- keep the rows of every identity; the views `trials`, `epochs` and `predictions` (views.sql)
+-- show those of each partition's current identity, the one its latest run wrote, and every
+-- paper view reads them.  `superseded_studies` lists the others.
 
-CREATE TABLE IF NOT EXISTS trials (
+CREATE TABLE IF NOT EXISTS study_identities (   -- one row per partition and identity it was trained on
+    hypothesis  VARCHAR NOT NULL, dataset VARCHAR NOT NULL, task VARCHAR NOT NULL,
+    identity    VARCHAR NOT NULL,   -- 12 hex digits naming the five parts below
+    profile     VARCHAR,            -- the profile's name (its content is the `profile` part)
+    parts       JSON,               -- profile, narratives, targets, data, code -> fingerprint
+    previous    VARCHAR,            -- the identity this one superseded when it was first written
+    differs     VARCHAR,            -- which parts differ from `previous`
+    recorded_at TIMESTAMP,          -- when a run last wrote this identity's rows (the latest is current)
+    PRIMARY KEY (hypothesis, dataset, task, identity)
+);
+
+CREATE TABLE IF NOT EXISTS all_trials (
     hypothesis      VARCHAR NOT NULL,   -- h1, h2, h3
     dataset         VARCHAR NOT NULL,
     task            VARCHAR NOT NULL,   -- primary task, e.g. emotion, valence
+    identity        VARCHAR NOT NULL,   -- the study identity (study_identities)
     condition       VARCHAR NOT NULL,   -- e.g. none, ap, aphf; p256; flat, han_rock
-    trial           INTEGER NOT NULL,   -- Optuna trial number within the condition
+    trial           INTEGER NOT NULL,   -- the trial slot k: the same configuration in every condition
     state           VARCHAR NOT NULL,   -- complete, pruned, failed
     reason          VARCHAR,            -- why a trial failed
     metric          VARCHAR,            -- balanced_accuracy (MA(4)) or mae
@@ -28,21 +46,22 @@ CREATE TABLE IF NOT EXISTS trials (
     test_metrics    JSON,               -- including f1_<class> for classification
     epochs_run      INTEGER,
     seconds         DOUBLE,
-    PRIMARY KEY (hypothesis, dataset, task, condition, trial)
+    attempt         INTEGER,            -- the Optuna trial number that ran the slot (a resumed slot: a later one)
+    PRIMARY KEY (hypothesis, dataset, task, identity, condition, trial)
 );
 
-CREATE TABLE IF NOT EXISTS epochs (
-    hypothesis VARCHAR NOT NULL, dataset VARCHAR NOT NULL, task VARCHAR NOT NULL,
+CREATE TABLE IF NOT EXISTS all_epochs (
+    hypothesis VARCHAR NOT NULL, dataset VARCHAR NOT NULL, task VARCHAR NOT NULL, identity VARCHAR NOT NULL,
     condition VARCHAR NOT NULL, trial INTEGER NOT NULL, epoch INTEGER NOT NULL,
     train_loss DOUBLE, dev_value DOUBLE, test_value DOUBLE,
-    PRIMARY KEY (hypothesis, dataset, task, condition, trial, epoch)
+    PRIMARY KEY (hypothesis, dataset, task, identity, condition, trial, epoch)
 );
 
-CREATE TABLE IF NOT EXISTS predictions (   -- test predictions of each condition's best-dev trial
-    hypothesis VARCHAR NOT NULL, dataset VARCHAR NOT NULL, task VARCHAR NOT NULL,
+CREATE TABLE IF NOT EXISTS all_predictions (   -- test predictions of each condition's best-dev trial
+    hypothesis VARCHAR NOT NULL, dataset VARCHAR NOT NULL, task VARCHAR NOT NULL, identity VARCHAR NOT NULL,
     condition VARCHAR NOT NULL, trial INTEGER NOT NULL, utterance_id VARCHAR NOT NULL,
     truth VARCHAR, prediction VARCHAR,
-    PRIMARY KEY (hypothesis, dataset, task, condition, utterance_id)
+    PRIMARY KEY (hypothesis, dataset, task, identity, condition, utterance_id)
 );
 
 CREATE TABLE IF NOT EXISTS mutual_information (
@@ -59,11 +78,13 @@ CREATE TABLE IF NOT EXISTS significance (
     ci_low DOUBLE, ci_high DOUBLE,          -- 95% interval of challenger - baseline
     significant BOOLEAN, better BOOLEAN, resamples INTEGER,
     baseline_trials INTEGER, challenger_trials INTEGER,
+    identity VARCHAR,                       -- the study identity both conditions' trials come from
     PRIMARY KEY (hypothesis, dataset, task, baseline, challenger)
 );
 
 CREATE TABLE IF NOT EXISTS class_f1 (      -- per-class F1 of each condition's best-dev trial (Table 4)
     hypothesis VARCHAR NOT NULL, dataset VARCHAR NOT NULL, task VARCHAR NOT NULL,
     condition VARCHAR NOT NULL, label VARCHAR NOT NULL, f1 DOUBLE, significant BOOLEAN,
+    identity VARCHAR,
     PRIMARY KEY (hypothesis, dataset, task, condition, label)
 );

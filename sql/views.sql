@@ -1,6 +1,34 @@
 -- Views that print the paper's tables from the result tables.  Columns of tables 1-3 are the
 -- paper's 8 dataset/task combinations; `results_long` holds every dataset, your own included.
 
+-- each partition's current study identity: the one its latest run wrote
+CREATE OR REPLACE VIEW current_identities AS
+SELECT * EXCLUDE (pick) FROM (
+    SELECT *, row_number() OVER (PARTITION BY hypothesis, dataset, task ORDER BY recorded_at DESC, identity) AS pick
+    FROM study_identities
+) WHERE pick = 1;
+
+-- trials, epochs and predictions of the current identities only: what every view below reads
+CREATE OR REPLACE VIEW trials AS
+SELECT t.* FROM all_trials t JOIN current_identities c USING (hypothesis, dataset, task, identity);
+CREATE OR REPLACE VIEW epochs AS
+SELECT e.* FROM all_epochs e JOIN current_identities c USING (hypothesis, dataset, task, identity);
+CREATE OR REPLACE VIEW predictions AS
+SELECT p.* FROM all_predictions p JOIN current_identities c USING (hypothesis, dataset, task, identity);
+
+-- studies a later run on other inputs superseded (their rows stay in the all_* tables)
+CREATE OR REPLACE VIEW superseded_studies AS
+SELECT s.hypothesis, s.dataset, s.task, s.identity, s.profile, s.recorded_at AS last_written,
+       c.identity AS superseded_by, c.profile AS current_profile,
+       coalesce(nullif(array_to_string(list_filter(['profile', 'narratives', 'targets', 'data', 'code'],
+           lambda p: json_extract_string(s.parts, '$.' || p) IS DISTINCT FROM json_extract_string(c.parts, '$.' || p)),
+           ', '), ''), 'nothing recorded') AS what_differs,
+       (SELECT count(*) FROM all_trials t WHERE t.hypothesis = s.hypothesis AND t.dataset = s.dataset
+            AND t.task = s.task AND t.identity = s.identity) AS trials
+FROM study_identities s JOIN current_identities c USING (hypothesis, dataset, task)
+WHERE s.identity <> c.identity
+ORDER BY s.hypothesis, s.dataset, s.task, s.recorded_at DESC;
+
 -- one cell per hypothesis x condition x dataset.task: value of the best-dev trial, '*' when
 -- significantly different from the hypothesis baseline ('^' for H2's A = 1 against A = 0)
 CREATE OR REPLACE VIEW results_long AS

@@ -26,3 +26,14 @@ def assert_load_fails(capsys, tmp_path: Path, corpus: str, root: Path, *expected
     assert not out_file.exists()
     assert not list(tmp_path.glob(".out.parquet*")), "a temporary file was left behind"
     return err
+
+
+def write_trials(db, key: dict, rows, identity: str = "0123456789ab") -> None:
+    """Trial rows of one partition as a study writes them: under an identity that is then its current one."""
+    import pandas as pd
+
+    from hanrock_core.results import replace_rows
+
+    key = {**key, "identity": identity}
+    replace_rows(db, "all_trials", key, rows.assign(identity=identity))
+    replace_rows(db, "study_identities", key, pd.DataFrame([{**key, "recorded_at": pd.Timestamp.now()}]))

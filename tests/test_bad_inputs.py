@@ -220,6 +220,26 @@ def iemocap_cases() -> list[Case]:
         (tmp / "out" / "talkturns.parquet").mkdir(parents=True)
         return [], "talkturns.parquet"
 
+    def overflowed_pose(path):
+        """pose_Tz 1e308 on a successfully tracked frame (numpy overflowed on it; nod and lean words flipped)."""
+        rows = lines(path)
+        header = [c.strip() for c in rows[0].split(",")]
+        number = next(i for i, row in enumerate(rows[1:], 2)
+                      if row.split(", ")[header.index("success")].strip() == "1")
+        cells = rows[number - 1].split(", ")
+        cells[header.index("pose_Tz")] = "1e308"
+        return set_line(path, number, ", ".join(cells))
+
+    def session_replaced_by_file(keep_preprocessing: bool):
+        def damage(root, tmp):
+            session = root / "IEMOCAP_full_release" / "Session2"
+            shutil.rmtree(session)
+            session.write_text("a copy replaced this folder by a file\n")
+            if not keep_preprocessing:
+                shutil.rmtree(root / "preprocessing")
+            return [], str(session)
+        return damage
+
     return [
         Case("appledouble beside an EmoEvaluation file", "iemocap", appledouble(EVAL), ("hidden file",), code=0),
         Case("appledouble beside a transcription", "iemocap", appledouble(TRANS), code=0),
@@ -305,6 +325,12 @@ def iemocap_cases() -> list[Case]:
         Case("--vokaturi file that does not exist", "iemocap",
              lambda r, t: (["--vokaturi", t / "none.csv"], str(t / "none.csv")), ("does not exist",)),
         Case("--out is a directory", "iemocap", out_is_directory, ("--out is a directory",)),
+        Case("OpenFace pose_Tz 1e308 with a valid confidence", "iemocap", openface(overflowed_pose),
+             ("pose_Tz 1e+308 is beyond what OpenFace writes",)),
+        Case("a session folder replaced by a file", "iemocap", session_replaced_by_file(True),
+             ("a file stands where the release has a folder",)),
+        Case("a session folder replaced by a file, no preprocessing files", "iemocap", session_replaced_by_file(False),
+             ("a file stands where the release has a folder",)),
         Case("--spec given for a release layout", "iemocap",
              lambda r, t: (["--spec", reencode(t / "s.yaml", b"name: x\n")], str(t / "s.yaml")), ("bring-your-own",)),
     ]
@@ -320,6 +346,18 @@ def _transcript(root: Path, role: str = "user") -> Path:
 def _index(path: Path, text: str, nth: int = 0) -> int:
     """0-based index of the nth line equal to `text`."""
     return [i for i, row in enumerate(lines(path)) if row == text][nth]
+
+
+def in_milliseconds(path: Path) -> str:
+    """A FeelTrace file whose times were written in milliseconds (every label of the session would be wrong)."""
+    write(path, [f"{float(t) * 1000:g} {v}" for t, v in (row.split() for row in lines(path) if row.strip())])
+    return str(path)
+
+
+def semaine_session_replaced_by_file(root, tmp):
+    shutil.rmtree(root / SESSION)
+    (root / SESSION).write_text("a copy replaced this folder by a file\n")
+    return [], str(root / SESSION)
 
 
 def no_session_xml(root, tmp):
@@ -482,6 +520,9 @@ def semaine_cases() -> list[Case]:
         Case("trace with an odd number of values", "semaine",
              trace(lambda p: set_line(p, 4, lines(p)[3] + " 0.1")), ("(time, value) pairs",)),
         Case("Vokaturi row for an unknown utterance", "semaine", unknown_vokaturi_row, ("unknown utterance",)),
+        Case("trace times in milliseconds", "semaine", trace(in_milliseconds), ("look like milliseconds",)),
+        Case("a SEMAINE session folder replaced by a file", "semaine", semaine_session_replaced_by_file,
+             ("a file stands where a session folder belongs",)),
     ]
 
 
@@ -588,6 +629,23 @@ def byo_cases() -> list[Case]:
         (root / "spec.yaml").write_text((root / "spec.yaml").read_text().replace("test.csv", "test.parquet"))
         return [], str(root / "test.parquet")
 
+    def single_class(root, tmp):
+        for part in ("train", "dev", "test"):
+            path = root / f"{part}.csv"
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+            frame.loc[frame["emotion"] != "", "emotion"] = "neutral"
+            frame.to_csv(path, index=False)
+        return [], f"{root / 'spec.yaml'}:{line_of(root / 'spec.yaml', '  emotion')}"
+
+    def newline_inside_quotes(root, tmp):
+        """A quoted cell spanning three lines, then a bad order value two records later: named at its own line."""
+        path = root / "train.csv"
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        frame.loc[0, "said"] = "one line\nand another\nand a third"
+        frame.loc[2, "idx"] = "third"
+        frame.to_csv(path, index=False)
+        return [], f"{path}:{2 + 2 + 2}"  # the header, the first record's three lines, the second record
+
     def utf16_spec(root, tmp):
         path = root / "spec.yaml"
         path.write_bytes(codecs.BOM_UTF16_LE + path.read_text().encode("utf-16-le"))
@@ -620,6 +678,8 @@ def byo_cases() -> list[Case]:
              spec_line(lambda s: s.split("labels:")[0] + "labels: emotion\nfeatures:" + s.split("features:")[1], "labels"),
              ("labels must be a mapping",)),
         Case("spec in UTF-16 with a BOM", "byo", utf16_spec, code=0),
+        Case("a class label with a single class", "byo", single_class, ("has a single class, 'neutral'", "column 'emotion'")),
+        Case("a record with newlines inside quotes before a bad value", "byo", newline_inside_quotes, ("is not a number",)),
         Case("spec in UTF-16 without a BOM", "byo",
              lambda r, t: ([], str(reencode(r / "spec.yaml", (r / "spec.yaml").read_text().encode("utf-16-le")))),
              ("UTF-16 without a byte-order mark",)),
@@ -724,6 +784,13 @@ def config_cases() -> list[Case]:
              profile("median_pruning: {first: 5}\n", "median_pruning"), ("unknown key",)),
         Case("profile search range upside down", "profile",
              profile("space:\n  dropout: [0.5, 0.1]\n", "  dropout"), ("is above high",)),
+        Case("settings dataset root that does not exist", "settings",
+             settings("datasets:\n  iemocap:\n    root: /nowhere/iemocap\n", "    root"),
+             ("datasets.iemocap.root: /nowhere/iemocap does not exist", "misconfigured")),
+        Case("profile learning rate outside Table 6", "profile",
+             profile("space:\n  learning_rate: [0.0001, 0.1]\n", "  learning_rate"), ("outside Table 6's [2^-10, 2^-5]",)),
+        Case("profile dropout outside Table 6", "profile",
+             profile("space:\n  dropout: [0.1, 0.9]\n", "  dropout"), ("outside Table 6's [0, 0.5]",)),
     ]
 
 

@@ -178,3 +178,32 @@ def test_h1_on_a_text_only_dataset_trains_with_the_label_families_and_says_so(ti
     first = predicted.iloc[-1]
     assert len(first["word_attention"]) == len(first["words"]) > 0 and len(first["talkturn_attention"]) == len(first["window"])
     assert set(first["word_attention"]) <= {"none", "low", "medium", "high"}
+
+
+def test_a_study_job_on_another_profile_trains_new_studies_and_says_what_changed(tmp_path, monkeypatch):
+    """The metadata of <h>_trials names what differs; on_changed_inputs: refuse fails the step instead."""
+    from hanrock_assets.jobs import h3_study
+
+    monkeypatch.delenv("HANROCK_HOME")
+    instance = dg.DagsterInstance.ephemeral()
+    first, second = tiny_profile(tmp_path, trials=2), tmp_path / "other.yaml"
+    second.write_text(first.read_text().replace("name: tiny", "name: other").replace("epochs: 2", "epochs: 3"))
+    defs = dg.Definitions(jobs=[h3_study], resources=resources(str(_settings(tmp_path)), str(first)))
+    job = defs.resolve_job_def("h3_study")
+    only = {"ops": {"each_dataset": {"config": {"datasets": ["semaine"]}}}}
+    assert job.execute_in_process(instance=instance, run_config=only).success
+    key = dg.AssetKey("h3_trials")
+    before = instance.get_latest_materialization_event(key).asset_materialization.metadata
+    assert "superseded" not in before and set(before["inputs"].value) == {"profile", "narratives", "targets", "data", "code"}
+    other = {**only, "resources": {"study": {"config": {"profile": str(second)}}}}
+    assert job.execute_in_process(instance=instance, run_config=other).success
+    after = instance.get_latest_materialization_event(key).asset_materialization.metadata
+    assert "profile" in after["superseded"].value and after["study_identity"].value != before["study_identity"].value
+    db = tmp_path / "home" / "results.duckdb"
+    assert set(query(db, "SELECT DISTINCT identity FROM trials")["identity"]) != {before["study_identity"].value}
+    assert len(query(db, "SELECT * FROM superseded_studies")) == 4  # one per semaine task
+    refuse = {**only, "resources": {"study": {"config": {"profile": str(first), "on_changed_inputs": "refuse"}}}}
+    result = job.execute_in_process(instance=instance, run_config=refuse, raise_on_error=False)
+    assert not result.success
+    failures = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert failures and "trained on other inputs (profile differ)" in str(failures[0].event_specific_data.error)

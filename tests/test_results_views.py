@@ -6,6 +6,8 @@ import pandas as pd
 
 from hanrock_core.results import ensure_schema, query, replace_rows
 
+from .helpers import write_trials
+
 TASKS = [("iemocap", "emotion", "balanced_accuracy"), ("iemocap", "valence", "mae"), ("iemocap", "activation", "mae"),
          ("iemocap", "dominance", "mae"), ("semaine", "activation", "mae"), ("semaine", "intensity", "mae"),
          ("semaine", "power", "mae"), ("semaine", "valence", "mae")]
@@ -28,8 +30,8 @@ def test_table1_layout_and_markers(tmp_path):
     for dataset, task, _ in TASKS:
         key = {"hypothesis": "h1", "dataset": dataset, "task": task}
         part = pd.DataFrame([t for t in trials if t["dataset"] == dataset and t["task"] == task])
-        replace_rows(db, "trials", key, part)
-        replace_rows(db, "trials", key, part)  # re-materialising replaces, never duplicates
+        write_trials(db, key, part)
+        write_trials(db, key, part)  # re-materialising replaces, never duplicates
     replace_rows(db, "significance", {"hypothesis": "h1"}, pd.DataFrame(sig))
     assert query(db, "SELECT count(*) AS n FROM trials")["n"].item() == len(trials)
     table = query(db, "SELECT * FROM table1_h1")
@@ -93,7 +95,7 @@ def test_a_damaged_results_file_is_reported_then_rebuilt_from_the_studies(tiny_i
     expected = query(db, "SELECT condition, trial, test_value FROM trials ORDER BY ALL")
     _damage(db)
     with pytest.raises(InputError, match=r"results\.duckdb: the results database is damaged .*\(mv .*results\.duckdb"):
-        replace_rows(db, "trials", {"hypothesis": "h1"}, first)
+        replace_rows(db, "all_trials", {"hypothesis": "h1"}, first)
     code, _, err = run_cli(capsys, "results", "table1_h1", "--db", db)
     assert code == 2 and "damaged" in err and str(db) in err
     db.rename(db.with_suffix(".duckdb.damaged"))  # what the message says to do
@@ -112,7 +114,7 @@ def test_own_datasets_and_the_floor_appear_in_the_paper_views(tmp_path):
             rows.append({"hypothesis": "h1", "dataset": "emorynlp", "task": "emotion", "condition": condition,
                          "trial": trial, "state": "complete", "metric": "weighted_f1",
                          "dev_value": 0.30 + trial / 100 + (condition == "aphf") / 10, "test_value": 0.31 + trial / 100})
-    replace_rows(db, "trials", {"hypothesis": "h1", "dataset": "emorynlp", "task": "emotion"}, pd.DataFrame(rows))
+    write_trials(db, {"hypothesis": "h1", "dataset": "emorynlp", "task": "emotion"}, pd.DataFrame(rows))
     replace_rows(db, "significance", {"hypothesis": "h1"}, pd.DataFrame([
         {"hypothesis": "h1", "dataset": "emorynlp", "task": "emotion", "baseline": "floor", "challenger": "aphf",
          "significant": True, "better": True},
@@ -124,3 +126,29 @@ def test_own_datasets_and_the_floor_appear_in_the_paper_views(tmp_path):
     assert list(table["emorynlp emotion weighted F1"]) == ["0.320", "0.320", "0.310"]  # no '*' from the floor
     long = query(db, "SELECT condition, beats_floor FROM results_long ORDER BY condition")
     assert long.set_index("condition")["beats_floor"].to_dict()["aphf"] is True
+
+
+OLD_SCHEMA = """
+CREATE TABLE trials (hypothesis VARCHAR, dataset VARCHAR, task VARCHAR, condition VARCHAR, trial INTEGER,
+                     state VARCHAR, metric VARCHAR, dev_value DOUBLE, test_value DOUBLE);
+INSERT INTO trials VALUES ('h1', 'iemocap', 'emotion', 'none', 0, 'complete', 'balanced_accuracy', 0.5, 0.5);
+CREATE TABLE epochs (hypothesis VARCHAR, epoch INTEGER);
+CREATE TABLE predictions (hypothesis VARCHAR, utterance_id VARCHAR);
+CREATE TABLE significance (hypothesis VARCHAR, dataset VARCHAR, task VARCHAR, baseline VARCHAR, challenger VARCHAR,
+    metric VARCHAR, higher_better BOOLEAN, baseline_value DOUBLE, challenger_value DOUBLE, ci_low DOUBLE, ci_high DOUBLE,
+    significant BOOLEAN, better BOOLEAN, resamples INTEGER, baseline_trials INTEGER, challenger_trials INTEGER);
+"""
+
+
+def test_a_database_from_before_study_identities_keeps_its_rows_apart(tmp_path):
+    """Rows written before identities cannot say what they were trained on: kept, queryable, never current."""
+    import duckdb
+
+    db = tmp_path / "r.duckdb"
+    with duckdb.connect(str(db)) as conn:
+        conn.execute(OLD_SCHEMA)
+    ensure_schema(db)
+    ensure_schema(db)
+    assert query(db, "SELECT count(*) AS n FROM trials_before_identities")["n"].item() == 1
+    assert query(db, "SELECT count(*) AS n FROM trials")["n"].item() == 0
+    assert "identity" in query(db, "SELECT * FROM significance").columns

@@ -44,6 +44,13 @@ def tiny_profile(tmp_path: Path, trials: int = 2) -> Path:
     return path
 
 
+def condition_study(storage: str, base: str) -> optuna.Study:
+    """The one study of a condition (its name is `base#<identity>`)."""
+    names = [n for n in optuna.get_all_study_names(storage) if n.split("#")[0] == base]
+    assert len(names) == 1, names
+    return optuna.load_study(study_name=names[0], storage=storage)
+
+
 def _partition(root: Path, task: str = "valence") -> PartitionData:
     table = read_iemocap(root)
     targets = build_auxiliary_targets(table, task)
@@ -100,7 +107,7 @@ def test_kill_minus_9_then_resume_repeats_no_finished_trial(tiny_iemocap, tmp_pa
         time.sleep(0.2)
         if (studies / "h3" / "iemocap.valence.db").exists():
             try:
-                study = optuna.load_study(study_name="h3.iemocap.valence.flat", storage=storage)
+                study = condition_study(storage, "h3.iemocap.valence.flat")
                 finished = len([t for t in study.trials if t.state.is_finished()])
             except Exception:  # noqa: BLE001 - the study may not exist yet
                 pass
@@ -108,11 +115,11 @@ def test_kill_minus_9_then_resume_repeats_no_finished_trial(tiny_iemocap, tmp_pa
     proc.wait()
     killed_run = proc.stdout.read()[-4000:]  # shown when an assertion fails: what the killed run had done
     assert finished >= 2, f"the first run never finished two trials; its log:\n{killed_run}"
-    before = {t.number: t.params for t in optuna.load_study(study_name="h3.iemocap.valence.flat", storage=storage).trials
+    before = {t.number: t.params for t in condition_study(storage, "h3.iemocap.valence.flat").trials
               if t.state.is_finished()}
     messages = []
     rows = run_hypothesis(_partition(tiny_iemocap), load_profile(profile_file), "h3", studies, db, log=messages.append)
-    study = optuna.load_study(study_name="h3.iemocap.valence.flat", storage=storage)
+    study = condition_study(storage, "h3.iemocap.valence.flat")
     story = f"killed run:\n{killed_run}\nresumed run:\n" + "\n".join(messages[-40:]) + \
         "\ntrials: " + ", ".join(f"{t.number} {t.state.name} {t.user_attrs.get('reason', '')}" for t in study.trials)
     for number, params in before.items():
@@ -122,6 +129,14 @@ def test_kill_minus_9_then_resume_repeats_no_finished_trial(tiny_iemocap, tmp_pa
     assert rows.groupby("condition").size().to_dict() == {"flat": 4, "han_rock": 4, "floor": 1}, story
     assert query(db, "SELECT count(*) AS n FROM trials")["n"].item() == 9
     assert not query(db, "SELECT hypothesis, condition, trial, count(*) AS n FROM trials GROUP BY ALL HAVING n > 1").shape[0]
+    # pairs survive the interruption: slot k of both conditions has slot k's configuration
+    searched = rows[rows["condition"] != "floor"].set_index(["condition", "trial"]).sort_index()
+    assert list(searched.loc["flat"].index) == list(searched.loc["han_rock"].index) == [0, 1, 2, 3], story
+    shared = ["learning_rate", "batch_size", "content_size", "dropout", "recurrent_dropout", "weight_scheme",
+              "primary_weight"]
+    pd.testing.assert_frame_equal(searched.loc["flat", shared], searched.loc["han_rock", shared])
+    attempts = rows.loc[rows["condition"] == "flat", "attempt"].tolist()
+    assert attempts != [0, 1, 2, 3] or all(t.state.name != "FAIL" for t in study.trials), story  # a re-run slot
 
 
 def _open_at(url: str, start: float) -> str:

@@ -91,6 +91,7 @@ def test_files_and_settings_from_before_splits_were_called_splits_are_read(tmp_p
     pd.DataFrame({"utterance_id": ["a"], "partition": ["train"]}).to_parquet(path)
     assert list(read_table(tmp_path, "raw_sessions", "iemocap").columns) == ["utterance_id", "split"]
     settings = tmp_path / "hanrock.yaml"
+    (tmp_path / "mine.yaml").write_text("train: [Ses01F]\n")
     settings.write_text("datasets:\n  iemocap: {partitions: mine.yaml}\n")
     assert load_settings(settings).dataset("iemocap").splits == tmp_path / "mine.yaml"
     settings.write_text("datasets:\n  iemocap: {partitions: mine.yaml, splits: mine.yaml}\n")

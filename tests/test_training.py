@@ -119,7 +119,7 @@ def test_the_torch_recurrence_trains_the_same_model(corpus):
         assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-6)
     for name, value in fused.state_dict.items():
         torch.testing.assert_close(plain.state_dict[name], value, atol=1e-4, rtol=1e-3, msg=name)
-    with pytest.raises(InputError, match="gru 'cudnn' is not auto, fused or torch"):
+    with pytest.raises(InputError, match=r"gru 'cudnn' is not one of \['auto', 'fused', 'torch'\]"):
         TrainConfig(gru="cudnn").validate()
 
 

@@ -157,9 +157,16 @@ def _read_split_file(path: Path) -> pd.DataFrame:
         except Exception as exc:  # noqa: BLE001 - any Parquet failure is reported with the file name
             raise InputError(f"cannot read Parquet data file: {exc}", path) from None
     else:
-        frame = read_csv_file(path, "data file", dtype=str, keep_default_na=False, na_values=[""])
+        frame = read_csv_file(path, "data file", index_by_line=True, dtype=str, keep_default_na=False, na_values=[""])
     refuse_empty_table(frame, path, "data file")
+    if path.suffix.lower() == ".parquet":
+        frame.index = pd.Index(np.arange(2, len(frame) + 2), name="line")  # a row's number as a CSV's line would be
     return frame
+
+
+def _line_at(values: pd.Series, mask) -> int:
+    """The file line of the first row where `mask` holds (each row's index is its line)."""
+    return int(values.index[int(np.flatnonzero(np.asarray(mask))[0])])
 
 
 def _speaker(value: str, fmt: str) -> str:
@@ -179,21 +186,21 @@ def _refuse_blank(values: pd.Series, path: Path, column: str, what: str) -> None
     """Empty or whitespace-only cells in a column that every talkturn needs."""
     blank = values.isna() | (values.astype("string").str.strip() == "")
     if blank.any():
-        raise InputError(f"{what} is empty or only spaces", path, int(np.flatnonzero(blank.to_numpy())[0]) + 2, column,
+        raise InputError(f"{what} is empty or only spaces", path, _line_at(values, blank.to_numpy()), column,
                          hint=f"every talkturn needs a {what}")
 
 
 def _seconds(values: pd.Series, fmt: str, path: Path, column: str) -> np.ndarray:
     """Times as seconds from `seconds` numbers or `HH:MM:SS.fff` strings."""
     if fmt == "seconds":
-        return numbers(values, path, column, "time").to_numpy()
+        return numbers(values, path, column, "time", lines=values.index).to_numpy()
     parts = values.astype("string").str.strip().str.extract(r"^(\d+):(\d+):(\d+(?:[.,]\d+)?)$")
     secs = parts[2].str.replace(",", ".")
     out = (parts[0].astype(float) * 3600 + parts[1].astype(float) * 60 + secs.astype(float)).to_numpy(dtype=float)
     bad = np.isnan(out) & values.notna().to_numpy()
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise InputError(f"cannot read time {values.iloc[i]!r} as {fmt}", path, i + 2, column)
+        raise InputError(f"cannot read time {values.iloc[i]!r} as {fmt}", path, int(values.index[i]), column)
     return out
 
 
@@ -201,13 +208,13 @@ def _feature(values: pd.Series, name: str, path: Path, column: str) -> pd.Series
     """A feature column in its canonical type: numbers, whole numbers, or 0/1/true/false flags."""
     dtype = COLUMN_BY_NAME[name].dtype
     if dtype != "boolean":
-        return numbers(values, path, column, f"{name} value", integer=dtype == "Int64")
+        return numbers(values, path, column, f"{name} value", integer=dtype == "Int64", lines=values.index)
     words = {"1": True, "1.0": True, "true": True, "0": False, "0.0": False, "false": False}
     text = values.astype("string").str.strip().str.lower()
     bad = text.notna() & (text != "") & ~text.isin(words)
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise InputError(f"{name} value {values.iloc[i]!r} is not 0/1 or true/false", path, i + 2, column)
+        raise InputError(f"{name} value {values.iloc[i]!r} is not 0/1 or true/false", path, int(values.index[i]), column)
     return text.map(words).astype("boolean")
 
 
@@ -216,12 +223,12 @@ def _labels_of(raw: pd.DataFrame, spec: DatasetSpec, path: Path) -> dict[str, pd
     for name, label in spec.labels.items():
         values = raw[label["column"]]
         if label["type"] == "regression":
-            out[f"label_{name}"] = numbers(values, path, label["column"], "label value")
+            out[f"label_{name}"] = numbers(values, path, label["column"], "label value", lines=values.index)
         else:
             text = values.astype("string")
             blank = text.notna() & (text.str.strip() == "")
             if blank.any():
-                raise InputError("label is only spaces", path, int(np.flatnonzero(blank.to_numpy())[0]) + 2,
+                raise InputError("label is only spaces", path, _line_at(values, blank.to_numpy()),
                                  label["column"], hint="leave the cell empty for a talkturn without a label")
             out[f"label_{name}"] = text
     return out
@@ -251,14 +258,14 @@ def _split_table(spec: DatasetSpec, part: str, path: Path, labels_required: bool
     if text.str.contains(REPLACEMENT, regex=False).any():
         i = int(np.flatnonzero(text.str.contains(REPLACEMENT, regex=False).to_numpy())[0])
         raise InputError("text holds U+FFFD replacement characters: an earlier conversion lost the original characters",
-                         path, i + 2, mapped["text"][0], hint="take the data from the original source again")
+                         path, int(raw.index[i]), mapped["text"][0], hint="take the data from the original source again")
     out = pd.DataFrame(index=raw.index)
     out["dataset"] = spec.name
     dialogue = raw[mapped["dialogue"]].astype(str).agg("_".join, axis=1)
     out["dialogue"] = f"{part}/" + dialogue if spec.ids == "file" else dialogue
     # a session the spec names is global (the check that no session spans two files needs it so)
     out["session"] = raw[mapped["session"]].astype(str).agg("_".join, axis=1) if "session" in mapped else out["dialogue"]
-    order = numbers(raw[mapped["order"][0]], path, mapped["order"][0], "order value", integer=True)
+    order = numbers(raw[mapped["order"][0]], path, mapped["order"][0], "order value", integer=True, lines=raw.index)
     out["_order"] = order.to_numpy()
     if "utterance_id" in mapped:
         out["utterance_id"] = raw[mapped["utterance_id"]].astype(str).agg("_".join, axis=1)
@@ -276,7 +283,7 @@ def _split_table(spec: DatasetSpec, part: str, path: Path, labels_required: bool
         out[column] = values
     for name, column in spec.features.items():
         out[name] = _feature(raw[column], name, path, column)
-    out["_line"] = raw.index.to_numpy() + 2
+    out["_line"] = raw.index.to_numpy()
     out["_file"] = str(path)
     return out
 
@@ -314,6 +321,19 @@ def _refuse_label_variants(table: pd.DataFrame, spec: DatasetSpec) -> None:
                              int(row["_line"]), label["column"], hint="write each class exactly one way in every file")
 
 
+def _refuse_single_class(table: pd.DataFrame, spec: DatasetSpec) -> None:
+    """A class label with one class would train every model to a perfect dev score and teach nothing."""
+    for name, label in spec.labels.items():
+        if label["type"] != "class":
+            continue
+        classes = table[f"label_{name}"].dropna().unique()
+        if len(classes) == 1:
+            raise InputError(f"label {name!r} (column {label['column']!r}) has a single class, {classes[0]!r}, in "
+                             f"every labelled talkturn: a classifier needs at least two", spec.path,
+                             spec.line(f"labels.{name}"),
+                             hint=f"check that labels.{name}.column names the label column, or leave the label out")
+
+
 def read_byo_file(spec_path: str | Path, path: str | Path, split: str = "test") -> pd.DataFrame:
     """New talkturns in one file written like a spec's split files (columns, formats); labels optional.
 
@@ -337,6 +357,7 @@ def read_byo(spec_path: str | Path, root: str | Path | None = None) -> pd.DataFr
     table = pd.concat(parts, ignore_index=True)
     _refuse_duplicates(table)
     _refuse_label_variants(table, spec)
+    _refuse_single_class(table, spec)
     sessions = table.groupby("session")["split"].nunique()
     if (sessions > 1).any():
         session = sessions[sessions > 1].index[0]

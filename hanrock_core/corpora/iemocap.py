@@ -118,8 +118,18 @@ def read_transcription(path: Path) -> dict[str, tuple[float, float, str, int]]:
     return out
 
 
+def _refuse_files_for_folders(release: Path) -> None:
+    """A file where the release has a session folder (or its dialog/ folders) would drop its dialogues silently."""
+    for session in visible(release.glob("Session*")):
+        for path in (session, session / "dialog", session / "dialog" / "EmoEvaluation", session / "dialog" / "transcriptions"):
+            if os.path.lexists(path) and not path.is_dir():
+                raise InputError("a file stands where the release has a folder: its dialogues would be left out", path,
+                                 hint="restore the folder from the release (a copy may have replaced it by a file)")
+
+
 def _dialogue_files(release: Path, notices: Notices) -> list[tuple[Path, Path]]:
     """(EmoEvaluation, transcription) file pairs; hidden files are ignored, an unpaired file is refused."""
+    _refuse_files_for_folders(release)
     sessions = sorted(release.glob("Session*/dialog"))
     evaluations, transcriptions, hidden = [], [], 0
     for dialog in sessions:

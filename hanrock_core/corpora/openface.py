@@ -22,6 +22,9 @@ AU_INTENSITY = ("AU05_r", "AU17_r", "AU20_r", "AU25_r")
 AU_PRESENCE = ("AU05_c", "AU17_c", "AU20_c", "AU25_c", "AU06_c", "AU12_c")
 REQUIRED = ("frame", "timestamp", "confidence", "success") + AU_INTENSITY + AU_PRESENCE
 POSE = ("pose_Tz", "y_30")  # head distance and nose height: lean forward and head nod
+# what OpenFace can write: pose_Tz is the head's distance from the camera in mm, y_30 a landmark's
+# row in pixels; beyond these bounds a value is damage (an overflowed number), not a face
+POSE_BOUNDS = {"pose_Tz": (-100_000.0, 100_000.0, "mm"), "y_30": (-100_000.0, 100_000.0, "pixels")}
 OPTIONAL = ("face_id",) + POSE
 MIN_CONFIDENCE = 0.75
 SMILE_MIN_S = 0.5
@@ -123,6 +126,12 @@ def _check_numeric(frames: pd.DataFrame, path: Path, fps: float | None = None) -
             if bad.any():
                 raise InputError(f"{name} is missing or not a finite number in a successful frame", path,
                                  _first_bad_line(bad), name)
+            low, high, unit = POSE_BOUNDS[name]
+            bad = ok & ((values < low) | (values > high))
+            if bad.any():
+                raise InputError(f"{name} {values[bad][0]:g} is beyond what OpenFace writes ({unit}, between {low:g} and "
+                                 f"{high:g}): the file is damaged", path, _first_bad_line(bad), name,
+                                 hint="run FeatureExtraction again on that video, or restore the file")
 
 
 def _longest_run_s(flags: np.ndarray, frame_s: float) -> float:

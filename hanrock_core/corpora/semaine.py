@@ -172,6 +172,24 @@ def span_means(samples: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.
     return np.where(n > 0, inside, midpoint)
 
 
+TRACE_STEP_S = 0.02  # FeelTrace samples every 20 ms
+
+
+def check_trace_seconds(samples: np.ndarray, path: Path, transcript_end_s: float) -> None:
+    """Trace times are seconds; a trace written in milliseconds would give every talkturn a wrong label.
+
+    Refused when the trace runs far beyond the session's transcript (over ten times as long and a
+    minute more) or its samples lie more than a second apart (FeelTrace's are 20 ms apart)."""
+    if len(samples) < 2:
+        return
+    last, step = float(samples[-1, 0]), float(np.median(np.diff(samples[:, 0])))
+    if last > 10 * max(transcript_end_s, 0.0) + 60 or step > 50 * TRACE_STEP_S:
+        raise InputError(f"the trace runs to time {last:g} with samples {step:g} apart, but the session's transcript "
+                         f"ends at {transcript_end_s:.1f} s: its times look like milliseconds, not seconds "
+                         f"(FeelTrace writes seconds, {TRACE_STEP_S * 1000:.0f} ms apart)", path,
+                         hint="divide the first number of every line by 1000, or restore the file from the release")
+
+
 def _labels_for(turns: pd.DataFrame, traces: list[tuple[Path, dict]]) -> dict[str, np.ndarray | None]:
     """Label columns for one role's talkturns: each rater's traces averaged, then the raters (None: no trace)."""
     starts, ends = turns["start_s"].to_numpy(), turns["end_s"].to_numpy()
@@ -180,7 +198,9 @@ def _labels_for(turns: pd.DataFrame, traces: list[tuple[Path, dict]]) -> dict[st
         by_rater: dict[str, list[np.ndarray]] = defaultdict(list)
         for path, m in traces:
             if m["dim"] == code:
-                by_rater[m["rater"]].append(span_means(read_trace(path), starts, ends))
+                samples = read_trace(path)
+                check_trace_seconds(samples, path, float(np.nanmax(ends)))
+                by_rater[m["rater"]].append(span_means(samples, starts, ends))
         out[f"label_{name}"] = np.mean([np.mean(v, axis=0) for v in by_rater.values()], axis=0) if by_rater else None
     return out
 
@@ -214,6 +234,10 @@ def _session_folders(root: Path, notices: Notices) -> list[_Session]:
     if any(is_hidden(p) for p in entries):
         notices.info(f"ignored {sum(is_hidden(p) for p in entries)} hidden entries (names starting with '.')", sessions_dir)
     strays = [p.name for p in visible(entries) if not p.is_dir()]
+    for name in strays:
+        if name.isdigit():  # where session folder <n> belongs: its talkturns would vanish
+            raise InputError("a file stands where a session folder belongs: the session would be left out",
+                             sessions_dir / name, hint="restore the session folder from the release")
     if strays:
         notices.info(f"{len(strays)} file(s) beside the session folders are not read: {strays[:5]}", sessions_dir)
     out = []

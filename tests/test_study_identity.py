@@ -1,0 +1,141 @@
+"""A study is what its inputs make it: a re-run on another profile or other data never resumes the old
+study, every result table and kept model holds the current inputs' trials only, the old studies stay
+queryable as superseded, and an option refuses instead."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hanrock_core.auxiliary_target import build_auxiliary_targets
+from hanrock_core.corpora import read_iemocap
+from hanrock_core.errors import InputError
+from hanrock_core.loss_weight import mutual_information
+from hanrock_core.narrative import narrative_table
+from hanrock_core.results import query
+from hanrock_core.search import PartitionData, run_hypothesis
+from hanrock_core.study import load_profile
+from hanrock_core.study_identity import PARTS, StudyIdentity, code_part, study_identity
+from hanrock_core.study_progress import write_significance_tables
+from hanrock_core.trained_model import open_card
+
+from .test_search import TINY_PROFILE
+
+
+def _profile(tmp_path: Path, name: str, trials: int, learning_rate: tuple[float, float]):
+    path = tmp_path / f"{name}.yaml"
+    text = TINY_PROFILE.format(trials=trials).replace("name: tiny", f"name: {name}")
+    text = text.replace("space: {", f"space: {{learning_rate: [{learning_rate[0]}, {learning_rate[1]}], ")
+    path.write_text(text)
+    return load_profile(path)
+
+
+def _partition(table: pd.DataFrame, task: str = "valence") -> PartitionData:
+    targets = build_auxiliary_targets(table, task)
+    inputs = narrative_table(table).set_index("utterance_id")["model_input"]
+    return PartitionData.build("iemocap", task, table, inputs, targets, mutual_information(targets))
+
+
+def _run(part, profile, home: Path, messages: list | None = None, **kwargs) -> pd.DataFrame:
+    log = messages.append if messages is not None else (lambda m: None)
+    return run_hypothesis(part, profile, "h3", home / "studies", home / "results.duckdb", log=log, **kwargs)
+
+
+def _current(home: Path, table: str = "trials") -> pd.DataFrame:
+    return query(home / "results.duckdb", f"SELECT * FROM {table} ORDER BY condition, trial")
+
+
+def test_identity_parts_follow_their_inputs(tiny_iemocap, tmp_path):
+    table = read_iemocap(tiny_iemocap)
+    profile = _profile(tmp_path, "a", 2, (0.001, 0.01))
+    base = study_identity(_partition(table), profile)
+    assert set(base.parts) == set(PARTS) and len(base.id) == 12
+    renamed = _profile(tmp_path, "renamed", 2, (0.001, 0.01))
+    more_trials = _profile(tmp_path, "more", 5, (0.001, 0.01))
+    assert study_identity(_partition(table), renamed) == base  # a copy under another name is the same study
+    assert study_identity(_partition(table), more_trials) == base  # trial k does not depend on how many run
+    assert base.differs(study_identity(_partition(table), _profile(tmp_path, "b", 2, (0.002, 0.01))).parts) == ["profile"]
+    relabelled = table.copy()
+    relabelled.loc[relabelled["split"] == "test", "label_valence"] += 0.5
+    assert base.differs(study_identity(_partition(relabelled), profile).parts) == ["targets", "data"]
+    assert StudyIdentity(base.parts).differs(None) == list(PARTS)  # a study made before identities
+    assert code_part() == code_part()
+
+
+def test_another_profile_starts_new_studies_and_never_mixes_them(tiny_iemocap, tmp_path):
+    home = tmp_path / "home"
+    part = _partition(read_iemocap(tiny_iemocap))
+    old = _profile(tmp_path, "old", 2, (0.001, 0.002))
+    new = _profile(tmp_path, "new", 3, (0.01, 0.02))
+    first = _run(part, old, home)
+    messages = []
+    second = _run(part, new, home, messages)
+    said = "\n".join(messages)
+    assert "profile differ from" in said and "already finished" not in said, said
+    assert "running 3 of 3 trials (0 finished before)" in said
+    trials = _current(home)
+    searched = trials[trials["condition"] != "floor"]
+    assert len(searched) == 6 and searched["learning_rate"].between(0.01, 0.02).all()  # the new profile's only
+    assert trials["identity"].nunique() == 1 and trials["identity"].iloc[0] != first["identity"].iloc[0]
+    assert query(home / "results.duckdb", "SELECT count(*) AS n FROM all_trials")["n"].item() == len(first) + len(second)
+    superseded = query(home / "results.duckdb", "SELECT * FROM superseded_studies")
+    assert superseded[["identity", "profile", "what_differs", "trials"]].values.tolist() == \
+        [[first["identity"].iloc[0], "old", "profile", len(first)]]
+    assert set(_current(home, "predictions")["identity"]) == set(trials["identity"])
+    assert set(_current(home, "epochs")["identity"]) == set(trials["identity"])
+    table, f1 = write_significance_tables(home / "results.duckdb", "h3", new, lambda m: None)
+    assert set(table["identity"]) == set(trials["identity"])
+    for condition in ("flat", "han_rock"):
+        card = open_card(home / "models" / "h3" / "iemocap.valence" / condition)
+        assert card["identity"]["id"] == trials["identity"].iloc[0] and card["profile"]["name"] == "new"
+        assert 0.01 <= card["training"]["learning_rate"] <= 0.02
+    # going back to the old profile resumes its studies (nothing trained) and makes them current again
+    messages = []
+    _run(part, old, home, messages)
+    said = "\n".join(messages)
+    assert "returning to the studies of inputs" in said and said.count("already finished") == 2, said
+    assert set(_current(home)["identity"]) == {first["identity"].iloc[0]}
+
+
+def test_refuse_says_what_differs_and_trains_nothing(tiny_iemocap, tmp_path):
+    home = tmp_path / "home"
+    part = _partition(read_iemocap(tiny_iemocap))
+    _run(part, _profile(tmp_path, "old", 2, (0.001, 0.002)), home)
+    before = _current(home)
+    with pytest.raises(InputError, match=r"trained on other inputs \(profile differ\).*on_changed_inputs: new_study"):
+        _run(part, _profile(tmp_path, "new", 2, (0.01, 0.02)), home, on_changed_inputs="refuse")
+    pd.testing.assert_frame_equal(_current(home), before)
+
+
+def test_changed_labels_retrain_and_every_table_reports_the_new_data(tiny_iemocap, tmp_path):
+    home = tmp_path / "home"
+    profile = _profile(tmp_path, "p", 2, (0.001, 0.01))
+    table = read_iemocap(tiny_iemocap)
+    first = _run(_partition(table), profile, home)
+    changed = table.copy()
+    rng = np.random.default_rng(0)
+    labelled = changed.index[changed["label_valence"].notna() & changed["split"].isin(["train", "test"])]
+    picked = rng.choice(labelled, size=int(0.3 * len(labelled)), replace=False)
+    changed.loc[picked, "label_valence"] = 6.0 - changed.loc[picked, "label_valence"]  # 30% of train and test labels
+    messages = []
+    second = _run(_partition(changed), profile, home, messages)
+    said = "\n".join(messages)
+    assert "targets, data differ from" in said and "already finished" not in said, said
+    trials = _current(home)
+    assert set(trials["identity"]) == set(second["identity"]) != set(first["identity"])
+    predictions = _current(home, "predictions")
+    truth = changed.set_index("utterance_id")["label_valence"]
+    for _, rows in predictions.groupby("condition"):  # every test value is scored on today's labels
+        assert np.allclose(rows["truth"].astype(float), truth.loc[rows["utterance_id"]].to_numpy())
+    floor = trials[trials["condition"] == "floor"]
+    assert floor["identity"].item() == trials["identity"].iloc[0]
+    cards = {c: open_card(home / "models" / "h3" / "iemocap.valence" / c) for c in ("flat", "han_rock")}
+    for condition, card in cards.items():
+        selected = trials[(trials["condition"] == condition) & (trials["trial"] == card["trial"])].iloc[0]
+        assert card["identity"]["id"] == selected["identity"]
+        assert card["metrics"]["test"]["mae"] == pytest.approx(selected["test_value"])
+        assert json.loads(selected["test_metrics"])["mae"] == pytest.approx(selected["test_value"])
