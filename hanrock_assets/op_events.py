@@ -22,9 +22,12 @@ def record(context: dg.OpExecutionContext, settings, asset: str, partition: str 
         path = write_table(settings.home / "assets", asset, partition, result.table)
         metadata["path"] = dg.MetadataValue.path(str(path))
     context.log_event(dg.AssetMaterialization(asset_key=asset, partition=partition, metadata=metadata))
+    for check in result.checks:
+        record_check(context, asset, check.name, check.passed, check.metadata, dg.AssetCheckSeverity.WARN)
 
 
-def record_check(context: dg.OpExecutionContext, asset: str, check_name: str, passed: bool, metadata: dict) -> None:
+def record_check(context: dg.OpExecutionContext, asset: str, check_name: str, passed: bool, metadata: dict,
+                 severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR) -> None:
     """Log the evaluation of an asset's check (the study jobs run it before the significance step)."""
     context.log_event(dg.AssetCheckEvaluation(asset_key=dg.AssetKey(asset), check_name=check_name, passed=passed,
-                                              metadata=metadata))
+                                              metadata=metadata, severity=severity))

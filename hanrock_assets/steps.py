@@ -8,7 +8,7 @@ asset modules and `jobs.py` only wire these to Dagster: an edit here is what bot
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
@@ -30,6 +30,7 @@ from hanrock_core.search import PartitionData, attach_vectors, run_hypothesis
 from hanrock_core.settings import Settings
 from hanrock_core.staged_results import gather, staged_file, staged_only, write_rows
 from hanrock_core.study import TABLE_VIEWS
+from hanrock_core.study_health import describe, flagged_comparisons, health, partition_health
 from hanrock_core.study_progress import completeness, write_significance_tables
 from hanrock_core.trained_model import folder_bytes, open_card, open_model
 from hanrock_core.worker_slots import StepWaiting
@@ -40,14 +41,26 @@ from .run_config import AttentionReportConfig, AuxiliaryConfig, Family, Narrativ
 from .storage import read_table
 
 SIGNIFICANCE_CHECK = "all_partitions_trained"
+HEALTH_CHECK = "study_health"
+
+
+@dataclass
+class CheckResult:
+    """An asset check's outcome: its name, whether it passed, its metadata."""
+
+    name: str
+    passed: bool
+    metadata: dict[str, dg.MetadataValue]
 
 
 @dataclass
 class StepResult:
-    """What a step produced: the table stored for its asset (None: rows in DuckDB or a file) and the UI's metadata."""
+    """What a step produced: the table stored for its asset (None: rows in DuckDB or a file), the UI's
+    metadata, and the asset checks it evaluated."""
 
     table: pd.DataFrame | None
     metadata: dict[str, dg.MetadataValue]
+    checks: list[CheckResult] = field(default_factory=list)
 
 
 def asset_output(context: dg.AssetExecutionContext, results: dict[str, StepResult]):
@@ -180,7 +193,30 @@ def trials(settings: Settings, study: StudyResource, hypothesis: str, key: str, 
                                    on_changed_inputs=study.changed_inputs())
         except InputError as exc:  # what the user can fix: said in words, without a traceback
             raise dg.Failure(description=f"{hypothesis} {key}: {exc}") from None
-    return StepResult(table, trials_metadata(table, results_db(settings), hypothesis, key, part))
+    check = health_check(results_db(settings), hypothesis, key, table, log)
+    return StepResult(table, trials_metadata(table, results_db(settings), hypothesis, key, part), [check])
+
+
+def _stage_key(hypothesis: str, key: str, table: pd.DataFrame) -> dict:
+    dataset, task = split_task_key(key)
+    return {"hypothesis": hypothesis, "dataset": dataset, "task": task, "identity": str(table["identity"].iloc[0])}
+
+
+def health_check(db: Path, hypothesis: str, key: str, table: pd.DataFrame, log) -> CheckResult:
+    """The non-blocking `study_health` check of a partition's study: trials at chance level, a selected
+    model still improving or below the floor, a large dev/test gap (hanrock_core/study_health.py)."""
+    stage_key = _stage_key(hypothesis, key, table)
+    rows = partition_health({name: pd.read_parquet(staged_file(db, name, stage_key))
+                             for name in ("all_trials", "all_chance_levels", "study_identities")})
+    problems = describe(rows)
+    for line in problems:
+        log.warning(f"study health: {line}")
+    shown = rows[["condition", "trials", "trials_at_chance", "chance_dev", "selected_trial", "selected_dev",
+                  "best_epoch", "epochs_run", "stopped", "floor_dev", "dev_test_gap", "flags"]].round(4)
+    return CheckResult(HEALTH_CHECK, not problems, {
+        "health": md_table(shown.fillna("")),
+        "problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems) or "none"),
+    })
 
 
 def trials_metadata(table: pd.DataFrame, db: Path, hypothesis: str, key: str, part: PartitionData) -> dict:
@@ -201,8 +237,7 @@ def trials_metadata(table: pd.DataFrame, db: Path, hypothesis: str, key: str, pa
         "word_vectors": dg.MetadataValue.text(part.vectors.describe() if part.vectors
                                               else "none (embeddings learnt from scratch)"),
     }
-    dataset, task = split_task_key(key)
-    stage_key = {"hypothesis": hypothesis, "dataset": dataset, "task": task, "identity": str(table["identity"].iloc[0])}
+    stage_key = _stage_key(hypothesis, key, table)
     meta.update(identity_metadata(pd.read_parquet(staged_file(db, "study_identities", stage_key)).iloc[0]))
     if len(neural):
         top = neural.iloc[0]
@@ -296,10 +331,15 @@ def significance(settings: Settings, study: StudyResource, hypothesis: str, log)
     view = TABLE_VIEWS[hypothesis]
     shown = view_rows(db, view, log.info)
     log.info(f"{view}:\n{shown.to_string(index=False)}")
+    rows = health(db, hypothesis, sorted(set(table["dataset"] + "." + table["task"])) if len(table) else [])
+    flagged = flagged_comparisons(table, rows)
+    log.info(f"{hypothesis}: {flagged} of {len(table)} comparisons involve a model the study-health check flags"
+             + "".join(f"\n- {line}" for line in describe(rows)))
     title = f"{hypothesis.upper()}: challenger - baseline"
     return StepResult(None, {
         "significant": dg.MetadataValue.int(int(table["significant"].sum())),
         "comparisons": dg.MetadataValue.int(len(table)),
+        "comparisons_with_a_flagged_model": dg.MetadataValue.int(flagged),
         view: md_table(shown),
         **plot_metadata("forest_plot", forest_plot(table, title), plot_dir(settings.home) / hypothesis / "forest.png", title),
         "sql": dg.MetadataValue.md(f"`duckdb {db} -c 'SELECT * FROM {view}'`"),

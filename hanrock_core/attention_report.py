@@ -90,10 +90,9 @@ def default_models(data: TaskData, mi: pd.Series, profile: Profile, seed: int) -
     """When no study has run: the profile's capacity split, mid-range settings, MI-softmax weights."""
     p = profile.default_primary_units
     config = TrainConfig(architecture="han_rock", primary_units=p, aux_units=max(1, profile.capacity_total - p),
-                         embedding_dim=profile.embedding_dim, learning_rate=2.0 ** -7, batch_size=32,
+                         learning_rate=2.0 ** -7, batch_size=32,
                          content_size=min(5, int(profile.space.get("content_size", (1, 5))[1])),
-                         dropout=0.1, recurrent_dropout=0.1, optimizer=profile.optimizer, epochs=profile.epochs,
-                         sampler=profile.sampler, seed=seed, compile=profile.compile, gru=profile.gru)
+                         dropout=0.1, recurrent_dropout=0.1, seed=seed, **profile.fixed_training())
     weights = assign_loss_weights(0.75, "mi_softmax", mi.reindex(data.aux_names).fillna(0.0), list(data.aux_names),
                                   np.random.default_rng(seed))
     return ReportModels(config, weights.to_numpy(), f"profile {profile.name} defaults (no study trials yet)")

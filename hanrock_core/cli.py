@@ -148,7 +148,9 @@ def _config(args: argparse.Namespace) -> None:
         print(f"dataset {name} ({settings.dataset(name).corpus}, {where}): tasks {', '.join(tasks)}")
     if args.profile:
         profile = load_profile(args.profile)
-        print(f"profile {profile.name}: {profile.trials_per_condition} trials per condition, {profile.epochs} epochs")
+        print(f"profile {profile.name}: {profile.trials_per_condition} trials per condition, up to {profile.epochs} epochs"
+              + (f", patience {profile.patience}" if profile.patience else "")
+              + (f", {profile.replicates} seed replicates" if profile.replicates else ""))
     if broken:
         raise InputError(f"{len(broken)} dataset(s) are misconfigured: {broken} (see above)", settings.source)
 
@@ -194,7 +196,7 @@ def _results(args: argparse.Namespace) -> None:
 
 
 # `hanrock results NAME`: the views of sql/views.sql, and short names for a few
-RESULT_VIEWS = {"superseded": "superseded_studies", "identities": "current_identities"}
+RESULT_VIEWS = {"superseded": "superseded_studies", "identities": "current_identities", "health": "study_health"}
 
 
 def _screenshot(args: argparse.Namespace) -> None:
@@ -287,9 +289,10 @@ def build_parser() -> argparse.ArgumentParser:
     results.add_argument("view", nargs="?", default="table1_h1",
                          choices=["table1_h1", "table2_h2", "table3_h3", "table4_class_f1",
                                   "table7_best_hyperparameters", "results_long", "significance", "mutual_information",
-                                  "trials", "superseded", "identities"],
+                                  "trials", "health", "superseded", "identities"],
                          help="a paper table, results_long, significance, mutual_information, trials (current "
-                              "studies), superseded (studies whose inputs changed since), identities (what each "
+                              "studies), health (did each condition's trials learn, did its selected model finish "
+                              "learning, does it beat the floor), superseded (studies whose inputs changed since), identities (what each "
                               "partition's current studies were trained on)")
     results.add_argument("--dataset", help="only this dataset's rows (views with a dataset column)")
     results.add_argument("--db", type=Path, help="results file (default: $HANROCK_HOME/results.duckdb)")

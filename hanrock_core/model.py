@@ -40,6 +40,7 @@ class ModelShape:
     dropout: float = 0.0
     recurrent_dropout: float = 0.0
     aux_classes: int = 5  # outputs of an auxiliary head: the primary classes + "no label" (1 for regression)
+    fusion_prior: bool = False  # the fusion attention starts with half its weight on the primary vector (not the paper)
 
     def __post_init__(self):
         if self.architecture not in ARCHITECTURES:
@@ -54,15 +55,23 @@ class ModelOutput:
 
 
 class Attention(nn.Module):
-    """alpha = softmax(u . u_ctx) over the steps that `mask` keeps; returns sum(alpha u) and alpha."""
+    """alpha = softmax(u . u_ctx [+ prior]) over the steps that `mask` keeps; returns sum(alpha u) and alpha.
 
-    def __init__(self, dim: int):
+    `prior` (n,), when given, is a learnt score per position added to every sample's scores; the
+    fusion of HAN-ROCK can start from one that puts half the weight on the primary vector, so that
+    16 untrained auxiliary vectors do not drown the primary branch at the start (fusion_prior)."""
+
+    def __init__(self, dim: int, prior: torch.Tensor | None = None):
         super().__init__()
         self.context = nn.Parameter(torch.randn(dim) * 0.05)
+        self.prior = nn.Parameter(prior.clone()) if prior is not None else None
 
     def forward(self, u: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         # u: (..., n, d), mask: (..., n)
-        alpha = torch.softmax((u @ self.context).masked_fill(~mask, MASKED), dim=-1)  # (..., n)
+        scores = u @ self.context  # (..., n)
+        if self.prior is not None:
+            scores = scores + self.prior
+        alpha = torch.softmax(scores.masked_fill(~mask, MASKED), dim=-1)  # (..., n)
         return (alpha.unsqueeze(-1) * u).sum(dim=-2), alpha  # (..., d), (..., n)
 
 
@@ -256,7 +265,10 @@ class HierarchicalModel(nn.Module):
             # auxiliary branch: one shared word encoder, one talkturn encoder per task, then fusion
             self.aux_words = Encoder(E, A, 2 * A)
             self.aux_talkturns = Encoder(2 * A, A, d, groups=N)
-            self.fusion = Attention(d)
+            # the primary vector comes last; with a prior it starts at weight 1/2 (exp(log N) against N x exp(0))
+            prior = torch.cat([torch.zeros(N), torch.tensor([float(torch.log(torch.tensor(float(N))))])]) \
+                if shape.fusion_prior else None
+            self.fusion = Attention(d, prior)
         # HAN has no auxiliary heads; HAN-ROCK with A = 0 has no auxiliary encoders for them to read
         with_heads = shape.architecture == "flat_mtl" or self.rock
         self.aux_heads = AuxHeads(N, d, shape.aux_classes) if with_heads and N else None

@@ -118,13 +118,39 @@ def _keep_rows_before_identities(conn) -> None:
             conn.execute(f"ALTER TABLE {name} ADD COLUMN IF NOT EXISTS identity VARCHAR")
 
 
+# columns added to a table after it first shipped: a file written by an older version gains them
+ADDED_COLUMNS = {"all_trials": {"stopped": "VARCHAR"}}
+
+
+def apply_schema(conn: duckdb.DuckDBPyConnection) -> None:
+    """The tables (an older file's kept apart or completed) and the views, on an open connection."""
+    _keep_rows_before_identities(conn)
+    schema, views = sql_files()
+    conn.execute(schema.read_text())
+    for table, columns in ADDED_COLUMNS.items():
+        for column, kind in columns.items():
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {kind}")
+    conn.execute(views.read_text())
+    conn.execute(paper_row_macro(conn))
+
+
 def ensure_schema(path: str | Path, log: Callable[[str], None] = print) -> None:
     """Create the tables and (re)create the views; safe to run any number of times."""
     with connect(path, log) as conn:
-        _keep_rows_before_identities(conn)
-        for file in sql_files():
-            conn.execute(file.read_text())
-        conn.execute(paper_row_macro(conn))
+        apply_schema(conn)
+
+
+def in_memory(tables: dict[str, pd.DataFrame]) -> duckdb.DuckDBPyConnection:
+    """A database in memory with the schema, the views and these rows: the views of rows not yet in the file."""
+    conn = duckdb.connect()
+    apply_schema(conn)
+    for table, rows in tables.items():
+        if len(rows):
+            columns = [c[0] for c in conn.execute(f"DESCRIBE {table}").fetchall()]
+            conn.register("incoming", rows.reindex(columns=columns))
+            conn.execute(f"INSERT INTO {table} SELECT * FROM incoming")
+            conn.unregister("incoming")
+    return conn
 
 
 def replace_rows(path: str | Path, table: str, key: dict[str, str], rows: pd.DataFrame,

@@ -38,6 +38,8 @@ from .metrics import default_metric
 from .settings import check_data_directory
 from .staged_results import staged_only, write_rows
 from .study import Condition, Profile, conditions
+from .replicates import replicate_jobs, run_replicates, train_missing
+from .study_health import chance_levels
 from .study_identity import StudyIdentity, base_of, study_identity
 from .study_identity import study_name as identified_name
 from .trained_model import could_be_selected, keep_selected_models, keep_trial_state, selected_trials
@@ -125,15 +127,12 @@ def sample_config(trial: optuna.Trial, profile: Profile, condition: Condition, h
         a = profile.capacity_total - p if condition.aux_units > 0 else 0
     return TrainConfig(
         architecture=condition.architecture, primary_units=p, aux_units=a,
-        capacity_total=profile.capacity_total if a > 0 else None, embedding_dim=profile.embedding_dim,
+        capacity_total=profile.capacity_total if a > 0 else None,
         learning_rate=trial.suggest_float("learning_rate", *space.get("learning_rate", (2 ** -10, 2 ** -5)), log=True),
         batch_size=batch, content_size=content, l2=l2,
         dropout=trial.suggest_float("dropout", *space.get("dropout", (0.01, 0.5))),
         recurrent_dropout=trial.suggest_float("recurrent_dropout", *space.get("recurrent_dropout", (0.01, 0.5))),
-        optimizer=profile.optimizer, epochs=profile.epochs, sampler=profile.sampler, compile=profile.compile,
-        seed=trial_seed(profile, slot_of(trial)),
-        embedding_trainable=profile.embeddings.trainable if profile.embeddings else True,
-        class_weights=profile.class_weights, gru=profile.gru,
+        seed=trial_seed(profile, slot_of(trial)), **profile.fixed_training(),
     )
 
 
@@ -192,6 +191,7 @@ class Objective:
             self._record(trial, history, started)
             self.log(f"{tag} failed: {exc}")
             raise
+        trial.set_user_attr("stopped", "pruned" if pruned else result.stopped)
         self._record(trial, history, started)
         self._keep(trial, slot, result)
         if pruned:
@@ -226,11 +226,12 @@ class TrialFiles:
 
     predictions: Path
     states: Path
+    replicates: Path
 
     @classmethod
     def of(cls, storage_dir: Path, hypothesis: str, dataset: str, task: str, identity: StudyIdentity) -> "TrialFiles":
         stem = Path(storage_dir) / hypothesis / f"{dataset}.{task}"
-        return cls(stem.with_name(stem.name + ".predictions") / identity.id, stem.with_name(stem.name + ".states") / identity.id)
+        return cls(*(stem.with_name(f"{stem.name}.{kind}") / identity.id for kind in ("predictions", "states", "replicates")))
 
 
 def _interrupted(trial: optuna.trial.FrozenTrial) -> bool:
@@ -442,6 +443,30 @@ def run_in_workers(jobs: list[Condition], workers: int, part: PartitionData, pro
                 future.result()  # a worker's error (bad input, a bug) stops the step with its message
 
 
+def _init_replicate_worker(data, threads) -> None:
+    _die_with_parent()
+    if threads:
+        torch.set_num_threads(threads)
+    _WORKER.update(data=data)
+
+
+def _replicate_job(job) -> None:
+    train_missing(_WORKER["data"], [job], lambda m: None)
+
+
+def run_replicates_in_workers(jobs: list, workers: int, part: PartitionData, threads: int | None, log: Log) -> None:
+    """Train seed replicates in `workers` processes (each writes its file; the same results as one process)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("spawn")
+    threads = threads or torch.get_num_threads()
+    log(f"{part.dataset}.{part.task}: {len(jobs)} seed replicates on {workers} workers")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_replicate_worker,
+                             initargs=(part.data, threads)) as pool:
+        for _ in pool.map(_replicate_job, jobs):
+            pass
+
+
 def run_hypothesis(part: PartitionData, profile: Profile, hypothesis: str, storage_dir: Path, results_db: Path,
                    log: Log = print, storage_url: str | None = None, threads: int | None = None,
                    announced: StepWaiting | None = None, on_changed_inputs: str = "new_study") -> pd.DataFrame:
@@ -472,7 +497,7 @@ def run_hypothesis(part: PartitionData, profile: Profile, hypothesis: str, stora
             + (" (hanrock results superseded lists the old ones)" if inputs.previous else ""))
         opened = {c.name: open_condition(part, profile, hypothesis, c, identity, storage, log) for c in conds}
         jobs = [c for c in conds for _ in range(opened[c.name][1])]
-        wanted = len(jobs)
+        wanted = max(len(jobs), len(conds) * profile.replicates)
         if wanted > 1 and multiprocessing.current_process().daemon:  # it may not start processes of its own
             log("this step runs in a daemonic process (a Celery worker's pool): its trials run one at a time in it; "
                 "start more Celery workers for more parallel steps")
@@ -485,7 +510,13 @@ def run_hypothesis(part: PartitionData, profile: Profile, hypothesis: str, stora
                     study, remaining = opened[c.name]
                     if remaining:
                         run_trials(study, Objective(part, profile, hypothesis, c, files, log), remaining)
-    studies = {name: study for name, (study, _) in opened.items()}
+            studies = {name: study for name, (study, _) in opened.items()}
+            searched = pd.DataFrame(searched_rows(part, hypothesis, conds, studies, profile, {}))
+            pending = [j for j in replicate_jobs(studies, searched, profile.replicates, files.replicates) if not j.file.exists()]
+            if workers > 1 and len(pending) > 1:
+                run_replicates_in_workers(pending, workers, part, threads, log)
+            else:
+                train_missing(part.data, pending, log)
     floor = partition_floor(part, profile.seed, log)
     trials = write_results(part, hypothesis, conds, studies, files, results_db, log, floor, inputs, profile)
     keep_models(part, hypothesis, trials, studies, files, storage_dir, inputs.identity, profile, log)
@@ -571,7 +602,15 @@ def _trial_row(t: optuna.trial.FrozenTrial, slot: int, key: dict, condition: str
             "primary_weight": weights.pop("primary", None), "loss_weights": json.dumps(weights),
             "dev_metrics": json.dumps(dev), "test_metrics": json.dumps(test),
             "epochs_run": len(t.user_attrs.get("history", [])), "seconds": t.user_attrs.get("seconds"),
-            "attempt": t.number}
+            "attempt": t.number, "stopped": t.user_attrs.get("stopped")}
+
+
+def searched_rows(part: PartitionData, hypothesis: str, conds: list[Condition], studies: dict[str, optuna.Study],
+                  profile: Profile, key: dict) -> list[dict]:
+    """One trials-table row per finished slot of every condition (the floor not included)."""
+    metric, _ = part.data.selection
+    return [_trial_row(t, slot, key, condition.name, metric) for condition in conds
+            for slot, t in slot_trials(studies[condition.name], profile.trials_per_condition).items()]
 
 
 def identity_row(key: dict, inputs: InputsCheck, profile: Profile) -> pd.DataFrame:
@@ -584,19 +623,18 @@ def identity_row(key: dict, inputs: InputsCheck, profile: Profile) -> pd.DataFra
 def write_results(part: PartitionData, hypothesis: str, conds: list[Condition], studies: dict[str, optuna.Study],
                   files: TrialFiles, results_db: Path, log: Log, floor: FloorResult | None,
                   inputs: InputsCheck, profile: Profile) -> pd.DataFrame:
-    """Replace this partition's rows of its identity in trials, epochs, predictions (one transaction per
-    table; the floor is a row too), then record the identity as the partition's current one."""
+    """Replace this partition's rows of its identity in trials, epochs, predictions, chance levels and seed
+    replicates (trained here first when the profile asks for them; one transaction per table; the floor is
+    a row too), then record the identity as the partition's current one."""
     metric, _ = part.data.selection
     identity = inputs.identity.id
     key = {"hypothesis": hypothesis, "dataset": part.dataset, "task": part.task, "identity": identity}
-    trial_rows, epoch_rows, prediction_frames = [], [], []
-    for condition in conds:
-        for slot, t in slot_trials(studies[condition.name], profile.trials_per_condition).items():
-            trial_rows.append(_trial_row(t, slot, key, condition.name, metric))
-            for h in t.user_attrs.get("history", []):
-                epoch_rows.append({**key, "condition": condition.name, "trial": slot, "epoch": h["epoch"],
-                                   "train_loss": h["train_loss"], "dev_value": h.get(f"dev_{metric}"),
-                                   "test_value": h.get(f"test_{metric}")})
+    trial_rows, prediction_frames = searched_rows(part, hypothesis, conds, studies, profile, key), []
+    epoch_rows = [{**key, "condition": condition.name, "trial": slot, "epoch": h["epoch"], "train_loss": h["train_loss"],
+                   "dev_value": h.get(f"dev_{metric}"), "test_value": h.get(f"test_{metric}")}
+                  for condition in conds
+                  for slot, t in slot_trials(studies[condition.name], profile.trials_per_condition).items()
+                  for h in t.user_attrs.get("history", [])]
     chosen = selected_trials(pd.DataFrame(trial_rows)) if trial_rows else {}
     for condition, number in chosen.items():
         file = files.predictions / f"{condition}-{number}.parquet"
@@ -608,9 +646,13 @@ def write_results(part: PartitionData, hypothesis: str, conds: list[Condition], 
         trial_rows.append(row)
         prediction_frames.append(predictions)
     trials = pd.DataFrame(trial_rows)
+    replicates = run_replicates(part.data, studies, trials[trials["condition"] != FLOOR], profile.replicates,
+                                files.replicates, key, log)
     write_rows(results_db, "all_trials", key, trials, log)
     write_rows(results_db, "all_epochs", key, pd.DataFrame(epoch_rows), log)
     write_rows(results_db, "all_predictions", key, pd.concat(prediction_frames) if prediction_frames else pd.DataFrame(), log)
+    write_rows(results_db, "all_chance_levels", key, pd.DataFrame([{**key, **chance_levels(part.data)}]), log)
+    write_rows(results_db, "all_replicates", key, replicates, log)
     write_rows(results_db, "study_identities", key, identity_row(key, inputs, profile), log)  # last: now current
     counts = trials.groupby(["condition", "state"]).size().to_dict() if len(trials) else {}
     where = "staged for the significance step" if staged_only() else f"to {results_db}"

@@ -27,6 +27,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "compile": ("auto", "on", "off"),
     "class_weights": ("none", "balanced"),
     "gru": ("auto", "fused", "torch"),
+    "lr_schedule": ("constant", "cosine", "plateau"),
 }
 
 

@@ -24,7 +24,8 @@ from .errors import InputError
 from .io import atomic_path
 from .results import replace_rows
 
-STAGED_TABLES = ("mutual_information", "all_trials", "all_epochs", "all_predictions", "study_identities")
+STAGED_TABLES = ("mutual_information", "all_trials", "all_epochs", "all_predictions", "all_chance_levels",
+                 "all_replicates", "study_identities")
 KEY_METADATA = b"hanrock.key"
 ENV = "HANROCK_STAGED_RESULTS"
 

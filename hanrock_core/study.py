@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .auxiliary_target import FAMILIES
 from .config_file import (
+    as_bool,
     as_int,
     as_list,
     as_mapping,
@@ -30,7 +31,8 @@ HYPOTHESES = ("h1", "h2", "h3")
 TABLE_VIEWS = {"h1": "table1_h1", "h2": "table2_h2", "h3": "table3_h3"}  # the view of sql/views.sql printing each
 PROFILE_KEYS = {"name", "seed", "trials_per_condition", "epochs", "capacity_total",
                 "h2_primary_units", "default_primary_units", "embedding_dim", "optimizer", "sampler",
-                "median_pruning", "space", "bootstrap", "compile", "embeddings", "class_weights", "gru"}
+                "median_pruning", "space", "bootstrap", "compile", "embeddings", "class_weights", "gru",
+                "patience", "lr_schedule", "warmup_epochs", "replicates", "fusion_prior"}
 SPACE_KEYS = {"learning_rate", "batch_size", "l2", "content_size", "dropout", "recurrent_dropout", "primary_weight",
               "primary_units"}
 INT_SPACE_KEYS = set(INTEGER)
@@ -69,6 +71,19 @@ class Profile:
     embeddings: VectorSpec | None = None  # pretrained word vectors (None: the settings', else learnt from scratch)
     class_weights: str = "none"  # primary cross-entropy weighted per class: none (the paper) or balanced
     gru: str = "auto"  # the biGRUs' recurrence: fused (kernels.py), torch (nn.GRU, cuDNN), auto: torch on CUDA
+    patience: int = 0  # a trial stops when dev has not improved for this many epochs (0: off, the paper)
+    lr_schedule: str = "constant"  # constant (the paper), cosine, plateau (training.LearningRate)
+    warmup_epochs: float = 0.0  # linear warm-up of the learning rate (0: none, the paper)
+    replicates: int = 0  # after the search, each condition's selected configuration trained with this many more seeds
+    fusion_prior: bool = False  # HAN-ROCK's fusion starts with half its weight on the primary vector (not the paper)
+
+    def fixed_training(self) -> dict:
+        """The training settings every trial of the profile shares (TrainConfig fields); the search draws the rest."""
+        return {"embedding_dim": self.embedding_dim, "optimizer": self.optimizer, "epochs": self.epochs,
+                "sampler": self.sampler, "compile": self.compile, "gru": self.gru,
+                "class_weights": self.class_weights, "patience": self.patience, "lr_schedule": self.lr_schedule,
+                "warmup_epochs": self.warmup_epochs, "fusion_prior": self.fusion_prior,
+                "embedding_trainable": self.embeddings.trainable if self.embeddings else True}
 
 
 def profile_path(name: str) -> Path:
@@ -88,9 +103,13 @@ def load_profile(name_or_path: str | Path) -> Profile:
     refuse_unknown(cfg, data, PROFILE_KEYS)
     if isinstance(data.get("compile"), bool):  # YAML reads a bare off / on as a boolean
         data["compile"] = "on" if data["compile"] else "off"
-    for key in ("seed",):
+    for key in ("seed", "patience", "replicates"):
         if key in data:
             as_int(cfg, key, data[key], 0)
+    if "fusion_prior" in data:
+        as_bool(cfg, "fusion_prior", data["fusion_prior"])
+    if "warmup_epochs" in data:
+        data["warmup_epochs"] = float(as_number(cfg, "warmup_epochs", data["warmup_epochs"], 0.0))
     for key in ("trials_per_condition", "epochs", "capacity_total", "default_primary_units", "embedding_dim"):
         if key in data:
             as_int(cfg, key, data[key], 1)

@@ -1,8 +1,10 @@
 """Training engine: batches that share talkturns, masked weighted losses, per-epoch dev/test metrics.
 
 The optimiser is SGD with momentum 0.9 and gradient-norm clipping at 1.0 (the authors' choice)
-or Adam; the epoch is chosen on dev and its state kept.  A callback sees every epoch's metrics
-(the search prunes from it, Dagster logs it).  docs/training.md explains the batch samplers.
+or Adam; the learning rate is constant (the authors') or scheduled (warm-up, cosine decay, halving
+on a plateau); training stops after `epochs`, when dev has not improved for `patience` epochs, or
+when the callback says so (the search's median pruning).  The epoch is chosen on dev and its state
+kept.  docs/training.md explains the batch samplers and the schedules.
 """
 
 from __future__ import annotations
@@ -65,6 +67,10 @@ class TrainConfig:
     embedding_trainable: bool = True  # pretrained vectors are fine-tuned (the authors'); False freezes them
     class_weights: str = "none"  # primary cross-entropy: none (the paper) or balanced (n / (K n_c) per class)
     gru: str = "auto"  # biGRU recurrence: fused (kernels.py), torch (nn.GRU; cuDNN on CUDA); auto: torch on CUDA
+    patience: int = 0  # stop after this many epochs without a better dev metric (0: run every epoch, the paper)
+    lr_schedule: str = "constant"  # constant (the paper), cosine (decay to 0 at `epochs`), plateau (halve when dev stalls)
+    warmup_epochs: float = 0.0  # the learning rate rises linearly from 0 over these epochs first (0: none)
+    fusion_prior: bool = False  # HAN-ROCK's fusion starts with half its weight on the primary vector (not the paper)
 
     def validate(self) -> None:
         """Refuse values outside Table 6's ranges or inconsistent ones, before any training."""
@@ -84,6 +90,8 @@ class TrainConfig:
                 problems.append(f"{name} {getattr(self, name)!r} is not one of {list(allowed)}")
         if self.epochs < 1:
             problems.append(f"epochs {self.epochs} must be >= 1")
+        if self.patience < 0 or self.warmup_epochs < 0:
+            problems.append(f"patience ({self.patience}) and warmup_epochs ({self.warmup_epochs}) must be >= 0")
         if problems:
             raise InputError("invalid training config: " + "; ".join(problems))
 
@@ -240,7 +248,8 @@ def model_shape(data: TaskData, config: TrainConfig) -> ModelShape:
     n_classes = len(data.classes) if data.classification else 1
     return ModelShape(config.architecture, len(data.vocab), n_classes, data.aux_kinds, config.primary_units,
                       config.aux_units, config.embedding_dim, config.dropout, config.recurrent_dropout,
-                      aux_classes=n_classes + 1 if data.classification else 1)  # neighbour labels + "no label"
+                      aux_classes=n_classes + 1 if data.classification else 1,  # neighbour labels + "no label"
+                      fusion_prior=config.fusion_prior)
 
 
 def make_model(data: TaskData, config: TrainConfig) -> HierarchicalModel:
@@ -261,15 +270,49 @@ def balanced_class_weights(data: TaskData, train_rows: np.ndarray) -> torch.Tens
     return torch.where(counts > 0, counts.sum() / (len(data.classes) * counts.clamp(min=1)), torch.zeros_like(counts))
 
 
+STOPPED = ("epochs", "patience", "callback")  # why training ended: the last epoch, no dev gain, or the search
+
+
 @dataclass
 class TrainResult:
     best_epoch: int
     dev: dict[str, float]
     test: dict[str, float]
-    history: list[dict] = field(default_factory=list)  # per epoch: epoch, train_loss, dev_*, test_*
+    history: list[dict] = field(default_factory=list)  # per epoch: epoch, train_loss, lr, dev_*, test_*
     state_dict: dict | None = None
     test_predictions: pd.DataFrame | None = None
     config: dict = field(default_factory=dict)
+    stopped: str = "epochs"  # one of STOPPED
+
+
+class LearningRate:
+    """The learning rate of every step: linear warm-up, then constant, cosine decay or halving on a plateau."""
+
+    PLATEAU_EPOCHS = 2  # epochs without a better dev metric before the rate halves
+    PLATEAU_FACTOR = 0.5
+
+    def __init__(self, config: TrainConfig, steps_per_epoch: int):
+        self.base, self.kind = config.learning_rate, config.lr_schedule
+        self.warmup = config.warmup_epochs * steps_per_epoch
+        self.total = max(1, config.epochs * steps_per_epoch)
+        self.scale, self.stalled = 1.0, 0
+
+    def at(self, step: int) -> float:
+        """The rate of optimisation step `step` (0-based, counted over the whole run)."""
+        rate = self.base * self.scale
+        if self.warmup and step < self.warmup:
+            return rate * (step + 1) / self.warmup
+        if self.kind == "cosine":
+            done = (step - self.warmup) / max(1.0, self.total - self.warmup)
+            rate *= 0.5 * (1 + np.cos(np.pi * min(1.0, done)))
+        return float(rate)
+
+    def epoch_end(self, improved: bool) -> None:
+        """`plateau`: halve the rate after PLATEAU_EPOCHS epochs without a better dev metric."""
+        self.stalled = 0 if improved else self.stalled + 1
+        if self.kind == "plateau" and self.stalled >= self.PLATEAU_EPOCHS:
+            self.scale *= self.PLATEAU_FACTOR
+            self.stalled = 0
 
 
 @torch.no_grad()
@@ -338,12 +381,15 @@ def train(data: TaskData, config: TrainConfig, loss_weights: np.ndarray,
         raise InputError("no labelled talkturns in the train split")
     metric, higher_better = data.selection
     class_weights = balanced_class_weights(data, train_rows).to(device) if config.class_weights == "balanced" else None
-    best = None
-    history = []
+    schedule = LearningRate(config, -(-len(train_rows) // config.batch_size))
+    best, history, step, stopped = None, [], 0, "epochs"
     for epoch in range(1, config.epochs + 1):
         model.train()
         total, steps = 0.0, 0
         for rows in batches(data, train_rows, config.batch_size, config.sampler, rng):
+            for group in optimiser.param_groups:
+                group["lr"] = schedule.at(step)
+            step += 1
             out = model(*distinct_talkturns(data, windows, rows, device))
             per_task = losses(out, data.primary[rows].to(device), data.aux[rows].to(device), data.aux_kinds,
                               data.classification, class_weights)
@@ -358,20 +404,26 @@ def train(data: TaskData, config: TrainConfig, loss_weights: np.ndarray,
             optimiser.step()
             total += loss.item()
             steps += 1
-        record = {"epoch": epoch, "train_loss": total / max(steps, 1)}
+        record = {"epoch": epoch, "train_loss": total / max(steps, 1), "lr": optimiser.param_groups[0]["lr"]}
         record.update({f"dev_{k}": v for k, v in evaluate(model, data, windows, dev_rows, config, device).items()} if len(dev_rows) else {})
         record.update({f"test_{k}": v for k, v in evaluate(model, data, windows, test_rows, config, device).items()} if len(test_rows) else {})
         history.append(record)
         score = record.get(f"dev_{metric}", -record["train_loss"] if higher_better else record["train_loss"])
-        if best is None or (score > best[0] if higher_better else score < best[0]):
+        improved = best is None or (score > best[0] if higher_better else score < best[0])
+        if improved:
             best = (score, epoch, copy.deepcopy(model.state_dict()))
+        schedule.epoch_end(improved)
         if on_epoch is not None and on_epoch(epoch, record):
+            stopped = "callback"
+            break
+        if config.patience and epoch - best[1] >= config.patience and epoch < config.epochs:
+            stopped = "patience"
             break
     _, best_epoch, state = best
     model.load_state_dict(state)
     result = TrainResult(best_epoch=best_epoch, dev=_strip(history[best_epoch - 1], "dev_"),
                          test=_strip(history[best_epoch - 1], "test_"), history=history, state_dict=state,
-                         config=asdict(config))
+                         config=asdict(config), stopped=stopped)
     if len(test_rows):
         pred = predict(model, data, windows, test_rows, config, device)
         labels = data.classes

@@ -47,6 +47,7 @@ CREATE TABLE IF NOT EXISTS all_trials (
     epochs_run      INTEGER,
     seconds         DOUBLE,
     attempt         INTEGER,            -- the Optuna trial number that ran the slot (a resumed slot: a later one)
+    stopped         VARCHAR,            -- why training ended: epochs (the last one), patience, pruned
     PRIMARY KEY (hypothesis, dataset, task, identity, condition, trial)
 );
 
@@ -62,6 +63,22 @@ CREATE TABLE IF NOT EXISTS all_predictions (   -- test predictions of each condi
     condition VARCHAR NOT NULL, trial INTEGER NOT NULL, utterance_id VARCHAR NOT NULL,
     truth VARCHAR, prediction VARCHAR,
     PRIMARY KEY (hypothesis, dataset, task, identity, condition, utterance_id)
+);
+
+CREATE TABLE IF NOT EXISTS all_chance_levels (   -- the trivial predictor of each study's data (study_health)
+    hypothesis VARCHAR NOT NULL, dataset VARCHAR NOT NULL, task VARCHAR NOT NULL, identity VARCHAR NOT NULL,
+    metric VARCHAR, dev_value DOUBLE, test_value DOUBLE,
+    predictor VARCHAR,                      -- e.g. always the majority train class 'neutral'
+    PRIMARY KEY (hypothesis, dataset, task, identity)
+);
+
+CREATE TABLE IF NOT EXISTS all_replicates (   -- each condition's selected trial trained with further seeds
+    hypothesis VARCHAR NOT NULL, dataset VARCHAR NOT NULL, task VARCHAR NOT NULL, identity VARCHAR NOT NULL,
+    condition VARCHAR NOT NULL, trial INTEGER NOT NULL,   -- the selected trial whose configuration was retrained
+    replicate INTEGER NOT NULL,             -- 1, 2, ... (the trial itself is replicate 0 in replicate_summary)
+    seed BIGINT, metric VARCHAR, dev_value DOUBLE, test_value DOUBLE,
+    best_epoch INTEGER, epochs_run INTEGER, stopped VARCHAR, dev_metrics JSON, test_metrics JSON,
+    PRIMARY KEY (hypothesis, dataset, task, identity, condition, replicate)
 );
 
 CREATE TABLE IF NOT EXISTS mutual_information (

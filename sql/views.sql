@@ -16,6 +16,55 @@ SELECT e.* FROM all_epochs e JOIN current_identities c USING (hypothesis, datase
 CREATE OR REPLACE VIEW predictions AS
 SELECT p.* FROM all_predictions p JOIN current_identities c USING (hypothesis, dataset, task, identity);
 
+CREATE OR REPLACE VIEW chance_levels AS
+SELECT l.* FROM all_chance_levels l JOIN current_identities c USING (hypothesis, dataset, task, identity);
+
+-- the trial each condition selects: the best dev value among complete and pruned trials, the lower
+-- trial on a tie (what significance, the kept models and the paper views pick)
+CREATE OR REPLACE VIEW selected_trials AS
+SELECT * EXCLUDE (pick) FROM (
+    SELECT *, row_number() OVER (PARTITION BY hypothesis, dataset, task, condition
+                                 ORDER BY CASE WHEN metric = 'mae' THEN dev_value ELSE -dev_value END, trial) AS pick
+    FROM trials WHERE state IN ('complete', 'pruned') AND dev_value IS NOT NULL
+) WHERE pick = 1;
+
+-- is each condition's study sound? (hanrock_core/study_health.py; `hanrock results health`)
+CREATE OR REPLACE VIEW study_health AS
+WITH searched AS (
+    SELECT t.*, l.dev_value AS chance_dev,
+           CASE WHEN t.metric = 'mae' THEN t.dev_value >= l.dev_value * (1 - 0.02)
+                ELSE t.dev_value <= l.dev_value + 0.02 END AS at_chance
+    FROM trials t LEFT JOIN chance_levels l USING (hypothesis, dataset, task, identity)
+    WHERE t.condition <> 'floor' AND t.state IN ('complete', 'pruned') AND t.dev_value IS NOT NULL
+),
+counts AS (
+    SELECT hypothesis, dataset, task, condition, count(*) AS trials,
+           count(*) FILTER (WHERE at_chance) AS trials_at_chance, any_value(chance_dev) AS chance_dev
+    FROM searched GROUP BY ALL
+),
+floors AS (
+    SELECT hypothesis, dataset, task, dev_value AS floor_dev,
+           CASE WHEN metric = 'mae' THEN test_value - dev_value ELSE dev_value - test_value END AS floor_gap
+    FROM trials WHERE condition = 'floor'
+),
+judged AS (
+    SELECT c.*, s.trial AS selected_trial, s.metric, s.dev_value AS selected_dev, s.test_value AS selected_test,
+           s.best_epoch, s.epochs_run, s.stopped, f.floor_dev, f.floor_gap,
+           s.best_epoch = s.epochs_run AND coalesce(s.stopped, 'epochs') <> 'patience' AS still_improving,
+           CASE WHEN s.metric = 'mae' THEN s.dev_value > f.floor_dev ELSE s.dev_value < f.floor_dev END AS below_floor,
+           CASE WHEN s.metric = 'mae' THEN s.test_value - s.dev_value ELSE s.dev_value - s.test_value END AS dev_test_gap
+    FROM counts c JOIN selected_trials s USING (hypothesis, dataset, task, condition)
+    LEFT JOIN floors f USING (hypothesis, dataset, task)
+)
+SELECT *, concat_ws('; ',
+        CASE WHEN trials_at_chance > 0 THEN trials_at_chance || ' of ' || trials || ' trials never left chance level' END,
+        CASE WHEN still_improving THEN 'the selected trial was still improving at its last epoch (' || epochs_run || ')' END,
+        CASE WHEN below_floor THEN 'the selected trial is below the bag-of-words floor on dev' END,
+        CASE WHEN dev_test_gap - coalesce(floor_gap, 0) > 0.1 * abs(selected_dev)
+             THEN 'test is ' || printf('%.3f', dev_test_gap) || ' worse than dev (the floor: '
+                  || printf('%.3f', coalesce(floor_gap, 0)) || ')' END) AS flags
+FROM judged ORDER BY hypothesis, dataset, task, condition;
+
 -- studies a later run on other inputs superseded (their rows stay in the all_* tables)
 CREATE OR REPLACE VIEW superseded_studies AS
 SELECT s.hypothesis, s.dataset, s.task, s.identity, s.profile, s.recorded_at AS last_written,
@@ -29,14 +78,28 @@ FROM study_identities s JOIN current_identities c USING (hypothesis, dataset, ta
 WHERE s.identity <> c.identity
 ORDER BY s.hypothesis, s.dataset, s.task, s.recorded_at DESC;
 
+CREATE OR REPLACE VIEW replicates AS
+SELECT r.* FROM all_replicates r JOIN current_identities c USING (hypothesis, dataset, task, identity);
+
+-- the selected trial and its seed replicates (profile key `replicates`): mean and sd over seeds
+CREATE OR REPLACE VIEW replicate_summary AS
+WITH seeds AS (
+    SELECT hypothesis, dataset, task, condition, trial, 0 AS replicate, dev_value, test_value FROM selected_trials
+    WHERE condition <> 'floor'
+    UNION ALL
+    SELECT hypothesis, dataset, task, condition, trial, replicate, dev_value, test_value FROM replicates
+)
+SELECT hypothesis, dataset, task, condition, any_value(trial) AS trial, count(*) AS seeds,
+       avg(dev_value) AS dev_mean, stddev_samp(dev_value) AS dev_sd,
+       avg(test_value) AS test_mean, stddev_samp(test_value) AS test_sd
+FROM seeds GROUP BY hypothesis, dataset, task, condition;
+
 -- one cell per hypothesis x condition x dataset.task: value of the best-dev trial, '*' when
--- significantly different from the hypothesis baseline ('^' for H2's A = 1 against A = 0)
+-- significantly different from the hypothesis baseline ('^' for H2's A = 1 against A = 0); with
+-- seed replicates, the cell adds the standard deviation over seeds ("0.612 ±0.011*")
 CREATE OR REPLACE VIEW results_long AS
 WITH best AS (
-    SELECT hypothesis, dataset, task, condition, metric, dev_value, test_value,
-           row_number() OVER (PARTITION BY hypothesis, dataset, task, condition
-                              ORDER BY CASE WHEN metric = 'mae' THEN dev_value ELSE -dev_value END, trial) AS pick
-    FROM trials WHERE state IN ('complete', 'pruned') AND dev_value IS NOT NULL
+    SELECT hypothesis, dataset, task, condition, metric, dev_value, test_value, 1 AS pick FROM selected_trials
 ),
 marks AS (   -- against the hypothesis's baseline (the floor has its own column)
     SELECT hypothesis, dataset, task, challenger AS condition, bool_or(significant) AS star
@@ -55,12 +118,15 @@ carets AS (
 )
 SELECT b.hypothesis, b.dataset, b.task, b.condition, b.metric, b.test_value AS value,
        coalesce(m.star, false) AS significant, f.beats_floor,
-       printf('%.3f', b.test_value) || CASE WHEN m.star THEN '*' ELSE '' END
+       coalesce(r.seeds, 1) AS seeds, r.test_mean, r.test_sd,
+       printf('%.3f', b.test_value) || CASE WHEN r.seeds > 1 THEN printf(' ±%.3f', r.test_sd) ELSE '' END
+                                   || CASE WHEN m.star THEN '*' ELSE '' END
                                    || CASE WHEN c.caret THEN '^' ELSE '' END AS cell
 FROM best b
 LEFT JOIN marks m USING (hypothesis, dataset, task, condition)
 LEFT JOIN carets c USING (hypothesis, dataset, task, condition)
 LEFT JOIN floor_marks f USING (hypothesis, dataset, task, condition)
+LEFT JOIN replicate_summary r USING (hypothesis, dataset, task, condition)
 WHERE b.pick = 1;
 
 -- paper_row(h): one row per condition of hypothesis h, one column per dataset/task.  The platform

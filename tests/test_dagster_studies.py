@@ -194,6 +194,10 @@ def test_a_study_job_on_another_profile_trains_new_studies_and_says_what_changed
     assert job.execute_in_process(instance=instance, run_config=only).success
     key = dg.AssetKey("h3_trials")
     before = instance.get_latest_materialization_event(key).asset_materialization.metadata
+    check = instance.event_log_storage.get_latest_asset_check_execution_by_key(
+        [dg.AssetCheckKey(key, "study_health")])  # the non-blocking health check ran after training
+    evaluation = list(check.values())[0].event.dagster_event.event_specific_data
+    assert "health" in evaluation.metadata and evaluation.severity == dg.AssetCheckSeverity.WARN
     assert "superseded" not in before and set(before["inputs"].value) == {"profile", "narratives", "targets", "data", "code"}
     other = {**only, "resources": {"study": {"config": {"profile": str(second)}}}}
     assert job.execute_in_process(instance=instance, run_config=other).success

@@ -189,3 +189,40 @@ def test_balanced_class_weights_weigh_rare_classes_up(corpus):
     counts = np.bincount(data.primary[rows].numpy(), minlength=len(data.classes))
     assert np.allclose(weights.numpy() * counts, len(rows) / len(data.classes))
     assert train(data, TrainConfig(**{**QUICK, "epochs": 1, "class_weights": "balanced"}), _weights(data)).history
+
+
+def test_patience_stops_a_run_that_stopped_improving_and_keeps_its_best_epoch(corpus):
+    data = _data(corpus, "activation")
+    config = {**QUICK, "epochs": 12, "learning_rate": 2 ** -5}
+    full = train(data, TrainConfig(**config), _weights(data))
+    assert full.stopped == "epochs" and len(full.history) == 12
+    scores = [h["dev_mae"] for h in full.history]
+    best_by = [int(np.argmin(scores[:e])) + 1 for e in range(1, 13)]  # best epoch among the first e
+    stop = next((e for e in range(1, 12) if e - best_by[e - 1] >= 2), 12)  # 2 epochs without a better one
+    assert stop < 12, scores  # this run does stall
+    patient = train(data, TrainConfig(**config, patience=2), _weights(data))
+    assert len(patient.history) == stop and patient.stopped == ("patience" if stop < 12 else "epochs")
+    assert [h["dev_mae"] for h in patient.history] == scores[:stop]  # the same run (same seed), cut short
+    assert patient.best_epoch == best_by[stop - 1]
+
+
+def test_learning_rate_schedules(corpus):
+    from hanrock_core.training import LearningRate
+
+    steps = 10
+    warm = LearningRate(TrainConfig(learning_rate=0.01, epochs=5, warmup_epochs=1, lr_schedule="cosine"), steps)
+    rates = [warm.at(s) for s in range(50)]
+    assert rates[0] == pytest.approx(0.001) and rates[9] == pytest.approx(0.01)  # linear warm-up over epoch 1
+    assert rates[10] == pytest.approx(0.01) and rates[49] < 0.0003  # then cosine decay towards 0
+    assert all(a >= b for a, b in zip(rates[10:], rates[11:]))
+    plateau = LearningRate(TrainConfig(learning_rate=0.01, lr_schedule="plateau"), steps)
+    for improved in (True, False, False):
+        plateau.epoch_end(improved)
+    assert plateau.at(0) == pytest.approx(0.005)  # halved after 2 epochs without a better dev metric
+    constant = LearningRate(TrainConfig(learning_rate=0.01), steps)
+    constant.epoch_end(False), constant.epoch_end(False)
+    assert constant.at(123) == 0.01
+    data = _data(corpus, "activation")
+    run = train(data, TrainConfig(**{**QUICK, "epochs": 3, "lr_schedule": "cosine", "warmup_epochs": 1}), _weights(data))
+    assert run.history[0]["lr"] == pytest.approx(QUICK["learning_rate"])  # the last step of the warm-up epoch
+    assert run.history[2]["lr"] < run.history[1]["lr"] < QUICK["learning_rate"]

@@ -21,6 +21,9 @@ def build_study_assets(hypothesis: str):
         group_name="studies",
         kinds={"pytorch", "optuna", "duckdb"},
         op_tags=TRAINING_STEP_TAGS,
+        check_specs=[dg.AssetCheckSpec(steps.HEALTH_CHECK, asset=f"{hypothesis}_trials", blocking=False,
+                                       description="every trial left chance level, each selected model finished "
+                                                   "learning and beats the floor on dev, dev and test agree")],
         description=f"Random search over every {hypothesis.upper()} condition on one dataset.task; rows in results.duckdb",
     )
     def trials_asset(context: dg.AssetExecutionContext, platform: PlatformResource, study: StudyResource,
@@ -28,8 +31,10 @@ def build_study_assets(hypothesis: str):
         inputs = {"raw_sessions": raw_sessions, "monah_narratives": monah_narratives,
                   "auxiliary_targets": auxiliary_targets, "mutual_information": mutual_information}
         result = steps.trials(platform.settings(), study, hypothesis, context.partition_key, inputs, context.log)
-        context.add_output_metadata(result.metadata)
-        return result.table
+        yield dg.Output(result.table, metadata=result.metadata)
+        for check in result.checks:
+            yield dg.AssetCheckResult(check_name=check.name, passed=check.passed, metadata=check.metadata,
+                                      severity=dg.AssetCheckSeverity.WARN)
 
     @dg.asset(
         name=f"{hypothesis}_models",
