@@ -151,7 +151,7 @@ def _check_space(cfg, space: dict) -> None:
             continue
         if len(bounds) != 2:
             raise cfg.error(f"space.{key}", f"space.{key} must be [low, high], not {value!r}")
-        check = (lambda b: as_int(cfg, f"space.{key}", b, 1)) if key in INT_SPACE_KEYS else (
+        check = (lambda b: as_int(cfg, f"space.{key}", b, int(BOUNDS[key][0]))) if key in INT_SPACE_KEYS else (
             lambda b: as_number(cfg, f"space.{key}", b))
         low, high = (check(b) for b in bounds)
         if low > high:
