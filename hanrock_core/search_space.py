@@ -23,7 +23,7 @@ INTEGER = ("content_size", "batch_size")
 # setting -> the values training accepts
 CHOICES: dict[str, tuple[str, ...]] = {
     "optimizer": ("sgd", "adam"),
-    "sampler": ("dialogue", "shuffle"),
+    "sampler": ("dialogue", "shuffle", "chunks"),
     "compile": ("auto", "on", "off"),
     "class_weights": ("none", "balanced"),
     "gru": ("auto", "fused", "torch"),
