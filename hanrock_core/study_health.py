@@ -9,9 +9,9 @@ reports (through the `study_health` view of sql/views.sql):
                        train class, or the train mean
     still_improving    the selected trial's best epoch was its last and it did not stop for patience
     below_floor        the selected trial is worse on dev than the bag-of-words floor
-    dev_test_gap       how much worse the selected trial is on test than on dev; flagged when it exceeds
-                       the floor's own gap by more than a tenth of the dev value (a gap the floor
-                       shares is the split's, not the model's)
+    dev_test_gap       how much worse the selected trial is on test than on dev; flagged when it is
+                       worse and exceeds the floor's own gap (0 when the floor does better on test) by
+                       more than a tenth of the dev value (a gap the floor shares is the split's)
 
 The margins live in the view; the trivial predictor's values are written beside each study's
 trials (`chance_levels`).

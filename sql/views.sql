@@ -60,7 +60,7 @@ SELECT *, concat_ws('; ',
         CASE WHEN trials_at_chance > 0 THEN trials_at_chance || ' of ' || trials || ' trials never left chance level' END,
         CASE WHEN still_improving THEN 'the selected trial was still improving at its last epoch (' || epochs_run || ')' END,
         CASE WHEN below_floor THEN 'the selected trial is below the bag-of-words floor on dev' END,
-        CASE WHEN dev_test_gap - coalesce(floor_gap, 0) > 0.1 * abs(selected_dev)
+        CASE WHEN dev_test_gap > 0 AND dev_test_gap - greatest(coalesce(floor_gap, 0), 0) > 0.1 * abs(selected_dev)
              THEN 'test is ' || printf('%.3f', dev_test_gap) || ' worse than dev (the floor: '
                   || printf('%.3f', coalesce(floor_gap, 0)) || ')' END) AS flags
 FROM judged ORDER BY hypothesis, dataset, task, condition;

@@ -159,7 +159,8 @@ def test_processes_opening_a_new_study_file_at_once_all_succeed(tmp_path):
     """
     import multiprocessing
 
-    with multiprocessing.get_context("fork").Pool(6) as pool:
+    with multiprocessing.get_context("spawn").Pool(6) as pool:  # never fork a process whose torch threads hold locks
+        pool.starmap(_open_at, [(f"sqlite:///{tmp_path / f'warm{i}.db'}", 0.0) for i in range(6)])  # workers ready
         for k in range(3):
             url = f"sqlite:///{tmp_path / f'race{k}.db'}"
             results = pool.starmap(_open_at, [(url, time.time() + 0.5)] * 6)

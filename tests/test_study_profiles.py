@@ -13,7 +13,7 @@ def test_packaged_profiles():
     assert paper.trials_per_condition == 30 and paper.epochs == 350 and paper.capacity_total == 257
     assert paper.h2_primary_units == (256, 192, 128, 64, 1) and paper.optimizer == "sgd"
     assert quick.trials_per_condition % 3 == 0 and quick.compile == "off"
-    assert quick.sampler == "shuffle" and quick.patience > 0 and quick.fusion_prior  # models that finish learning
+    assert quick.sampler == "chunks" and quick.patience > 0 and quick.fusion_prior  # models that finish learning
     assert paper.sampler == "shuffle" and not paper.patience and not paper.fusion_prior  # the paper's choices
     standard = load_profile("standard")
     assert standard.replicates == 2 and standard.space["content_size"] == [0, 2]

@@ -105,9 +105,18 @@ def test_samplers(corpus):
     rng = np.random.default_rng(0)
     dialogue = batches(data, rows, 43, "dialogue", rng)
     shuffled = batches(data, rows, 43, "shuffle", rng)
-    assert sorted(np.concatenate(dialogue)) == sorted(rows) == sorted(np.concatenate(shuffled))
+    chunks = batches(data, rows, 43, "chunks", rng)
+    assert sorted(np.concatenate(dialogue)) == sorted(rows) == sorted(np.concatenate(shuffled)) \
+        == sorted(np.concatenate(chunks))
     distinct = lambda bs: np.mean([len(distinct_talkturns(data, windows, b, "cpu")[1]) for b in bs])  # noqa: E731
     assert distinct(dialogue) < 0.5 * distinct(shuffled)  # windows of one dialogue share their talkturns
+    assert distinct(dialogue) < distinct(chunks) < distinct(shuffled)
+    dialogues = lambda bs: np.mean([len(np.unique(data.dialogue_codes[b])) for b in bs])  # noqa: E731
+    assert dialogues(chunks) > 2 * dialogues(dialogue)  # a chunked batch mixes many conversations
+    order = np.concatenate(chunks)  # stretches of up to 4 consecutive talkturns of one dialogue
+    stretch = data.dialogue_codes[order]
+    runs = np.diff(np.r_[0, np.flatnonzero(np.diff(stretch) != 0) + 1, len(order)])
+    assert np.median(runs) <= 4
 
 
 def test_the_torch_recurrence_trains_the_same_model(corpus):
