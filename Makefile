@@ -10,7 +10,7 @@ export HANROCK_HOME ?= $(CURDIR)/.hanrock
 # one persistent Dagster instance for the command line and the UI (runs, catalog, checks)
 export DAGSTER_HOME ?= $(HANROCK_HOME)/dagster
 
-.PHONY: setup instance demo report test bench ui clean
+.PHONY: setup instance demo report test lint format bench ui clean
 
 setup: $(VENV)/.hanrock-installed
 
@@ -34,6 +34,15 @@ report: instance
 
 test: setup
 	$(BIN)/python -m pytest -n 2 tests
+
+# ruff (configured in pyproject.toml): the format and the lint rules every file keeps
+lint: setup
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+format: setup
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
 
 ui: instance
 	$(BIN)/dagster dev -w workspace.yaml

@@ -21,11 +21,16 @@ from .executors import CELERY_SETTINGS
 def _app_args() -> dict:
     broker = os.environ.get("HANROCK_CELERY_BROKER")
     if not broker:
-        raise SystemExit("hanrock: error: HANROCK_CELERY_BROKER is not set\n"
-                         "  -> export the broker's URL (e.g. redis://host:6379/0; deploy/local-services.sh "
-                         "writes it to services.env) before starting a worker")
-    return {"broker": broker, "backend": os.environ.get("HANROCK_CELERY_BACKEND", broker),
-            "config_source": dict_wrapper({**DEFAULT_CONFIG, **CELERY_SETTINGS})}
+        raise SystemExit(
+            "hanrock: error: HANROCK_CELERY_BROKER is not set\n"
+            "  -> export the broker's URL (e.g. redis://host:6379/0; deploy/local-services.sh "
+            "writes it to services.env) before starting a worker"
+        )
+    return {
+        "broker": broker,
+        "backend": os.environ.get("HANROCK_CELERY_BACKEND", broker),
+        "config_source": dict_wrapper({**DEFAULT_CONFIG, **CELERY_SETTINGS}),
+    }
 
 
 app = make_app(_app_args())

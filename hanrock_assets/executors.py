@@ -1,7 +1,8 @@
 """Where steps run, chosen by environment (documented in the README's deployment section).
 
 HANROCK_EXECUTOR = multiprocess (default) | in_process | k8s | celery
-HANROCK_MAX_CONCURRENT   steps at a time (multiprocess, k8s; 0 = one per core / no limit)
+HANROCK_CORES            the cores a study uses: steps at a time (multiprocess, k8s; unset = one per
+                         core / no limit) and worker slots (hanrock_core/concurrency.py)
 HANROCK_GPU_STEPS        training steps (tag hanrock/gpu=true) at a time; default 1 when nvidia-smi
                          is on the PATH, else no extra limit
 HANROCK_K8S_NAMESPACE    namespace of the step jobs (k8s)
@@ -15,11 +16,11 @@ HANROCK_CELERY_BACKEND   result backend URL (celery); default: the broker's URL
 from __future__ import annotations
 
 import os
-import shutil
-from typing import Mapping
+from collections.abc import Mapping
 
 import dagster as dg
 
+from hanrock_core.concurrency import configured_cores, gpu_steps
 from hanrock_core.settings import Settings
 
 GPU_TAG_KEY = "hanrock/gpu"
@@ -31,17 +32,11 @@ TRAINING_STEP_TAGS = {
 KINDS = ("multiprocess", "in_process", "k8s", "celery")
 
 
-def _gpu_limit(env: Mapping[str, str]) -> int:
-    if env.get("HANROCK_GPU_STEPS"):
-        return int(env["HANROCK_GPU_STEPS"])
-    return 1 if shutil.which("nvidia-smi") else 0
-
-
 def multiprocess_config(env: Mapping[str, str] = os.environ) -> dict:
     """Config of the local executor: steps at a time, and at most N training (GPU) steps at a time."""
-    config: dict = {"max_concurrent": int(env.get("HANROCK_MAX_CONCURRENT", "0"))}
-    if _gpu_limit(env):
-        config["tag_concurrency_limits"] = [{"key": GPU_TAG_KEY, "value": "true", "limit": _gpu_limit(env)}]
+    config: dict = {"max_concurrent": configured_cores(env)}
+    if gpu_steps(env):
+        config["tag_concurrency_limits"] = [{"key": GPU_TAG_KEY, "value": "true", "limit": gpu_steps(env)}]
     return config
 
 
@@ -61,8 +56,14 @@ def celery_config(env: Mapping[str, str] = os.environ) -> dict:
 
 
 # what a step pod needs besides the code (Celery workers get the same from services.env: README, Deployment)
-STEP_ENVIRONMENT = ("HANROCK_CONFIG", "HANROCK_HOME", "HANROCK_OPTUNA_STORAGE", "HANROCK_TRIAL_WORKERS",
-                    "HANROCK_COMPILE")
+STEP_ENVIRONMENT = (
+    "HANROCK_CONFIG",
+    "HANROCK_HOME",
+    "HANROCK_OPTUNA_STORAGE",
+    "HANROCK_TRIAL_WORKERS",
+    "HANROCK_CORES",
+    "HANROCK_COMPILE",
+)
 
 
 def k8s_config(settings: Settings, env: Mapping[str, str] = os.environ) -> dict:
@@ -74,14 +75,15 @@ def k8s_config(settings: Settings, env: Mapping[str, str] = os.environ) -> dict:
     same path in every pod.
     """
     config: dict = {
-        "max_concurrent": int(env.get("HANROCK_MAX_CONCURRENT", "0")),
+        "max_concurrent": configured_cores(env),
         "job_namespace": env.get("HANROCK_K8S_NAMESPACE", "default"),
         "env_vars": [name for name in STEP_ENVIRONMENT if env.get(name)] + ["HANROCK_STAGED_RESULTS=1"],
     }
     if env.get("HANROCK_K8S_DATA_CLAIM"):
-        config["volumes"] = [{"name": "hanrock-data",
-                              "persistentVolumeClaim": {"claimName": env["HANROCK_K8S_DATA_CLAIM"]}}]
-        config["volume_mounts"] = [{"name": "hanrock-data", "mountPath": str(settings.home)}]
+        config["volumes"] = [
+            {"name": "hanrock-data", "persistentVolumeClaim": {"claimName": env["HANROCK_K8S_DATA_CLAIM"]}}
+        ]
+        config["volume_mounts"] = [{"name": "hanrock-data", "mountPath": str(settings.home.root)}]
     if env.get("HANROCK_K8S_IMAGE"):
         config["job_image"] = env["HANROCK_K8S_IMAGE"]
     return config

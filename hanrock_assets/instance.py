@@ -20,12 +20,15 @@ def default_dagster_home() -> Path:
 
 
 def ensure_dagster_home(path: str | Path | None = None) -> Path:
-    """The instance directory, created with the shipped dagster.yaml (an existing one is kept)."""
+    """The instance directory with the shipped dagster.yaml: written when missing, brought up to date when
+    it is one an earlier version of the platform wrote (its first line is ours); a user's own file is kept."""
     home = Path(path or default_dagster_home()).expanduser().resolve()
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if not config.exists():
-        text = resources.files("hanrock_assets").joinpath("dagster.yaml").read_text(encoding="utf-8")
+    text = resources.files("hanrock_assets").joinpath("dagster.yaml").read_text(encoding="utf-8")
+    current = config.read_text(encoding="utf-8") if config.exists() else None
+    ours = current is not None and current.splitlines()[:1] == text.splitlines()[:1]
+    if current is None or (ours and current != text):
         tmp = home / f".dagster.yaml.{os.getpid()}.tmp"
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(config)
@@ -40,8 +43,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         home = ensure_dagster_home(args[0] if args else None)
     except OSError as exc:
-        print(f"hanrock: error: cannot create the Dagster instance directory: {exc}\n"
-              "  -> set DAGSTER_HOME (or HANROCK_HOME) to a writable directory", file=sys.stderr)
+        print(
+            f"hanrock: error: cannot create the Dagster instance directory: {exc}\n"
+            "  -> set DAGSTER_HOME (or HANROCK_HOME) to a writable directory",
+            file=sys.stderr,
+        )
         return 2
     print(f"export DAGSTER_HOME={home}")
     return 0

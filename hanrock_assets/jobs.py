@@ -12,13 +12,13 @@ import re
 
 import dagster as dg
 
-from hanrock_core.study import HYPOTHESES
+from hanrock_core.hypotheses import HYPOTHESES
 
-from . import steps
+from . import names, steps
 from .executors import TRAINING_STEP_TAGS, executor_from_env
-from .op_events import record, record_check
-from .resources import PlatformResource, StudyResource
-from .run_config import AuxiliaryConfig, DatasetSelection, NarrativeConfig
+from .op_events import record
+from .resources import NarrativeResource, PlatformResource, StudyResource
+from .run_config import AuxiliaryConfig, DatasetSelection
 
 
 def _mapping_key(key: str) -> str:
@@ -33,12 +33,20 @@ def each_dataset(config: DatasetSelection, platform: PlatformResource):
 
 
 @dg.op
-def prepare_dataset(context: dg.OpExecutionContext, platform: PlatformResource, config: NarrativeConfig, dataset: str) -> str:
+def prepare_dataset(
+    context: dg.OpExecutionContext, platform: PlatformResource, narratives: NarrativeResource, dataset: str
+) -> str:
     """raw_sessions and monah_narratives of one dataset."""
     settings = platform.settings()
     raw = steps.raw_sessions(settings, dataset, context.log)
-    record(context, settings, "raw_sessions", dataset, raw)
-    record(context, settings, "monah_narratives", dataset, steps.monah_narratives(raw.table, dataset, config, context.log))
+    record(context, settings, names.RAW_SESSIONS, dataset, raw)
+    record(
+        context,
+        settings,
+        names.MONAH_NARRATIVES,
+        dataset,
+        steps.monah_narratives(settings, raw.table, dataset, narratives, context.log),
+    )
     return dataset
 
 
@@ -53,10 +61,10 @@ def each_task(platform: PlatformResource, datasets: list[str]):
 def prepare_task(context: dg.OpExecutionContext, platform: PlatformResource, config: AuxiliaryConfig, key: str) -> str:
     """auxiliary_targets and mutual_information of one dataset.task."""
     settings = platform.settings()
-    raw = steps.stored(settings, "raw_sessions", steps.split_task_key(key)[0])
+    raw = steps.stored(settings, names.RAW_SESSIONS, steps.split_task_key(key)[0])
     targets, mi = steps.auxiliary_targets(settings, raw, key, config, context.log)
-    record(context, settings, "auxiliary_targets", key, targets)
-    record(context, settings, "mutual_information", key, mi)
+    record(context, settings, names.AUXILIARY_TARGETS, key, targets)
+    record(context, settings, names.MUTUAL_INFORMATION, key, mi)
     return key
 
 
@@ -72,9 +80,14 @@ def train_op(hypothesis: str) -> dg.OpDefinition:
         """Random search over every condition of the hypothesis on one dataset.task, and its kept models."""
         settings = platform.settings()
         result = steps.trials(settings, study, hypothesis, key, steps.task_inputs(settings, key), context.log)
-        record(context, settings, f"{hypothesis}_trials", key, result)
-        record(context, settings, f"{hypothesis}_models", key,
-               steps.models(settings, hypothesis, key, result.table, context.log))
+        record(context, settings, names.trials(hypothesis), key, result)
+        record(
+            context,
+            settings,
+            names.models(hypothesis),
+            key,
+            steps.models(settings, hypothesis, key, result.table, context.log),
+        )
         return key
 
     return train
@@ -82,15 +95,18 @@ def train_op(hypothesis: str) -> dg.OpDefinition:
 
 def significance_op(hypothesis: str) -> dg.OpDefinition:
     @dg.op(name=f"significance_{hypothesis}")
-    def significance(context: dg.OpExecutionContext, platform: PlatformResource, study: StudyResource, keys: list[str]) -> None:
+    def significance(
+        context: dg.OpExecutionContext, platform: PlatformResource, study: StudyResource, keys: list[str]
+    ) -> None:
         """The blocking completeness check over this run's partitions, then the bootstrap table and the paper's view."""
         settings = platform.settings()
-        asset = f"{hypothesis}_significance"
-        problems = steps.significance_problems(settings, study, hypothesis, keys, context.log)
-        record_check(context, asset, steps.SIGNIFICANCE_CHECK, not problems, steps.check_metadata(problems))
-        if problems:
-            raise steps.incomplete(hypothesis, problems)
-        record(context, settings, asset, None, steps.significance(settings, study, hypothesis, context.log))
+        record(
+            context,
+            settings,
+            names.significance(hypothesis),
+            None,
+            steps.significance(settings, study, hypothesis, keys, context.log),
+        )
 
     return significance
 
@@ -100,14 +116,19 @@ TRAIN_OPS = {h: train_op(h) for h in HYPOTHESES}
 SIGNIFICANCE_OPS = {h: significance_op(h) for h in HYPOTHESES}
 
 
-def study_job(name: str, hypotheses: tuple[str, ...], description: str,
-              executor: dg.ExecutorDefinition | None = None) -> dg.JobDefinition:
+def study_job(
+    name: str, hypotheses: tuple[str, ...], description: str, executor: dg.ExecutorDefinition | None = None
+) -> dg.JobDefinition:
     """Prepare every partition, search every hypothesis on each, then the significance tables."""
     trains = {h: TRAIN_OPS[h] for h in hypotheses}
     significances = {h: SIGNIFICANCE_OPS[h] for h in hypotheses}
 
-    @dg.job(name=name, description=description, tags={"hanrock/study": ",".join(hypotheses)},
-            executor_def=executor or executor_from_env())
+    @dg.job(
+        name=name,
+        description=description,
+        tags={"hanrock/study": ",".join(hypotheses)},
+        executor_def=executor or executor_from_env(),
+    )
     def job():
         datasets = each_dataset().map(prepare_dataset)
         keys = each_task(datasets.collect()).map(prepare_task)
@@ -117,15 +138,19 @@ def study_job(name: str, hypotheses: tuple[str, ...], description: str,
     return job
 
 
-@dg.job(description="Every dataset: talkturn table, MONAH narratives, auxiliary targets and MI (parallel steps).",
-        executor_def=executor_from_env())
+@dg.job(
+    description="Every dataset: talkturn table, MONAH narratives, auxiliary targets and MI (parallel steps).",
+    executor_def=executor_from_env(),
+)
 def main_job():
     datasets = each_dataset().map(prepare_dataset)
     keys = each_task(datasets.collect()).map(prepare_task)
     report(keys.collect())
 
 
-h1_study = study_job("h1_study", ("h1",), "H1: auxiliary families none / ap / aphf on every dataset x task, then Table 1")
+h1_study = study_job(
+    "h1_study", ("h1",), "H1: auxiliary families none / ap / aphf on every dataset x task, then Table 1"
+)
 h2_study = study_job("h2_study", ("h2",), "H2: capacity split P / A on every dataset x task, then Table 2")
 h3_study = study_job("h3_study", ("h3",), "H3: flat-MTL HAN against HAN-ROCK on every dataset x task, then Table 3")
 paper_study = study_job("paper_study", ("h1", "h2", "h3"), "H1, H2 and H3 on every dataset x task, then Tables 1-4")

@@ -8,14 +8,36 @@ import dagster as dg
 import pandas as pd
 
 from hanrock_core.auxiliary_target import AuxiliaryTargets
+from hanrock_core.home import Home
 from hanrock_core.narrative import phrase_counts
 from hanrock_core.notices import Notices
-from hanrock_core.plots import mi_ranking, plot_dir, png_markdown, save_png
+from hanrock_core.plots import mi_ranking, png_markdown, save_png
 from hanrock_core.talkturn import FEATURES, SPLITS, label_columns, label_summaries
 
 
 def md_table(df: pd.DataFrame) -> dg.MetadataValue:
+    """A long table as Markdown (the UI shows it behind "[Show Markdown]")."""
     return dg.MetadataValue.md(df.to_markdown(index=False))
+
+
+_COLUMN_TYPES = {"b": "bool", "i": "int", "u": "int", "f": "float"}
+
+
+def _cell(value):
+    """A JSON-friendly cell: numbers as numbers, missing as an empty string."""
+    if value is None or (isinstance(value, float) and pd.isna(value)) or value is pd.NA:
+        return ""
+    if hasattr(value, "item"):
+        return value.item()
+    return value if isinstance(value, (bool, int, float, str)) else str(value)
+
+
+def inline_table(df: pd.DataFrame, digits: int = 4) -> dg.MetadataValue:
+    """A table the UI shows as a table on the asset's page, without a click (numbers rounded)."""
+    shown = df.round(digits)
+    columns = [dg.TableColumn(str(name), _COLUMN_TYPES.get(shown[name].dtype.kind, "string")) for name in shown.columns]
+    records = [dg.TableRecord({str(k): _cell(v) for k, v in row.items()}) for row in shown.to_dict("records")]
+    return dg.MetadataValue.table(records, schema=dg.TableSchema(columns=columns))
 
 
 def plot_metadata(name: str, fig, path: Path, alt: str) -> dict[str, dg.MetadataValue]:
@@ -27,11 +49,16 @@ def plot_metadata(name: str, fig, path: Path, alt: str) -> dict[str, dg.Metadata
 def corpus_metadata(table: pd.DataFrame, root: str, notices: Notices | None = None) -> dict[str, dg.MetadataValue]:
     """Size per split, labels, feature coverage, a few talkturns, and what the reader left out."""
     per_part = table.groupby("split", observed=True).agg(
-        talkturns=("utterance_id", "size"), dialogues=("dialogue", "nunique"),
-        sessions=("session", "nunique"), speakers=("speaker", "nunique"))
+        talkturns=("utterance_id", "size"),
+        dialogues=("dialogue", "nunique"),
+        sessions=("session", "nunique"),
+        speakers=("speaker", "nunique"),
+    )
     per_part = per_part.reindex([p for p in SPLITS if p in per_part.index]).reset_index()
     labels = [f"- **{name}**: {text}" for name, text in label_summaries(table).items()]
-    coverage = pd.DataFrame({"feature": list(FEATURES), "coverage": [f"{table[f].notna().mean():.0%}" for f in FEATURES]})
+    coverage = pd.DataFrame(
+        {"feature": list(FEATURES), "coverage": [f"{table[f].notna().mean():.0%}" for f in FEATURES]}
+    )
     sample = table[["dialogue", "turn_index", "speaker", "text", "split"] + label_columns(table)].head(5)
     return {
         "dagster/row_count": dg.MetadataValue.int(len(table)),
@@ -56,8 +83,12 @@ def narrative_metadata(narratives: pd.DataFrame, family: str) -> dict[str, dg.Me
         "family": dg.MetadataValue.text(family),
         "examples": md_table(examples[["verbatim", "narrative", "model_input"]]),
         "nonverbal_phrases": md_table(phrases),
-        "mean_words_verbatim": dg.MetadataValue.float(float(narratives["verbatim"].str.split().str.len().mean())),
-        "mean_words_model_input": dg.MetadataValue.float(float(narratives["model_input"].str.split().str.len().mean())),
+        "mean_words_verbatim": dg.MetadataValue.float(
+            round(float(narratives["verbatim"].str.split().str.len().mean()), 1)
+        ),
+        "mean_words_model_input": dg.MetadataValue.float(
+            round(float(narratives["model_input"].str.split().str.len().mean()), 1)
+        ),
     }
 
 
@@ -70,21 +101,34 @@ def target_distributions(targets: AuxiliaryTargets) -> pd.DataFrame:
             summary = ", ".join(f"{k} {v}" for k, v in col.value_counts().items())
         else:
             summary = f"mean {col.mean():.3f}, sd {col.std():.3f}, range [{col.min():.3f}, {col.max():.3f}]"
-        rows.append({"task": task, "family": targets.family[task], "kind": targets.kind[task],
-                     "missing": f"{col.isna().mean():.1%}", "values": summary})
+        rows.append(
+            {
+                "task": task,
+                "family": targets.family[task],
+                "kind": targets.kind[task],
+                "missing": f"{col.isna().mean():.1%}",
+                "values": summary,
+            }
+        )
     return pd.DataFrame(rows)
 
 
-def auxiliary_metadata(targets: AuxiliaryTargets, mi: pd.DataFrame, skipped: list[str], home: Path,
-                       key: str) -> dict[str, dg.MetadataValue]:
-    title = f"{key}: MI with {targets.primary}"
+def auxiliary_metadata(targets: AuxiliaryTargets, skipped: list[str]) -> dict[str, dg.MetadataValue]:
+    """What the auxiliary targets are: how many, their families, kinds and values."""
     return {
-        **plot_metadata("mi_plot", mi_ranking(mi, title), plot_dir(home) / "mi" / f"{key}.png", title),
         "dagster/row_count": dg.MetadataValue.int(len(targets.table)),
         "primary": dg.MetadataValue.text(targets.primary),
         "auxiliary_tasks": dg.MetadataValue.int(len(targets.tasks)),
         "target_range": dg.MetadataValue.text(f"[{targets.target_range[0]:g}, {targets.target_range[1]:g}]"),
-        "mi_ranking": md_table(mi.round({"mi": 4})),
-        "target_distributions": md_table(target_distributions(targets)),
+        "target_distributions": inline_table(target_distributions(targets)),
         "families_without_data": dg.MetadataValue.text(", ".join(skipped) or "none"),
+    }
+
+
+def mutual_information_metadata(mi: pd.DataFrame, primary: str, home: Home, key: str) -> dict[str, dg.MetadataValue]:
+    """The MI ranking as a table and as a bar chart, side by side on one asset."""
+    title = f"{key}: MI with {primary}"
+    return {
+        "mi_ranking": inline_table(mi, digits=4),
+        **plot_metadata("mi_plot", mi_ranking(mi, title), home.plot("mi", f"{key}.png"), title),
     }

@@ -16,18 +16,32 @@ from .storage import write_table
 
 
 def record(context: dg.OpExecutionContext, settings, asset: str, partition: str | None, result: StepResult) -> None:
-    """Store the step's table (if any) and log the asset's materialisation for `partition`."""
+    """Store the step's table (if any) and log the asset's materialisation for `partition`, then its checks;
+    a step whose blocking check failed logs the check and raises its failure instead."""
+    if result.failure is not None:
+        for check in result.checks:
+            record_check(context, asset, check.name, check.passed, check.metadata, check.severity)
+        raise result.failure
     metadata = dict(result.metadata)
     if result.table is not None:
-        path = write_table(settings.home / "assets", asset, partition, result.table)
+        path = write_table(settings.home, asset, partition, result.table)
         metadata["path"] = dg.MetadataValue.path(str(path))
     context.log_event(dg.AssetMaterialization(asset_key=asset, partition=partition, metadata=metadata))
     for check in result.checks:
-        record_check(context, asset, check.name, check.passed, check.metadata, dg.AssetCheckSeverity.WARN)
+        record_check(context, asset, check.name, check.passed, check.metadata, check.severity)
 
 
-def record_check(context: dg.OpExecutionContext, asset: str, check_name: str, passed: bool, metadata: dict,
-                 severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR) -> None:
+def record_check(
+    context: dg.OpExecutionContext,
+    asset: str,
+    check_name: str,
+    passed: bool,
+    metadata: dict,
+    severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR,
+) -> None:
     """Log the evaluation of an asset's check (the study jobs run it before the significance step)."""
-    context.log_event(dg.AssetCheckEvaluation(asset_key=dg.AssetKey(asset), check_name=check_name, passed=passed,
-                                              metadata=metadata, severity=severity))
+    context.log_event(
+        dg.AssetCheckEvaluation(
+            asset_key=dg.AssetKey(asset), check_name=check_name, passed=passed, metadata=metadata, severity=severity
+        )
+    )

@@ -2,7 +2,8 @@
 
 Task keys are written `dataset.task` (e.g. `iemocap.emotion`): datasets have different task
 names, so a 2-D grid would hold invalid combinations.  The keys come from the settings in force
-when the code location loads (`platform_settings()`, the same object the resources read).  A dataset whose settings entry or spec is
+when the code location loads (`platform_settings()`, the same object the resources read).  A dataset
+whose settings entry or spec is
 broken keeps its dataset partition (its steps fail with the spec's file and line) and has no task
 partitions until it is fixed; the other datasets are unaffected.
 """
@@ -31,8 +32,10 @@ class NamedPartitions(dg.StaticPartitionsDefinition):
             from dagster._core.errors import DagsterUnknownPartitionError
 
             raise DagsterUnknownPartitionError(
-                f"there is no {self._what} partition {partition_key!r}; valid keys: {', '.join(self.get_partition_keys())}"
-                " (declare your own dataset under `datasets:` in hanrock.yaml; `hanrock config` checks it)")
+                f"there is no {self._what} partition {partition_key!r}; valid keys: "
+                f"{', '.join(self.get_partition_keys())}"
+                " (declare your own dataset under `datasets:` in hanrock.yaml; `hanrock config` checks it)"
+            )
 
 
 def _task_keys(settings) -> tuple[dict[str, list[str]], dict[str, InputError]]:
@@ -55,4 +58,3 @@ dataset_partitions = NamedPartitions(DATASET_NAMES, "dataset")
 task_partitions = NamedPartitions([key for name in DATASET_NAMES for key in TASK_KEYS[name]], "dataset.task")
 # a dataset's assets feed every one of its tasks
 dataset_to_tasks = dg.StaticPartitionMapping({name: keys for name, keys in TASK_KEYS.items() if keys})
-

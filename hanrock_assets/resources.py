@@ -13,8 +13,9 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
+from hanrock_core.narrative import NarrativeRecipe
+from hanrock_core.profiles import Profile, load_profile
 from hanrock_core.settings import Settings, config_path, load_settings
-from hanrock_core.study import Profile, load_profile
 
 from .storage import read_table, write_table
 
@@ -57,20 +58,51 @@ class OnChangedInputs(str, Enum):
     refuse = "refuse"
 
 
+class NarrativeResource(dg.ConfigurableResource):
+    """How talkturns become model inputs in this run: each dataset's recipe from the settings (`narratives:`
+    under the dataset in hanrock.yaml), unless the run sets a field here (the same for the asset and the jobs)."""
+
+    family: str = Field(
+        "",
+        description="v (verbatim), vp (+prosody), va (+actions) or vpa (both; the paper's); "
+        "empty: the dataset's setting",
+    )
+    keep_punctuation: str | None = Field(
+        None,
+        description="punctuation kept as tokens of the model input, e.g. "
+        "'?!' (the paper: none); unset: the dataset's setting",
+    )
+
+    def recipe(self, settings: Settings, dataset: str) -> NarrativeRecipe:
+        """The dataset's recipe with this run's overrides."""
+        base = settings.dataset(dataset).narratives
+        keep = base.keep_punctuation if self.keep_punctuation is None else self.keep_punctuation
+        return NarrativeRecipe(self.family or base.family, keep)
+
+
 class StudyResource(dg.ConfigurableResource):
     """The study profile (quick, standard, paper, or a YAML file of your own) and where studies are stored."""
 
-    profile: str = Field("quick", description="quick, standard (real text on a CPU), paper, or the path of a profile YAML file")
-    storage_url: str = Field("", description="an Optuna RDB URL shared by several workers, e.g. "
-                                         "postgresql+psycopg2://user@host:5432/db "
-                                         "(empty: $HANROCK_OPTUNA_STORAGE, else one SQLite file per study)")
-    torch_threads: int = Field(1, description="torch threads per training step; the multiprocess executor runs "
-                                              "one step per core, so more threads than 1 oversubscribe the CPU")
+    profile: str = Field(
+        "quick", description="quick, standard (real text on a CPU), paper, or the path of a profile YAML file"
+    )
+    storage_url: str = Field(
+        "",
+        description="an Optuna RDB URL shared by several workers, e.g. "
+        "postgresql+psycopg2://user@host:5432/db "
+        "(empty: $HANROCK_OPTUNA_STORAGE, else one SQLite file per study)",
+    )
+    torch_threads: int = Field(
+        1,
+        description="torch threads per training step; the multiprocess executor runs "
+        "one step per core, so more threads than 1 oversubscribe the CPU",
+    )
     on_changed_inputs: OnChangedInputs = Field(
         OnChangedInputs.new_study,
         description="when the stored studies of a partition were trained on other inputs (profile, narratives, "
-                    "targets, data or code): new_study starts new studies and keeps the old ones as superseded; "
-                    "refuse stops the step saying what differs")
+        "targets, data or code): new_study starts new studies and keeps the old ones as superseded; "
+        "refuse stops the step saying what differs",
+    )
 
     def load(self, settings: Settings | None = None) -> Profile:
         """The profile; word vectors from the settings when the profile names none (they are this machine's)."""
@@ -93,33 +125,35 @@ class StudyResource(dg.ConfigurableResource):
 
 
 class TalkturnParquetIOManager(dg.ConfigurableIOManager):
-    """Stores each partition of a table-valued asset as `<base_dir>/<asset>/<partition>.parquet`.
+    """Stores each partition of a table-valued asset as `<home>/assets/<asset>/<partition>.parquet`.
 
     A run over a partition range returns a dict partition -> table and gets one file each.
     """
 
     platform: PlatformResource
 
-    @property
-    def base_dir(self) -> str:
-        return str(self.platform.settings().home / "assets")
-
     def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame | dict[str, pd.DataFrame]) -> None:
         keys = sorted(context.asset_partition_keys) if context.has_asset_partitions else [None]
         asset = context.asset_key.to_python_identifier()
         for key in keys:
-            path = write_table(self.base_dir, asset, key, obj[key] if isinstance(obj, dict) else obj)
+            path = write_table(self.platform.settings().home, asset, key, obj[key] if isinstance(obj, dict) else obj)
         context.add_output_metadata({"path": dg.MetadataValue.path(str(path))})
 
     def load_input(self, context: dg.InputContext) -> pd.DataFrame | dict[str, pd.DataFrame]:
         keys = sorted(context.asset_partition_keys) if context.has_asset_partitions else [None]
         asset = context.asset_key.to_python_identifier()
-        tables = {key: read_table(self.base_dir, asset, key) for key in keys}
+        tables = {key: read_table(self.platform.settings().home, asset, key) for key in keys}
         return tables[keys[0]] if len(keys) == 1 else tables
 
 
 def resources(config_file: str = "", profile: str = "quick", home: str = "") -> dict[str, object]:
     """The resources every definition needs; empty `config_file` / `home`: the environment's."""
-    platform = PlatformResource(config_file=config_file or _from_env("HANROCK_CONFIG"), home=home or _from_env("HANROCK_HOME"))
-    return {"platform": platform, "table_io_manager": TalkturnParquetIOManager(platform=platform),
-            "study": StudyResource(profile=profile, storage_url=_from_env("HANROCK_OPTUNA_STORAGE"))}
+    platform = PlatformResource(
+        config_file=config_file or _from_env("HANROCK_CONFIG"), home=home or _from_env("HANROCK_HOME")
+    )
+    return {
+        "platform": platform,
+        "table_io_manager": TalkturnParquetIOManager(platform=platform),
+        "narratives": NarrativeResource(),
+        "study": StudyResource(profile=profile, storage_url=_from_env("HANROCK_OPTUNA_STORAGE")),
+    }

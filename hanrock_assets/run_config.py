@@ -1,5 +1,6 @@
 """Run config of the pipeline's steps: the same classes for an asset and for the study jobs' op,
-so the launchpad offers the same fields either way."""
+so the launchpad offers the same fields either way.  (The narrative recipe is a resource,
+`narratives`, so that one run-config shape sets it for the asset and the jobs alike.)"""
 
 from __future__ import annotations
 
@@ -8,20 +9,7 @@ from enum import Enum
 import dagster as dg
 from pydantic import Field
 
-from hanrock_core.auxiliary_target import FAMILIES
-
-
-class NarrativeFamily(str, Enum):
-    v = "v"
-    vp = "vp"
-    va = "va"
-    vpa = "vpa"
-
-
-class NarrativeConfig(dg.Config):
-    family: NarrativeFamily = Field("vpa", description="v (verbatim), vp (+prosody), va (+actions) or vpa (both; the paper's)")
-    keep_punctuation: str = Field("", description="punctuation kept as tokens of the model input, e.g. '?!' "
-                                                  "(the paper's normalisation drops all: empty)")
+from hanrock_core.auxiliary_target import AUXILIARY_FAMILIES
 
 
 class Family(str, Enum):
@@ -34,8 +22,9 @@ class Family(str, Enum):
 
 
 class AuxiliaryConfig(dg.Config):
-    families: list[Family] = Field(list(FAMILIES),
-                                   description="auxiliary families to build: actions, prosody, historical, future")
+    families: list[Family] = Field(
+        list(AUXILIARY_FAMILIES), description="auxiliary families to build: actions, prosody, historical, future"
+    )
     extra: dict[str, list[str]] = Field({}, description="your own families: name -> numeric talkturn-table columns")
     mi_seed: int = Field(0, description="seed of scikit-learn's mutual information estimate")
 

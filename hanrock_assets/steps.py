@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import dagster as dg
 import pandas as pd
@@ -21,27 +20,39 @@ from hanrock_core.auxiliary_target import AuxiliarySpec, AuxiliaryTargets, avail
 from hanrock_core.datasets import dataset_metrics, dataset_tasks, load_dataset
 from hanrock_core.errors import InputError
 from hanrock_core.floor import CONDITION as FLOOR
+from hanrock_core.home import Home
+from hanrock_core.hypotheses import TABLE_VIEWS
+from hanrock_core.kept_model import card_row, folder_bytes, open_card, open_model
 from hanrock_core.loss_weight import mutual_information
-from hanrock_core.narrative import narrative_table
+from hanrock_core.narrative import narrative_table, recipe_of
 from hanrock_core.notices import WARNING, Notices
-from hanrock_core.plots import forest_plot, learning_curve, plot_dir
+from hanrock_core.partition_data import PartitionData
+from hanrock_core.plots import forest_plot, gains, learning_curves, text_interval
 from hanrock_core.results import mutual_information_rows, view_rows
-from hanrock_core.search import PartitionData, attach_vectors, run_hypothesis
+from hanrock_core.search import attach_vectors, run_hypothesis
 from hanrock_core.settings import Settings
-from hanrock_core.staged_results import gather, staged_file, staged_only, write_rows
-from hanrock_core.study import TABLE_VIEWS
+from hanrock_core.staged_results import gather, read_staged_rows, staged_only, write_rows
 from hanrock_core.study_health import describe, flagged_comparisons, health, partition_health
 from hanrock_core.study_progress import completeness, write_significance_tables
-from hanrock_core.trained_model import folder_bytes, open_card, open_model
-from hanrock_core.worker_slots import StepWaiting
+from hanrock_core.study_summary import summary_lines
+from hanrock_core.worker_pool import StepWaiting
 
-from .metadata import auxiliary_metadata, corpus_metadata, md_table, narrative_metadata, plot_metadata
-from .resources import StudyResource
-from .run_config import AttentionReportConfig, AuxiliaryConfig, Family, NarrativeConfig, NarrativeFamily
+from . import names
+from .metadata import (
+    auxiliary_metadata,
+    corpus_metadata,
+    inline_table,
+    md_table,
+    mutual_information_metadata,
+    narrative_metadata,
+    plot_metadata,
+)
+from .resources import NarrativeResource, StudyResource
+from .run_config import AttentionReportConfig, AuxiliaryConfig, Family
 from .storage import read_table
 
-SIGNIFICANCE_CHECK = "all_partitions_trained"
-HEALTH_CHECK = "study_health"
+SIGNIFICANCE_CHECK = names.SIGNIFICANCE_CHECK
+HEALTH_CHECK = names.HEALTH_CHECK
 
 
 @dataclass
@@ -51,6 +62,11 @@ class CheckResult:
     name: str
     passed: bool
     metadata: dict[str, dg.MetadataValue]
+    blocking: bool = False  # a failed blocking check stops what follows (an ERROR); the others warn
+
+    @property
+    def severity(self) -> dg.AssetCheckSeverity:
+        return dg.AssetCheckSeverity.ERROR if self.blocking else dg.AssetCheckSeverity.WARN
 
 
 @dataclass
@@ -61,6 +77,7 @@ class StepResult:
     table: pd.DataFrame | None
     metadata: dict[str, dg.MetadataValue]
     checks: list[CheckResult] = field(default_factory=list)
+    failure: dg.Failure | None = None  # raised by the wiring once the checks are recorded
 
 
 def asset_output(context: dg.AssetExecutionContext, results: dict[str, StepResult]):
@@ -70,8 +87,13 @@ def asset_output(context: dg.AssetExecutionContext, results: dict[str, StepResul
         (result,) = results.values()
         context.add_output_metadata(result.metadata)
         return result.table
-    context.add_output_metadata({"partitions": dg.MetadataValue.md(
-        "\n".join(f"- {key}: {len(r.table):,} talkturns" for key, r in results.items()))})
+    context.add_output_metadata(
+        {
+            "partitions": dg.MetadataValue.md(
+                "\n".join(f"- {key}: {len(r.table):,} talkturns" for key, r in results.items())
+            )
+        }
+    )
     return {key: r.table for key, r in results.items()}
 
 
@@ -81,25 +103,34 @@ def split_task_key(key: str) -> tuple[str, str]:
     return dataset, task
 
 
-def results_db(settings: Settings) -> Path:
-    return settings.home / "results.duckdb"
-
-
 def stored(settings: Settings, asset: str, key: str | None) -> pd.DataFrame:
     """An upstream asset's stored partition (what the IO manager hands an asset as an input)."""
-    return read_table(settings.home / "assets", asset, key)
+    return read_table(settings.home, asset, key)
 
 
-def task_inputs(settings: Settings, key: str) -> dict[str, pd.DataFrame]:
-    """The four stored tables a dataset.task step trains on, by input name."""
+@dataclass(frozen=True)
+class TaskInputs:
+    """The four stored tables a dataset.task step trains on (the assets' inputs of the same names)."""
+
+    raw_sessions: pd.DataFrame
+    monah_narratives: pd.DataFrame
+    auxiliary_targets: pd.DataFrame
+    mutual_information: pd.DataFrame
+
+
+def task_inputs(settings: Settings, key: str) -> TaskInputs:
+    """A dataset.task's inputs as the study job's ops read them from storage."""
     dataset, _ = split_task_key(key)
-    return {"raw_sessions": stored(settings, "raw_sessions", dataset),
-            "monah_narratives": stored(settings, "monah_narratives", dataset),
-            "auxiliary_targets": stored(settings, "auxiliary_targets", key),
-            "mutual_information": stored(settings, "mutual_information", key)}
+    return TaskInputs(
+        stored(settings, names.RAW_SESSIONS, dataset),
+        stored(settings, names.MONAH_NARRATIVES, dataset),
+        stored(settings, names.AUXILIARY_TARGETS, key),
+        stored(settings, names.MUTUAL_INFORMATION, key),
+    )
 
 
 # --- corpus and narratives -------------------------------------------------------------------------
+
 
 def raw_sessions(settings: Settings, dataset: str, log) -> StepResult:
     """The talkturn table of a dataset from its raw layout; what the reader left out is logged and in the metadata.
@@ -118,35 +149,57 @@ def raw_sessions(settings: Settings, dataset: str, log) -> StepResult:
     return StepResult(table, corpus_metadata(table, str(root), notices))
 
 
-def monah_narratives(raw: pd.DataFrame, dataset: str, config: NarrativeConfig, log) -> StepResult:
-    """Per talkturn: verbatim text, MONAH narrative and the normalised model input."""
-    family = NarrativeFamily(config.family).value
-    narratives = narrative_table(raw, family, config.keep_punctuation)
-    log.info(f"{dataset}: wrote {len(narratives):,} {family} narratives")
-    return StepResult(narratives, narrative_metadata(narratives, family))
+def monah_narratives(
+    settings: Settings, raw: pd.DataFrame, dataset: str, narratives: NarrativeResource, log
+) -> StepResult:
+    """Per talkturn: verbatim text, MONAH narrative and the normalised model input, by the dataset's recipe
+    (its settings', or the run's)."""
+    try:
+        recipe = narratives.recipe(settings, dataset)
+    except InputError as exc:
+        raise dg.Failure(description=f"{dataset}: {exc}") from None
+    table = narrative_table(raw, recipe)
+    log.info(
+        f"{dataset}: wrote {len(table):,} {recipe.family} narratives"
+        + (f" keeping {recipe.keep_punctuation!r}" if recipe.keep_punctuation else "")
+    )
+    return StepResult(table, narrative_metadata(table, recipe.family))
 
 
 # --- auxiliary targets -----------------------------------------------------------------------------
 
-def auxiliary_targets(settings: Settings, raw: pd.DataFrame, key: str, config: AuxiliaryConfig,
-                      log) -> tuple[StepResult, StepResult]:
+
+def auxiliary_targets(
+    settings: Settings, raw: pd.DataFrame, key: str, config: AuxiliaryConfig, log
+) -> tuple[StepResult, StepResult]:
     """Targets and their MI with the primary task (MI rows also go to DuckDB) for one dataset.task.
 
     Families without any data in this dataset are left out, with a warning in the log.
     """
     dataset, task = split_task_key(key)
-    spec = AuxiliarySpec(tuple(Family(f).value for f in config.families), {k: tuple(v) for k, v in config.extra.items()})
+    spec = AuxiliarySpec(
+        tuple(Family(f).value for f in config.families), {k: tuple(v) for k, v in config.extra.items()}
+    )
     usable, empty = available_families(raw, spec)
     if empty:
         log.warning(f"no data for auxiliary families {empty} in this dataset: training goes on with {usable}")
     targets = build_auxiliary_targets(raw, task, AuxiliarySpec(tuple(usable), spec.extra))
     mi = mutual_information(targets, seed=config.mi_seed)
-    write_rows(results_db(settings), "mutual_information", {"dataset": dataset, "task": task},
-               mutual_information_rows(dataset, task, mi), log.info)
-    log.info(f"{key}: {len(targets.tasks)} auxiliary targets; top MI "
-             + ", ".join(f"{r.task} {r.mi:.3f}" for r in mi.head(3).itertuples()))
-    meta = auxiliary_metadata(targets, mi, empty, settings.home, key)
-    return StepResult(targets.table, meta), StepResult(mi, {"mi_ranking": meta["mi_ranking"]})
+    write_rows(
+        settings.home,
+        "mutual_information",
+        {"dataset": dataset, "task": task},
+        mutual_information_rows(dataset, task, mi),
+        log.info,
+    )
+    log.info(
+        f"{key}: {len(targets.tasks)} auxiliary targets; top MI "
+        + ", ".join(f"{r.task} {r.mi:.3f}" for r in mi.head(3).itertuples())
+    )
+    return (
+        StepResult(targets.table, auxiliary_metadata(targets, empty)),
+        StepResult(mi, mutual_information_metadata(mi, targets.primary, settings.home, key)),
+    )
 
 
 def task_keys(settings: Settings, datasets: list[str]) -> list[str]:
@@ -159,42 +212,58 @@ def selected_datasets(settings: Settings, named: list[str]) -> list[str]:
     configured = sorted(settings.datasets)
     unknown = sorted(set(named) - set(configured))
     if unknown:
-        raise dg.Failure(description=f"run config names datasets {unknown} that are not configured; configured: "
-                                     f"{configured} (declare your own under `datasets:` in hanrock.yaml)")
+        raise dg.Failure(
+            description=f"run config names datasets {unknown} that are not configured; configured: "
+            f"{configured} (declare your own under `datasets:` in hanrock.yaml)"
+        )
     return sorted(named) or configured
 
 
 # --- studies ---------------------------------------------------------------------------------------
 
-def partition_data(settings: Settings, key: str, inputs: dict[str, pd.DataFrame]) -> PartitionData:
+
+def partition_data(settings: Settings, key: str, inputs: TaskInputs) -> PartitionData:
     """The training data of one dataset.task from its four input tables."""
     dataset, task = split_task_key(key)
-    narratives = inputs["monah_narratives"]
-    if "narrative_family" not in narratives.columns:
-        raise dg.Failure(description=f"{dataset}: the stored monah_narratives predate the columns that say how they were "
-                                     "built (narrative_family, keep_punctuation); materialise monah_narratives again")
+    narratives = inputs.monah_narratives
+    try:
+        recipe = recipe_of(narratives)
+    except InputError as exc:
+        raise dg.Failure(description=f"{dataset}: {exc}") from None
     model_inputs = narratives.set_index("utterance_id")["model_input"]
-    targets = AuxiliaryTargets.from_tables(inputs["auxiliary_targets"], inputs["mutual_information"], task)
-    how = (str(narratives["narrative_family"].iloc[0]), str(narratives["keep_punctuation"].iloc[0])) if len(narratives) \
-        else ("vpa", "")
-    return PartitionData.build(dataset, task, inputs["raw_sessions"], model_inputs, targets,
-                               inputs["mutual_information"], dataset_metrics(settings, dataset)[task], narrative=how)
+    targets = AuxiliaryTargets.from_tables(inputs.auxiliary_targets, inputs.mutual_information, task)
+    return PartitionData.build(
+        dataset,
+        task,
+        inputs.raw_sessions,
+        model_inputs,
+        targets,
+        inputs.mutual_information,
+        dataset_metrics(settings, dataset)[task],
+        narrative=recipe,
+    )
 
 
-def trials(settings: Settings, study: StudyResource, hypothesis: str, key: str, inputs: dict[str, pd.DataFrame],
-           log) -> StepResult:
+def trials(settings: Settings, study: StudyResource, hypothesis: str, key: str, inputs: TaskInputs, log) -> StepResult:
     """Every condition of `hypothesis` on one dataset.task (and its bag-of-words floor); rows in DuckDB."""
     with StepWaiting(settings.home) as announced:  # before loading: the steps launched with this one see it
         part = partition_data(settings, key, inputs)
         try:
-            table = run_hypothesis(part, study.load(settings), hypothesis, settings.home / "studies",
-                                   results_db(settings), log=log.info, storage_url=study.study_storage(),
-                                   threads=study.threads(), announced=announced,
-                                   on_changed_inputs=study.changed_inputs())
+            table = run_hypothesis(
+                part,
+                study.load(settings),
+                hypothesis,
+                settings.home,
+                log=log.info,
+                storage_url=study.study_storage(),
+                threads=study.threads(),
+                announced=announced,
+                on_changed_inputs=study.changed_inputs(),
+            )
         except InputError as exc:  # what the user can fix: said in words, without a traceback
             raise dg.Failure(description=f"{hypothesis} {key}: {exc}") from None
-    check = health_check(results_db(settings), hypothesis, key, table, log)
-    return StepResult(table, trials_metadata(table, results_db(settings), hypothesis, key, part), [check])
+    check = health_check(settings.home, hypothesis, key, table, log)
+    return StepResult(table, trials_metadata(table, settings.home, hypothesis, key, part), [check])
 
 
 def _stage_key(hypothesis: str, key: str, table: pd.DataFrame) -> dict:
@@ -202,66 +271,129 @@ def _stage_key(hypothesis: str, key: str, table: pd.DataFrame) -> dict:
     return {"hypothesis": hypothesis, "dataset": dataset, "task": task, "identity": str(table["identity"].iloc[0])}
 
 
-def health_check(db: Path, hypothesis: str, key: str, table: pd.DataFrame, log) -> CheckResult:
+def health_check(home: Home, hypothesis: str, key: str, table: pd.DataFrame, log) -> CheckResult:
     """The non-blocking `study_health` check of a partition's study: trials at chance level, a selected
     model still improving or below the floor, a large dev/test gap (hanrock_core/study_health.py)."""
     stage_key = _stage_key(hypothesis, key, table)
-    rows = partition_health({name: pd.read_parquet(staged_file(db, name, stage_key))
-                             for name in ("all_trials", "all_chance_levels", "study_identities")})
+    rows = partition_health(
+        {
+            name: read_staged_rows(home, name, stage_key)
+            for name in ("all_trials", "all_chance_levels", "study_identities")
+        }
+    )
     problems = describe(rows)
     for line in problems:
         log.warning(f"study health: {line}")
-    shown = rows[["condition", "trials", "trials_at_chance", "chance_dev", "selected_trial", "selected_dev",
-                  "best_epoch", "epochs_run", "stopped", "floor_dev", "dev_test_gap", "flags"]].round(4)
-    return CheckResult(HEALTH_CHECK, not problems, {
-        "health": md_table(shown.fillna("")),
-        "problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems) or "none"),
-    })
+    shown = rows[
+        [
+            "condition",
+            "trials",
+            "trials_at_chance",
+            "chance_dev",
+            "selected_trial",
+            "selected_dev",
+            "best_epoch",
+            "epochs_run",
+            "stopped",
+            "floor_dev",
+            "dev_test_gap",
+            "flags",
+        ]
+    ].round(4)
+    return CheckResult(
+        HEALTH_CHECK,
+        not problems,
+        {
+            "health": inline_table(shown),
+            "problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems) or "none"),
+        },
+    )
 
 
-def trials_metadata(table: pd.DataFrame, db: Path, hypothesis: str, key: str, part: PartitionData) -> dict:
+def trials_metadata(table: pd.DataFrame, home: Home, hypothesis: str, key: str, part: PartitionData) -> dict:
     """Best trial per condition (the floor among them), pruned and failed counts, the selected trial's
     learning curve, and the word vectors' coverage."""
     done = table[table["state"] != "failed"].dropna(subset=["dev_value"])
     higher = bool(len(done)) and done["metric"].iloc[0] != "mae"
     best = done.sort_values("dev_value", ascending=not higher).groupby("condition").head(1)
     neural = best[best["condition"] != FLOOR]  # the learning curve is a searched model's
-    columns = ["condition", "trial", "dev_value", "test_value", "best_epoch", "learning_rate", "batch_size",
-               "primary_units", "aux_units", "content_size", "weight_scheme", "primary_weight"]
+    columns = [
+        "condition",
+        "trial",
+        "dev_value",
+        "test_value",
+        "best_epoch",
+        "learning_rate",
+        "batch_size",
+        "primary_units",
+        "aux_units",
+        "content_size",
+        "weight_scheme",
+        "primary_weight",
+    ]
     meta = {
         "dagster/row_count": dg.MetadataValue.int(len(table)),
-        "best_trials": md_table(best[columns].round(4)),
+        "best_trials": inline_table(best[columns]),
         "pruned_trials": dg.MetadataValue.int(int((table["state"] == "pruned").sum())),
         "failed_trials": dg.MetadataValue.int(int((table["state"] == "failed").sum())),
         "selection_metric": dg.MetadataValue.text(str(done["metric"].iloc[0]) if len(done) else "none"),
-        "word_vectors": dg.MetadataValue.text(part.vectors.describe() if part.vectors
-                                              else "none (embeddings learnt from scratch)"),
+        "word_vectors": dg.MetadataValue.text(
+            part.vectors.describe() if part.vectors else "none (embeddings learnt from scratch)"
+        ),
     }
     stage_key = _stage_key(hypothesis, key, table)
-    meta.update(identity_metadata(pd.read_parquet(staged_file(db, "study_identities", stage_key)).iloc[0]))
+    meta.update(identity_metadata(read_staged_rows(home, "study_identities", stage_key).iloc[0]))
     if len(neural):
-        top = neural.iloc[0]
-        epochs = pd.read_parquet(staged_file(db, "all_epochs", stage_key))
-        curve = epochs[(epochs["condition"] == top["condition"]) & (epochs["trial"] == int(top["trial"]))]
-        curve = curve.sort_values("epoch")[["epoch", "dev_value", "test_value"]]
-        title = f"{key} {top['condition']} trial {top['trial']}"
-        meta.update(plot_metadata("learning_curve", learning_curve(curve, title, top["metric"]),
-                                  plot_dir(db.parent) / hypothesis / f"{key}.learning_curve.png", title))
+        epochs = read_staged_rows(home, "all_epochs", stage_key)
+        chosen = neural[["condition", "trial"]].astype({"trial": int})
+        curves = epochs.astype({"trial": int}).merge(chosen, on=["condition", "trial"]).sort_values("epoch")
+        order = {c: i for i, c in enumerate(dict.fromkeys(table["condition"]))}
+        curves = curves.sort_values(
+            ["condition", "epoch"], key=lambda col: col.map(order) if col.name == "condition" else col
+        )
+        title = f"{key}: each condition's best trial"
+        meta.update(
+            plot_metadata(
+                "learning_curves",
+                learning_curves(curves, title, str(neural["metric"].iloc[0])),
+                home.plot(hypothesis, f"{key}.learning_curves.png"),
+                title,
+            )
+        )
     return meta
 
 
 def identity_metadata(row: pd.Series) -> dict:
     """What the studies were trained on, and what changed since the studies they superseded."""
     parts = json.loads(row["parts"])
-    meta = {"study_identity": dg.MetadataValue.text(str(row["identity"])),
-            "profile": dg.MetadataValue.text(str(row["profile"])),
-            "inputs": dg.MetadataValue.json(parts)}
+    meta = {
+        "study_identity": dg.MetadataValue.text(str(row["identity"])),
+        "profile": dg.MetadataValue.text(str(row["profile"])),
+        "inputs": dg.MetadataValue.json(parts),
+    }
     if isinstance(row.get("previous"), str):
         meta["superseded"] = dg.MetadataValue.md(
             f"These inputs differ from those of the studies this partition used before ({row['previous']}) in: "
             f"**{row['differs']}**. New studies were trained; the old ones stay queryable "
-            "(`hanrock results superseded`) and no table mixes them.")
+            "(`hanrock results superseded`) and no table mixes them."
+        )
     return meta
+
+
+def _supervisors(card: dict) -> str:
+    """Which auxiliary targets supervised a kept model ("none": the primary task alone)."""
+    weights = card.get("loss_weights") or {}
+    used = [task for task, weight in weights.items() if task != "primary" and weight > 0]
+    return f"{len(used)} auxiliary targets" if used else "the primary task alone"
+
+
+def _better_kept(best: tuple | None, condition: str, card: dict) -> tuple:
+    """(dev value, condition) of the better of two kept models on dev (the selection's direction)."""
+    value = card["metrics"]["dev"].get(card["selection"]["metric"], float("nan"))
+    sign = 1 if card["selection"]["higher_is_better"] else -1
+    if best is None or (value == value and sign * value > sign * best[0]):
+        return (value, condition)
+    return best
 
 
 def models(settings: Settings, hypothesis: str, key: str, trials_table: pd.DataFrame, log) -> StepResult:
@@ -269,118 +401,181 @@ def models(settings: Settings, hypothesis: str, key: str, trials_table: pd.DataF
 
     A changed model fails the step (it would be refused by `hanrock predict`); a condition without
     a kept model (trained before models were kept) is listed and logged, never hidden."""
-    folder = settings.home / "models" / hypothesis / key
-    rows, missing, labels = [], [], None
+    folder = settings.home.model_dir(hypothesis, key)
+    rows, missing, labels, best_dev = [], [], None, None
     conditions = [c for c in dict.fromkeys(trials_table["condition"]) if c != FLOOR] if len(trials_table) else []
     for condition in conditions:
-        if not (folder / condition / "SHA256SUMS").exists():
+        kept = settings.home.model_dir(hypothesis, key, condition)
+        if not kept.exists():
             missing.append(condition)
             continue
         try:
-            card = open_card(folder / condition)
+            card = open_card(kept)
         except InputError as exc:
             raise dg.Failure(description=f"{hypothesis} {key} {condition}: {exc}") from None
-        metric, shape, labels = card["selection"]["metric"], card["shape"], card["labels"]
-        rows.append({"condition": condition, "trial": card["trial"], "state": card["state"], "epoch": card["best_epoch"],
-                     f"dev {metric}": round(card["metrics"]["dev"].get(metric, float("nan")), 4),
-                     f"test {metric}": round(card["metrics"]["test"].get(metric, float("nan")), 4),
-                     "architecture": shape["architecture"], "P": shape["primary_units"], "A": shape["aux_units"],
-                     "content size": card["inputs"]["content_size"], "vocabulary": card["inputs"]["vocabulary_size"],
-                     "narratives": card["inputs"]["narrative_family"], "MB": round(folder_bytes(folder / condition) / 1e6, 2),
-                     "weights sha256": card["files"]["weights.pt"]["sha256"][:16]})
+        labels = card["labels"]
+        row = {"condition": condition, "supervised by": _supervisors(card), **card_row(card)}
+        rows.append({**row, "MB": round(folder_bytes(kept) / 1e6, 2)})
+        best_dev = _better_kept(best_dev, condition, card)
     for condition in missing:
-        log.warning(f"{hypothesis} {key} {condition}: no kept model in {folder / condition} (its selected trial ran "
-                    "before models were kept); re-run the study in a fresh data directory to keep one")
+        log.warning(
+            f"{hypothesis} {key} {condition}: no kept model in {folder} (its selected trial ran "
+            "before models were kept); re-run the study in a fresh data directory to keep one"
+        )
     table = pd.DataFrame(rows)
     log.info(f"{hypothesis} {key}: {len(rows)} kept models, {folder_bytes(folder) / 1e6:.1f} MB in {folder}")
-    example = f"{hypothesis}/{key}/{rows[0]['condition']}" if rows else f"{hypothesis}/{key}/CONDITION"
-    return StepResult(None, {
-        "models": md_table(table) if rows else dg.MetadataValue.text("none"),
-        "missing": dg.MetadataValue.text(", ".join(missing) or "none"),
-        "labels": dg.MetadataValue.text(", ".join(labels["classes"]) if labels and labels["kind"] == "class"
-                                        else f"regression, train range {labels['train_range']}" if labels else "none"),
-        "disk_bytes": dg.MetadataValue.int(folder_bytes(folder)),
-        "folder": dg.MetadataValue.path(str(folder)),
-        "predict": dg.MetadataValue.md(f"`hanrock predict {example} talkturns.parquet --out predictions.parquet`"),
-    })
+    example = f"{hypothesis}/{key}/{best_dev[1] if best_dev else 'CONDITION'}"
+    return StepResult(
+        None,
+        {
+            "models": inline_table(table) if rows else dg.MetadataValue.text("none"),
+            "architectures": dg.MetadataValue.md(
+                "Every condition keeps the architecture of its hypothesis; a baseline without auxiliary "
+                "targets (H1 `none`) still has A auxiliary units, trained by the primary task alone."
+            ),
+            "missing": dg.MetadataValue.text(", ".join(missing) or "none"),
+            "labels": dg.MetadataValue.text(
+                ", ".join(labels["classes"])
+                if labels and labels["kind"] == "class"
+                else f"regression, train range {labels['train_range']}"
+                if labels
+                else "none"
+            ),
+            "disk_bytes": dg.MetadataValue.int(folder_bytes(folder)),
+            "folder": dg.MetadataValue.path(str(folder)),
+            "predict": dg.MetadataValue.md(
+                f"The best model on dev here: `hanrock predict {example} talkturns.parquet --out predictions.parquet`"
+            ),
+        },
+    )
 
 
-def significance_problems(settings: Settings, study: StudyResource, hypothesis: str, keys: list[str],
-                          log) -> list[str]:
-    """What the blocking `all_partitions_trained` check finds missing among `keys` (empty: passed).
-
-    Rows that training steps only staged (a distributed run) are gathered into DuckDB first."""
+def significance(settings: Settings, study: StudyResource, hypothesis: str, keys: list[str], log) -> StepResult:
+    """The whole significance step of a hypothesis over the dataset.task `keys` (what the asset and the
+    study job's op both run): the blocking `all_partitions_trained` check first (rows that training
+    steps only staged are gathered into DuckDB before it); when it fails, the result holds the check
+    and the failure to raise; else the bootstrap tables and what the UI shows: counts, the paper's
+    view, the forest plot, how many comparisons involve a flagged model."""
+    db = settings.home.results_db
     if staged_only():
-        gather(results_db(settings), {"hypothesis": hypothesis}, log=log.info)
-    return completeness(results_db(settings), hypothesis, study.load(settings), keys)
-
-
-def check_metadata(problems: list[str]) -> dict:
-    """Metadata of the `all_partitions_trained` check: what is missing, or none."""
-    return {"problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems) or "none")}
-
-
-def incomplete(hypothesis: str, problems: list[str]) -> dg.Failure:
-    return dg.Failure(description=f"{hypothesis} significance needs every partition: " + "; ".join(problems[:5]))
-
-
-def significance(settings: Settings, study: StudyResource, hypothesis: str, log) -> StepResult:
-    """The bootstrap tables of a hypothesis, then what the UI shows: counts, the paper's view, the forest plot."""
-    db = results_db(settings)
+        gather(settings.home, {"hypothesis": hypothesis}, log=log.info)
+    problems = completeness(db, hypothesis, study.load(settings), keys)
+    check = CheckResult(
+        SIGNIFICANCE_CHECK,
+        not problems,
+        {"problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems) or "none")},
+        blocking=True,
+    )
+    if problems:
+        failure = dg.Failure(description=f"{hypothesis} significance needs every partition: " + "; ".join(problems[:5]))
+        return StepResult(None, {}, [check], failure)
     table, _ = write_significance_tables(db, hypothesis, study.load(settings), log.info)
     view = TABLE_VIEWS[hypothesis]
     shown = view_rows(db, view, log.info)
-    log.info(f"{view}:\n{shown.to_string(index=False)}")
     rows = health(db, hypothesis, sorted(set(table["dataset"] + "." + table["task"])) if len(table) else [])
     flagged = flagged_comparisons(table, rows)
-    log.info(f"{hypothesis}: {flagged} of {len(table)} comparisons involve a model the study-health check flags"
-             + "".join(f"\n- {line}" for line in describe(rows)))
+    summary = summary_lines(hypothesis, table, rows)
+    log.info("\n".join(summary))  # the run's last words: what the study found, in plain sentences
     title = f"{hypothesis.upper()}: challenger - baseline"
-    return StepResult(None, {
-        "significant": dg.MetadataValue.int(int(table["significant"].sum())),
-        "comparisons": dg.MetadataValue.int(len(table)),
-        "comparisons_with_a_flagged_model": dg.MetadataValue.int(flagged),
-        view: md_table(shown),
-        **plot_metadata("forest_plot", forest_plot(table, title), plot_dir(settings.home) / hypothesis / "forest.png", title),
-        "sql": dg.MetadataValue.md(f"`duckdb {db} -c 'SELECT * FROM {view}'`"),
-    })
+    return StepResult(
+        None,
+        {
+            "summary": dg.MetadataValue.md(_short_markdown(summary)),
+            view: inline_table(shown),
+            "effects": inline_table(effects_table(table)),
+            "significant": dg.MetadataValue.int(int(table["significant"].sum())),
+            "comparisons": dg.MetadataValue.int(len(table)),
+            "comparisons_with_a_flagged_model": dg.MetadataValue.int(flagged),
+            **plot_metadata(
+                "forest_plot", forest_plot(table, title), settings.home.plot(hypothesis, "forest.png"), title
+            ),
+            "sql": dg.MetadataValue.md(
+                f"`hanrock results {view}` prints this table; every table and view of `{db}`: "
+                "`hanrock results --help`, or `duckdb.connect(path, read_only=True)` in Python"
+            ),
+        },
+        [check],
+    )
+
+
+def _short_markdown(lines: list[str], limit: int = 950) -> str:
+    """The summary as Markdown short enough for the UI to show without a click (it folds at 1,000 characters)."""
+    text = "\n".join(f"- {line.strip()}" if line.startswith("  ") else f"**{line}**" for line in lines)
+    return text if len(text) <= limit else text[: limit - 40].rsplit("\n", 1)[0] + "\n- ... (the run's log has all)"
+
+
+def effects_table(significance: pd.DataFrame) -> pd.DataFrame:
+    """The forest plot as a table the UI shows inline: each comparison's gain (positive: the challenger is
+    better, MAE differences negated), its 95% interval drawn as text on one scale per metric, the floor's last."""
+    rows = gains(significance).sort_values(["against_floor", "dataset", "task"], kind="stable")
+    scale = rows.groupby("metric")[["gain_low", "gain_high"]].transform(lambda c: c.abs().max()).max(axis=1)
+    return pd.DataFrame(
+        {
+            "dataset.task": rows["dataset"] + "." + rows["task"],
+            "comparison": rows["challenger"] + " vs " + rows["baseline"],
+            "metric": rows["metric"],
+            "gain": rows["gain"],
+            "95% interval": [f"[{lo:+.3f}, {hi:+.3f}]" for lo, hi in zip(rows["gain_low"], rows["gain_high"])],
+            "left worse | right better": [
+                text_interval(r.gain_low, r.gain, r.gain_high, sc, bool(r.significant))
+                for r, sc in zip(rows.itertuples(), scale)
+            ],
+            "significant": rows["significant"],
+        }
+    )
 
 
 # --- reports ---------------------------------------------------------------------------------------
 
-def attention_report(settings: Settings, study: StudyResource, config: AttentionReportConfig, key: str,
-                     inputs: dict[str, pd.DataFrame], log) -> StepResult:
+
+def attention_report(
+    settings: Settings, study: StudyResource, config: AttentionReportConfig, key: str, inputs: TaskInputs, log
+) -> StepResult:
     """The page of the kept H1 all-families model (MTL) beside its STL twin, trained here; without a study,
     both trained with the profile's defaults."""
-    dataset, task = split_task_key(key)
     home = settings.home
     part = partition_data(settings, key, inputs)
     profile = study.load(settings)
     if profile.embeddings is not None:  # the models are the study's: the same word vectors
         attach_vectors(part, profile, log.info)
     torch.set_num_threads(study.threads())  # like a training step: one step per core under the multiprocess executor
-    kept = home / "models" / config.hypothesis / key / config.condition
-    if (kept / "SHA256SUMS").exists():
+    kept = home.model_dir(config.hypothesis, key, config.condition)
+    if kept.exists():
         try:
             models = models_from_kept(open_model(kept), part.data)
         except InputError as exc:
             raise dg.Failure(description=f"{key}: {exc}") from None
     else:
-        log.info(f"no kept {config.hypothesis} {config.condition} model for {key} ({kept} is absent): "
-                 "training both models with the profile's defaults")
+        log.info(
+            f"no kept {config.hypothesis} {config.condition} model for {key} ({kept} is absent): "
+            "training both models with the profile's defaults"
+        )
         models = default_models(part.data, part.mi, profile, config.seed)
-    out = home / "reports" / "attention" / f"{key}.html"
-    model_inputs = inputs["monah_narratives"].set_index("utterance_id")["model_input"]
-    summary = write_attention_report(part.data, models, inputs["raw_sessions"], model_inputs, f"Attention report: {key}",
-                                     home / "reports" / "models" / key, out, config.samples, config.seed, log.info)
+    out = home.attention_page(key)
+    model_inputs = inputs.monah_narratives.set_index("utterance_id")["model_input"]
+    summary = write_attention_report(
+        part.data,
+        models,
+        inputs.raw_sessions,
+        model_inputs,
+        f"Attention report: {key}",
+        home.report_models(key),
+        out,
+        config.samples,
+        config.seed,
+        log.info,
+    )
     metric, _ = part.data.selection
-    return StepResult(None, {
-        "report": dg.MetadataValue.path(str(out)),
-        "open": dg.MetadataValue.url(out.resolve().as_uri()),
-        "models_from": dg.MetadataValue.text(summary.source),
-        "examples": dg.MetadataValue.int(summary.examples),
-        f"mtl_test_{metric}": dg.MetadataValue.float(float(summary.test_metrics["mtl"][metric])),
-        f"stl_test_{metric}": dg.MetadataValue.float(float(summary.test_metrics["stl"][metric])),
-        "same_prediction_share": dg.MetadataValue.float(summary.agreement),
-        "talkturn_attention_by_position": md_table(summary.positions.round(3).reset_index(names="talkturn")),
-    })
+    return StepResult(
+        None,
+        {
+            "report": dg.MetadataValue.path(str(out)),
+            "open": dg.MetadataValue.url(out.resolve().as_uri()),
+            "models_from": dg.MetadataValue.text(summary.source),
+            "examples": dg.MetadataValue.int(summary.examples),
+            f"mtl_test_{metric}": dg.MetadataValue.float(float(summary.test_metrics["mtl"][metric])),
+            f"stl_test_{metric}": dg.MetadataValue.float(float(summary.test_metrics["stl"][metric])),
+            "same_prediction_share": dg.MetadataValue.float(summary.agreement),
+            "talkturn_attention_by_position": md_table(summary.positions.round(3).reset_index(names="talkturn")),
+        },
+    )

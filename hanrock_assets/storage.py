@@ -1,4 +1,4 @@
-"""Where table-valued assets live: `<home>/assets/<asset>/<partition>.parquet`.
+"""Table-valued assets as Parquet files: `<home>/assets/<asset>/<partition>.parquet` (Home.asset_file).
 
 Shared by the IO manager (asset materialisations) and the study job's ops, so both read and
 write the same files.  Writes are atomic (temporary file, then rename).
@@ -6,28 +6,24 @@ write the same files.  Writes are atomic (temporary file, then rename).
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pandas as pd
 
+from hanrock_core.home import Home
 from hanrock_core.io import write_parquet_atomic
 
 
-def partition_file(base_dir: str | Path, asset: str, partition: str | None) -> Path:
-    """The Parquet file of one partition (or `all` for an unpartitioned asset)."""
-    name = re.sub(r"[^A-Za-z0-9._-]", "_", partition) if partition else "all"
-    return Path(base_dir) / asset / f"{name}.parquet"
+def write_table(home: Home, asset: str, partition: str | None, table: pd.DataFrame) -> Path:
+    return write_parquet_atomic(table, home.asset_file(asset, partition))
 
 
-def write_table(base_dir: str | Path, asset: str, partition: str | None, table: pd.DataFrame) -> Path:
-    return write_parquet_atomic(table, partition_file(base_dir, asset, partition))
-
-
-def read_table(base_dir: str | Path, asset: str, partition: str | None) -> pd.DataFrame:
-    path = partition_file(base_dir, asset, partition)
+def read_table(home: Home, asset: str, partition: str | None) -> pd.DataFrame:
+    path = home.asset_file(asset, partition)
     if not path.exists():
-        raise FileNotFoundError(f"{path}: partition {partition!r} of {asset} is not materialised yet; materialise it first")
+        raise FileNotFoundError(
+            f"{path}: partition {partition!r} of {asset} is not materialised yet; materialise it first"
+        )
     table = pd.read_parquet(path)
     if "partition" in table.columns and "split" not in table.columns:  # written before splits were called splits
         table = table.rename(columns={"partition": "split"})

@@ -47,8 +47,13 @@ class WindowAttention:
 
 
 @torch.no_grad()
-def window_attention(model: HierarchicalModel, data: TaskData, windows: torch.Tensor, rows: np.ndarray,
-                     device: torch.device | str = "cpu") -> list[WindowAttention]:
+def window_attention(
+    model: HierarchicalModel,
+    data: TaskData,
+    windows: torch.Tensor,
+    rows: np.ndarray,
+    device: torch.device | str = "cpu",
+) -> list[WindowAttention]:
     """Combined word and talkturn attention of `rows`, weighted by the fusion's task attention."""
     model.eval()
     words, lengths, local = distinct_talkturns(data, windows, rows, device)
@@ -76,9 +81,15 @@ def window_attention(model: HierarchicalModel, data: TaskData, windows: torch.Te
             k = int(lengths[u])
             w = primary_share[b] * word[u, :k] + (1 - primary_share[b]) * aux_word[u, :k]  # (k,)
             per_turn.append(w.double().cpu().numpy())
-        samples.append(WindowAttention(row=int(row), rows=[int(r) for r in aligned_rows[b, :n]],
-                                       talkturn=turn[b, :n].double().cpu().numpy(), words=per_turn,
-                                       prediction=predictions[b].item()))
+        samples.append(
+            WindowAttention(
+                row=int(row),
+                rows=[int(r) for r in aligned_rows[b, :n]],
+                talkturn=turn[b, :n].double().cpu().numpy(),
+                words=per_turn,
+                prediction=predictions[b].item(),
+            )
+        )
     return samples
 
 

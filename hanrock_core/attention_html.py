@@ -9,16 +9,24 @@ the page reads the same printed in black and white.
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
 
-from .attention_report import (LEVELS, ReportExample, ReportModels, build_examples, mean_talkturn_attention,
-                               pick_samples, read_attention, trained_pair)
+from .attention_report import (
+    LEVELS,
+    ReportExample,
+    ReportModels,
+    build_examples,
+    mean_talkturn_attention,
+    pick_samples,
+    read_attention,
+    trained_pair,
+)
 from .io import atomic_path
 from .training import TaskData
 
@@ -67,40 +75,58 @@ def _prediction(label: str, truth: str, classification: bool) -> str:
 
 
 def _example(number: int, example: ReportExample, models: list[str], classification: bool) -> str:
-    predicted = ", ".join(f"{m.upper()} predicted {_prediction(example.predictions[m], example.truth, classification)}"
-                          for m in models)
+    predicted = ", ".join(
+        f"{m.upper()} predicted {_prediction(example.predictions[m], example.truth, classification)}" for m in models
+    )
     header = "".join(f'<th colspan="2">{TITLES[m]}</th>' for m in models)
     rows = []
     for turn in example.turns:
-        cells = "".join(f'<td class="level">{_box(turn["models"][m]["level"])}</td>'
-                        f'<td class="words">{_words(turn["words"], turn["models"][m]["word_levels"])}</td>' for m in models)
-        rows.append(f'<tr><td class="offset">{turn["offset"]}</td><td class="speaker">{html.escape(turn["speaker"])}</td>{cells}</tr>')
-    return (f'<section class="example" data-utterance="{html.escape(example.utterance_id)}">'
-            f"<h2>Example {number}: {html.escape(example.utterance_id)} (dialogue {html.escape(example.dialogue)})</h2>"
-            f"<p class=\"meta\">True label <b>{html.escape(example.truth)}</b>; {predicted}.</p>"
-            f'<table><thead><tr><th>talkturn</th><th>speaker</th>{header}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
-            "</section>")
+        cells = "".join(
+            f'<td class="level">{_box(turn["models"][m]["level"])}</td>'
+            f'<td class="words">{_words(turn["words"], turn["models"][m]["word_levels"])}</td>'
+            for m in models
+        )
+        rows.append(
+            f'<tr><td class="offset">{turn["offset"]}</td>'
+            f'<td class="speaker">{html.escape(turn["speaker"])}</td>{cells}</tr>'
+        )
+    return (
+        f'<section class="example" data-utterance="{html.escape(example.utterance_id)}">'
+        f"<h2>Example {number}: {html.escape(example.utterance_id)} (dialogue {html.escape(example.dialogue)})</h2>"
+        f'<p class="meta">True label <b>{html.escape(example.truth)}</b>; {predicted}.</p>'
+        f"<table><thead><tr><th>talkturn</th><th>speaker</th>{header}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        "</section>"
+    )
 
 
 def _metrics(test: dict[str, dict[str, float]]) -> str:
     names = [k for k in ("balanced_accuracy", "accuracy", "macro_f1", "mae") if any(k in t for t in test.values())]
     head = "".join(f"<th>{n}</th>" for n in names)
-    body = "".join(f"<tr><td>{m.upper()}</td>" + "".join(f"<td>{t.get(n, float('nan')):.3f}</td>" for n in names) + "</tr>"
-                   for m, t in test.items())
+    body = "".join(
+        f"<tr><td>{m.upper()}</td>" + "".join(f"<td>{t.get(n, float('nan')):.3f}</td>" for n in names) + "</tr>"
+        for m, t in test.items()
+    )
     return f'<table class="summary"><thead><tr><th>model (test)</th>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
-def render_report(title: str, examples: list[ReportExample], test_metrics: dict[str, dict[str, float]],
-                  positions: pd.DataFrame, details: dict[str, str], classification: bool) -> str:
+def render_report(
+    title: str,
+    examples: list[ReportExample],
+    test_metrics: dict[str, dict[str, float]],
+    positions: pd.DataFrame,
+    details: dict[str, str],
+    classification: bool,
+) -> str:
     """The whole page; `details` are shown as a list of facts about the models (source, config, weights)."""
     models = list(test_metrics)
     facts = "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(v)}</li>" for k, v in details.items())
     legend = " ".join(f"{_box(level)} {level}" for level in LEVELS)
-    position_rows = "".join(f"<tr><td>{idx}</td>" + "".join(f"<td>{v:.3f}</td>" for v in row) + "</tr>"
-                            for idx, row in positions.iterrows())
+    position_rows = "".join(
+        f"<tr><td>{idx}</td>" + "".join(f"<td>{v:.3f}</td>" for v in row) + "</tr>" for idx, row in positions.iterrows()
+    )
     position_head = "".join(f"<th>{c}</th>" for c in positions.columns)
     body = "".join(_example(i + 1, ex, models, classification) for i, ex in enumerate(examples))
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>{STYLE}</style></head>
@@ -132,9 +158,18 @@ class ReportSummary:
     source: str
 
 
-def write_attention_report(data: TaskData, models: ReportModels, table: pd.DataFrame, model_inputs: pd.Series,
-                           title: str, model_dir: Path, out: Path, samples: int = 8, seed: int = 0,
-                           log: Callable[[str], None] = print) -> ReportSummary:
+def write_attention_report(
+    data: TaskData,
+    models: ReportModels,
+    table: pd.DataFrame,
+    model_inputs: pd.Series,
+    title: str,
+    model_dir: Path,
+    out: Path,
+    samples: int = 8,
+    seed: int = 0,
+    log: Callable[[str], None] = print,
+) -> ReportSummary:
     """Train (or reuse) the MTL / STL pair, read their attention on sampled test talkturns, write the page.
 
     `table` is the talkturn table (speaker and dialogue per utterance id); `model_inputs` the
@@ -144,7 +179,9 @@ def write_attention_report(data: TaskData, models: ReportModels, table: pd.DataF
     rows = pick_samples(data, samples, seed, min_context=min(2, models.config.content_size))
     attention = read_attention(data, pair, rows, models.config.content_size)
     by_id = table.set_index("utterance_id")
-    examples = build_examples(data, attention, model_inputs, by_id["speaker"], by_id["dialogue"], models.config.max_words)
+    examples = build_examples(
+        data, attention, model_inputs, by_id["speaker"], by_id["dialogue"], models.config.max_words
+    )
     positions = mean_talkturn_attention(attention)
     test = {name: metrics for name, (_, metrics) in pair.items()}
     c = models.config
@@ -152,16 +189,18 @@ def write_attention_report(data: TaskData, models: ReportModels, table: pd.DataF
     details = {
         "models from": models.source,
         "hyper-parameters": f"P = {c.primary_units}, A = {c.aux_units}, content size {c.content_size}, "
-                            f"learning rate {c.learning_rate:.5f}, batch {c.batch_size}, dropout {c.dropout:.2f}, "
-                            f"{c.optimizer}, {c.epochs} epochs (best dev epoch kept), seed {c.seed}",
-        "MTL loss weights": f"primary {models.mtl_weights[0]:.3f}; largest auxiliary: " + ", ".join(
-            f"{data.aux_names[k]} {models.mtl_weights[1 + k]:.3f}" for k in top),
+        f"learning rate {c.learning_rate:.5f}, batch {c.batch_size}, dropout {c.dropout:.2f}, "
+        f"{c.optimizer}, {c.epochs} epochs (best dev epoch kept), seed {c.seed}",
+        "MTL loss weights": f"primary {models.mtl_weights[0]:.3f}; largest auxiliary: "
+        + ", ".join(f"{data.aux_names[k]} {models.mtl_weights[1 + k]:.3f}" for k in top),
         "STL loss weights": "primary 1, every auxiliary task 0 (same architecture and seed)",
     }
     page = render_report(title, examples, test, positions, details, data.classification)
     with atomic_path(out) as tmp:
         tmp.write_text(page, encoding="utf-8")
-    agreement = float(np.mean([e.predictions["mtl"] == e.predictions["stl"] for e in examples])) if examples else float("nan")
+    agreement = (
+        float(np.mean([e.predictions["mtl"] == e.predictions["stl"] for e in examples])) if examples else float("nan")
+    )
     log(f"attention report written to {out} ({len(examples)} examples)")
     return ReportSummary(out, len(examples), test, positions, agreement, models.source)
 

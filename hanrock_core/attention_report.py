@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -23,10 +23,10 @@ import torch
 from .attention import LEVELS, WindowAttention, attention_level, window_attention, zscore
 from .errors import InputError
 from .io import atomic_path
+from .kept_model import TrainedModel, sha256_of
 from .loss_weight import assign_loss_weights
 from .model import HierarchicalModel
-from .study import Profile
-from .trained_model import TrainedModel, sha256_of
+from .profiles import Profile
 from .training import (
     TaskData,
     TrainConfig,
@@ -78,9 +78,12 @@ def models_from_kept(kept: TrainedModel, data: TaskData) -> ReportModels:
 
     The kept model's vocabulary must be the partition's (the same narratives); else the report refuses."""
     if kept.vocab.words != data.vocab.words or list(kept.card["auxiliary_tasks"]) != list(data.aux_names):
-        raise InputError(f"the kept model {kept.name} was trained on other model inputs than the stored narratives "
-                         f"(vocabulary {len(kept.vocab)} vs {len(data.vocab)} words)", kept.directory,
-                         hint="re-run the study on these narratives, or materialise monah_narratives as they were")
+        raise InputError(
+            f"the kept model {kept.name} was trained on other model inputs than the stored narratives "
+            f"(vocabulary {len(kept.vocab)} vs {len(data.vocab)} words)",
+            kept.directory,
+            hint="re-run the study on these narratives, or materialise monah_narratives as they were",
+        )
     weights = kept.card["loss_weights"]
     mtl = np.r_[float(weights.get("primary", 1.0)), [float(weights.get(t, 0.0)) for t in data.aux_names]]
     return ReportModels(kept.config, mtl, f"kept model {kept.name} (selected on dev; read back, not retrained)", kept)
@@ -89,12 +92,21 @@ def models_from_kept(kept: TrainedModel, data: TaskData) -> ReportModels:
 def default_models(data: TaskData, mi: pd.Series, profile: Profile, seed: int) -> ReportModels:
     """When no study has run: the profile's capacity split, mid-range settings, MI-softmax weights."""
     p = profile.default_primary_units
-    config = TrainConfig(architecture="han_rock", primary_units=p, aux_units=max(1, profile.capacity_total - p),
-                         learning_rate=2.0 ** -7, batch_size=32,
-                         content_size=min(5, int(profile.space.get("content_size", (1, 5))[1])),
-                         dropout=0.1, recurrent_dropout=0.1, seed=seed, **profile.fixed_training())
-    weights = assign_loss_weights(0.75, "mi_softmax", mi.reindex(data.aux_names).fillna(0.0), list(data.aux_names),
-                                  np.random.default_rng(seed))
+    config = TrainConfig(
+        architecture="han_rock",
+        primary_units=p,
+        aux_units=max(1, profile.capacity_total - p),
+        learning_rate=2.0**-7,
+        batch_size=32,
+        content_size=min(5, int(profile.space.get("content_size", (1, 5))[1])),
+        dropout=0.1,
+        recurrent_dropout=0.1,
+        seed=seed,
+        **profile.fixed_training(),
+    )
+    weights = assign_loss_weights(
+        0.75, "mi_softmax", mi.reindex(data.aux_names).fillna(0.0), list(data.aux_names), np.random.default_rng(seed)
+    )
     return ReportModels(config, weights.to_numpy(), f"profile {profile.name} defaults (no study trials yet)")
 
 
@@ -111,8 +123,9 @@ def _fingerprint(data: TaskData, models: ReportModels) -> str:
     return h.hexdigest()
 
 
-def trained_pair(data: TaskData, models: ReportModels, directory: Path,
-                 log: Callable[[str], None] = print) -> dict[str, tuple[HierarchicalModel, dict]]:
+def trained_pair(
+    data: TaskData, models: ReportModels, directory: Path, log: Callable[[str], None] = print
+) -> dict[str, tuple[HierarchicalModel, dict]]:
     """The MTL and STL models with their test metrics: a kept MTL model as it is, the others trained
     once and then read from checkpoints.
 
@@ -126,15 +139,29 @@ def trained_pair(data: TaskData, models: ReportModels, directory: Path,
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
     if manifest.get("fingerprint") == fingerprint:
         log(f"reusing the {' / '.join(n.upper() for n in trained_here)} checkpoints in {directory}")
-        pair.update({name: (_load(data, models.config, directory / f"{name}.pt", manifest[name]["sha256"]),
-                            manifest[name]["test"]) for name in trained_here})
+        pair.update(
+            {
+                name: (
+                    _load(data, models.config, directory / f"{name}.pt", manifest[name]["sha256"]),
+                    manifest[name]["test"],
+                )
+                for name in trained_here
+            }
+        )
         return pair
     entries = {"fingerprint": fingerprint, "source": models.source, "config": asdict(models.config)}
     for name in trained_here:
         weights = models.mtl_weights if name == "mtl" else models.stl_weights
-        log(f"training the {name.upper()} model ({models.config.epochs} epochs, loss weights {np.round(weights, 3).tolist()})")
-        result = train(data, models.config, weights,
-                       on_epoch=lambda e, r, tag=name.upper(): log(f"{tag} epoch {e}: train loss {r['train_loss']:.4f}"))
+        log(
+            f"training the {name.upper()} model ({models.config.epochs} epochs, "
+            f"loss weights {np.round(weights, 3).tolist()})"
+        )
+        result = train(
+            data,
+            models.config,
+            weights,
+            on_epoch=lambda e, r, tag=name.upper(): log(f"{tag} epoch {e}: train loss {r['train_loss']:.4f}"),
+        )
         path = save_checkpoint(result.state_dict, directory / f"{name}.pt")
         entries[name] = {"sha256": sha256_of(path), "best_epoch": result.best_epoch, "test": result.test}
         pair[name] = (_load(data, models.config, path, entries[name]["sha256"]), result.test)
@@ -146,10 +173,15 @@ def trained_pair(data: TaskData, models: ReportModels, directory: Path,
 def _load(data: TaskData, config: TrainConfig, path: Path, sha256: str) -> HierarchicalModel:
     """A model from its checkpoint, after checking the file is the one that was written."""
     if not path.exists():
-        raise InputError("checkpoint is missing", path, hint=f"delete {path.parent / 'models.json'} and re-run to retrain")
+        raise InputError(
+            "checkpoint is missing", path, hint=f"delete {path.parent / 'models.json'} and re-run to retrain"
+        )
     if sha256_of(path) != sha256:
-        raise InputError("checkpoint does not match the SHA-256 recorded when it was written: the file is damaged "
-                         "or was replaced", path, hint=f"delete {path.parent} and re-run to retrain both models")
+        raise InputError(
+            "checkpoint does not match the SHA-256 recorded when it was written: the file is damaged or was replaced",
+            path,
+            hint=f"delete {path.parent} and re-run to retrain both models",
+        )
     model = make_model(data, config)
     model.load_state_dict(load_checkpoint(path))
     return model.eval()
@@ -170,15 +202,23 @@ def format_label(data: TaskData, value) -> str:
     return data.classes[int(value)] if data.classification else f"{float(value):.2f}"
 
 
-def read_attention(data: TaskData, pair: dict[str, tuple[HierarchicalModel, dict]], rows: np.ndarray,
-                   content_size: int) -> dict[str, list[WindowAttention]]:
+def read_attention(
+    data: TaskData, pair: dict[str, tuple[HierarchicalModel, dict]], rows: np.ndarray, content_size: int
+) -> dict[str, list[WindowAttention]]:
     """Each model's combined attention on `rows` (one forward pass per model)."""
     windows = data.windows(content_size)
     return {name: window_attention(model, data, windows, rows) for name, (model, _) in pair.items()}
 
 
-def build_examples(data: TaskData, attention: dict[str, list[WindowAttention]], model_inputs: pd.Series,
-                   speakers: pd.Series, dialogues: pd.Series, max_words: int, shown: int = 6) -> list[ReportExample]:
+def build_examples(
+    data: TaskData,
+    attention: dict[str, list[WindowAttention]],
+    model_inputs: pd.Series,
+    speakers: pd.Series,
+    dialogues: pd.Series,
+    max_words: int,
+    shown: int = 6,
+) -> list[ReportExample]:
     """What the page shows of each sample: levels per model; the inputs are indexed by utterance id."""
     examples = []
     for i, first in enumerate(attention[MODELS[0]]):
@@ -186,18 +226,30 @@ def build_examples(data: TaskData, attention: dict[str, list[WindowAttention]], 
         for back, turn_row in enumerate(reversed(first.rows[-shown:])):
             uid = data.utterance_ids[turn_row]
             position = len(first.rows) - 1 - back  # index within the window
-            entry = {"offset": "i" if back == 0 else f"i-{back}", "speaker": str(speakers.loc[uid]),
-                     "words": tokenise(model_inputs.loc[uid])[:max_words], "models": {}}
+            entry = {
+                "offset": "i" if back == 0 else f"i-{back}",
+                "speaker": str(speakers.loc[uid]),
+                "words": tokenise(model_inputs.loc[uid])[:max_words],
+                "models": {},
+            }
             for name, samples in attention.items():
                 sample = samples[i]
-                entry["models"][name] = {"level": attention_level(zscore(sample.talkturn)[position]),
-                                         "weight": float(sample.talkturn[position]),
-                                         "word_levels": [attention_level(z) for z in zscore(sample.words[position])]}
+                entry["models"][name] = {
+                    "level": attention_level(zscore(sample.talkturn)[position]),
+                    "weight": float(sample.talkturn[position]),
+                    "word_levels": [attention_level(z) for z in zscore(sample.words[position])],
+                }
             turns.append(entry)
         uid = data.utterance_ids[first.row]
-        examples.append(ReportExample(
-            utterance_id=str(uid), dialogue=str(dialogues.loc[uid]), truth=format_label(data, data.primary[first.row].item()),
-            predictions={name: format_label(data, samples[i].prediction) for name, samples in attention.items()}, turns=turns))
+        examples.append(
+            ReportExample(
+                utterance_id=str(uid),
+                dialogue=str(dialogues.loc[uid]),
+                truth=format_label(data, data.primary[first.row].item()),
+                predictions={name: format_label(data, samples[i].prediction) for name, samples in attention.items()},
+                turns=turns,
+            )
+        )
     return examples
 
 
@@ -214,6 +266,19 @@ def mean_talkturn_attention(attention: dict[str, list[WindowAttention]], shown: 
     return pd.DataFrame(table, index=["i"] + [f"i-{k}" for k in range(1, shown)]).dropna(how="all")
 
 
-__all__ = ["LEVELS", "ReportExample", "ReportModels", "WindowAttention", "attention_level", "build_examples",
-           "default_models", "mean_talkturn_attention", "models_from_kept", "pick_samples", "read_attention", "trained_pair",
-           "window_attention", "zscore"]
+__all__ = [
+    "LEVELS",
+    "ReportExample",
+    "ReportModels",
+    "WindowAttention",
+    "attention_level",
+    "build_examples",
+    "default_models",
+    "mean_talkturn_attention",
+    "models_from_kept",
+    "pick_samples",
+    "read_attention",
+    "trained_pair",
+    "window_attention",
+    "zscore",
+]

@@ -22,7 +22,7 @@ FEATURE_FAMILIES: dict[str, tuple[str, ...]] = {
     "prosody": ("tone_happiness", "tone_sadness", "tone_anger", "tone_fear"),
 }
 LABEL_FAMILIES: dict[str, tuple[int, ...]] = {"historical": (-1, -2, -3, -4), "future": (1, 2, 3, 4)}
-FAMILIES = tuple(FEATURE_FAMILIES) + tuple(LABEL_FAMILIES)
+AUXILIARY_FAMILIES = tuple(FEATURE_FAMILIES) + tuple(LABEL_FAMILIES)
 # the primary task's range for regression (appendix A.2); other datasets use the train labels' range
 KNOWN_RANGES = {"iemocap": (1.0, 5.0), "semaine": (-1.0, 1.0)}
 NO_LABEL = "no label"
@@ -32,13 +32,13 @@ NO_LABEL = "no label"
 class AuxiliarySpec:
     """Which auxiliary targets to build: paper families plus user-declared extra columns."""
 
-    families: tuple[str, ...] = FAMILIES
+    families: tuple[str, ...] = AUXILIARY_FAMILIES
     extra: dict[str, tuple[str, ...]] = field(default_factory=dict)  # family name -> numeric columns
 
     def __post_init__(self):
-        unknown = [f for f in self.families if f not in FAMILIES]
+        unknown = [f for f in self.families if f not in AUXILIARY_FAMILIES]
         if unknown:
-            raise InputError(f"unknown auxiliary families {unknown}; known: {list(FAMILIES)}")
+            raise InputError(f"unknown auxiliary families {unknown}; known: {list(AUXILIARY_FAMILIES)}")
 
 
 @dataclass
@@ -57,16 +57,21 @@ class AuxiliaryTargets:
         return list(self.family)
 
     @classmethod
-    def from_tables(cls, targets: pd.DataFrame, mi: pd.DataFrame, task: str) -> "AuxiliaryTargets":
+    def from_tables(cls, targets: pd.DataFrame, mi: pd.DataFrame, task: str) -> AuxiliaryTargets:
         """Rebuild from the stored targets table and MI table (which holds each task's family and kind)."""
         info = mi.set_index("task")
         tasks = [c for c in targets.columns if c in info.index]
         classification = not pd.api.types.is_numeric_dtype(targets["primary"])
         train = targets.loc[targets["split"] == "train", "primary"].dropna()
         classes = sorted(train.astype(str).unique().tolist()) if classification else None
-        return cls(primary=LABEL_PREFIX + task, classes=classes, table=targets,
-                   family={t: info.at[t, "family"] for t in tasks}, kind={t: info.at[t, "kind"] for t in tasks},
-                   target_range=(0.0, 1.0) if classification else (float(train.min()), float(train.max())))
+        return cls(
+            primary=LABEL_PREFIX + task,
+            classes=classes,
+            table=targets,
+            family={t: info.at[t, "family"] for t in tasks},
+            kind={t: info.at[t, "kind"] for t in tasks},
+            target_range=(0.0, 1.0) if classification else (float(train.min()), float(train.max())),
+        )
 
 
 def percentile_rank(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
@@ -135,7 +140,8 @@ def neighbour_labels(table: pd.DataFrame, primary: str, offset: int, classificat
         if classification:
             inside = (positions >= 0) & (positions < len(idx))
             direct = labels[np.clip(positions, 0, len(idx) - 1)]
-            filled = np.where(inside, np.where(pd.isna(direct), NO_LABEL, direct), np.where(filled == None, NO_LABEL, filled))  # noqa: E711
+            missing = np.equal(filled, None)  # elementwise: the object array's empty cells
+            filled = np.where(inside, np.where(pd.isna(direct), NO_LABEL, direct), np.where(missing, NO_LABEL, filled))
         out[idx] = filled
     return out
 
@@ -153,16 +159,23 @@ def build_auxiliary_targets(table: pd.DataFrame, task: str, spec: AuxiliarySpec 
     """All auxiliary targets of primary task `task` (e.g. "emotion") on one dataset's talkturn table."""
     primary = LABEL_PREFIX + task
     if primary not in table.columns:
-        raise InputError(f"primary task {task!r} has no column {primary!r}; tasks: "
-                         f"{[c[len(LABEL_PREFIX):] for c in table.columns if c.startswith(LABEL_PREFIX)]}")
+        raise InputError(
+            f"primary task {task!r} has no column {primary!r}; tasks: "
+            f"{[c[len(LABEL_PREFIX) :] for c in table.columns if c.startswith(LABEL_PREFIX)]}"
+        )
     train = (table["split"] == "train").to_numpy()
     if table.loc[train, primary].notna().sum() == 0:
         raise InputError(f"primary task {task!r} has no labels in the train split")
     classification = is_class_label(table[primary])
     dataset = str(table["dataset"].iloc[0])
     low, high = target_range(table, primary, dataset)
-    out = pd.DataFrame({"utterance_id": table["utterance_id"].to_numpy(), "split": table["split"].to_numpy(),
-                        "primary": table[primary].to_numpy()})
+    out = pd.DataFrame(
+        {
+            "utterance_id": table["utterance_id"].to_numpy(),
+            "split": table["split"].to_numpy(),
+            "primary": table[primary].to_numpy(),
+        }
+    )
     family, kind = {}, {}
     feature_families = {f: FEATURE_FAMILIES[f] for f in spec.families if f in FEATURE_FAMILIES} | dict(spec.extra)
     for fam, columns in feature_families.items():
@@ -176,10 +189,16 @@ def build_auxiliary_targets(table: pd.DataFrame, task: str, spec: AuxiliarySpec 
         for offset in LABEL_FAMILIES[fam]:
             name = f"{task}_t{offset:+d}"
             values = neighbour_labels(table, primary, offset, classification)
-            out[name] = pd.array(values, dtype="string") if classification else pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=float)
+            out[name] = (
+                pd.array(values, dtype="string")
+                if classification
+                else pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=float)
+            )
             family[name], kind[name] = fam, "class" if classification else "regression"
     classes = sorted(table.loc[train, primary].dropna().unique().tolist()) if classification else None
-    return AuxiliaryTargets(primary=primary, classes=classes, table=out, family=family, kind=kind, target_range=(low, high))
+    return AuxiliaryTargets(
+        primary=primary, classes=classes, table=out, family=family, kind=kind, target_range=(low, high)
+    )
 
 
 def available_families(table: pd.DataFrame, spec: AuxiliarySpec = AuxiliarySpec()) -> tuple[list[str], list[str]]:

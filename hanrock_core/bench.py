@@ -22,8 +22,17 @@ import numpy as np
 import torch
 
 from .model import RECURRENCES, ModelShape
-from .training import (TaskData, TrainConfig, batches, distinct_talkturns, losses, make_model, resolve_device,
-                       resolve_recurrence, setup_kernels)
+from .training import (
+    TaskData,
+    TrainConfig,
+    batches,
+    distinct_talkturns,
+    losses,
+    make_model,
+    resolve_device,
+    resolve_recurrence,
+    setup_kernels,
+)
 from .vocabulary import Vocabulary
 
 DEFAULT_REFERENCE = Path("..") / "shared" / "bench" / "reference_hanrock.py"
@@ -38,12 +47,20 @@ def random_corpus(n_talkturns: int, words: int, vocab: int, n_aux: int, seed: in
     ids = torch.randint(1, vocab, (n_talkturns, words), generator=g)
     ids = ids.masked_fill(torch.arange(words).unsqueeze(0) >= lengths.unsqueeze(1), 0)
     dialogue = np.arange(n_talkturns) // TURNS_PER_DIALOGUE
-    return TaskData(words=ids, lengths=lengths, dialogue_codes=dialogue,
-                    turn_index=np.arange(n_talkturns) % TURNS_PER_DIALOGUE, split=np.full(n_talkturns, "train"),
-                    primary=torch.randint(0, 4, (n_talkturns,), generator=g), aux=torch.rand(n_talkturns, n_aux, generator=g),
-                    aux_kinds=("regression",) * n_aux, aux_names=tuple(f"aux{k}" for k in range(n_aux)),
-                    classes=["a", "b", "c", "d"], vocab=Vocabulary(tuple(str(i) for i in range(vocab))),
-                    utterance_ids=np.arange(n_talkturns).astype(str))
+    return TaskData(
+        words=ids,
+        lengths=lengths,
+        dialogue_codes=dialogue,
+        turn_index=np.arange(n_talkturns) % TURNS_PER_DIALOGUE,
+        split=np.full(n_talkturns, "train"),
+        primary=torch.randint(0, 4, (n_talkturns,), generator=g),
+        aux=torch.rand(n_talkturns, n_aux, generator=g),
+        aux_kinds=("regression",) * n_aux,
+        aux_names=tuple(f"aux{k}" for k in range(n_aux)),
+        classes=["a", "b", "c", "d"],
+        vocab=Vocabulary(tuple(str(i) for i in range(vocab))),
+        utterance_ids=np.arange(n_talkturns).astype(str),
+    )
 
 
 def forward_flops(shape: ModelShape, word_counts: torch.Tensor, window_lengths: torch.Tensor) -> float:
@@ -79,8 +96,9 @@ class _Stepper:
     def __call__(self, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         words, lengths, local = distinct_talkturns(self.data, self.windows, rows, self.device)
         out = self.model(words, lengths, local)
-        per_task = losses(out, self.data.primary[rows].to(self.device), self.data.aux[rows].to(self.device),
-                          self.data.aux_kinds, True)
+        per_task = losses(
+            out, self.data.primary[rows].to(self.device), self.data.aux[rows].to(self.device), self.data.aux_kinds, True
+        )
         self.optimiser.zero_grad()
         (self.weights * per_task).sum().backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
@@ -116,8 +134,9 @@ def epoch_seconds(data: TaskData, config: TrainConfig, device: torch.device) -> 
     return time.perf_counter() - start
 
 
-def reference_rate(path: Path, batch: int, context: int, words: int, steps: int,
-                   device: torch.device = torch.device("cpu")) -> float | None:
+def reference_rate(
+    path: Path, batch: int, context: int, words: int, steps: int, device: torch.device = torch.device("cpu")
+) -> float | None:
     """talkturns/s of the plain reference step (None if its script is absent).
 
     On the CPU the script runs as it is, in a subprocess; on CUDA its model and step run here on
@@ -125,9 +144,24 @@ def reference_rate(path: Path, batch: int, context: int, words: int, steps: int,
     if not path.exists():
         return None
     if device.type == "cpu":
-        out = subprocess.run([sys.executable, str(path), "--batch", str(batch), "--context", str(context),
-                              "--words", str(words), "--steps", str(steps), "--json"],
-                             capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [
+                sys.executable,
+                str(path),
+                "--batch",
+                str(batch),
+                "--context",
+                str(context),
+                "--words",
+                str(words),
+                "--steps",
+                str(steps),
+                "--json",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         return float(json.loads(out.stdout.strip().splitlines()[-1])["talkturns_per_s"])
     spec = importlib.util.spec_from_file_location("reference_hanrock", path)
     reference = importlib.util.module_from_spec(spec)
@@ -169,30 +203,57 @@ def gemm_gflops(device: torch.device = torch.device("cpu"), n: int = 2048, repea
     for _ in range(repeats):
         a @ b
     _synchronise(device)
-    return 2 * n ** 3 * repeats / (time.perf_counter() - start) / 1e9
+    return 2 * n**3 * repeats / (time.perf_counter() - start) / 1e9
 
 
-def backend_figures(corpus: TaskData, epoch_corpus: TaskData, config: TrainConfig, steps: int,
-                    device: torch.device) -> dict:
+def backend_figures(
+    corpus: TaskData, epoch_corpus: TaskData, config: TrainConfig, steps: int, device: torch.device
+) -> dict:
     """The engine's figures with one biGRU recurrence (config.gru)."""
     rate, gflops = engine_rate(corpus, config, steps, device)
     epoch1 = epoch_seconds(epoch_corpus, replace(config, content_size=1), device)
     epoch30 = epoch_seconds(epoch_corpus, replace(config, content_size=30), device)
-    return {"engine_talkturns_per_s": round(rate, 1), "epoch_s_content1": round(epoch1, 2),
-            "epoch_s_content30": round(epoch30, 2), "content_ratio": round(epoch30 / epoch1, 2),
-            "gflops": round(gflops, 1)}
+    return {
+        "engine_talkturns_per_s": round(rate, 1),
+        "epoch_s_content1": round(epoch1, 2),
+        "epoch_s_content30": round(epoch30, 2),
+        "content_ratio": round(epoch30 / epoch1, 2),
+        "gflops": round(gflops, 1),
+    }
 
 
-def run(reference: Path = DEFAULT_REFERENCE, steps: int = 8, epoch_talkturns: int = EPOCH_TALKTURNS,
-        batch: int = 43, content: int = 18, words: int = 24, seed: int = 0, compile: str = "auto",
-        device: str = "auto", recurrences: tuple[str, ...] = RECURRENCES) -> dict:
+def run(
+    reference: Path | None = None,
+    steps: int = 8,
+    epoch_talkturns: int = EPOCH_TALKTURNS,
+    batch: int = 43,
+    content: int = 18,
+    words: int = 24,
+    seed: int = 0,
+    compile: str = "auto",
+    device: str = "auto",
+    recurrences: tuple[str, ...] = RECURRENCES,
+) -> dict:
     """Every figure of the benchmark, measured now on this machine: each recurrence, the reference, on `device`.
 
-    The top-level engine figures are those of the device's default recurrence (`gru: auto`)."""
+    The top-level engine figures are those of the device's default recurrence (`gru: auto`); `reference`
+    defaults to DEFAULT_REFERENCE."""
+    reference = DEFAULT_REFERENCE if reference is None else reference
     where = resolve_device(device)
-    config = TrainConfig(architecture="han_rock", primary_units=256, aux_units=1, embedding_dim=300,
-                         batch_size=batch, content_size=content, learning_rate=2 ** -7, dropout=0.0,
-                         recurrent_dropout=0.0, seed=seed, compile=compile)
+    config = TrainConfig(
+        architecture="han_rock",
+        primary_units=256,
+        aux_units=1,
+        embedding_dim=300,
+        optimizer="sgd",
+        batch_size=batch,
+        content_size=content,
+        learning_rate=2**-7,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        seed=seed,
+        compile=compile,
+    )
     compiled = setup_kernels(config, where)
     corpus = random_corpus(max(epoch_talkturns, batch * (steps + 2) * 2), words, 4000, 16, seed)
     epoch_corpus = random_corpus(epoch_talkturns, words, 4000, 16, seed + 1)
@@ -205,14 +266,25 @@ def run(reference: Path = DEFAULT_REFERENCE, steps: int = 8, epoch_talkturns: in
         "gru": default if default in backends else next(iter(backends)),
         "reference_talkturns_per_s": round(ref, 1) if ref else ref,
         "speedup": round(main["engine_talkturns_per_s"] / ref, 2) if ref else None,
-        "backends": {r: {**f, "speedup": round(f["engine_talkturns_per_s"] / ref, 2) if ref else None}
-                     for r, f in backends.items()},
+        "backends": {
+            r: {**f, "speedup": round(f["engine_talkturns_per_s"] / ref, 2) if ref else None}
+            for r, f in backends.items()
+        },
         "device": where.type,
         "gpu": torch.cuda.get_device_name(where) if where.type == "cuda" else None,
         "gemm_gflops": round(gemm_gflops(where), 1),
-        "shape": {"batch": batch, "content": content, "words": words, "P": 256, "A": 1, "embedding": 300,
-                  "aux_tasks": 16, "epoch_talkturns": epoch_talkturns, "threads": torch.get_num_threads(),
-                  "compiled_attention": compiled},
+        "shape": {
+            "batch": batch,
+            "content": content,
+            "words": words,
+            "P": 256,
+            "A": 1,
+            "embedding": 300,
+            "aux_tasks": 16,
+            "epoch_talkturns": epoch_talkturns,
+            "threads": torch.get_num_threads(),
+            "compiled_attention": compiled,
+        },
     }
 
 
@@ -230,8 +302,10 @@ def report(figures: dict) -> str:
             f"{f['gflops']:.1f} GFLOP/s of useful work",
         ]
     lines += [
-        f"reference: {ref:.1f} talkturns/s; speedup of the default ({figures['gru']}) {figures['speedup']:.2f}x (target >= 8)"
-        if ref else "reference: not found (pass --reference PATH); engine figures only",
+        f"reference: {ref:.1f} talkturns/s; speedup of the default ({figures['gru']}) "
+        f"{figures['speedup']:.2f}x (target >= 8)"
+        if ref
+        else "reference: not found (pass --reference PATH); engine figures only",
         f"GEMM {figures['gemm_gflops']:.1f} GFLOP/s on {figures['shape']['threads']} threads; "
         f"compiled attention kernel: {figures['shape']['compiled_attention']}",
     ]

@@ -16,9 +16,19 @@ from pathlib import Path
 from .errors import InputError
 
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "chrome")
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-extensions",
-         "--disable-background-networking", "--no-first-run", "--hide-scrollbars", "--mute-audio",
-         "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=<-loopback>")  # nothing leaves the machine
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-extensions",
+    "--disable-background-networking",
+    "--no-first-run",
+    "--hide-scrollbars",
+    "--mute-audio",
+    "--proxy-server=127.0.0.1:9",
+    "--proxy-bypass-list=<-loopback>",
+)  # nothing leaves the machine
 
 
 def find_chromium() -> str | None:
@@ -31,14 +41,22 @@ def find_chromium() -> str | None:
 def _run(page: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     binary = find_chromium()
     if binary is None:
-        raise InputError("no Chromium found", hint="install Debian's chromium package (apt-get install chromium) "
-                                                   "or set HANROCK_CHROMIUM to a Chrome/Chromium binary")
+        raise InputError(
+            "no Chromium found",
+            hint="install Debian's chromium package (apt-get install chromium) "
+            "or set HANROCK_CHROMIUM to a Chrome/Chromium binary",
+        )
     page = Path(page).resolve()
     if not page.exists():
         raise InputError("no such page", page)
     with tempfile.TemporaryDirectory(prefix="hanrock-chromium-") as profile:
-        result = subprocess.run([binary, *FLAGS, f"--user-data-dir={profile}", *args, page.as_uri()],
-                                capture_output=True, text=True, timeout=timeout, check=False)
+        result = subprocess.run(
+            [binary, *FLAGS, f"--user-data-dir={profile}", *args, page.as_uri()],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
     if result.returncode != 0:
         raise InputError(f"chromium exited with {result.returncode}: {result.stderr.strip()[-500:]}", page)
     return result

@@ -16,8 +16,10 @@ def _synth(args: argparse.Namespace) -> None:
 
     t0 = time.perf_counter()
     generate(args.corpus, args.dir, scale=args.scale, seed=args.seed)
-    print(f"wrote synthetic {args.corpus} corpus (scale {args.scale}, seed {args.seed}) to {args.dir} "
-          f"in {time.perf_counter() - t0:.1f} s")
+    print(
+        f"wrote synthetic {args.corpus} corpus (scale {args.scale}, seed {args.seed}) to {args.dir} "
+        f"in {time.perf_counter() - t0:.1f} s"
+    )
 
 
 def check_output_path(out: Path) -> None:
@@ -37,8 +39,10 @@ def _print_notices(notices) -> None:
     for notice in notices.items:
         print(f"hanrock: {notice.render()}", file=sys.stderr)
     if notices.warnings:
-        print(f"hanrock: {len(notices.warnings)} warning(s): some of the data was left out or has no label (see above)",
-              file=sys.stderr)
+        print(
+            f"hanrock: {len(notices.warnings)} warning(s): some of the data was left out or has no label (see above)",
+            file=sys.stderr,
+        )
 
 
 def _load(args: argparse.Namespace) -> None:
@@ -51,9 +55,16 @@ def _load(args: argparse.Namespace) -> None:
     if args.out:
         check_output_path(args.out)
     notices = Notices()
-    table = read_corpus(args.corpus, args.root, spec=args.spec, split_file=args.splits,
-                        openface_dir=args.openface, vokaturi_csv=args.vokaturi, openface_fps=args.openface_fps,
-                        notices=notices)
+    table = read_corpus(
+        args.corpus,
+        args.root,
+        spec=args.spec,
+        split_file=args.splits,
+        openface_dir=args.openface,
+        vokaturi_csv=args.vokaturi,
+        openface_fps=args.openface_fps,
+        notices=notices,
+    )
     if args.out:
         try:
             write_parquet_atomic(table, args.out)
@@ -65,7 +76,7 @@ def _load(args: argparse.Namespace) -> None:
     print(f"read {len(table):,} talkturns in {time.perf_counter() - t0:.1f} s{where}")
 
 
-def _predict_input(args: argparse.Namespace, notices) -> "pd.DataFrame":  # noqa: F821 - pandas loads late
+def _predict_input(args: argparse.Namespace, notices) -> pd.DataFrame:  # noqa: F821 - pandas loads late
     """The talkturns INPUT names: a talkturn table (.parquet), one file of a bring-your-own spec, or a corpus."""
     import pandas as pd
 
@@ -78,40 +89,60 @@ def _predict_input(args: argparse.Namespace, notices) -> "pd.DataFrame":  # noqa
         try:
             return pd.read_parquet(source)
         except Exception as exc:  # noqa: BLE001 - any Parquet failure is reported with the file name
-            raise InputError(f"cannot read the talkturn table: {exc}", source,
-                             hint="write one with `hanrock load ... --out talkturns.parquet`") from None
+            raise InputError(
+                f"cannot read the talkturn table: {exc}",
+                source,
+                hint="write one with `hanrock load ... --out talkturns.parquet`",
+            ) from None
     if source.is_file():
         if args.spec is None:
-            raise InputError("a file of new conversations needs --spec SPEC.yaml (the columns it is written in)", source,
-                             hint="or give a talkturn table (.parquet) from `hanrock load`")
+            raise InputError(
+                "a file of new conversations needs --spec SPEC.yaml (the columns it is written in)",
+                source,
+                hint="or give a talkturn table (.parquet) from `hanrock load`",
+            )
         return read_byo_file(args.spec, source)
     if not source.is_dir():
         raise InputError("INPUT does not exist", source)
     corpus = args.corpus or ("byo" if args.spec else None)
     if corpus is None:
-        raise InputError("INPUT is a folder: say how to read it with --corpus iemocap|semaine, or --spec SPEC.yaml", source)
-    return read_corpus(corpus, source, spec=args.spec, split_file=args.splits, openface_dir=args.openface,
-                       vokaturi_csv=args.vokaturi, openface_fps=args.openface_fps, notices=notices)
+        raise InputError(
+            "INPUT is a folder: say how to read it with --corpus iemocap|semaine, or --spec SPEC.yaml", source
+        )
+    return read_corpus(
+        corpus,
+        source,
+        spec=args.spec,
+        split_file=args.splits,
+        openface_dir=args.openface,
+        vokaturi_csv=args.vokaturi,
+        openface_fps=args.openface_fps,
+        notices=notices,
+    )
 
 
 def _predict(args: argparse.Namespace) -> None:
     import pandas as pd
 
     from .io import write_parquet_atomic
+    from .kept_model import open_model, resolve_model
     from .notices import Notices
+    from .prediction import predict_talkturns, scores
     from .settings import load_settings
-    from .trained_model import open_model, predict_talkturns, resolve_model, scores
 
     t0 = time.perf_counter()
     check_output_path(args.out)
     model = open_model(resolve_model(args.model, load_settings().home))
-    print(f"model: {model.name} ({model.directory}); narratives {model.card['inputs']['narrative_family']}, "
-          f"content size {model.card['inputs']['content_size']}, {len(model.vocab):,} words")
+    print(
+        f"model: {model.name} ({model.directory}); narratives {model.card['inputs']['narrative_family']}, "
+        f"content size {model.card['inputs']['content_size']}, {len(model.vocab):,} words"
+    )
     notices = Notices()
     table = _predict_input(args, notices)
     _print_notices(notices)
-    predictions = predict_talkturns(model, table, attention=args.attention, split=args.split, device=args.device,
-                                    source=str(args.input))
+    predictions = predict_talkturns(
+        model, table, attention=args.attention, split=args.split, device=args.device, source=str(args.input)
+    )
     try:
         write_parquet_atomic(predictions, args.out)
     except OSError as exc:
@@ -119,17 +150,21 @@ def _predict(args: argparse.Namespace) -> None:
     measured = scores(model, predictions)
     if len(measured):
         with pd.option_context("display.width", 200, "display.max_columns", 12):
-            print(f"labelled talkturns ({model.card['selection']['metric']} selects the model):\n"
-                  f"{measured.round(4).to_string(index=False)}")
-    counts = predictions["prediction"].value_counts().head(10) if model.classes else predictions["prediction"].describe()
+            print(
+                f"labelled talkturns ({model.card['selection']['metric']} selects the model):\n"
+                f"{measured.round(4).to_string(index=False)}"
+            )
+    counts = (
+        predictions["prediction"].value_counts().head(10) if model.classes else predictions["prediction"].describe()
+    )
     print(f"predictions: {counts.to_dict() if model.classes else counts.round(3).to_dict()}")
     print(f"predicted {len(predictions):,} talkturns in {time.perf_counter() - t0:.1f} s and wrote {args.out}")
 
 
 def _config(args: argparse.Namespace) -> None:
     from .datasets import dataset_tasks
+    from .profiles import load_profile
     from .settings import config_path, load_settings
-    from .study import load_profile
 
     settings = load_settings(args.file)
     print(f"settings: {args.file or config_path() or '(built-in defaults)'}")
@@ -148,9 +183,12 @@ def _config(args: argparse.Namespace) -> None:
         print(f"dataset {name} ({settings.dataset(name).corpus}, {where}): tasks {', '.join(tasks)}")
     if args.profile:
         profile = load_profile(args.profile)
-        print(f"profile {profile.name}: {profile.trials_per_condition} trials per condition, up to {profile.epochs} epochs"
-              + (f", patience {profile.patience}" if profile.patience else "")
-              + (f", {profile.replicates} seed replicates" if profile.replicates else ""))
+        print(
+            f"profile {profile.name}: {profile.trials_per_condition} trials per condition, "
+            f"up to {profile.epochs} epochs"
+            + (f", patience {profile.patience}" if profile.patience else "")
+            + (f", {profile.replicates} seed replicates" if profile.replicates else "")
+        )
     if broken:
         raise InputError(f"{len(broken)} dataset(s) are misconfigured: {broken} (see above)", settings.source)
 
@@ -164,11 +202,19 @@ def _bench(args: argparse.Namespace) -> None:
         import torch
 
         if not torch.cuda.is_available():
-            raise InputError("--device cuda: this PyTorch sees no CUDA device",
-                             hint="use --device cpu, or install a CUDA build of torch on a machine with a GPU")
+            raise InputError(
+                "--device cuda: this PyTorch sees no CUDA device",
+                hint="use --device cpu, or install a CUDA build of torch on a machine with a GPU",
+            )
     recurrences = ("fused", "torch") if args.gru == "both" else (args.gru,)
-    figures = run(reference=args.reference, steps=args.steps, epoch_talkturns=args.epoch_talkturns, compile=args.compile,
-                  device=args.device, recurrences=recurrences)
+    figures = run(
+        reference=args.reference,
+        steps=args.steps,
+        epoch_talkturns=args.epoch_talkturns,
+        compile=args.compile,
+        device=args.device,
+        recurrences=recurrences,
+    )
     print(json.dumps(figures) if args.json else report(figures))
 
 
@@ -178,15 +224,19 @@ def _results(args: argparse.Namespace) -> None:
     from .results import connect
     from .settings import load_settings
 
-    path = args.db or load_settings().home / "results.duckdb"
+    path = args.db or load_settings().home.results_db
     if not Path(path).exists():
-        raise InputError("no results yet", path, hint="run a study first, e.g. dagster job execute -m hanrock_assets -j h1_study")
+        raise InputError(
+            "no results yet", path, hint="run a study first, e.g. dagster job execute -m hanrock_assets -j h1_study"
+        )
     view = RESULT_VIEWS.get(args.view, args.view)
     with connect(path, read_only=True) as conn, pd.option_context("display.width", 250, "display.max_columns", 20):
         columns = [c[0] for c in conn.execute(f"DESCRIBE {view}").fetchall()]
         if args.dataset and "dataset" not in columns:
-            raise InputError(f"{args.view} has one column per paper task and no dataset column",
-                             hint="use results_long, significance or mutual_information with --dataset")
+            raise InputError(
+                f"{args.view} has one column per paper task and no dataset column",
+                hint="use results_long, significance or mutual_information with --dataset",
+            )
         where, params = (" WHERE dataset = ?", [args.dataset]) if args.dataset else ("", [])
         rows = conn.execute(f"SELECT * FROM {view}{where}", params).df()
         if rows.empty and args.view == "superseded":
@@ -221,10 +271,8 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hanrock", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-
+def _synth_command(sub) -> None:
+    """`hanrock synth`."""
     synth = sub.add_parser("synth", help="write the embedded synthetic corpus in a raw layout")
     synth.add_argument("corpus", choices=["iemocap", "semaine"])
     synth.add_argument("dir", type=Path, help="new or empty directory to write into")
@@ -232,79 +280,175 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--seed", type=int, default=0, help="random seed; the same seed writes the same bytes")
     synth.set_defaults(func=_synth)
 
+
+def _load_command(sub) -> None:
+    """`hanrock load`."""
     load = sub.add_parser("load", help="read a corpus into the talkturn table and summarise it")
     load.add_argument("corpus", choices=["iemocap", "semaine", "byo"])
     load.add_argument("root", type=Path, help="corpus root (byo: the folder the spec's file paths are relative to)")
     load.add_argument("--out", type=Path, help="write the talkturn table to this Parquet file")
     load.add_argument("--spec", type=Path, help="dataset spec YAML (byo only)")
-    load.add_argument("--splits", "--partitions", dest="splits", type=Path,
-                      help="split YAML: sessions under train / dev / test (default: the paper's Table 5; "
-                           "--partitions is its old name)")
+    load.add_argument(
+        "--splits",
+        "--partitions",
+        dest="splits",
+        type=Path,
+        help="split YAML: sessions under train / dev / test (default: the paper's Table 5; "
+        "--partitions is its old name)",
+    )
     load.add_argument("--openface", type=Path, help="folder of OpenFace CSVs (default: ROOT/preprocessing/openface)")
     load.add_argument("--vokaturi", type=Path, help="Vokaturi CSV (default: ROOT/preprocessing/vokaturi.csv)")
-    load.add_argument("--openface-fps", type=_positive_float, metavar="FPS",
-                      help="rebuild OpenFace timestamps as (frame - 1) / FPS (output of an image folder, -fdir)")
+    load.add_argument(
+        "--openface-fps",
+        type=_positive_float,
+        metavar="FPS",
+        help="rebuild OpenFace timestamps as (frame - 1) / FPS (output of an image folder, -fdir)",
+    )
     load.set_defaults(func=_load)
 
-    predict = sub.add_parser("predict", help="apply a kept model to talkturns: one row per talkturn with its "
-                                             "prediction and class probabilities")
-    predict.add_argument("model", help="kept model folder, or HYPOTHESIS/DATASET.TASK/CONDITION under "
-                                       "$HANROCK_HOME/models (e.g. h1/iemocap.emotion/aphf)")
-    predict.add_argument("input", type=Path, help="talkturn table (.parquet from `hanrock load`), a CSV of new "
-                                                  "conversations with --spec, or a corpus folder with --corpus / --spec")
+
+def _predict_command(sub) -> None:
+    """`hanrock predict`."""
+    predict = sub.add_parser(
+        "predict",
+        help="apply a kept model to talkturns: one row per talkturn with its prediction and class probabilities",
+    )
+    predict.add_argument(
+        "model",
+        help="kept model folder, or HYPOTHESIS/DATASET.TASK/CONDITION under "
+        "$HANROCK_HOME/models (e.g. h1/iemocap.emotion/aphf)",
+    )
+    predict.add_argument(
+        "input",
+        type=Path,
+        help="talkturn table (.parquet from `hanrock load`), a CSV of new "
+        "conversations with --spec, or a corpus folder with --corpus / --spec",
+    )
     predict.add_argument("--out", type=Path, required=True, help="predictions Parquet file to write")
-    predict.add_argument("--corpus", choices=["iemocap", "semaine", "byo"], help="INPUT is a corpus folder in this layout")
-    predict.add_argument("--spec", type=Path, help="bring-your-own spec: INPUT is one file written in it, or its data root")
+    predict.add_argument(
+        "--corpus", choices=["iemocap", "semaine", "byo"], help="INPUT is a corpus folder in this layout"
+    )
+    predict.add_argument(
+        "--spec", type=Path, help="bring-your-own spec: INPUT is one file written in it, or its data root"
+    )
     predict.add_argument("--splits", "--partitions", dest="splits", type=Path, help="split YAML of a corpus folder")
     predict.add_argument("--openface", type=Path, help="folder of OpenFace CSVs of a corpus folder")
     predict.add_argument("--vokaturi", type=Path, help="Vokaturi CSV of a corpus folder")
     predict.add_argument("--openface-fps", type=_positive_float, metavar="FPS", help="as for `hanrock load`")
-    predict.add_argument("--split", choices=["train", "dev", "test"], help="only the talkturns of this split "
-                                                                          "(their context still comes from the table)")
-    predict.add_argument("--attention", action="store_true",
-                         help="add each talkturn's window, talkturn and word attention levels (appendix A.5)")
+    predict.add_argument(
+        "--split",
+        choices=["train", "dev", "test"],
+        help="only the talkturns of this split (their context still comes from the table)",
+    )
+    predict.add_argument(
+        "--attention",
+        action="store_true",
+        help="add each talkturn's window, talkturn and word attention levels (appendix A.5)",
+    )
     predict.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
     predict.set_defaults(func=_predict)
 
+
+def _config_command(sub) -> None:
+    """`hanrock config`."""
     config = sub.add_parser("config", help="check the settings file, every dataset it declares and a study profile")
     config.add_argument("--file", type=Path, help="settings file (default: $HANROCK_CONFIG or ./hanrock.yaml)")
     config.add_argument("--profile", help="also check this study profile (quick, paper or a YAML file)")
     config.set_defaults(func=_config)
 
+
+def _bench_command(sub) -> None:
+    """`hanrock bench`."""
     bench = sub.add_parser("bench", help="training speed of the engine beside the plain reference step")
-    bench.add_argument("--reference", type=Path, default=Path("../shared/bench/reference_hanrock.py"),
-                       help="path of reference_hanrock.py (absent: the engine's figures only)")
+    bench.add_argument(
+        "--reference",
+        type=Path,
+        default=None,
+        help="path of reference_hanrock.py (default: ../shared/bench/reference_hanrock.py; "
+        "absent: the engine's figures only)",
+    )
     bench.add_argument("--steps", type=int, default=8, help="timed optimisation steps at the reference shape")
     bench.add_argument("--epoch-talkturns", type=int, default=5766, help="talkturns in the timed epochs")
-    bench.add_argument("--compile", choices=["auto", "on", "off"], default="auto",
-                       help="torch.compile the attention kernel (auto: on CPU when it works)")
-    bench.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
-                       help="where the engine and the reference step run (auto: CUDA when there is one)")
-    bench.add_argument("--gru", choices=["both", "fused", "torch"], default="both",
-                       help="biGRU recurrences to measure (default both; the device's default is reported first)")
+    bench.add_argument(
+        "--compile",
+        choices=["auto", "on", "off"],
+        default="auto",
+        help="torch.compile the attention kernel (auto: on CPU when it works)",
+    )
+    bench.add_argument(
+        "--device",
+        choices=["auto", "cpu", "cuda"],
+        default="auto",
+        help="where the engine and the reference step run (auto: CUDA when there is one)",
+    )
+    bench.add_argument(
+        "--gru",
+        choices=["both", "fused", "torch"],
+        default="both",
+        help="biGRU recurrences to measure (default both; the device's default is reported first)",
+    )
     bench.add_argument("--json", action="store_true", help="print one JSON object")
     bench.set_defaults(func=_bench)
 
+
+def _results_command(sub) -> None:
+    """`hanrock results`."""
     results = sub.add_parser("results", help="print a results table or view (read-only)")
-    results.add_argument("view", nargs="?", default="table1_h1",
-                         choices=["table1_h1", "table2_h2", "table3_h3", "table4_class_f1",
-                                  "table7_best_hyperparameters", "results_long", "significance", "mutual_information",
-                                  "trials", "health", "superseded", "identities"],
-                         help="a paper table, results_long, significance, mutual_information, trials (current "
-                              "studies), health (did each condition's trials learn, did its selected model finish "
-                              "learning, does it beat the floor), superseded (studies whose inputs changed since), identities (what each "
-                              "partition's current studies were trained on)")
+    results.add_argument(
+        "view",
+        nargs="?",
+        default="table1_h1",
+        choices=[
+            "table1_h1",
+            "table2_h2",
+            "table3_h3",
+            "table4_class_f1",
+            "table7_best_hyperparameters",
+            "results_long",
+            "significance",
+            "mutual_information",
+            "trials",
+            "health",
+            "superseded",
+            "identities",
+        ],
+        help="a paper table, results_long, significance, mutual_information, trials (current "
+        "studies), health (did each condition's trials learn, did its selected model finish "
+        "learning, does it beat the floor), superseded (studies whose inputs changed since), identities (what each "
+        "partition's current studies were trained on)",
+    )
     results.add_argument("--dataset", help="only this dataset's rows (views with a dataset column)")
     results.add_argument("--db", type=Path, help="results file (default: $HANROCK_HOME/results.duckdb)")
     results.set_defaults(func=_results)
 
+
+def _screenshot_command(sub) -> None:
+    """`hanrock screenshot`."""
     shot = sub.add_parser("screenshot", help="render an HTML report in headless Chromium: PNG (and PDF) to look at")
-    shot.add_argument("page", type=Path, help="the HTML file, e.g. $HANROCK_HOME/reports/attention/iemocap.emotion.html")
+    shot.add_argument(
+        "page", type=Path, help="the HTML file, e.g. $HANROCK_HOME/reports/attention/iemocap.emotion.html"
+    )
     shot.add_argument("--png", type=Path, default=Path("report.png"), help="screenshot file (default report.png)")
     shot.add_argument("--pdf", type=Path, help="also print the page to this PDF (the print style sheet)")
     shot.add_argument("--width", type=int, default=1280)
     shot.add_argument("--height", type=int, default=1800)
     shot.set_defaults(func=_screenshot)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Every `hanrock` command: each one's arguments are declared by its own function above."""
+    parser = argparse.ArgumentParser(prog="hanrock", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in (
+        _synth_command,
+        _load_command,
+        _predict_command,
+        _config_command,
+        _bench_command,
+        _results_command,
+        _screenshot_command,
+    ):
+        add(sub)
     return parser
 
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import yaml
 
@@ -97,8 +98,9 @@ def as_int(cfg: ConfigFile, key: str, value: Any, minimum: int | None = None) ->
     return value
 
 
-def as_number(cfg: ConfigFile, key: str, value: Any, low: float | None = None, high: float | None = None,
-              low_open: bool = False) -> float:
+def as_number(
+    cfg: ConfigFile, key: str, value: Any, low: float | None = None, high: float | None = None, low_open: bool = False
+) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise cfg.error(key, f"{key} must be a finite number, not {_shown(value)}")
     if (low is not None and (value < low or (low_open and value == low))) or (high is not None and value > high):
@@ -116,8 +118,11 @@ def as_bool(cfg: ConfigFile, key: str, value: Any) -> bool:
 
 def as_mapping(cfg: ConfigFile, key: str, value: Any) -> dict:
     if not isinstance(value, dict):
-        raise cfg.error(key, f"{key} must be a mapping of keys to values, not {_shown(value)}",
-                        hint=f"write it as indented `name: value` lines under `{key.rpartition('.')[2]}:`")
+        raise cfg.error(
+            key,
+            f"{key} must be a mapping of keys to values, not {_shown(value)}",
+            hint=f"write it as indented `name: value` lines under `{key.rpartition('.')[2]}:`",
+        )
     return value
 
 

@@ -34,9 +34,3 @@ def context_windows(table: pd.DataFrame, content_size: int) -> np.ndarray:
     windows = np.empty_like(windows_sorted)
     windows[order] = windows_sorted
     return windows
-
-
-def context_texts(texts: pd.Series, windows: np.ndarray, row: int) -> list[str]:
-    """The texts of one talkturn's context, oldest first (for reports and debugging)."""
-    values = texts.to_numpy()
-    return [values[j] for j in windows[row] if j != PAD]

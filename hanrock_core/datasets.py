@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pandas as pd
 
@@ -17,7 +17,7 @@ from .synthetic import generate
 
 def synthetic_root(settings: Settings, corpus: str) -> Path:
     """Where the embedded synthetic corpus of `corpus` lives for the configured scale and seed."""
-    return settings.home / "synthetic" / f"{corpus}-scale{settings.synthetic_scale:g}-seed{settings.synthetic_seed}"
+    return settings.home.synthetic_corpus(corpus, settings.synthetic_scale, settings.synthetic_seed)
 
 
 def ensure_synthetic(settings: Settings, corpus: str, log: Callable[[str], None] = print) -> Path:
@@ -34,8 +34,9 @@ def ensure_synthetic(settings: Settings, corpus: str, log: Callable[[str], None]
     return root
 
 
-def load_dataset(settings: Settings, name: str, log: Callable[[str], None] = print,
-                 notices: Notices | None = None) -> tuple[pd.DataFrame, Path]:
+def load_dataset(
+    settings: Settings, name: str, log: Callable[[str], None] = print, notices: Notices | None = None
+) -> tuple[pd.DataFrame, Path]:
     """The talkturn table of dataset `name` and the root it was read from; what the read left out goes to `notices`."""
     cfg = settings.dataset(name)
     check_data_directory(settings.home)
@@ -43,16 +44,25 @@ def load_dataset(settings: Settings, name: str, log: Callable[[str], None] = pri
     if root is None:
         root = cfg.spec.parent if cfg.corpus == "byo" else ensure_synthetic(settings, cfg.corpus, log)
     log(f"reading {name} ({cfg.corpus} layout) from {root}")
-    table = read_corpus(cfg.corpus, root, spec=cfg.spec, split_file=cfg.splits,
-                        openface_dir=cfg.openface, vokaturi_csv=cfg.vokaturi, openface_fps=cfg.openface_fps,
-                        notices=notices)
+    table = read_corpus(
+        cfg.corpus,
+        root,
+        spec=cfg.spec,
+        split_file=cfg.splits,
+        openface_dir=cfg.openface,
+        vokaturi_csv=cfg.vokaturi,
+        openface_fps=cfg.openface_fps,
+        notices=notices,
+    )
     table["dataset"] = pd.array([name] * len(table), dtype="string")  # the configured name wins
     return table, Path(root)
 
 
 # the paper's primary tasks of the two licensed corpora (label_<task> columns)
-PAPER_TASKS = {"iemocap": ("emotion", "valence", "activation", "dominance"),
-               "semaine": ("activation", "intensity", "power", "valence")}
+PAPER_TASKS = {
+    "iemocap": ("emotion", "valence", "activation", "dominance"),
+    "semaine": ("activation", "intensity", "power", "valence"),
+}
 
 
 def dataset_tasks(settings: Settings, name: str) -> tuple[str, ...]:
@@ -77,8 +87,10 @@ def dataset_metrics(settings: Settings, name: str) -> dict[str, str]:
         metrics = {task: selection_metric(kind)[0] for task, kind in kinds.items()}
     for task, metric in cfg.metrics.items():
         if task not in kinds:
-            raise InputError(f"datasets.{name}.metrics names task {task!r}, which {name} does not have "
-                             f"(its tasks: {list(kinds)})", settings.source)
+            raise InputError(
+                f"datasets.{name}.metrics names task {task!r}, which {name} does not have (its tasks: {list(kinds)})",
+                settings.source,
+            )
         try:
             selection_metric(kinds[task], metric)
         except ValueError as exc:

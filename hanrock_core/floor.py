@@ -36,8 +36,14 @@ def _metrics(truth: np.ndarray, pred: np.ndarray, classes: list[str] | None) -> 
     return classification_metrics(truth.astype(int), pred.astype(int), classes)
 
 
-def fit_floor(texts: np.ndarray, labels: np.ndarray, split: np.ndarray, classes: list[str] | None,
-              metric: str | None = None, seed: int = 0) -> FloorResult:
+def fit_floor(
+    texts: np.ndarray,
+    labels: np.ndarray,
+    split: np.ndarray,
+    classes: list[str] | None,
+    metric: str | None = None,
+    seed: int = 0,
+) -> FloorResult:
     """Fit the floor on the labelled train talkturns and choose C on dev.
 
     `texts` are the model inputs (normalised narratives), `labels` class indices (-1 = none) or
@@ -52,8 +58,11 @@ def fit_floor(texts: np.ndarray, labels: np.ndarray, split: np.ndarray, classes:
     y = {p: labels[r] for p, r in rows.items()}
     best = None
     for strength in STRENGTHS:
-        model = (LogisticRegression(C=strength, max_iter=2000, random_state=seed) if classification
-                 else Ridge(alpha=1.0 / strength))
+        model = (
+            LogisticRegression(C=strength, max_iter=2000, random_state=seed)
+            if classification
+            else Ridge(alpha=1.0 / strength)
+        )
         model.fit(x["train"], y["train"].astype(int) if classification else y["train"])
         dev = _metrics(y["dev"], model.predict(x["dev"]), classes)
         score = dev[name] if higher_better else -dev[name]
@@ -63,9 +72,11 @@ def fit_floor(texts: np.ndarray, labels: np.ndarray, split: np.ndarray, classes:
     pred = model.predict(x["test"])
     test = _metrics(y["test"], pred, classes)
     truth = y["test"]
-    predictions = pd.DataFrame({
-        "row": rows["test"],  # positions in the inputs
-        "truth": [classes[int(t)] for t in truth] if classification else truth,
-        "prediction": [classes[int(p)] for p in pred] if classification else pred,
-    })
+    predictions = pd.DataFrame(
+        {
+            "row": rows["test"],  # positions in the inputs
+            "truth": [classes[int(t)] for t in truth] if classification else truth,
+            "prediction": [classes[int(p)] for p in pred] if classification else pred,
+        }
+    )
     return FloorResult(strength, dev, test, predictions)

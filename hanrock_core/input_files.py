@@ -11,8 +11,8 @@ import codecs
 import csv
 import io
 import re
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 import pandas as pd
@@ -43,8 +43,11 @@ def read_bytes(path: str | Path, what: str = "file") -> bytes:
     except IsADirectoryError:
         raise InputError(f"expected a {what} but found a directory", path) from None
     except OSError as exc:
-        raise InputError(f"cannot read {what}: {exc.strerror or exc}", path,
-                         hint="check that the path exists, is readable and is not a symlink loop") from None
+        raise InputError(
+            f"cannot read {what}: {exc.strerror or exc}",
+            path,
+            hint="check that the path exists, is readable and is not a symlink loop",
+        ) from None
 
 
 def _line_of(data: bytes, offset: int) -> int:
@@ -57,22 +60,36 @@ def decode(data: bytes, path: str | Path) -> str:
     try:
         text = data.decode(encoding)
     except UnicodeDecodeError as exc:
-        bad = data[exc.start:exc.end]
+        bad = data[exc.start : exc.end]
         hint = "save the file as UTF-8"
         if encoding == "utf-8" and bad and bad[0] in _CP1252_ONLY:
-            hint = ("it looks like Windows-1252 (curly quotes, dashes): convert it, e.g. "
-                    f"`iconv -f cp1252 -t utf-8 {Path(path).name} > fixed.txt`")
+            hint = (
+                "it looks like Windows-1252 (curly quotes, dashes): convert it, e.g. "
+                f"`iconv -f cp1252 -t utf-8 {Path(path).name} > fixed.txt`"
+            )
         line = _line_of(data, exc.start) if encoding == "utf-8" else None
-        raise InputError(f"bytes {bad.hex(' ')} do not decode as {encoding.replace('-sig', '')} ({exc.reason})",
-                         path, line, hint=hint) from None
+        raise InputError(
+            f"bytes {bad.hex(' ')} do not decode as {encoding.replace('-sig', '')} ({exc.reason})",
+            path,
+            line,
+            hint=hint,
+        ) from None
     if "\x00" in text:
         line = text.count("\n", 0, text.index("\x00")) + 1
-        raise InputError("the file holds NUL characters: it is probably UTF-16 without a byte-order mark", path, line,
-                         hint="save it as UTF-8 (or as UTF-16 with a byte-order mark)")
+        raise InputError(
+            "the file holds NUL characters: it is probably UTF-16 without a byte-order mark",
+            path,
+            line,
+            hint="save it as UTF-8 (or as UTF-16 with a byte-order mark)",
+        )
     if REPLACEMENT in text:
         line = text.count("\n", 0, text.index(REPLACEMENT)) + 1
-        raise InputError("the text holds U+FFFD replacement characters: an earlier conversion lost the original "
-                         "characters", path, line, hint="take the file from the original source again")
+        raise InputError(
+            "the text holds U+FFFD replacement characters: an earlier conversion lost the original characters",
+            path,
+            line,
+            hint="take the file from the original source again",
+        )
     return text
 
 
@@ -116,37 +133,55 @@ def read_csv_file(path: str | Path, what: str, index_by_line: bool = False, **re
         return frame
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
         found = _PARSER_LINE.search(str(exc))
-        raise InputError(f"cannot parse {what}: {str(exc).strip()}", path, int(found[1]) if found else None,
-                         hint="a decimal comma ('0,5') or an unquoted comma in a cell splits the row: "
-                              "use '.' for decimals and quote cells that hold commas") from None
+        raise InputError(
+            f"cannot parse {what}: {str(exc).strip()}",
+            path,
+            int(found[1]) if found else None,
+            hint="a decimal comma ('0,5') or an unquoted comma in a cell splits the row: "
+            "use '.' for decimals and quote cells that hold commas",
+        ) from None
 
 
 def refuse_empty_table(frame: pd.DataFrame, path: str | Path, what: str) -> None:
     """A CSV with a header and no rows holds no data: refused rather than read as nothing."""
     if len(frame) == 0:
-        raise InputError(f"the {what} has a header but no rows", path, 2,
-                         hint="restore the rows, or remove the file if it holds no data")
+        raise InputError(
+            f"the {what} has a header but no rows",
+            path,
+            2,
+            hint="restore the rows, or remove the file if it holds no data",
+        )
 
 
 def _line(lines, first_line: int, i: int) -> int:
     return int(lines[i]) if lines is not None else first_line + i
 
 
-def _parsed_numbers(values: pd.Series, path: str | Path, column: str, what: str, first_line: int,
-                    integer: bool, lines=None) -> pd.Series:
+def _parsed_numbers(
+    values: pd.Series, path: str | Path, column: str, what: str, first_line: int, integer: bool, lines=None
+) -> pd.Series:
     """`numbers` for a column a parser already read as numbers: only infinities and fractions remain to refuse."""
     out = values.to_numpy(dtype=float, na_value=np.nan)
     finite = np.isfinite(out)
     bad = (~finite & ~np.isnan(out)) | (finite & integer & (out != np.floor(np.where(finite, out, 0.0))))
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        words = "must be an integer" if np.isfinite(out[i]) else "is not a finite number (infinite or beyond float range)"
+        words = (
+            "must be an integer" if np.isfinite(out[i]) else "is not a finite number (infinite or beyond float range)"
+        )
         raise InputError(f"{what} {values.iloc[i]!r} {words}", path, _line(lines, first_line, i), column)
     return pd.Series(out, index=values.index, dtype="float64")
 
 
-def numbers(values: pd.Series, path: str | Path, column: str, what: str = "value",
-            first_line: int = 2, integer: bool = False, lines=None) -> pd.Series:
+def numbers(
+    values: pd.Series,
+    path: str | Path,
+    column: str,
+    what: str = "value",
+    first_line: int = 2,
+    integer: bool = False,
+    lines=None,
+) -> pd.Series:
     """Parse a column of numbers; empty cells stay missing, anything else that is not a finite number stops.
 
     Catches decimal commas, `NaN` written out, `inf`, numbers beyond float range and, with `integer`,

@@ -79,7 +79,8 @@ class _ProjectAttend(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, h, weight, bias, context, mask):
-        # h: (G, S, T, k), weight: (G, k, o), bias: (G, o), context: (G, o), mask: (S, T) -> v (G, S, o), alpha (G, S, T)
+        # h: (G, S, T, k), weight: (G, k, o), bias: (G, o), context: (G, o), mask: (S, T)
+        # -> v (G, S, o), alpha (G, S, T)
         G, S, T, _ = h.shape
         v = h.new_empty(G, S, weight.shape[-1])
         alpha = h.new_empty(G, S, T)
@@ -140,11 +141,15 @@ def compile_kernels(enabled: bool) -> bool:
         try:
             torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
             candidate = torch.compile(_project_attend_formula, dynamic=True)
-            probe = [torch.randn(2, 3, 4, 2, requires_grad=True), torch.randn(2, 2, 5, requires_grad=True),
-                     torch.randn(2, 5, requires_grad=True), torch.randn(2, 5, requires_grad=True)]
+            probe = [
+                torch.randn(2, 3, 4, 2, requires_grad=True),
+                torch.randn(2, 2, 5, requires_grad=True),
+                torch.randn(2, 5, requires_grad=True),
+                torch.randn(2, 5, requires_grad=True),
+            ]
             candidate(*probe, torch.ones(3, 4, dtype=torch.bool))[0].sum().backward()
         except Exception as exc:  # noqa: BLE001 - no compiler here: the eager kernel is exact too
-            warnings.warn(f"torch.compile is unavailable ({type(exc).__name__}); using the eager kernels")
+            warnings.warn(f"torch.compile is unavailable ({type(exc).__name__}); using the eager kernels", stacklevel=2)
             return False
         _compiled = candidate
     return True

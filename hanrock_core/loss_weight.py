@@ -16,17 +16,12 @@ from .auxiliary_target import AuxiliaryTargets
 from .errors import InputError
 
 SCHEMES = ("random", "mi_linear", "mi_softmax")
-PRIMARY_RANGE = (0.50, 0.99)
 MI_NEIGHBOURS = 3
 
 
-def draw_primary_weight(rng: np.random.Generator, low: float = PRIMARY_RANGE[0], high: float = PRIMARY_RANGE[1]) -> float:
-    """The primary task's share of the loss, uniform in [low, high]."""
-    return float(rng.uniform(low, high))
-
-
-def assign_loss_weights(primary_weight: float, scheme: str, mi: pd.Series, active: set[str] | list[str],
-                        rng: np.random.Generator) -> pd.Series:
+def assign_loss_weights(
+    primary_weight: float, scheme: str, mi: pd.Series, active: set[str] | list[str], rng: np.random.Generator
+) -> pd.Series:
     """Weights indexed by "primary" then the auxiliary tasks of `mi`, summing to 1."""
     if scheme not in SCHEMES:
         raise InputError(f"unknown loss-weight scheme {scheme!r}; choose one of {SCHEMES}")
@@ -72,13 +67,30 @@ def mutual_information(targets: AuxiliaryTargets, seed: int = 0) -> pd.DataFrame
         else:
             x_num = pd.factorize(x, sort=True)[0].reshape(-1, 1) if discrete else x.to_numpy(dtype=float).reshape(-1, 1)
             if classification:
-                mi = mutual_info_classif(x_num, y.astype(str).to_numpy(), discrete_features=discrete,
-                                         n_neighbors=MI_NEIGHBOURS, random_state=seed)[0]
+                mi = mutual_info_classif(
+                    x_num,
+                    y.astype(str).to_numpy(),
+                    discrete_features=discrete,
+                    n_neighbors=MI_NEIGHBOURS,
+                    random_state=seed,
+                )[0]
             else:
-                mi = mutual_info_regression(x_num, y.to_numpy(dtype=float), discrete_features=discrete,
-                                            n_neighbors=MI_NEIGHBOURS, random_state=seed)[0]
-        rows.append({"task": task, "family": targets.family[task], "kind": targets.kind[task],
-                     "mi": max(float(mi), 0.0), "n": int(ok.sum())})
+                mi = mutual_info_regression(
+                    x_num,
+                    y.to_numpy(dtype=float),
+                    discrete_features=discrete,
+                    n_neighbors=MI_NEIGHBOURS,
+                    random_state=seed,
+                )[0]
+        rows.append(
+            {
+                "task": task,
+                "family": targets.family[task],
+                "kind": targets.kind[task],
+                "mi": max(float(mi), 0.0),
+                "n": int(ok.sum()),
+            }
+        )
     out = pd.DataFrame(rows).sort_values("mi", ascending=False, kind="stable").reset_index(drop=True)
     out.insert(0, "rank", np.arange(1, len(out) + 1))
     return out

@@ -76,7 +76,8 @@ class OrderedMedianPruner(optuna.pruners.BasePruner):
         return best < median if maximise else best > median
 
     def _lower_trials_at(self, study: optuna.Study, slot: int, step: int) -> list[FrozenTrial]:
-        """The trials in slots below `slot` that reached `step`, once each running or queued one has reached it or ended."""
+        """The trials in slots below `slot` that reached `step`, once each running or queued one has reached it
+        or ended."""
         last_change, seen = time.monotonic(), None
         unfinished = (TrialState.RUNNING, TrialState.WAITING)
         while True:
@@ -89,7 +90,9 @@ class OrderedMedianPruner(optuna.pruners.BasePruner):
                 seen, last_change = progress, time.monotonic()
             elif time.monotonic() - last_change > STALL_LIMIT_S:
                 if self.log:
-                    self.log(f"trial {slot}: trials {[slot_of(t) for t in waiting]} made no progress for "
-                             f"{STALL_LIMIT_S:.0f} s; their worker is gone, so they are not waited for")
+                    self.log(
+                        f"trial {slot}: trials {[slot_of(t) for t in waiting]} made no progress for "
+                        f"{STALL_LIMIT_S:.0f} s; their worker is gone, so they are not waited for"
+                    )
                 return [t for t in lower if step in t.intermediate_values]
             time.sleep(WAIT_POLL_S)

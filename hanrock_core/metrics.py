@@ -39,8 +39,13 @@ def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, floa
 CLASSIFICATION_METRICS = ("balanced_accuracy", "weighted_f1", "macro_f1", "accuracy")
 REGRESSION_METRICS = ("mae",)
 # how tables and plots name a metric (the paper's own name for balanced accuracy on 4 classes is MA(4))
-METRIC_LABELS = {"balanced_accuracy": "MA", "weighted_f1": "weighted F1", "macro_f1": "macro F1",
-                 "accuracy": "accuracy", "mae": "MAE"}
+METRIC_LABELS = {
+    "balanced_accuracy": "MA",
+    "weighted_f1": "weighted F1",
+    "macro_f1": "macro F1",
+    "accuracy": "accuracy",
+    "mae": "MAE",
+}
 
 
 def default_metric(classification: bool) -> str:
@@ -53,6 +58,8 @@ def selection_metric(classification: bool, name: str | None = None) -> tuple[str
     name = name or default_metric(classification)
     allowed = CLASSIFICATION_METRICS if classification else REGRESSION_METRICS
     if name not in allowed:
-        raise ValueError(f"metric {name!r} does not apply to a {'classification' if classification else 'regression'} "
-                         f"task; choose one of {list(allowed)}")
+        raise ValueError(
+            f"metric {name!r} does not apply to a {'classification' if classification else 'regression'} "
+            f"task; choose one of {list(allowed)}"
+        )
     return name, name not in REGRESSION_METRICS

@@ -118,12 +118,13 @@ class Encoder(nn.Module):
 
     recurrence = "fused"
 
-    def __init__(self, d_in: int, hidden: int, d_out: int, groups: int = 1, dropout: float = 0.0,
-                 recurrent_dropout: float = 0.0):
+    def __init__(
+        self, d_in: int, hidden: int, d_out: int, groups: int = 1, dropout: float = 0.0, recurrent_dropout: float = 0.0
+    ):
         super().__init__()
         G, H = groups, hidden
         self.groups, self.hidden, self.dropout, self.recurrent_dropout = G, H, dropout, recurrent_dropout
-        scale = H ** -0.5  # nn.GRU's initialisation
+        scale = H**-0.5  # nn.GRU's initialisation
         # GRU weights of 2G GRUs: the forward directions of the G encoders, then their backward directions
         self.weight_ih = nn.Parameter(torch.empty(2 * G, 3 * H, d_in).uniform_(-scale, scale))
         self.weight_hh = nn.Parameter(torch.empty(2 * G, 3 * H, H).uniform_(-scale, scale))
@@ -149,8 +150,9 @@ class Encoder(nn.Module):
     def _recurrent_weights(self) -> torch.Tensor:
         if not (self.training and self.recurrent_dropout > 0):
             return self.weight_hh
-        keep = torch.bernoulli(torch.full((2 * self.groups, 1, self.hidden), 1 - self.recurrent_dropout,
-                                          device=self.weight_hh.device))
+        keep = torch.bernoulli(
+            torch.full((2 * self.groups, 1, self.hidden), 1 - self.recurrent_dropout, device=self.weight_hh.device)
+        )
         return self.weight_hh * keep / (1 - self.recurrent_dropout)  # (2G, 3H, H): columns dropped
 
     def _encode_gates(self, gates: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -201,7 +203,9 @@ class Encoder(nn.Module):
         if self.recurrence == "torch":  # each window's talkturn vectors in order; nn.GRU projects them
             padded = torch.cat([self._dropped(talkturns), talkturns.new_zeros(1, talkturns.shape[1])])  # row U: padding
             h = self._torch_gru(padded[aligned.where(aligned >= 0, talkturns.shape[0])], lengths)
-            return project_attend(h, self.proj_weight, self.proj_bias, self.context, step_mask(lengths, aligned.shape[1]))
+            return project_attend(
+                h, self.proj_weight, self.proj_bias, self.context, step_mask(lengths, aligned.shape[1])
+            )
         gates = self._input_gates(talkturns)  # (U, 2G, 3H): each distinct talkturn projected once
         gates = torch.cat([gates, gates.new_zeros(1, *gates.shape[1:])])  # row U: padding
         return self._encode_gates(gates[aligned.where(aligned >= 0, talkturns.shape[0])], lengths)
@@ -237,7 +241,7 @@ class AuxHeads(nn.Module):
 
     def __init__(self, n_tasks: int, d_in: int, n_out: int):
         super().__init__()
-        self.weight = nn.Parameter(torch.randn(n_tasks, d_in, n_out) * d_in ** -0.5)
+        self.weight = nn.Parameter(torch.randn(n_tasks, d_in, n_out) * d_in**-0.5)
         self.bias = nn.Parameter(torch.zeros(n_tasks, 1, n_out))
 
     def forward(self, v: torch.Tensor) -> torch.Tensor:
@@ -266,14 +270,17 @@ class HierarchicalModel(nn.Module):
             self.aux_words = Encoder(E, A, 2 * A)
             self.aux_talkturns = Encoder(2 * A, A, d, groups=N)
             # the primary vector comes last; with a prior it starts at weight 1/2 (exp(log N) against N x exp(0))
-            prior = torch.cat([torch.zeros(N), torch.tensor([float(torch.log(torch.tensor(float(N))))])]) \
-                if shape.fusion_prior else None
+            prior = (
+                torch.cat([torch.zeros(N), torch.tensor([float(torch.log(torch.tensor(float(N))))])])
+                if shape.fusion_prior
+                else None
+            )
             self.fusion = Attention(d, prior)
         # HAN has no auxiliary heads; HAN-ROCK with A = 0 has no auxiliary encoders for them to read
         with_heads = shape.architecture == "flat_mtl" or self.rock
         self.aux_heads = AuxHeads(N, d, shape.aux_classes) if with_heads and N else None
 
-    def use_recurrence(self, recurrence: str) -> "HierarchicalModel":
+    def use_recurrence(self, recurrence: str) -> HierarchicalModel:
         """Run every encoder's biGRU with `recurrence` (RECURRENCES); parameters and checkpoints are unchanged."""
         if recurrence not in RECURRENCES:
             raise ValueError(f"unknown recurrence {recurrence!r}; choose one of {RECURRENCES}")
@@ -282,13 +289,16 @@ class HierarchicalModel(nn.Module):
                 module.recurrence = recurrence
         return self
 
-    def forward(self, words: torch.Tensor, lengths: torch.Tensor, windows: torch.Tensor,
-                return_attention: bool = False) -> ModelOutput:
+    def forward(
+        self, words: torch.Tensor, lengths: torch.Tensor, windows: torch.Tensor, return_attention: bool = False
+    ) -> ModelOutput:
         # words: (U, T) ids of the distinct talkturns, lengths: (U,), windows: (B, L) positions, -1 = none
         x = self.embedding(words)  # (U, T, E)
         s_primary, word_alpha = self.primary_words.encode(x, lengths)  # (1, U, 2P), (1, U, T)
         aligned, window_lengths = align_windows(windows)  # (B, L), (B,)
-        v_primary, turn_alpha = self.primary_talkturns.encode_windows(s_primary[0], aligned, window_lengths)  # (1, B, 2P)
+        v_primary, turn_alpha = self.primary_talkturns.encode_windows(
+            s_primary[0], aligned, window_lengths
+        )  # (1, B, 2P)
         v_primary = v_primary[0]
         attention = {}
         aux = None

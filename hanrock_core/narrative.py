@@ -10,13 +10,14 @@ features add no words.  `normalise` turns a narrative into the model's input.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from .errors import InputError
 
-FAMILIES = ("v", "vp", "va", "vpa")
+NARRATIVE_FAMILIES = ("v", "vp", "va", "vpa")
 TONE_WORDS = (("tone_sadness", "sadly"), ("tone_anger", "angrily"), ("tone_happiness", "happily"))  # priority order
 ACTION_WORDS = (
     ("smile", "smiled"),
@@ -29,10 +30,49 @@ ACTION_WORDS = (
     ("lean_forward", "leaned forward"),
 )
 PROSODY_COLUMNS = ("tone_sadness", "tone_anger", "tone_happiness", "words_per_minute", "delay_s")
-NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
-                "eleven", "twelve")
+NUMBER_WORDS = (
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+)
 MIN_DELAY_MS = 200
 ARTICLES = {"the", "a", "an"}
+
+
+@dataclass(frozen=True)
+class NarrativeRecipe:
+    """How a dataset's talkturns become model inputs: the narrative family and the punctuation kept as
+    tokens (the paper: vpa, none).  Set per dataset in hanrock.yaml (`narratives:`); a run may override it."""
+
+    family: str = "vpa"
+    keep_punctuation: str = ""
+
+    def __post_init__(self):
+        if self.family not in NARRATIVE_FAMILIES:
+            raise InputError(f"unknown narrative family {self.family!r}; choose one of {NARRATIVE_FAMILIES}")
+
+
+def recipe_of(narratives: pd.DataFrame) -> NarrativeRecipe:
+    """The recipe a stored narrative table was built with (its `narrative_family`, `keep_punctuation` columns)."""
+    if "narrative_family" not in narratives.columns:
+        raise InputError(
+            "the stored narratives predate the columns that say how they were built (narrative_family, "
+            "keep_punctuation)",
+            hint="materialise monah_narratives again",
+        )
+    if not len(narratives):
+        return NarrativeRecipe()
+    return NarrativeRecipe(str(narratives["narrative_family"].iloc[0]), str(narratives["keep_punctuation"].iloc[0]))
 
 
 def speaker_zscores(values: pd.Series, speakers: pd.Series) -> pd.Series:
@@ -56,7 +96,7 @@ def response_delay(table: pd.DataFrame) -> pd.Series:
 
 
 def tone_word(z: dict[str, float]) -> str | None:
-    """"sadly" / "angrily" / "happily" when that tone's z > 2; sad wins over angry over happy."""
+    """ "sadly" / "angrily" / "happily" when that tone's z > 2; sad wins over angry over happy."""
     for column, word in TONE_WORDS:
         if z.get(column, 0.0) > 2:
             return word
@@ -77,7 +117,7 @@ def speed_word(z: float) -> str | None:
 
 
 def delay_phrase(delay_s: float, z: float) -> str | None:
-    """"after N hundred milliseconds DELAY" for pauses of at least 200 ms (N rounded down)."""
+    """ "after N hundred milliseconds DELAY" for pauses of at least 200 ms (N rounded down)."""
     if delay_s is None or np.isnan(delay_s) or delay_s * 1000 < MIN_DELAY_MS:
         return None
     hundreds = int(np.floor(delay_s * 1000 / 100 + 1e-9))
@@ -119,19 +159,23 @@ def compose(noun: str, text: str, actions: list[str], tone: str | None, speed: s
 
 def build_narratives(table: pd.DataFrame, family: str = "vpa") -> pd.Series:
     """The MONAH narrative of every talkturn (index aligned with `table`)."""
-    if family not in FAMILIES:
-        raise InputError(f"unknown narrative family {family!r}; choose one of {FAMILIES}")
+    if family not in NARRATIVE_FAMILIES:
+        raise InputError(f"unknown narrative family {family!r}; choose one of {NARRATIVE_FAMILIES}")
     prosody, actions = "p" in family, "a" in family
     needed = (PROSODY_COLUMNS if prosody else ()) + (tuple(c for c, _ in ACTION_WORDS) if actions else ())
     missing = [c for c in needed if c not in table.columns]
     if missing:
-        raise InputError(f"narrative family {family!r} needs columns {missing}", hint="switch the family to 'v' or add the features")
+        raise InputError(
+            f"narrative family {family!r} needs columns {missing}", hint="switch the family to 'v' or add the features"
+        )
     z: dict[str, np.ndarray] = {}
     delay = response_delay(table) if prosody else pd.Series(np.nan, index=table.index)
     if prosody:
         for column in ("tone_sadness", "tone_anger", "tone_happiness", "words_per_minute"):
             # NaN where the feature is missing, so that it adds no word
-            z[column] = speaker_zscores(table[column], table["speaker"]).where(table[column].notna()).to_numpy(dtype=float)
+            z[column] = (
+                speaker_zscores(table[column], table["speaker"]).where(table[column].notna()).to_numpy(dtype=float)
+            )
         z["delay"] = speaker_zscores(delay, table["speaker"]).to_numpy(dtype=float)
     flags = {c: table[c].fillna(False).astype(bool).to_numpy() for c, _ in ACTION_WORDS} if actions else {}
     delay_values = delay.to_numpy(dtype=float)
@@ -164,29 +208,43 @@ def normalise(narrative: str, keep: str = "") -> str:
     return " ".join(w for w in words if w not in ARTICLES)
 
 
-NONVERBAL_PHRASES = tuple(w for _, w in ACTION_WORDS) + tuple(w for _, w in TONE_WORDS) + (
-    "very slowly", "slowly", "quickly", "very quickly", "a short delay", "a slightly long delay", "a long delay",
-    "a significantly long delay")
+NONVERBAL_PHRASES = (
+    tuple(w for _, w in ACTION_WORDS)
+    + tuple(w for _, w in TONE_WORDS)
+    + (
+        "very slowly",
+        "slowly",
+        "quickly",
+        "very quickly",
+        "a short delay",
+        "a slightly long delay",
+        "a long delay",
+        "a significantly long delay",
+    )
+)
 
 
-def narrative_table(table: pd.DataFrame, family: str = "vpa", keep_punctuation: str = "") -> pd.DataFrame:
+def narrative_table(table: pd.DataFrame, recipe: NarrativeRecipe = NarrativeRecipe()) -> pd.DataFrame:
     """Per talkturn: ids, the verbatim text, the MONAH narrative and the normalised model input.
 
-    The family and the kept punctuation are columns too, so a model trained on these inputs can
-    record how to build its inputs from new talkturns (hanrock_core/trained_model.py)."""
+    The recipe's family and kept punctuation are columns too, so a model trained on these inputs
+    can record how to build its inputs from new talkturns (kept_model.py, `recipe_of`)."""
+    family, keep_punctuation = recipe.family, recipe.keep_punctuation
     narratives = build_narratives(table, family)
-    return pd.DataFrame({
-        "utterance_id": table["utterance_id"].to_numpy(),
-        "dialogue": table["dialogue"].to_numpy(),
-        "turn_index": table["turn_index"].to_numpy(),
-        "speaker": table["speaker"].to_numpy(),
-        "split": table["split"].to_numpy(),
-        "verbatim": table["text"].to_numpy(),
-        "narrative": narratives.to_numpy(),
-        "model_input": narratives.map(lambda n: normalise(n, keep_punctuation)).to_numpy(),
-        "narrative_family": pd.array([family] * len(table), dtype="string"),
-        "keep_punctuation": pd.array([keep_punctuation] * len(table), dtype="string"),
-    })
+    return pd.DataFrame(
+        {
+            "utterance_id": table["utterance_id"].to_numpy(),
+            "dialogue": table["dialogue"].to_numpy(),
+            "turn_index": table["turn_index"].to_numpy(),
+            "speaker": table["speaker"].to_numpy(),
+            "split": table["split"].to_numpy(),
+            "verbatim": table["text"].to_numpy(),
+            "narrative": narratives.to_numpy(),
+            "model_input": narratives.map(lambda n: normalise(n, keep_punctuation)).to_numpy(),
+            "narrative_family": pd.array([family] * len(table), dtype="string"),
+            "keep_punctuation": pd.array([keep_punctuation] * len(table), dtype="string"),
+        }
+    )
 
 
 def phrase_counts(narratives: pd.Series) -> pd.DataFrame:
@@ -197,7 +255,11 @@ def phrase_counts(narratives: pd.Series) -> pd.DataFrame:
     lowered = narratives.str.lower().str.rsplit(" said ", n=1).str[0]
     rows = []
     for phrase in NONVERBAL_PHRASES:
-        pattern = rf"(?<![a-z ]very ){re.escape(phrase)}\b" if phrase in ("slowly", "quickly") else rf"\b{re.escape(phrase)}\b"
+        pattern = (
+            rf"(?<![a-z ]very ){re.escape(phrase)}\b"
+            if phrase in ("slowly", "quickly")
+            else rf"\b{re.escape(phrase)}\b"
+        )
         rows.append({"phrase": phrase, "talkturns": int(lowered.str.contains(pattern, regex=True).sum())})
     out = pd.DataFrame(rows)
     out["share"] = (out["talkturns"] / max(len(narratives), 1)).round(4)

@@ -59,8 +59,10 @@ class Notices:
     def frame(self) -> pd.DataFrame:
         """One row per notice (level, where, message) for metadata tables."""
         return pd.DataFrame(
-            [{"level": n.level, "where": f"{n.path}:{n.line}" if n.line else (n.path or ""), "message": n.message}
-             for n in self.items],
+            [
+                {"level": n.level, "where": f"{n.path}:{n.line}" if n.line else (n.path or ""), "message": n.message}
+                for n in self.items
+            ],
             columns=["level", "where", "message"],
         )
 

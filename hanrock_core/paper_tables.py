@@ -48,7 +48,16 @@ SEMAINE_SESSIONS: dict[str, tuple[str, int]] = {
 # IEMOCAP emotion codes over the whole corpus (10,039 utterances) and the 4-class mapping;
 # happy = hap + exc gives Table 4's counts (angry 1103, happy 1636, neutral 1708, sad 1084).
 IEMOCAP_CODE_COUNTS: dict[str, int] = {
-    "xxx": 2507, "fru": 1849, "neu": 1708, "ang": 1103, "sad": 1084,
-    "exc": 1041, "hap": 595, "sur": 107, "fea": 40, "oth": 3, "dis": 2,
+    "xxx": 2507,
+    "fru": 1849,
+    "neu": 1708,
+    "ang": 1103,
+    "sad": 1084,
+    "exc": 1041,
+    "hap": 595,
+    "sur": 107,
+    "fea": 40,
+    "oth": 3,
+    "dis": 2,
 }
 IEMOCAP_FOUR_CLASS: dict[str, str] = {"ang": "angry", "hap": "happy", "exc": "happy", "neu": "neutral", "sad": "sad"}

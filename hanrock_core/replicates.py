@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import json
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import optuna
@@ -22,7 +22,7 @@ import pandas as pd
 
 from .io import atomic_path
 from .median_stopping import slot_of
-from .trained_model import selected_trials
+from .selection import selected_trials
 from .training import TaskData, TrainConfig, train
 
 Log = Callable[[str], None]
@@ -54,15 +54,25 @@ def _train(data: TaskData, job: ReplicateJob) -> dict:
     weights = np.array([job.loss_weights["primary"], *(job.loss_weights[n] for n in data.aux_names)], dtype=float)
     result = train(data, config, weights)
     metric, _ = data.selection
-    row = {"replicate": job.replicate, "seed": config.seed, "dev_value": result.dev.get(metric),
-           "test_value": result.test.get(metric), "best_epoch": result.best_epoch, "epochs_run": len(result.history),
-           "stopped": result.stopped, "dev_metrics": result.dev, "test_metrics": result.test}
+    row = {
+        "replicate": job.replicate,
+        "seed": config.seed,
+        "dev_value": result.dev.get(metric),
+        "test_value": result.test.get(metric),
+        "best_epoch": result.best_epoch,
+        "epochs_run": len(result.history),
+        "stopped": result.stopped,
+        "dev_metrics": result.dev,
+        "test_metrics": result.test,
+    }
     with atomic_path(job.file) as tmp:
         Path(tmp).write_text(json.dumps(row), encoding="utf-8")
     return row
 
 
-def replicate_jobs(studies: dict[str, optuna.Study], trials: pd.DataFrame, count: int, folder: Path) -> list[ReplicateJob]:
+def replicate_jobs(
+    studies: dict[str, optuna.Study], trials: pd.DataFrame, count: int, folder: Path
+) -> list[ReplicateJob]:
     """Every replicate of each condition's selected trial (`trials`: the searched conditions' rows)."""
     jobs = []
     if count <= 0 or trials.empty:
@@ -72,9 +82,16 @@ def replicate_jobs(studies: dict[str, optuna.Study], trials: pd.DataFrame, count
             continue
         trial = next(t for t in studies[condition].get_trials(deepcopy=False, states=FINISHED) if slot_of(t) == slot)
         for replicate in range(1, count + 1):
-            jobs.append(ReplicateJob(condition, slot, replicate, dict(trial.user_attrs["config"]),
-                                     dict(trial.user_attrs["loss_weights"]),
-                                     Path(folder) / f"{condition}-{slot}-{replicate}.json"))
+            jobs.append(
+                ReplicateJob(
+                    condition,
+                    slot,
+                    replicate,
+                    dict(trial.user_attrs["config"]),
+                    dict(trial.user_attrs["loss_weights"]),
+                    Path(folder) / f"{condition}-{slot}-{replicate}.json",
+                )
+            )
     return jobs
 
 
@@ -86,8 +103,15 @@ def train_missing(data: TaskData, jobs: list[ReplicateJob], log: Log) -> None:
             log(f"{job.condition} trial {job.slot} replicate {job.replicate}: dev {row['dev_value']:.4f}")
 
 
-def run_replicates(data: TaskData, studies: dict[str, optuna.Study], trials: pd.DataFrame, count: int,
-                   folder: Path, key: dict, log: Log) -> pd.DataFrame:
+def run_replicates(
+    data: TaskData,
+    studies: dict[str, optuna.Study],
+    trials: pd.DataFrame,
+    count: int,
+    folder: Path,
+    key: dict,
+    log: Log,
+) -> pd.DataFrame:
     """`count` more seeds of each condition's selected trial (trained here when no worker did); one row per
     replicate (the `all_replicates` table)."""
     jobs = replicate_jobs(studies, trials, count, folder)
@@ -97,13 +121,24 @@ def run_replicates(data: TaskData, studies: dict[str, optuna.Study], trials: pd.
     for job in jobs:
         row = json.loads(job.file.read_text(encoding="utf-8"))
         values.setdefault((job.condition, job.slot), []).append(row["test_value"])
-        rows.append({**key, "condition": job.condition, "trial": job.slot, **row, "metric": metric,
-                     "dev_metrics": json.dumps(row["dev_metrics"]), "test_metrics": json.dumps(row["test_metrics"])})
+        rows.append(
+            {
+                **key,
+                "condition": job.condition,
+                "trial": job.slot,
+                **row,
+                "metric": metric,
+                "dev_metrics": json.dumps(row["dev_metrics"]),
+                "test_metrics": json.dumps(row["test_metrics"]),
+            }
+        )
     for (condition, slot), tests in values.items():
         selected = trials.loc[(trials["condition"] == condition) & (trials["trial"] == slot), "test_value"].tolist()
         seeds = np.array(selected + tests, dtype=float)
-        log(f"{key['hypothesis']} {key['dataset']}.{key['task']} {condition} trial {slot} and {len(tests)} seed "
-            f"replicates: test {metric} {seeds.mean():.4f} (sd {seeds.std(ddof=1):.4f})")
+        log(
+            f"{key['hypothesis']} {key['dataset']}.{key['task']} {condition} trial {slot} and {len(tests)} seed "
+            f"replicates: test {metric} {seeds.mean():.4f} (sd {seeds.std(ddof=1):.4f})"
+        )
     return pd.DataFrame(rows)
 
 

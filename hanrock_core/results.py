@@ -8,9 +8,9 @@ session) is retried with a log line until `LOCK_WAIT_S`, then reported.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
 
 import duckdb
 import pandas as pd
@@ -25,9 +25,12 @@ DAMAGE_SIGNS = ("corrupt", "could not read enough bytes", "not a valid duckdb", 
 
 def _damaged(path: Path, exc: Exception) -> InputError:
     """The error a user sees for a results file that DuckDB cannot read back."""
-    return InputError(f"the results database is damaged ({exc})", path,
-                      hint=f"move it aside (mv {path} {path}.damaged) and re-run the studies: finished trials are kept "
-                           "in the Optuna studies under $HANROCK_HOME/studies, so every row is rewritten without training")
+    return InputError(
+        f"the results database is damaged ({exc})",
+        path,
+        hint=f"move it aside (mv {path} {path}.damaged) and re-run the studies: finished trials are kept "
+        "in the Optuna studies under $HANROCK_HOME/studies, so every row is rewritten without training",
+    )
 
 
 def _is_damage(exc: Exception) -> bool:
@@ -38,12 +41,16 @@ def sql_files() -> list[Path]:
     files = [SQL_DIR / "schema.sql", SQL_DIR / "views.sql"]
     missing = [f for f in files if not f.exists()]
     if missing:
-        raise InputError(f"the platform's SQL files are missing: {missing}", hint="install the project from its checkout")
+        raise InputError(
+            f"the platform's SQL files are missing: {missing}", hint="install the project from its checkout"
+        )
     return files
 
 
 @contextmanager
-def connect(path: str | Path, log: Callable[[str], None] = print, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+def connect(
+    path: str | Path, log: Callable[[str], None] = print, read_only: bool = False
+) -> Iterator[duckdb.DuckDBPyConnection]:
     """A short-lived connection; waits (with a log line) while another process holds the file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -56,8 +63,11 @@ def connect(path: str | Path, log: Callable[[str], None] = print, read_only: boo
             if _is_damage(exc):
                 raise _damaged(path, exc) from exc
             if "lock" not in str(exc).lower() or waited >= LOCK_WAIT_S:
-                raise InputError(f"cannot open the results database: {exc}", path,
-                                 hint="close other sessions on this file (read-only SQL sessions hold a lock)") from exc
+                raise InputError(
+                    f"cannot open the results database: {exc}",
+                    path,
+                    hint="close other sessions on this file (read-only SQL sessions hold a lock)",
+                ) from exc
             log(f"{path} is locked by another process; retrying in {delay:.1f} s (waited {waited:.0f} s)")
             time.sleep(delay)
             waited += delay
@@ -74,10 +84,14 @@ def connect(path: str | Path, log: Callable[[str], None] = print, read_only: boo
 
 # the paper's 8 columns of Tables 1-3: (dataset, task) -> header, for the paper's metric
 PAPER_COLUMNS = {
-    ("iemocap", "emotion"): "IEMOCAP Classif. MA(4)", ("iemocap", "valence"): "IEMOCAP Val. MAE",
-    ("iemocap", "activation"): "IEMOCAP Act. MAE", ("iemocap", "dominance"): "IEMOCAP Dom. MAE",
-    ("semaine", "activation"): "SEMAINE Act. MAE", ("semaine", "intensity"): "SEMAINE Int. MAE",
-    ("semaine", "power"): "SEMAINE Pow. MAE", ("semaine", "valence"): "SEMAINE Val. MAE",
+    ("iemocap", "emotion"): "IEMOCAP Classif. MA(4)",
+    ("iemocap", "valence"): "IEMOCAP Val. MAE",
+    ("iemocap", "activation"): "IEMOCAP Act. MAE",
+    ("iemocap", "dominance"): "IEMOCAP Dom. MAE",
+    ("semaine", "activation"): "SEMAINE Act. MAE",
+    ("semaine", "intensity"): "SEMAINE Int. MAE",
+    ("semaine", "power"): "SEMAINE Pow. MAE",
+    ("semaine", "valence"): "SEMAINE Val. MAE",
 }
 
 
@@ -94,22 +108,30 @@ def _header(dataset: str, task: str, metric: str | None) -> str:
 
 def paper_row_macro(conn) -> str:
     """`paper_row(h)` with the paper's 8 columns, then every other dataset/task the trials hold."""
-    present = conn.execute("SELECT DISTINCT dataset, task, any_value(metric) OVER (PARTITION BY dataset, task) "
-                           "FROM trials ORDER BY dataset, task").fetchall()
+    present = conn.execute(
+        "SELECT DISTINCT dataset, task, any_value(metric) OVER (PARTITION BY dataset, task) "
+        "FROM trials ORDER BY dataset, task"
+    ).fetchall()
     metrics = {(d, t): m for d, t, m in present}
     columns = list(PAPER_COLUMNS) + [key for key in metrics if key not in PAPER_COLUMNS]
     cells = ",\n    ".join(
         f"max(cell) FILTER (WHERE dataset = '{d}' AND task = '{t}') AS \"{_header(d, t, metrics.get((d, t)))}\""
-        for d, t in columns)
-    return (f"CREATE OR REPLACE MACRO paper_row(h) AS TABLE\nSELECT condition,\n    {cells}\n"
-            "FROM results_long WHERE hypothesis = h GROUP BY condition")
+        for d, t in columns
+    )
+    return (
+        f"CREATE OR REPLACE MACRO paper_row(h) AS TABLE\nSELECT condition,\n    {cells}\n"
+        "FROM results_long WHERE hypothesis = h GROUP BY condition"
+    )
 
 
 def _keep_rows_before_identities(conn) -> None:
     """A database written before study identities: its trials, epochs and predictions tables become
     `<table>_before_identities` (superseded rows, still queryable); the tables of this version replace them."""
-    kinds = dict(conn.execute("SELECT table_name, table_type FROM information_schema.tables "
-                              "WHERE table_schema = 'main'").fetchall())
+    kinds = dict(
+        conn.execute(
+            "SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = 'main'"
+        ).fetchall()
+    )
     for name in ("trials", "epochs", "predictions"):
         if kinds.get(name) == "BASE TABLE":
             conn.execute(f"ALTER TABLE {name} RENAME TO {name}_before_identities")
@@ -153,8 +175,9 @@ def in_memory(tables: dict[str, pd.DataFrame]) -> duckdb.DuckDBPyConnection:
     return conn
 
 
-def replace_rows(path: str | Path, table: str, key: dict[str, str], rows: pd.DataFrame,
-                 log: Callable[[str], None] = print) -> int:
+def replace_rows(
+    path: str | Path, table: str, key: dict[str, str], rows: pd.DataFrame, log: Callable[[str], None] = print
+) -> int:
     """Delete the rows matching `key` and insert `rows`, in one transaction (never duplicates)."""
     ensure_schema(path, log)
     where = " AND ".join(f"{k} = ?" for k in key)

@@ -10,7 +10,7 @@ from __future__ import annotations
 # hyper-parameter -> (lowest, highest) value a trial may take (Table 6; content size and batch size
 # are whole numbers, batch size is also at most floor(1024 / (content_size + 1)) in a search)
 BOUNDS: dict[str, tuple[float, float]] = {
-    "learning_rate": (2.0 ** -10, 2.0 ** -5),
+    "learning_rate": (2.0**-10, 2.0**-5),
     "l2": (0.0, 0.5),
     "dropout": (0.0, 0.5),
     "recurrent_dropout": (0.0, 0.5),
@@ -19,6 +19,18 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "primary_weight": (0.0, 1.0),
 }
 INTEGER = ("content_size", "batch_size")
+
+# the paper's search space (Table 6; the notes' batch size and primary weight): what a trial draws
+# from unless its profile's `space:` narrows a range; BOUNDS above is what any value may be
+PAPER_SPACE: dict[str, tuple[float, float]] = {
+    "learning_rate": (2.0**-10, 2.0**-5),
+    "batch_size": (32, 256),
+    "l2": (0.0, 0.5),
+    "content_size": (1, 30),
+    "dropout": (0.01, 0.5),
+    "recurrent_dropout": (0.01, 0.5),
+    "primary_weight": (0.5, 0.99),
+}
 
 # setting -> the values training accepts
 CHOICES: dict[str, tuple[str, ...]] = {
@@ -31,6 +43,23 @@ CHOICES: dict[str, tuple[str, ...]] = {
 }
 
 
+# the training settings a profile and a TrainConfig share, and their one default (a profile that leaves a key
+# out gets this; the packaged profiles set every one)
+TRAINING_DEFAULTS: dict[str, object] = {
+    "embedding_dim": 32,  # small models (the paper: 300, set by profiles/paper.yaml)
+    "optimizer": "adam",  # plain SGD (the paper's) needs hundreds of epochs at small sizes
+    "epochs": 8,
+    "sampler": "dialogue",
+    "compile": "off",  # torch.compile the attention kernel: pays off for large models only
+    "gru": "auto",
+    "class_weights": "none",
+    "patience": 0,
+    "lr_schedule": "constant",
+    "warmup_epochs": 0.0,
+    "fusion_prior": False,
+}
+
+
 def outside(name: str, value: float) -> str | None:
     """Why `value` is not allowed for hyper-parameter `name` (None: it is)."""
     low, high = BOUNDS[name]
@@ -40,4 +69,4 @@ def outside(name: str, value: float) -> str | None:
     return f"{name} {value:g} is outside Table 6's {shown}"
 
 
-__all__ = ["BOUNDS", "CHOICES", "INTEGER", "outside"]
+__all__ = ["BOUNDS", "CHOICES", "INTEGER", "PAPER_SPACE", "TRAINING_DEFAULTS", "outside"]

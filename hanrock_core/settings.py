@@ -23,7 +23,9 @@ from .config_file import (
 )
 from .corpora import RAW_CORPORA
 from .errors import InputError
+from .home import Home
 from .metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS
+from .narrative import NARRATIVE_FAMILIES, NarrativeRecipe
 from .word_vectors import VectorSpec, parse_vector_spec
 
 ALL_METRICS = CLASSIFICATION_METRICS + REGRESSION_METRICS
@@ -31,7 +33,13 @@ ALL_METRICS = CLASSIFICATION_METRICS + REGRESSION_METRICS
 DEFAULT_HOME = ".hanrock"
 DEFAULT_SYNTHETIC_SCALE = 0.2  # large enough for the quick study's models to learn
 PATH_KEYS = ("root", "spec", "splits", "openface", "vokaturi")
-DATASET_KEYS = set(PATH_KEYS) | {"openface_fps", "metrics", "partitions"}  # partitions: the old name of splits
+DATASET_KEYS = set(PATH_KEYS) | {
+    "openface_fps",
+    "metrics",
+    "partitions",
+    "narratives",
+}  # partitions: the old name of splits
+RECIPE_KEYS = {"family", "keep_punctuation"}
 TOP_KEYS = {"home", "synthetic", "datasets", "embeddings"}
 SYNTHETIC_KEYS = {"scale", "seed"}
 
@@ -52,6 +60,7 @@ class DatasetConfig:
     vokaturi: Path | None = None
     openface_fps: float | None = None
     metrics: dict[str, str] = field(default_factory=dict)  # task -> selection metric, overriding the default
+    narratives: NarrativeRecipe = NarrativeRecipe()  # how its talkturns become model inputs
     error: InputError | None = None
 
     @property
@@ -62,7 +71,7 @@ class DatasetConfig:
 
 @dataclass(frozen=True)
 class Settings:
-    home: Path
+    home: Home  # the data directory and every path under it
     synthetic_scale: float = DEFAULT_SYNTHETIC_SCALE
     synthetic_seed: int = 0
     datasets: dict[str, DatasetConfig] = field(default_factory=dict)
@@ -102,13 +111,18 @@ def _dataset(cfg: ConfigFile, name: str, entry, base: Path) -> DatasetConfig:
         refuse_unknown(cfg, entry, DATASET_KEYS, f"{key}.")
         if "partitions" in entry:  # the key's name before splits were called splits
             if "splits" in entry:
-                raise cfg.error(f"{key}.partitions", f"{key} names both splits and partitions (its old name): keep splits")
+                raise cfg.error(
+                    f"{key}.partitions", f"{key} names both splits and partitions (its old name): keep splits"
+                )
             entry = {**entry, "splits": entry["partitions"]}
         paths = {k: _path(as_str(cfg, f"{key}.{k}", entry[k]), base) for k in PATH_KEYS if entry.get(k) is not None}
         for k, p in paths.items():
             if not p.exists():
-                raise cfg.error(f"{key}.{k}", f"{key}.{k}: {p} does not exist",
-                                hint=f"correct the path (relative paths start at {base}) or mount the data")
+                raise cfg.error(
+                    f"{key}.{k}",
+                    f"{key}.{k}: {p} does not exist",
+                    hint=f"correct the path (relative paths start at {base}) or mount the data",
+                )
         fps = entry.get("openface_fps")
         if fps is not None:
             fps = as_number(cfg, f"{key}.openface_fps", fps, 0.0, None, low_open=True)
@@ -117,10 +131,31 @@ def _dataset(cfg: ConfigFile, name: str, entry, base: Path) -> DatasetConfig:
         metrics = as_mapping(cfg, f"{key}.metrics", entry.get("metrics") or {})
         for task, metric in metrics.items():
             if metric not in ALL_METRICS:
-                raise cfg.error(f"{key}.metrics.{task}", f"{key}.metrics.{task} {metric!r} is not one of {list(ALL_METRICS)}")
-        return DatasetConfig(name, openface_fps=fps, metrics={str(k): v for k, v in metrics.items()}, **paths)
+                raise cfg.error(
+                    f"{key}.metrics.{task}", f"{key}.metrics.{task} {metric!r} is not one of {list(ALL_METRICS)}"
+                )
+        return DatasetConfig(
+            name,
+            openface_fps=fps,
+            metrics={str(k): v for k, v in metrics.items()},
+            narratives=_recipe(cfg, f"{key}.narratives", entry.get("narratives")),
+            **paths,
+        )
     except InputError as exc:
         return DatasetConfig(name, error=exc)
+
+
+def _recipe(cfg: ConfigFile, key: str, entry) -> NarrativeRecipe:
+    """`narratives: {family: vpa, keep_punctuation: "?!"}` of a dataset entry (absent: the paper's recipe)."""
+    entry = as_mapping(cfg, key, entry or {})
+    refuse_unknown(cfg, entry, RECIPE_KEYS, f"{key}.")
+    family = as_str(cfg, f"{key}.family", entry.get("family", "vpa"))
+    keep = entry.get("keep_punctuation", "")
+    if not isinstance(keep, str):
+        raise cfg.error(f"{key}.keep_punctuation", f'{key}.keep_punctuation must be text such as "?!", not {keep!r}')
+    if family not in NARRATIVE_FAMILIES:
+        raise cfg.error(f"{key}.family", f"{key}.family must be one of {list(NARRATIVE_FAMILIES)}, not {family!r}")
+    return NarrativeRecipe(family, keep)
 
 
 def load_settings(path: str | Path | None = None, home: str | Path | None = None) -> Settings:
@@ -144,28 +179,40 @@ def load_settings(path: str | Path | None = None, home: str | Path | None = None
     for name, entry in as_mapping(cfg, "datasets", data.get("datasets") or {}).items():
         name = as_name(cfg, f"datasets.{name}", name, "dataset name")
         datasets[name] = _dataset(cfg, name, entry, base)
-    return Settings(home=home.resolve(), synthetic_scale=scale, synthetic_seed=seed,
-                    datasets=datasets, source=str(path) if path else "<defaults>",
-                    embeddings=parse_vector_spec(cfg, "embeddings", data.get("embeddings"), base))
+    return Settings(
+        home=Home(home.resolve()),
+        synthetic_scale=scale,
+        synthetic_seed=seed,
+        datasets=datasets,
+        source=str(path) if path else "<defaults>",
+        embeddings=parse_vector_spec(cfg, "embeddings", data.get("embeddings"), base),
+    )
 
 
 MIN_FREE_BYTES = 200 * 1024 * 1024  # a study writes studies, checkpoints and results: refuse to start below this
 
 
-def check_data_directory(home: Path, min_free_bytes: int = MIN_FREE_BYTES) -> Path:
+def check_data_directory(home: Home, min_free_bytes: int = MIN_FREE_BYTES) -> Home:
     """Fail early, with a clear message, when the data directory cannot be written or is nearly full."""
     import shutil
     import tempfile
 
+    home = home if isinstance(home, Home) else Home(home)
     try:
-        home.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=home, prefix=".write-probe-"):
+        home.root.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=home.root, prefix=".write-probe-"):
             pass
     except OSError as exc:
-        raise InputError(f"the data directory cannot be written: {exc.strerror or exc}", home,
-                         hint="set HANROCK_HOME (or `home` in the settings) to a writable directory") from exc
-    free = shutil.disk_usage(home).free
+        raise InputError(
+            f"the data directory cannot be written: {exc.strerror or exc}",
+            home.root,
+            hint="set HANROCK_HOME (or `home` in the settings) to a writable directory",
+        ) from exc
+    free = shutil.disk_usage(home.root).free
     if free < min_free_bytes:
-        raise InputError(f"only {free / 2**20:.0f} MiB free in the data directory (need {min_free_bytes / 2**20:.0f} MiB)",
-                         home, hint="free some space or point HANROCK_HOME at a larger disk")
+        raise InputError(
+            f"only {free / 2**20:.0f} MiB free in the data directory (need {min_free_bytes / 2**20:.0f} MiB)",
+            home,
+            hint="free some space or point HANROCK_HOME at a larger disk",
+        )
     return home

@@ -29,8 +29,9 @@ class Comparison:
     better: bool  # the challenger's value is better than the baseline's
 
 
-def resampled_test_values(dev: np.ndarray, test: np.ndarray, higher_better: bool, resamples: int,
-                          rng: np.random.Generator) -> np.ndarray:
+def resampled_test_values(
+    dev: np.ndarray, test: np.ndarray, higher_better: bool, resamples: int, rng: np.random.Generator
+) -> np.ndarray:
     """(resamples,) test values of the best-dev trial of each bootstrap resample of the trials."""
     n = len(dev)
     idx = rng.integers(0, n, size=(resamples, n))  # (R, n) trial indices
@@ -43,8 +44,14 @@ def best_dev_test(dev: np.ndarray, test: np.ndarray, higher_better: bool) -> flo
     return float(test[np.argmax(dev) if higher_better else np.argmin(dev)])
 
 
-def compare(baseline: tuple[np.ndarray, np.ndarray], challenger: tuple[np.ndarray, np.ndarray],
-            higher_better: bool, resamples: int = 1000, seed: int = 0, baseline_trials: int = 2) -> Comparison:
+def compare(
+    baseline: tuple[np.ndarray, np.ndarray],
+    challenger: tuple[np.ndarray, np.ndarray],
+    higher_better: bool,
+    resamples: int = 1000,
+    seed: int = 0,
+    baseline_trials: int = 2,
+) -> Comparison:
     """Bootstrap comparison of two conditions given each one's (dev, test) metric per trial.
 
     A searched condition needs 2 finished trials; the bag-of-words floor is one deterministic fit
@@ -53,19 +60,32 @@ def compare(baseline: tuple[np.ndarray, np.ndarray], challenger: tuple[np.ndarra
     """
     for name, (dev, test), least in (("baseline", baseline, baseline_trials), ("challenger", challenger, 2)):
         if len(dev) < least or len(dev) != len(test):
-            raise InputError(f"the {name} condition has {len(dev)} finished trials; the bootstrap needs at least {least}")
+            raise InputError(
+                f"the {name} condition has {len(dev)} finished trials; the bootstrap needs at least {least}"
+            )
     rng = np.random.default_rng(seed)
     b = resampled_test_values(*map(np.asarray, baseline), higher_better, resamples, rng)
     c = resampled_test_values(*map(np.asarray, challenger), higher_better, resamples, rng)
     low, high = np.percentile(c - b, [2.5, 97.5])
     b_value = best_dev_test(*map(np.asarray, baseline), higher_better)
     c_value = best_dev_test(*map(np.asarray, challenger), higher_better)
-    return Comparison(b_value, c_value, float(low), float(high), bool(low > 0 or high < 0),
-                      bool(c_value > b_value if higher_better else c_value < b_value))
+    return Comparison(
+        b_value,
+        c_value,
+        float(low),
+        float(high),
+        bool(low > 0 or high < 0),
+        bool(c_value > b_value if higher_better else c_value < b_value),
+    )
 
 
-def hypothesis_tables(trials: pd.DataFrame, hypothesis: str, pairs: list[tuple[str, str]] | dict[str, list[tuple[str, str]]],
-                      resamples: int = 1000, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+def hypothesis_tables(
+    trials: pd.DataFrame,
+    hypothesis: str,
+    pairs: list[tuple[str, str]] | dict[str, list[tuple[str, str]]],
+    resamples: int = 1000,
+    seed: int = 0,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Significance rows and per-class F1 rows (Table 4) of one hypothesis from its trial rows.
 
     `pairs` is one list for every partition, or a dict `dataset.task` -> list for partitions
@@ -78,42 +98,86 @@ def hypothesis_tables(trials: pd.DataFrame, hypothesis: str, pairs: list[tuple[s
         metric = part["metric"].iloc[0]
         identity = str(part["identity"].iloc[0]) if "identity" in part else None  # one per partition: its current
         higher = metric != "mae"
-        arms = {c: (g["dev_value"].to_numpy(float), g["test_value"].to_numpy(float), g) for c, g in part.groupby("condition")}
+        arms = {
+            c: (g["dev_value"].to_numpy(float), g["test_value"].to_numpy(float), g)
+            for c, g in part.groupby("condition")
+        }
         for baseline, challenger in partition_pairs:
             if baseline not in arms or challenger not in arms:
-                raise InputError(f"{hypothesis} {dataset}.{task}: no finished trials for "
-                                 f"{baseline if baseline not in arms else challenger!r}")
-            result = compare(arms[baseline][:2], arms[challenger][:2], higher, resamples, seed,
-                             baseline_trials=1 if baseline == FLOOR else 2)
-            rows.append({"hypothesis": hypothesis, "dataset": dataset, "task": task, "baseline": baseline,
-                         "challenger": challenger, "metric": metric, "higher_better": higher,
-                         "baseline_value": result.baseline_value, "challenger_value": result.challenger_value,
-                         "ci_low": result.ci_low, "ci_high": result.ci_high, "significant": result.significant,
-                         "better": result.better, "resamples": resamples,
-                         "baseline_trials": len(arms[baseline][0]), "challenger_trials": len(arms[challenger][0]),
-                         "identity": identity})
+                raise InputError(
+                    f"{hypothesis} {dataset}.{task}: no finished trials for "
+                    f"{baseline if baseline not in arms else challenger!r}"
+                )
+            result = compare(
+                arms[baseline][:2],
+                arms[challenger][:2],
+                higher,
+                resamples,
+                seed,
+                baseline_trials=1 if baseline == FLOOR else 2,
+            )
+            rows.append(
+                {
+                    "hypothesis": hypothesis,
+                    "dataset": dataset,
+                    "task": task,
+                    "baseline": baseline,
+                    "challenger": challenger,
+                    "metric": metric,
+                    "higher_better": higher,
+                    "baseline_value": result.baseline_value,
+                    "challenger_value": result.challenger_value,
+                    "ci_low": result.ci_low,
+                    "ci_high": result.ci_high,
+                    "significant": result.significant,
+                    "better": result.better,
+                    "resamples": resamples,
+                    "baseline_trials": len(arms[baseline][0]),
+                    "challenger_trials": len(arms[challenger][0]),
+                    "identity": identity,
+                }
+            )
         if higher:  # Table 4 marks challengers against the hypothesis's baseline, not against the floor
-            f1_rows += [{**row, "identity": identity} for row in _class_f1(
-                hypothesis, dataset, task, arms, [p for p in partition_pairs if p[0] != FLOOR], resamples, seed)]
+            f1_rows += [
+                {**row, "identity": identity}
+                for row in _class_f1(
+                    hypothesis, dataset, task, arms, [p for p in partition_pairs if p[0] != FLOOR], resamples, seed
+                )
+            ]
     return pd.DataFrame(rows), pd.DataFrame(f1_rows)
 
 
 def _class_f1(hypothesis, dataset, task, arms, pairs, resamples, seed) -> list[dict]:
     """Per-class test F1 of each condition's best-dev trial; '*' by the same bootstrap on that class."""
-    f1 = {c: pd.DataFrame([json.loads(m) for m in g["test_metrics"]]).filter(like="f1_") for c, (_, _, g) in arms.items()}
+    f1 = {
+        c: pd.DataFrame([json.loads(m) for m in g["test_metrics"]]).filter(like="f1_") for c, (_, _, g) in arms.items()
+    }
     labels = sorted({col[3:] for frame in f1.values() for col in frame.columns})
     significant = {}
     for baseline, challenger in pairs:
         for label in labels:
             col = f"f1_{label}"
-            res = compare((arms[baseline][0], f1[baseline][col].to_numpy(float)),
-                          (arms[challenger][0], f1[challenger][col].to_numpy(float)), True, resamples, seed)
+            res = compare(
+                (arms[baseline][0], f1[baseline][col].to_numpy(float)),
+                (arms[challenger][0], f1[challenger][col].to_numpy(float)),
+                True,
+                resamples,
+                seed,
+            )
             significant[(challenger, label)] = res.significant
     rows = []
     for condition, (dev, _, _) in arms.items():
         best = int(np.argmax(dev))
         for label in labels:
-            rows.append({"hypothesis": hypothesis, "dataset": dataset, "task": task, "condition": condition,
-                         "label": label, "f1": float(f1[condition][f"f1_{label}"].iloc[best]),
-                         "significant": significant.get((condition, label), False)})
+            rows.append(
+                {
+                    "hypothesis": hypothesis,
+                    "dataset": dataset,
+                    "task": task,
+                    "condition": condition,
+                    "label": label,
+                    "f1": float(f1[condition][f"f1_{label}"].iloc[best]),
+                    "significant": significant.get((condition, label), False),
+                }
+            )
     return rows

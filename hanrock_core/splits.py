@@ -48,8 +48,12 @@ def load_split_plan(path: str | Path) -> SplitPlan:
         for item in value_node.value:
             line = item.start_mark.line + 1
             if not isinstance(item, yaml.ScalarNode) or not str(item.value).strip():
-                raise InputError(f"split {part!r} holds an entry that is not a session id", path, line,
-                                 hint="write one session id per list item")
+                raise InputError(
+                    f"split {part!r} holds an entry that is not a session id",
+                    path,
+                    line,
+                    hint="write one session id per list item",
+                )
             session = str(item.value).strip()
             if session in plan.session_split:
                 raise InputError(
@@ -64,8 +68,9 @@ def load_split_plan(path: str | Path) -> SplitPlan:
     return plan
 
 
-def assign_splits(table: pd.DataFrame, plan: SplitPlan, speaker_disjoint: bool = True,
-                      notices: Notices | None = None) -> pd.DataFrame:
+def assign_splits(
+    table: pd.DataFrame, plan: SplitPlan, speaker_disjoint: bool = True, notices: Notices | None = None
+) -> pd.DataFrame:
     """Set the `split` column from the plan; refuse unknown sessions, empty splits and shared speakers."""
     notices = ensure(notices)
     sessions = table["session"].astype(str)
@@ -84,15 +89,20 @@ def assign_splits(table: pd.DataFrame, plan: SplitPlan, speaker_disjoint: bool =
         if not (table["split"] == part).any():
             first = min((plan.session_line[s] for s in listed), default=None)
             raise InputError(
-                f"split {part!r} has no talkturns: " + (
-                    f"none of its sessions {listed[:5]} is in the corpus" if listed else "it lists no session"),
-                plan.source, first,
+                f"split {part!r} has no talkturns: "
+                + (f"none of its sessions {listed[:5]} is in the corpus" if listed else "it lists no session"),
+                plan.source,
+                first,
                 hint="list sessions that exist in this corpus (its sessions: "
-                     f"{sorted(set(sessions))[:8]}{' ...' if sessions.nunique() > 8 else ''})",
+                f"{sorted(set(sessions))[:8]}{' ...' if sessions.nunique() > 8 else ''})",
             )
         if listed:
-            notices.warn(f"split {part!r} lists {len(listed)} session(s) that the corpus does not have: "
-                         f"{listed[:5]}{' ...' if len(listed) > 5 else ''}", plan.source, plan.session_line[listed[0]])
+            notices.warn(
+                f"split {part!r} lists {len(listed)} session(s) that the corpus does not have: "
+                f"{listed[:5]}{' ...' if len(listed) > 5 else ''}",
+                plan.source,
+                plan.session_line[listed[0]],
+            )
     if speaker_disjoint:
         check_speakers_disjoint(table, plan.source)
     return table

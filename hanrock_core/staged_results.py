@@ -13,19 +13,27 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Callable, Mapping
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .errors import InputError
+from .home import Home
 from .io import atomic_path
 from .results import replace_rows
 
-STAGED_TABLES = ("mutual_information", "all_trials", "all_epochs", "all_predictions", "all_chance_levels",
-                 "all_replicates", "study_identities")
+STAGED_TABLES = (
+    "mutual_information",
+    "all_trials",
+    "all_epochs",
+    "all_predictions",
+    "all_chance_levels",
+    "all_replicates",
+    "study_identities",
+)
 KEY_METADATA = b"hanrock.key"
 ENV = "HANROCK_STAGED_RESULTS"
 
@@ -35,30 +43,32 @@ def staged_only(env: Mapping[str, str] = os.environ) -> bool:
     return env.get(ENV, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
-def staged_root(results_db: str | Path) -> Path:
-    return Path(results_db).parent / "staged_results"
-
-
-def staged_file(results_db: str | Path, table: str, key: dict[str, str]) -> Path:
-    """hypothesis, dataset, task, identity (those the key has) make the name: one file per partition's rows."""
-    return staged_root(results_db) / table / (".".join(str(v) for v in key.values()) + ".parquet")
-
-
-def stage(results_db: str | Path, table: str, key: dict[str, str], rows: pd.DataFrame) -> Path:
+def stage(home: Home, table: str, key: dict[str, str], rows: pd.DataFrame) -> Path:
     """Write one partition's rows of `table` whole; the key travels in the file (an empty table says 'no rows')."""
     frame = pa.Table.from_pandas(rows.reset_index(drop=True), preserve_index=False)
     frame = frame.replace_schema_metadata({**(frame.schema.metadata or {}), KEY_METADATA: json.dumps(key).encode()})
-    target = staged_file(results_db, table, key)
+    target = home.staged_file(table, key)
     with atomic_path(target) as tmp:
         pq.write_table(frame, tmp)
     return target
 
 
-def write_rows(results_db: str | Path, table: str, key: dict[str, str], rows: pd.DataFrame,
-               log: Callable[[str], None] = print, env: Mapping[str, str] = os.environ) -> int:
+def write_rows(
+    home: Home,
+    table: str,
+    key: dict[str, str],
+    rows: pd.DataFrame,
+    log: Callable[[str], None] = print,
+    env: Mapping[str, str] = os.environ,
+) -> int:
     """Stage one partition's rows, then replace them in DuckDB unless this run only stages."""
-    stage(results_db, table, key, rows)
-    return len(rows) if staged_only(env) else replace_rows(results_db, table, key, rows, log)
+    stage(home, table, key, rows)
+    return len(rows) if staged_only(env) else replace_rows(home.results_db, table, key, rows, log)
+
+
+def read_staged_rows(home: Home, table: str, key: dict[str, str]) -> pd.DataFrame:
+    """The rows one partition staged for `table` (what the step that wrote them reports on)."""
+    return read_staged(home.staged_file(table, key))[1]
 
 
 def read_staged(path: Path) -> tuple[dict[str, str], pd.DataFrame]:
@@ -67,24 +77,27 @@ def read_staged(path: Path) -> tuple[dict[str, str], pd.DataFrame]:
         frame = pq.read_table(path)
         key = json.loads((frame.schema.metadata or {})[KEY_METADATA])
     except (OSError, KeyError, ValueError, pa.ArrowException) as exc:
-        raise InputError(f"not a staged result file ({type(exc).__name__}: {exc})", path,
-                         hint="remove it; the step that wrote it writes it again when re-run") from exc
+        raise InputError(
+            f"not a staged result file ({type(exc).__name__}: {exc})",
+            path,
+            hint="remove it; the step that wrote it writes it again when re-run",
+        ) from exc
     return key, frame.to_pandas()
 
 
-def gather(results_db: str | Path, match: dict[str, str] | None = None, log: Callable[[str], None] = print) -> int:
+def gather(home: Home, match: dict[str, str] | None = None, log: Callable[[str], None] = print) -> int:
     """Load every staged file whose key matches `match` into DuckDB (replacing its rows); returns the files loaded."""
     loaded = 0
     for table in STAGED_TABLES:
-        for path in sorted((staged_root(results_db) / table).glob("*.parquet")):
+        for path in sorted((home.staged_results / table).glob("*.parquet")):
             key, rows = read_staged(path)
             if any(key.get(k, v) != v for k, v in (match or {}).items()):
                 continue
-            replace_rows(results_db, table, key, rows, log)
+            replace_rows(home.results_db, table, key, rows, log)
             loaded += 1
     if loaded:
-        log(f"gathered {loaded} staged result files into {results_db}")
+        log(f"gathered {loaded} staged result files into {home.results_db}")
     return loaded
 
 
-__all__ = ["ENV", "STAGED_TABLES", "gather", "read_staged", "stage", "staged_file", "staged_only", "write_rows"]
+__all__ = ["ENV", "STAGED_TABLES", "gather", "read_staged", "read_staged_rows", "stage", "staged_only", "write_rows"]

@@ -29,7 +29,6 @@ from .metrics import classification_metrics, regression_metrics
 from .results import in_memory, query
 
 
-
 def chance_levels(data) -> dict:
     """The metric of the trivial predictor on dev and test: the majority train class (for balanced
     accuracy any constant class: 1 / the classes present), or the train mean.
@@ -52,8 +51,9 @@ def chance_levels(data) -> dict:
         elif metric == "balanced_accuracy":  # any constant answer scores 1 / K over the K classes present
             out[f"{split}_value"] = 1.0 / len(np.unique(truth))
         elif data.classification:
-            out[f"{split}_value"] = classification_metrics(truth.astype(int), np.full(len(rows), majority),
-                                                           data.classes)[metric]
+            out[f"{split}_value"] = classification_metrics(
+                truth.astype(int), np.full(len(rows), majority), data.classes
+            )[metric]
         else:
             out[f"{split}_value"] = regression_metrics(truth, np.full(len(rows), mean))[metric]
     return out
@@ -63,8 +63,11 @@ def health(results_db: Path, hypothesis: str | None = None, keys: list[str] | No
     """Rows of the `study_health` view (a hypothesis's, of some dataset.task keys), flagged ones first."""
     if not Path(results_db).exists():
         return pd.DataFrame()
-    rows = query(results_db, "SELECT * FROM study_health" + (" WHERE hypothesis = ?" if hypothesis else ""),
-                 [hypothesis] if hypothesis else [])
+    rows = query(
+        results_db,
+        "SELECT * FROM study_health" + (" WHERE hypothesis = ?" if hypothesis else ""),
+        [hypothesis] if hypothesis else [],
+    )
     if keys is not None:
         rows = rows[(rows["dataset"] + "." + rows["task"]).isin(keys)]
     return rows.reset_index(drop=True)
@@ -91,8 +94,10 @@ def flagged_comparisons(significance: pd.DataFrame, rows: pd.DataFrame) -> int:
     flagged = flagged_conditions(rows)
     if significance.empty:
         return 0
-    involved = [(h, d, t, b) in flagged or (h, d, t, c) in flagged for h, d, t, b, c in
-                significance[["hypothesis", "dataset", "task", "baseline", "challenger"]].to_numpy()]
+    involved = [
+        (h, d, t, b) in flagged or (h, d, t, c) in flagged
+        for h, d, t, b, c in significance[["hypothesis", "dataset", "task", "baseline", "challenger"]].to_numpy()
+    ]
     return int(np.sum(involved))
 
 

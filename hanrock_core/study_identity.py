@@ -26,8 +26,18 @@ import numpy as np
 
 PARTS = ("profile", "narratives", "targets", "data", "code")
 # the modules whose code decides what a trial computes (their docstrings and comments do not count)
-TRAINING_MODULES = ("content_context", "kernels", "loss_weight", "median_stopping", "metrics", "model", "search",
-                    "training", "vocabulary", "floor")
+TRAINING_MODULES = (
+    "content_context",
+    "kernels",
+    "loss_weight",
+    "median_stopping",
+    "metrics",
+    "model",
+    "search",
+    "training",
+    "vocabulary",
+    "floor",
+)
 PROFILE_LEFT_OUT = ("name", "trials_per_condition", "bootstrap")
 SEPARATOR = "#"
 
@@ -84,8 +94,13 @@ def code_part() -> str:
         tree = ast.parse((package / f"{name}.py").read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             body = getattr(node, "body", None)
-            if isinstance(body, list) and body and isinstance(body[0], ast.Expr) \
-                    and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+            if (
+                isinstance(body, list)
+                and body
+                and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)
+            ):
                 node.body = body[1:] or [ast.Pass()]
         digest.update(name.encode() + b"\x00" + ast.dump(tree).encode() + b"\x00")
     return digest.hexdigest()[:16]
@@ -96,17 +111,31 @@ def study_identity(part, profile) -> StudyIdentity:
     data = part.data
     vectors = () if data.vectors is None else (data.vectors.numpy(),)
     mi = part.mi.reindex(list(data.aux_names))
-    return StudyIdentity({
-        "profile": profile_part(profile),
-        "narratives": _hash_json(list(part.narrative)),
-        "targets": _hash_arrays(np.asarray(data.aux_names), np.asarray(data.aux_kinds),
-                                np.asarray([part.family.get(t, "") for t in data.aux_names]), data.aux.numpy(),
-                                mi.to_numpy(dtype=float)),
-        "data": _hash_arrays(data.utterance_ids, data.texts if data.texts is not None else np.asarray([]),
-                             data.primary.numpy(), data.split, data.dialogue_codes, data.turn_index,
-                             np.asarray(data.classes or []), np.asarray([str(data.metric)]), *vectors),
-        "code": code_part(),
-    })
+    return StudyIdentity(
+        {
+            "profile": profile_part(profile),
+            "narratives": _hash_json([part.narrative.family, part.narrative.keep_punctuation]),
+            "targets": _hash_arrays(
+                np.asarray(data.aux_names),
+                np.asarray(data.aux_kinds),
+                np.asarray([part.family.get(t, "") for t in data.aux_names]),
+                data.aux.numpy(),
+                mi.to_numpy(dtype=float),
+            ),
+            "data": _hash_arrays(
+                data.utterance_ids,
+                data.texts if data.texts is not None else np.asarray([]),
+                data.primary.numpy(),
+                data.split,
+                data.dialogue_codes,
+                data.turn_index,
+                np.asarray(data.classes or []),
+                np.asarray([str(data.metric)]),
+                *vectors,
+            ),
+            "code": code_part(),
+        }
+    )
 
 
 def study_name(base: str, identity: StudyIdentity) -> str:

@@ -6,21 +6,27 @@ Read from the results database only, so the asset, the study job and a user's sc
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pandas as pd
 
 from .floor import CONDITION as FLOOR
+from .hypotheses import Condition, comparisons, conditions
+from .profiles import Profile
 from .results import query, replace_rows
 from .significance import hypothesis_tables
-from .study import Condition, Profile, comparisons, conditions
 
 
-def partition_conditions(results_db: Path, hypothesis: str, profile: Profile, keys: list[str]) -> dict[str, list[Condition]]:
+def partition_conditions(
+    results_db: Path, hypothesis: str, profile: Profile, keys: list[str]
+) -> dict[str, list[Condition]]:
     """The conditions each dataset.task runs: those its auxiliary families (MI rows) support."""
-    families = query(results_db, "SELECT DISTINCT dataset || '.' || task AS key, family FROM mutual_information") \
-        if results_db.exists() else pd.DataFrame(columns=["key", "family"])
+    families = (
+        query(results_db, "SELECT DISTINCT dataset || '.' || task AS key, family FROM mutual_information")
+        if results_db.exists()
+        else pd.DataFrame(columns=["key", "family"])
+    )
     out = {}
     for key in keys:
         available = tuple(families.loc[families["key"] == key, "family"])
@@ -30,9 +36,16 @@ def partition_conditions(results_db: Path, hypothesis: str, profile: Profile, ke
 
 def completeness(results_db: Path, hypothesis: str, profile: Profile, keys: list[str]) -> list[str]:
     """The dataset.task keys, or their conditions, that lack the 2 finished trials the bootstrap needs."""
-    have = query(results_db, "SELECT dataset || '.' || task AS key, condition, count(*) AS n FROM trials "
-                 "WHERE hypothesis = ? AND state IN ('complete', 'pruned') GROUP BY ALL", [hypothesis]) \
-        if results_db.exists() else pd.DataFrame(columns=["key", "condition", "n"])
+    have = (
+        query(
+            results_db,
+            "SELECT dataset || '.' || task AS key, condition, count(*) AS n FROM trials "
+            "WHERE hypothesis = ? AND state IN ('complete', 'pruned') GROUP BY ALL",
+            [hypothesis],
+        )
+        if results_db.exists()
+        else pd.DataFrame(columns=["key", "condition", "n"])
+    )
     problems = []
     for key, conds in partition_conditions(results_db, hypothesis, profile, sorted(keys)).items():
         rows = have[have["key"] == key]
@@ -46,16 +59,19 @@ def completeness(results_db: Path, hypothesis: str, profile: Profile, keys: list
     return problems
 
 
-def write_significance_tables(results_db: Path, hypothesis: str, profile: Profile,
-                              log: Callable[[str], None]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def write_significance_tables(
+    results_db: Path, hypothesis: str, profile: Profile, log: Callable[[str], None]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Bootstrap every comparison of the hypothesis on every trained dataset.task (against the floor too,
     where it was fitted); replace the hypothesis's rows of `significance` and `class_f1`."""
     trials = query(results_db, "SELECT * FROM trials WHERE hypothesis = ?", [hypothesis])
     keys = sorted(set(trials["dataset"] + "." + trials["task"]))
     floors = trials[trials["condition"] == FLOOR]
     with_floor = set(floors["dataset"] + "." + floors["task"])
-    pairs = {key: comparisons(hypothesis, conds, floor=key in with_floor)
-             for key, conds in partition_conditions(results_db, hypothesis, profile, keys).items()}
+    pairs = {
+        key: comparisons(hypothesis, conds, floor=key in with_floor)
+        for key, conds in partition_conditions(results_db, hypothesis, profile, keys).items()
+    }
     boot = profile.bootstrap
     table, f1 = hypothesis_tables(trials, hypothesis, pairs, boot.get("resamples", 1000), boot.get("seed", 0))
     replace_rows(results_db, "significance", {"hypothesis": hypothesis}, table, log)

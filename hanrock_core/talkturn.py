@@ -43,7 +43,9 @@ COLUMNS: tuple[Column, ...] = (
     Column("text", "string", True, "verbatim transcript of the talkturn"),
     Column("split", "string", True, "train, dev or test"),
     # nonverbal features (missing where the preprocessing output is absent)
-    Column("au05_r", "float64", False, "mean OpenFace AU05 (upper lid raiser) intensity over the talkturn's frames, 0..5"),
+    Column(
+        "au05_r", "float64", False, "mean OpenFace AU05 (upper lid raiser) intensity over the talkturn's frames, 0..5"
+    ),
     Column("au17_r", "float64", False, "mean AU17 (chin raiser) intensity, 0..5"),
     Column("au20_r", "float64", False, "mean AU20 (lip stretcher) intensity, 0..5"),
     Column("au25_r", "float64", False, "mean AU25 (lips part / jaw drop) intensity, 0..5"),
@@ -62,7 +64,12 @@ COLUMNS: tuple[Column, ...] = (
     Column("tone_anger", "float64", False, "Vokaturi probability of an angry tone"),
     Column("tone_fear", "float64", False, "Vokaturi probability of a fearful tone"),
     Column("words_per_minute", "float64", False, "words * 60 / duration"),
-    Column("delay_s", "float64", False, "seconds from the end of this talkturn to the start of the other speaker's next talkturn"),
+    Column(
+        "delay_s",
+        "float64",
+        False,
+        "seconds from the end of this talkturn to the start of the other speaker's next talkturn",
+    ),
 )
 COLUMN_BY_NAME = {c.name: c for c in COLUMNS}
 REQUIRED = tuple(c.name for c in COLUMNS if c.required)
@@ -196,14 +203,18 @@ def label_summaries(table: pd.DataFrame) -> dict[str, str]:
             counts = col.value_counts(dropna=False)
             out[name] = ", ".join(f"{'(none)' if pd.isna(k) else k} {v:,}" for k, v in counts.items())
         else:
-            out[name] = (f"{col.notna().sum():,} labelled, mean {col.mean():.3f}, sd {col.std():.3f}, "
-                         f"range [{col.min():.3f}, {col.max():.3f}]")
+            out[name] = (
+                f"{col.notna().sum():,} labelled, mean {col.mean():.3f}, sd {col.std():.3f}, "
+                f"range [{col.min():.3f}, {col.max():.3f}]"
+            )
     return out
 
 
 def summarise(table: pd.DataFrame) -> str:
     """A human-readable summary: talkturns and dialogues per split, labels, feature coverage."""
-    lines = [f"dataset {table['dataset'].iloc[0]}: {len(table):,} talkturns in {table['dialogue'].nunique():,} dialogues"]
+    lines = [
+        f"dataset {table['dataset'].iloc[0]}: {len(table):,} talkturns in {table['dialogue'].nunique():,} dialogues"
+    ]
     lines.append(f"{'split':<10}{'talkturns':>10}{'dialogues':>10}{'sessions':>10}{'speakers':>10}")
     for part in SPLITS:
         sub = table[table["split"] == part]

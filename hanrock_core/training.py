@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import copy
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -27,7 +27,7 @@ from .io import atomic_path
 from .kernels import compile_kernels
 from .metrics import classification_metrics, regression_metrics, selection_metric
 from .model import ARCHITECTURES, HierarchicalModel, ModelShape
-from .search_space import CHOICES, outside
+from .search_space import CHOICES, TRAINING_DEFAULTS, outside
 from .vocabulary import MAX_WORDS, Vocabulary, build_vocabulary, encode
 
 SAMPLERS = CHOICES["sampler"]
@@ -47,30 +47,37 @@ class TrainConfig:
     primary_units: int = 256  # P
     aux_units: int = 1  # A
     capacity_total: int | None = None  # when set, P + A must equal it (the paper: 257)
-    embedding_dim: int = 300
-    learning_rate: float = 2.0 ** -7
+    embedding_dim: int = TRAINING_DEFAULTS["embedding_dim"]
+    learning_rate: float = 2.0**-7
     batch_size: int = 43
     content_size: int = 18
     l2: float = 0.0
     dropout: float = 0.1
     recurrent_dropout: float = 0.1
-    optimizer: str = "sgd"
+    optimizer: str = TRAINING_DEFAULTS["optimizer"]
     momentum: float = 0.9
     clip_norm: float = 1.0
-    epochs: int = 10
-    sampler: str = "dialogue"
+    epochs: int = TRAINING_DEFAULTS["epochs"]
+    sampler: str = TRAINING_DEFAULTS["sampler"]
     seed: int = 0
     device: str = "auto"
     max_words: int = MAX_WORDS
     eval_batch_size: int = 256
-    compile: str = "auto"  # torch.compile the attention kernel: auto (on CPU when it works), on, off
+    # torch.compile the attention kernel: auto (on CPU when it works), on, off
+    compile: str = TRAINING_DEFAULTS["compile"]
     embedding_trainable: bool = True  # pretrained vectors are fine-tuned (the authors'); False freezes them
-    class_weights: str = "none"  # primary cross-entropy: none (the paper) or balanced (n / (K n_c) per class)
-    gru: str = "auto"  # biGRU recurrence: fused (kernels.py), torch (nn.GRU; cuDNN on CUDA); auto: torch on CUDA
-    patience: int = 0  # stop after this many epochs without a better dev metric (0: run every epoch, the paper)
-    lr_schedule: str = "constant"  # constant (the paper), cosine (decay to 0 at `epochs`), plateau (halve when dev stalls)
-    warmup_epochs: float = 0.0  # the learning rate rises linearly from 0 over these epochs first (0: none)
-    fusion_prior: bool = False  # HAN-ROCK's fusion starts with half its weight on the primary vector (not the paper)
+    # primary cross-entropy: none (the paper) or balanced (n / (K n_c) per class)
+    class_weights: str = TRAINING_DEFAULTS["class_weights"]
+    # biGRU recurrence: fused (kernels.py), torch (nn.GRU; cuDNN on CUDA); auto: torch on CUDA
+    gru: str = TRAINING_DEFAULTS["gru"]
+    # stop after this many epochs without a better dev metric (0: run every epoch, the paper)
+    patience: int = TRAINING_DEFAULTS["patience"]
+    # constant (the paper), cosine (decay to 0 at `epochs`), plateau (halve when dev stalls)
+    lr_schedule: str = TRAINING_DEFAULTS["lr_schedule"]
+    # the learning rate rises linearly from 0 over these epochs first (0: none)
+    warmup_epochs: float = TRAINING_DEFAULTS["warmup_epochs"]
+    # HAN-ROCK's fusion starts with half its weight on the primary vector (not the paper)
+    fusion_prior: bool = TRAINING_DEFAULTS["fusion_prior"]
 
     def validate(self) -> None:
         """Refuse values outside Table 6's ranges or inconsistent ones, before any training."""
@@ -82,9 +89,13 @@ class TrainConfig:
             if why:
                 problems.append(why)
         if self.primary_units < 1 or self.aux_units < 0:
-            problems.append(f"primary_units must be >= 1 and aux_units >= 0 (got P={self.primary_units}, A={self.aux_units})")
+            problems.append(
+                f"primary_units must be >= 1 and aux_units >= 0 (got P={self.primary_units}, A={self.aux_units})"
+            )
         if self.capacity_total is not None and self.primary_units + self.aux_units != self.capacity_total:
-            problems.append(f"P + A = {self.primary_units + self.aux_units}, but the study demands {self.capacity_total}")
+            problems.append(
+                f"P + A = {self.primary_units + self.aux_units}, but the study demands {self.capacity_total}"
+            )
         for name, allowed in CHOICES.items():
             if getattr(self, name) not in allowed:
                 problems.append(f"{name} {getattr(self, name)!r} is not one of {list(allowed)}")
@@ -139,9 +150,15 @@ class TaskData:
         return np.flatnonzero((self.split == split) & present.numpy())
 
 
-def build_task_data(table: pd.DataFrame, model_inputs: pd.Series, targets: AuxiliaryTargets,
-                    tasks: list[str] | None = None, max_words: int = MAX_WORDS, min_count: int = 1,
-                    metric: str | None = None) -> TaskData:
+def build_task_data(
+    table: pd.DataFrame,
+    model_inputs: pd.Series,
+    targets: AuxiliaryTargets,
+    tasks: list[str] | None = None,
+    max_words: int = MAX_WORDS,
+    min_count: int = 1,
+    metric: str | None = None,
+) -> TaskData:
     """Join talkturns, their model inputs (a Series indexed by utterance id) and targets into tensors."""
     order = table.set_index("utterance_id", drop=False)
     tgt = targets.table.set_index("utterance_id").loc[order.index]
@@ -160,15 +177,28 @@ def build_task_data(table: pd.DataFrame, model_inputs: pd.Series, targets: Auxil
         col = tgt[task]
         if targets.kind[task] == "class":
             index = {c: i for i, c in enumerate(classes + ["no label"])}
-            aux_cols.append(np.array([index.get(v, np.nan) if not pd.isna(v) else np.nan for v in col], dtype=np.float32))
+            aux_cols.append(
+                np.array([index.get(v, np.nan) if not pd.isna(v) else np.nan for v in col], dtype=np.float32)
+            )
         else:
             aux_cols.append(pd.to_numeric(col).to_numpy(dtype=np.float32))
     aux = torch.tensor(np.stack(aux_cols, axis=1) if aux_cols else np.zeros((len(order), 0), np.float32))
-    return TaskData(words=words, lengths=lengths, dialogue_codes=pd.factorize(order["dialogue"])[0],
-                    turn_index=order["turn_index"].to_numpy(dtype=np.int64), split=order["split"].to_numpy(dtype=str),
-                    primary=primary, aux=aux, aux_kinds=tuple(targets.kind[t] for t in tasks), aux_names=tuple(tasks),
-                    classes=classes, vocab=vocab, utterance_ids=order["utterance_id"].to_numpy(dtype=str), metric=metric,
-                    texts=inputs.to_numpy(dtype=str))
+    return TaskData(
+        words=words,
+        lengths=lengths,
+        dialogue_codes=pd.factorize(order["dialogue"])[0],
+        turn_index=order["turn_index"].to_numpy(dtype=np.int64),
+        split=order["split"].to_numpy(dtype=str),
+        primary=primary,
+        aux=aux,
+        aux_kinds=tuple(targets.kind[t] for t in tasks),
+        aux_names=tuple(tasks),
+        classes=classes,
+        vocab=vocab,
+        utterance_ids=order["utterance_id"].to_numpy(dtype=str),
+        metric=metric,
+        texts=inputs.to_numpy(dtype=str),
+    )
 
 
 CHUNK_TALKTURNS = 4  # the `chunks` sampler's stretch of consecutive talkturns
@@ -192,7 +222,9 @@ def _chunk_order(data: TaskData, samples: np.ndarray, rng: np.random.Generator) 
     return ordered[np.argsort(shuffled[chunk], kind="stable")]
 
 
-def batches(data: TaskData, samples: np.ndarray, batch_size: int, sampler: str, rng: np.random.Generator) -> list[np.ndarray]:
+def batches(
+    data: TaskData, samples: np.ndarray, batch_size: int, sampler: str, rng: np.random.Generator
+) -> list[np.ndarray]:
     """Sample indices per optimisation step.
 
     `shuffle` (paper-faithful): samples in random order, independent of dialogues.  `chunks`:
@@ -208,7 +240,7 @@ def batches(data: TaskData, samples: np.ndarray, batch_size: int, sampler: str, 
         order = _chunk_order(data, samples, rng)
     else:
         order = _dialogue_order(data, samples, rng)
-    return [order[i: i + batch_size] for i in range(0, len(order), batch_size)]
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
 def distinct_talkturns(data: TaskData, windows: torch.Tensor, rows: np.ndarray, device) -> tuple[torch.Tensor, ...]:
@@ -221,14 +253,23 @@ def distinct_talkturns(data: TaskData, windows: torch.Tensor, rows: np.ndarray, 
     return words.to(device), lengths.to(device), local.to(device)
 
 
-def losses(out, primary: torch.Tensor, aux: torch.Tensor, aux_kinds: tuple[str, ...], classification: bool,
-           class_weights: torch.Tensor | None = None) -> torch.Tensor:
+def losses(
+    out,
+    primary: torch.Tensor,
+    aux: torch.Tensor,
+    aux_kinds: tuple[str, ...],
+    classification: bool,
+    class_weights: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Per-task mean losses (1 + N,): cross-entropy for classes (weighted per class when given), MAE for
     numbers; missing targets masked."""
     if classification:
         present = primary >= 0
-        primary_loss = F.cross_entropy(out.primary[present], primary[present], weight=class_weights) \
-            if present.any() else out.primary.sum() * 0
+        primary_loss = (
+            F.cross_entropy(out.primary[present], primary[present], weight=class_weights)
+            if present.any()
+            else out.primary.sum() * 0
+        )
     else:
         present = ~torch.isnan(primary)
         primary_loss = (out.primary[:, 0] - primary).abs()[present].mean() if present.any() else out.primary.sum() * 0
@@ -262,25 +303,38 @@ def resolve_recurrence(name: str, device: torch.device) -> str:
 def setup_kernels(config: TrainConfig, device: torch.device) -> bool:
     """Compile the attention kernel when asked (`auto`: on CPU unless HANROCK_COMPILE=0)."""
     wanted = config.compile == "on" or (
-        config.compile == "auto" and device.type == "cpu" and os.environ.get("HANROCK_COMPILE", "1") != "0")
+        config.compile == "auto" and device.type == "cpu" and os.environ.get("HANROCK_COMPILE", "1") != "0"
+    )
     return compile_kernels(wanted)
 
 
 def model_shape(data: TaskData, config: TrainConfig) -> ModelShape:
     """The sizes of the model `config` trains on `data`."""
     n_classes = len(data.classes) if data.classification else 1
-    return ModelShape(config.architecture, len(data.vocab), n_classes, data.aux_kinds, config.primary_units,
-                      config.aux_units, config.embedding_dim, config.dropout, config.recurrent_dropout,
-                      aux_classes=n_classes + 1 if data.classification else 1,  # neighbour labels + "no label"
-                      fusion_prior=config.fusion_prior)
+    return ModelShape(
+        config.architecture,
+        len(data.vocab),
+        n_classes,
+        data.aux_kinds,
+        config.primary_units,
+        config.aux_units,
+        config.embedding_dim,
+        config.dropout,
+        config.recurrent_dropout,
+        aux_classes=n_classes + 1 if data.classification else 1,  # neighbour labels + "no label"
+        fusion_prior=config.fusion_prior,
+    )
 
 
 def make_model(data: TaskData, config: TrainConfig) -> HierarchicalModel:
     model = HierarchicalModel(model_shape(data, config))
     if data.vectors is not None:
         if data.vectors.shape != model.embedding.weight.shape:
-            raise InputError(f"word vectors of shape {tuple(data.vectors.shape)} do not fit the embedding "
-                             f"{tuple(model.embedding.weight.shape)}", hint="set the profile's embedding_dim to the vectors' width")
+            raise InputError(
+                f"word vectors of shape {tuple(data.vectors.shape)} do not fit the embedding "
+                f"{tuple(model.embedding.weight.shape)}",
+                hint="set the profile's embedding_dim to the vectors' width",
+            )
         with torch.no_grad():
             model.embedding.weight.copy_(data.vectors)
         model.embedding.weight.requires_grad_(config.embedding_trainable)
@@ -339,8 +393,9 @@ class LearningRate:
 
 
 @torch.no_grad()
-def primary_outputs(model: HierarchicalModel, data: TaskData, windows: torch.Tensor, rows: np.ndarray, batch_size: int,
-                    device) -> torch.Tensor:
+def primary_outputs(
+    model: HierarchicalModel, data: TaskData, windows: torch.Tensor, rows: np.ndarray, batch_size: int, device
+) -> torch.Tensor:
     """(len(rows), K) primary outputs (class logits, or the value in column 0) in the order of `rows`.
 
     Rows are evaluated in dialogue order, `batch_size` at a time, so neighbouring samples share
@@ -350,7 +405,7 @@ def primary_outputs(model: HierarchicalModel, data: TaskData, windows: torch.Ten
     position = {r: i for i, r in enumerate(rows)}
     out = None
     for start in range(0, len(order), batch_size):
-        chunk = order[start: start + batch_size]
+        chunk = order[start : start + batch_size]
         primary = model(*distinct_talkturns(data, windows, chunk, device)).primary.float().cpu()  # (b, K)
         if out is None:
             out = torch.empty(len(rows), primary.shape[1])
@@ -358,7 +413,9 @@ def primary_outputs(model: HierarchicalModel, data: TaskData, windows: torch.Ten
     return out if out is not None else torch.empty(0, 1)
 
 
-def predict(model: HierarchicalModel, data: TaskData, windows: torch.Tensor, rows: np.ndarray, config: TrainConfig, device) -> np.ndarray:
+def predict(
+    model: HierarchicalModel, data: TaskData, windows: torch.Tensor, rows: np.ndarray, config: TrainConfig, device
+) -> np.ndarray:
     """Primary predictions for `rows`: class indices or values."""
     primary = primary_outputs(model, data, windows, rows, config.eval_batch_size, device)
     values = primary.argmax(-1) if data.classification else primary[:, 0]
@@ -373,69 +430,126 @@ def evaluate(model, data: TaskData, windows, rows: np.ndarray, config: TrainConf
     return regression_metrics(truth, pred)
 
 
-def train(data: TaskData, config: TrainConfig, loss_weights: np.ndarray,
-          on_epoch: Callable[[int, dict], None] | None = None, checkpoint: str | Path | None = None) -> TrainResult:
+@dataclass
+class _Run:
+    """One training run's moving parts: the model, its optimiser and schedule, the rows and windows it uses."""
+
+    data: TaskData
+    config: TrainConfig
+    device: torch.device
+    model: HierarchicalModel
+    weights: torch.Tensor  # (1 + N,) loss weights on the device
+    optimiser: torch.optim.Optimizer
+    schedule: LearningRate
+    windows: torch.Tensor
+    rows: dict[str, np.ndarray]  # split -> labelled rows
+    class_weights: torch.Tensor | None
+    rng: np.random.Generator
+    step: int = 0
+
+    @classmethod
+    def start(cls, data: TaskData, config: TrainConfig, loss_weights: np.ndarray) -> _Run:
+        """Check the config and weights, seed everything, build the model and its optimiser."""
+        config.validate()
+        weights = torch.as_tensor(np.asarray(loss_weights, dtype=np.float32))
+        if len(weights) != 1 + len(data.aux_names):
+            raise InputError(f"{len(weights)} loss weights for 1 primary + {len(data.aux_names)} auxiliary tasks")
+        device = resolve_device(config.device)
+        setup_kernels(config, device)
+        torch.manual_seed(config.seed)
+        rng = np.random.default_rng(config.seed)
+        model = make_model(data, config).to(device).use_recurrence(resolve_recurrence(config.gru, device))
+        if model.aux_heads is None:
+            weights = weights[:1] / weights[:1]  # a single-task model: the primary loss alone
+        optimiser = _optimiser(config, [p for p in model.parameters() if p.requires_grad])
+        windows = data.windows(config.content_size)
+        rows = {split: data.labelled(split) for split in ("train", "dev", "test")}
+        if len(rows["train"]) == 0:
+            raise InputError("no labelled talkturns in the train split")
+        balanced = config.class_weights == "balanced"
+        class_weights = balanced_class_weights(data, rows["train"]).to(device) if balanced else None
+        schedule = LearningRate(config, -(-len(rows["train"]) // config.batch_size))
+        return cls(
+            data, config, device, model, weights.to(device), optimiser, schedule, windows, rows, class_weights, rng
+        )
+
+    def train_epoch(self, epoch: int) -> float:
+        """One pass over the labelled train talkturns; returns the mean weighted loss."""
+        data, config, device = self.data, self.config, self.device
+        params = [p for group in self.optimiser.param_groups for p in group["params"]]
+        self.model.train()
+        total, steps = 0.0, 0
+        for rows in batches(data, self.rows["train"], config.batch_size, config.sampler, self.rng):
+            for group in self.optimiser.param_groups:
+                group["lr"] = self.schedule.at(self.step)
+            self.step += 1
+            out = self.model(*distinct_talkturns(data, self.windows, rows, device))
+            per_task = losses(
+                out,
+                data.primary[rows].to(device),
+                data.aux[rows].to(device),
+                data.aux_kinds,
+                data.classification,
+                self.class_weights,
+            )
+            loss = (self.weights[: len(per_task)] * per_task).sum()
+            if not torch.isfinite(loss):
+                raise TrainingDiverged(
+                    f"the loss became {loss.item()} at epoch {epoch}, step {steps + 1} "
+                    f"(learning rate {config.learning_rate:g}); this trial stops"
+                )
+            self.optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            if config.clip_norm:
+                torch.nn.utils.clip_grad_norm_(params, config.clip_norm)
+            self.optimiser.step()
+            total += loss.item()
+            steps += 1
+        return total / max(steps, 1)
+
+    def record(self, epoch: int, train_loss: float) -> dict:
+        """The epoch's history entry: train loss, learning rate, every dev and test metric."""
+        record = {"epoch": epoch, "train_loss": train_loss, "lr": self.optimiser.param_groups[0]["lr"]}
+        for split in ("dev", "test"):
+            if len(self.rows[split]):
+                metrics = evaluate(self.model, self.data, self.windows, self.rows[split], self.config, self.device)
+                record.update({f"{split}_{k}": v for k, v in metrics.items()})
+        return record
+
+
+def _optimiser(config: TrainConfig, params: list) -> torch.optim.Optimizer:
+    """SGD with momentum (the authors') or Adam; L2 as weight decay 2 x l2."""
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=config.learning_rate, momentum=config.momentum, weight_decay=2 * config.l2)
+    return torch.optim.Adam(params, lr=config.learning_rate, weight_decay=2 * config.l2)
+
+
+def train(
+    data: TaskData,
+    config: TrainConfig,
+    loss_weights: np.ndarray,
+    on_epoch: Callable[[int, dict], None] | None = None,
+    checkpoint: str | Path | None = None,
+) -> TrainResult:
     """Train one model; the returned state and metrics are those of the best dev epoch.
 
     `loss_weights` has 1 + N entries (primary first).  `on_epoch(epoch, metrics)` returns True to
     stop after that epoch (the search's pruning): the result is then the best epoch so far.  A NaN
     loss raises TrainingDiverged.
     """
-    config.validate()
-    weights = torch.as_tensor(np.asarray(loss_weights, dtype=np.float32))
-    if len(weights) != 1 + len(data.aux_names):
-        raise InputError(f"{len(weights)} loss weights for 1 primary + {len(data.aux_names)} auxiliary tasks")
-    device = resolve_device(config.device)
-    setup_kernels(config, device)
-    torch.manual_seed(config.seed)
-    rng = np.random.default_rng(config.seed)
-    model = make_model(data, config).to(device).use_recurrence(resolve_recurrence(config.gru, device))
-    if model.aux_heads is None:
-        weights = weights[:1] / weights[:1]  # a single-task model: the primary loss alone
-    weights = weights.to(device)
-    params = [p for p in model.parameters() if p.requires_grad]
-    if config.optimizer == "sgd":
-        optimiser = torch.optim.SGD(params, lr=config.learning_rate, momentum=config.momentum, weight_decay=2 * config.l2)
-    else:
-        optimiser = torch.optim.Adam(params, lr=config.learning_rate, weight_decay=2 * config.l2)
-    windows = data.windows(config.content_size)
-    train_rows, dev_rows, test_rows = data.labelled("train"), data.labelled("dev"), data.labelled("test")
-    if len(train_rows) == 0:
-        raise InputError("no labelled talkturns in the train split")
+    run = _Run.start(data, config, loss_weights)
+    model, device, windows = run.model, run.device, run.windows
+    test_rows = run.rows["test"]
     metric, higher_better = data.selection
-    class_weights = balanced_class_weights(data, train_rows).to(device) if config.class_weights == "balanced" else None
-    schedule = LearningRate(config, -(-len(train_rows) // config.batch_size))
-    best, history, step, stopped = None, [], 0, "epochs"
+    best, history, stopped = None, [], "epochs"
     for epoch in range(1, config.epochs + 1):
-        model.train()
-        total, steps = 0.0, 0
-        for rows in batches(data, train_rows, config.batch_size, config.sampler, rng):
-            for group in optimiser.param_groups:
-                group["lr"] = schedule.at(step)
-            step += 1
-            out = model(*distinct_talkturns(data, windows, rows, device))
-            per_task = losses(out, data.primary[rows].to(device), data.aux[rows].to(device), data.aux_kinds,
-                              data.classification, class_weights)
-            loss = (weights[: len(per_task)] * per_task).sum()
-            if not torch.isfinite(loss):
-                raise TrainingDiverged(f"the loss became {loss.item()} at epoch {epoch}, step {steps + 1} "
-                                       f"(learning rate {config.learning_rate:g}); this trial stops")
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            if config.clip_norm:
-                torch.nn.utils.clip_grad_norm_(params, config.clip_norm)
-            optimiser.step()
-            total += loss.item()
-            steps += 1
-        record = {"epoch": epoch, "train_loss": total / max(steps, 1), "lr": optimiser.param_groups[0]["lr"]}
-        record.update({f"dev_{k}": v for k, v in evaluate(model, data, windows, dev_rows, config, device).items()} if len(dev_rows) else {})
-        record.update({f"test_{k}": v for k, v in evaluate(model, data, windows, test_rows, config, device).items()} if len(test_rows) else {})
+        record = run.record(epoch, run.train_epoch(epoch))
         history.append(record)
         score = record.get(f"dev_{metric}", -record["train_loss"] if higher_better else record["train_loss"])
         improved = best is None or (score > best[0] if higher_better else score < best[0])
         if improved:
             best = (score, epoch, copy.deepcopy(model.state_dict()))
-        schedule.epoch_end(improved)
+        run.schedule.epoch_end(improved)
         if on_epoch is not None and on_epoch(epoch, record):
             stopped = "callback"
             break
@@ -444,25 +558,33 @@ def train(data: TaskData, config: TrainConfig, loss_weights: np.ndarray,
             break
     _, best_epoch, state = best
     model.load_state_dict(state)
-    result = TrainResult(best_epoch=best_epoch, dev=_strip(history[best_epoch - 1], "dev_"),
-                         test=_strip(history[best_epoch - 1], "test_"), history=history, state_dict=state,
-                         config=asdict(config), stopped=stopped)
+    result = TrainResult(
+        best_epoch=best_epoch,
+        dev=_strip(history[best_epoch - 1], "dev_"),
+        test=_strip(history[best_epoch - 1], "test_"),
+        history=history,
+        state_dict=state,
+        config=asdict(config),
+        stopped=stopped,
+    )
     if len(test_rows):
         pred = predict(model, data, windows, test_rows, config, device)
         labels = data.classes
         truth = data.primary[torch.from_numpy(test_rows)].numpy()
-        result.test_predictions = pd.DataFrame({
-            "utterance_id": data.utterance_ids[test_rows],
-            "truth": [labels[int(t)] for t in truth] if labels else truth,
-            "prediction": [labels[int(p)] for p in pred] if labels else pred,
-        })
+        result.test_predictions = pd.DataFrame(
+            {
+                "utterance_id": data.utterance_ids[test_rows],
+                "truth": [labels[int(t)] for t in truth] if labels else truth,
+                "prediction": [labels[int(p)] for p in pred] if labels else pred,
+            }
+        )
     if checkpoint is not None:
         save_checkpoint(state, checkpoint)
     return result
 
 
 def _strip(record: dict, prefix: str) -> dict[str, float]:
-    return {k[len(prefix):]: v for k, v in record.items() if k.startswith(prefix)}
+    return {k[len(prefix) :]: v for k, v in record.items() if k.startswith(prefix)}
 
 
 def save_checkpoint(state: dict, path: str | Path) -> Path:
@@ -477,10 +599,26 @@ def load_checkpoint(path: str | Path) -> dict:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - a truncated or foreign file is reported, never used
-        raise InputError(f"checkpoint cannot be read ({type(exc).__name__}: {exc})", path,
-                         hint="delete it and re-run the trial") from exc
+        raise InputError(
+            f"checkpoint cannot be read ({type(exc).__name__}: {exc})", path, hint="delete it and re-run the trial"
+        ) from exc
 
 
-__all__ = ["TaskData", "TrainConfig", "TrainResult", "TrainingDiverged", "batches", "build_task_data",
-           "distinct_talkturns", "load_checkpoint", "losses", "make_model", "model_shape", "predict", "primary_outputs",
-           "resolve_recurrence", "save_checkpoint", "train"]
+__all__ = [
+    "TaskData",
+    "TrainConfig",
+    "TrainResult",
+    "TrainingDiverged",
+    "batches",
+    "build_task_data",
+    "distinct_talkturns",
+    "load_checkpoint",
+    "losses",
+    "make_model",
+    "model_shape",
+    "predict",
+    "primary_outputs",
+    "resolve_recurrence",
+    "save_checkpoint",
+    "train",
+]

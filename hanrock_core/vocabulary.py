@@ -14,7 +14,6 @@ from dataclasses import dataclass
 import pandas as pd
 import torch
 
-
 PAD_ID, OOV_ID = 0, 1
 MAX_WORDS = 120
 

@@ -48,11 +48,17 @@ def parse_vector_spec(cfg: ConfigFile, key: str, value, base: Path) -> VectorSpe
     if "path" not in entry:
         raise cfg.error(key, f"{key} needs a `path` to your vectors file (the platform downloads none)")
     path = Path(as_str(cfg, f"{key}.path", entry["path"])).expanduser()
-    spec = VectorSpec(path if path.is_absolute() else base / path, entry.get("format", "glove"),
-                      as_bool(cfg, f"{key}.trainable", entry.get("trainable", True)), entry.get("missing", "zero"))
+    spec = VectorSpec(
+        path if path.is_absolute() else base / path,
+        entry.get("format", "glove"),
+        as_bool(cfg, f"{key}.trainable", entry.get("trainable", True)),
+        entry.get("missing", "zero"),
+    )
     for name, allowed in (("format", FORMATS), ("missing", MISSING)):
         if getattr(spec, name) not in allowed:
-            raise cfg.error(f"{key}.{name}", f"{key}.{name} must be one of {list(allowed)}, not {getattr(spec, name)!r}")
+            raise cfg.error(
+                f"{key}.{name}", f"{key}.{name} must be one of {list(allowed)}, not {getattr(spec, name)!r}"
+            )
     return spec
 
 
@@ -71,14 +77,16 @@ class Vectors:
         return int(self.matrix.shape[1])
 
     def describe(self) -> str:
-        return (f"{self.source}: {self.width}-d, {self.token_coverage:.1%} of train tokens and "
-                f"{self.vocabulary_coverage:.1%} of the vocabulary have a vector")
+        return (
+            f"{self.source}: {self.width}-d, {self.token_coverage:.1%} of train tokens and "
+            f"{self.vocabulary_coverage:.1%} of the vocabulary have a vector"
+        )
 
 
 def _lines(path: Path):
     """(line number, text) of a vectors file, decoded strictly line by line (the files are large)."""
     try:
-        handle = gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")
+        handle = gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")  # noqa: SIM115 - closed below
     except OSError as exc:
         raise InputError(f"cannot open word vectors: {exc.strerror or exc}", path) from None
     with handle:
@@ -107,8 +115,12 @@ def load_vectors(spec: VectorSpec, vocab, train_counts: np.ndarray, seed: int = 
             continue
         if number == 1 and len(line.split()) == 2 and all(f.isdigit() for f in line.split()):  # `count dim`
             if spec.format == "glove":
-                raise InputError("the file starts with a `count dim` header: it is word2vec / fastText text", path, 1,
-                                 hint="set `format: word2vec` (or fasttext)")
+                raise InputError(
+                    "the file starts with a `count dim` header: it is word2vec / fastText text",
+                    path,
+                    1,
+                    hint="set `format: word2vec` (or fasttext)",
+                )
             continue
         values = rest.split()
         if width is None:
@@ -140,7 +152,8 @@ def load_vectors(spec: VectorSpec, vocab, train_counts: np.ndarray, seed: int = 
     words = slice(OOV_ID + 1, None)
     total = float(train_counts[words].sum())
     return Vectors(
-        matrix=torch.from_numpy(matrix), found=found,
+        matrix=torch.from_numpy(matrix),
+        found=found,
         token_coverage=float(train_counts[words][found[words]].sum()) / total if total else 0.0,
         vocabulary_coverage=float(found[words].mean()) if len(vocab) > OOV_ID + 1 else 0.0,
         source=str(path),

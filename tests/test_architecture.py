@@ -60,7 +60,7 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
             if nxt.startswith(node + "."):  # a package importing its own submodule is how packages are built
                 continue
             if state.get(nxt) == 1:
-                return stack[stack.index(nxt):] + [nxt]
+                return stack[stack.index(nxt) :] + [nxt]
             if nxt not in state and (found := visit(nxt)):
                 return found
         stack.pop()
@@ -93,6 +93,61 @@ def test_assets_and_jobs_hold_no_sql_and_write_no_files():
     wiring = [REPO / "hanrock_assets" / "jobs.py", *(REPO / "hanrock_assets" / "assets").glob("*.py")]
     for path in wiring:
         text = path.read_text(encoding="utf-8")
-        for word in ("SELECT ", "write_table", "write_parquet", "AssetMaterialization", "AssetCheckEvaluation",
-                     "from hanrock_core.results", "read_table"):
+        for word in (
+            "SELECT ",
+            "write_table",
+            "write_parquet",
+            "AssetMaterialization",
+            "AssetCheckEvaluation",
+            "from hanrock_core.results",
+            "read_table",
+        ):
             assert word not in text, f"{path.name} has {word!r}: move it to steps.py"
+
+
+# the names of the data directory's layout (hanrock_core/home.py): only the Home object joins them
+HOME_NAMES = {
+    "results.duckdb",
+    "staged_results",
+    "studies",
+    "models",
+    "assets",
+    "reports",
+    "plots",
+    "attention",
+    "synthetic",
+    ".slots",
+    "waiting",
+}
+
+
+def _home_paths_built(source: str) -> list[int]:
+    """Lines that join one of the home's layout names onto a path (`x / "models"`, `x.joinpath("studies")`)."""
+    lines = []
+    for node in ast.walk(ast.parse(source)):
+        parts = []
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+            parts = [node.right]
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "joinpath":
+            parts = list(node.args)
+        if any(isinstance(p, ast.Constant) and p.value in HOME_NAMES for p in parts):
+            lines.append(node.lineno)
+    return lines
+
+
+def test_only_the_home_object_builds_paths_under_the_data_directory():
+    offenders = []
+    for pkg in PACKAGES:
+        for path in (REPO / pkg).rglob("*.py"):
+            if path.name == "home.py":
+                continue
+            offenders += [
+                f"{path.relative_to(REPO)}:{line}" for line in _home_paths_built(path.read_text(encoding="utf-8"))
+            ]
+    assert not offenders, f"paths under $HANROCK_HOME built outside hanrock_core/home.py: {offenders}"
+
+
+def test_the_home_path_finder_finds_one():  # the test above must be able to fail
+    assert sorted(
+        _home_paths_built('p = settings.home / "models" / h\nq = root.joinpath("studies")\nr = a / "other"')
+    ) == [1, 2]

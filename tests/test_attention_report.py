@@ -29,8 +29,8 @@ from hanrock_core.browser import dump_dom, find_chromium, print_pdf, screenshot
 from hanrock_core.corpora import read_iemocap
 from hanrock_core.errors import InputError
 from hanrock_core.narrative import narrative_table
+from hanrock_core.profiles import load_profile
 from hanrock_core.results import query
-from hanrock_core.study import load_profile
 from hanrock_core.training import TrainConfig, distinct_talkturns, make_model
 
 from .test_dagster_studies import _settings
@@ -38,16 +38,33 @@ from .test_search import _partition, tiny_profile
 
 
 def test_levels_follow_the_z_score_buckets_of_a5():
-    assert [attention_level(z) for z in (-0.01, 0.0, 0.99, 1.0, 1.99, 2.0, 5.0)] == \
-        ["none", "low", "low", "medium", "medium", "high", "high"]
+    assert [attention_level(z) for z in (-0.01, 0.0, 0.99, 1.0, 1.99, 2.0, 5.0)] == [
+        "none",
+        "low",
+        "low",
+        "medium",
+        "medium",
+        "high",
+        "high",
+    ]
     assert zscore(np.array([0.2, 0.2, 0.2])).tolist() == [0.0, 0.0, 0.0]  # equal weights: all "low"
     z = zscore(np.array([0.1, 0.2, 0.7]))
     assert abs(z.mean()) < 1e-12 and abs(z.std() - 1) < 1e-12
 
 
 def _tiny_models(part, architecture="han_rock") -> ReportModels:
-    config = TrainConfig(architecture=architecture, primary_units=4, aux_units=2, embedding_dim=8, content_size=3,
-                         epochs=2, optimizer="adam", learning_rate=2 ** -6, batch_size=32, compile="off")
+    config = TrainConfig(
+        architecture=architecture,
+        primary_units=4,
+        aux_units=2,
+        embedding_dim=8,
+        content_size=3,
+        epochs=2,
+        optimizer="adam",
+        learning_rate=2**-6,
+        batch_size=32,
+        compile="off",
+    )
     weights = np.r_[0.7, np.full(len(part.data.aux_names), 0.3 / len(part.data.aux_names))]
     return ReportModels(config, weights, "test")
 
@@ -89,7 +106,9 @@ def test_samples_are_labelled_test_talkturns_spread_over_classes(tiny_iemocap):
     part = _partition(tiny_iemocap, "emotion")
     rows = pick_samples(part.data, 8, seed=0)
     assert len(rows) == 8 and set(part.data.split[rows]) == {"test"}
-    assert len(set(part.data.primary[rows].tolist())) == min(4, len(set(part.data.primary[part.data.labelled("test")].tolist())))
+    assert len(set(part.data.primary[rows].tolist())) == min(
+        4, len(set(part.data.primary[part.data.labelled("test")].tolist()))
+    )
     assert (rows == pick_samples(part.data, 8, seed=0)).all()
 
 
@@ -105,21 +124,43 @@ def test_report_page_is_self_contained_and_checkpoints_are_verified(page_inputs,
     models = _tiny_models(part)
     out, model_dir = tmp_path / "report.html", tmp_path / "models"
     logs: list[str] = []
-    summary = write_attention_report(part.data, models, table, inputs, "Attention report: iemocap.emotion", model_dir, out,
-                                     samples=4, seed=0, log=logs.append)
+    summary = write_attention_report(
+        part.data,
+        models,
+        table,
+        inputs,
+        "Attention report: iemocap.emotion",
+        model_dir,
+        out,
+        samples=4,
+        seed=0,
+        log=logs.append,
+    )
     page = out.read_text()
     assert summary.examples == 4 and page.count('<section class="example"') == 4
     assert not re.search(r"https?://|<script|<link|<img|@import|url\(", page), "the page must not fetch anything"
     assert "MTL (HAN-ROCK)" in page and "STL (HAN-ROCK, auxiliary weights 0)" in page
-    assert re.search(r'class="box (none|low|medium|high)"', page) and re.search(r'class="w-(none|low|medium|high)"', page)
+    assert re.search(r'class="box (none|low|medium|high)"', page) and re.search(
+        r'class="w-(none|low|medium|high)"', page
+    )
     assert page.count('<td class="offset">i</td>') == 4  # every example shows its current talkturn
     assert "True label <b>" in page and "MTL predicted" in page and "STL predicted" in page
     assert set(summary.test_metrics) == {"mtl", "stl"} and list(summary.positions.columns) == ["MTL", "STL"]
     assert any("training the STL model" in line for line in logs)
     # the same inputs again: both checkpoints are reused (read with weights_only), nothing retrained
     logs.clear()
-    again = write_attention_report(part.data, models, table, inputs, "Attention report: iemocap.emotion", model_dir, out,
-                                   samples=4, seed=0, log=logs.append)
+    again = write_attention_report(
+        part.data,
+        models,
+        table,
+        inputs,
+        "Attention report: iemocap.emotion",
+        model_dir,
+        out,
+        samples=4,
+        seed=0,
+        log=logs.append,
+    )
     assert any("reusing" in line for line in logs) and not any("training" in line for line in logs)
     assert again.test_metrics == summary.test_metrics
     same_body = re.sub(r"Generated [^.]+\.", "", out.read_text()) == re.sub(r"Generated [^.]+\.", "", page)
@@ -130,7 +171,9 @@ def test_report_page_is_self_contained_and_checkpoints_are_verified(page_inputs,
     data[len(data) // 2] ^= 0xFF
     checkpoint.write_bytes(bytes(data))
     with pytest.raises(InputError, match=r"stl\.pt.*does not match the SHA-256"):
-        write_attention_report(part.data, models, table, inputs, "x", model_dir, out, samples=4, seed=0, log=logs.append)
+        write_attention_report(
+            part.data, models, table, inputs, "x", model_dir, out, samples=4, seed=0, log=logs.append
+        )
 
 
 def test_attention_report_asset_reads_the_kept_h1_model(tmp_path, monkeypatch):
@@ -143,16 +186,24 @@ def test_attention_report_asset_reads_the_kept_h1_model(tmp_path, monkeypatch):
     instance = dg.DagsterInstance.ephemeral()
     # raw sessions and narratives are per dataset, the rest per dataset.task
     dg.materialize([raw_sessions, monah_narratives], partition_key="iemocap", resources=res, instance=instance)
-    result = dg.materialize(assets, partition_key="iemocap.emotion", resources=res, instance=instance,
-                            selection=[auxiliary_targets, trials, models, attention_report],
-                            run_config={"ops": {"attention_report": {"config": {"samples": 3}}}})
+    result = dg.materialize(
+        assets,
+        partition_key="iemocap.emotion",
+        resources=res,
+        instance=instance,
+        selection=[auxiliary_targets, trials, models, attention_report],
+        run_config={"ops": {"attention_report": {"config": {"samples": 3}}}},
+    )
     assert result.success
     meta = result.asset_materializations_for_node("attention_report")[0].metadata
     assert meta["examples"].value == 3
     # the MTL model is the kept model of the trial selected on dev, read back (not retrained): its test metric
     db = tmp_path / "home" / "results.duckdb"
-    best = query(db, "SELECT * FROM trials WHERE condition = 'aphf' AND dataset = 'iemocap' AND task = 'emotion' "
-                     "ORDER BY -dev_value, trial LIMIT 1").iloc[0]
+    best = query(
+        db,
+        "SELECT * FROM trials WHERE condition = 'aphf' AND dataset = 'iemocap' AND task = 'emotion' "
+        "ORDER BY -dev_value, trial LIMIT 1",
+    ).iloc[0]
     assert meta["models_from"].value.startswith(f"kept model h1 iemocap.emotion aphf trial {int(best['trial'])} ")
     assert meta["mtl_test_balanced_accuracy"].value == pytest.approx(best["test_value"], abs=1e-12)
     logs = " ".join(e.user_message for e in instance.all_logs(result.run_id))
@@ -175,8 +226,17 @@ def test_report_renders_in_headless_chromium(page_inputs, tmp_path):
     _browser_or_skip()
     part, table, inputs = page_inputs
     out = tmp_path / "report.html"
-    write_attention_report(part.data, _tiny_models(part), table, inputs, "Attention report", tmp_path / "m", out,
-                           samples=3, log=lambda m: None)
+    write_attention_report(
+        part.data,
+        _tiny_models(part),
+        table,
+        inputs,
+        "Attention report",
+        tmp_path / "m",
+        out,
+        samples=3,
+        log=lambda m: None,
+    )
     dom = dump_dom(out)
     assert dom.count('<section class="example"') == 3 and "Mean talkturn attention by position" in dom
     png = screenshot(out, tmp_path / "shot.png", 1000, 1200)

@@ -6,16 +6,30 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hanrock_core.auxiliary_target import (NO_LABEL, AuxiliarySpec, available_families, build_auxiliary_targets,
-                                           percentile_rank)
+from hanrock_core.auxiliary_target import (
+    NO_LABEL,
+    AuxiliarySpec,
+    available_families,
+    build_auxiliary_targets,
+    percentile_rank,
+)
 from hanrock_core.errors import InputError
 from hanrock_core.talkturn import FEATURES, missing_column
 
 
 def _table(dataset="iemocap", n=8, **columns):
-    base = pd.DataFrame({"dataset": dataset, "dialogue": "d", "turn_index": range(n), "utterance_id": [f"u{i}" for i in range(n)],
-                         "speaker": "s", "split": ["train"] * (n - 2) + ["dev", "test"],
-                         "label_valence": np.linspace(1, 5, n), "label_emotion": pd.array((["happy", "sad"] * n)[:n], dtype="string")})
+    base = pd.DataFrame(
+        {
+            "dataset": dataset,
+            "dialogue": "d",
+            "turn_index": range(n),
+            "utterance_id": [f"u{i}" for i in range(n)],
+            "speaker": "s",
+            "split": ["train"] * (n - 2) + ["dev", "test"],
+            "label_valence": np.linspace(1, 5, n),
+            "label_emotion": pd.array((["happy", "sad"] * n)[:n], dtype="string"),
+        }
+    )
     for name in FEATURES:
         base[name] = missing_column(name, base.index)
     for name, values in columns.items():
@@ -25,7 +39,9 @@ def _table(dataset="iemocap", n=8, **columns):
 
 def test_percentile_rank_mid_ranks_ties_and_outside_values():
     ref = np.array([1.0, 2.0, 2.0, 3.0])
-    np.testing.assert_allclose(percentile_rank(np.array([2.0, 0.0, 9.0, np.nan, 1.0]), ref), [0.5, 0.0, 1.0, np.nan, 0.125])
+    np.testing.assert_allclose(
+        percentile_rank(np.array([2.0, 0.0, 9.0, np.nan, 1.0]), ref), [0.5, 0.0, 1.0, np.nan, 0.125]
+    )
     np.testing.assert_allclose(percentile_rank(np.array([4.0, 4.0, 5.0]), np.array([4.0, 4.0])), [0.5, 0.5, 1.0])
 
 
@@ -39,8 +55,10 @@ def test_ranks_use_train_only():
     assert b["au05_r"].iloc[6] == 5.0 and b["au05_r"].iloc[7] == 1.0  # ranked 1 and 0 against train, scaled to [1, 5]
 
 
-@pytest.mark.parametrize("dataset, task, low, high", [("iemocap", "valence", 1, 5), ("iemocap", "emotion", 0, 1),
-                                                      ("semaine", "valence", -1, 1)])
+@pytest.mark.parametrize(
+    "dataset, task, low, high",
+    [("iemocap", "valence", 1, 5), ("iemocap", "emotion", 0, 1), ("semaine", "valence", -1, 1)],
+)
 def test_a2_scaling(dataset, task, low, high):
     table = _table(dataset, tone_fear=np.arange(8, dtype=float))
     targets = build_auxiliary_targets(table, task, AuxiliarySpec(("prosody",)))
@@ -65,7 +83,9 @@ def test_history_and_future_fill_at_dialogue_edges_regression():
     np.testing.assert_allclose(t["valence_t-1"], [2.0, 2.0, 4.0, 4.0])  # talkturn 3's t-1 is 2 (labelled)
     # t-1 of talkturn 2 is talkturn 1 (missing): its neighbours 0 and 2 tie; history prefers the later one (2)
     np.testing.assert_allclose(t["valence_t-4"], [2.0, 2.0, 2.0, 2.0])
-    np.testing.assert_allclose(t["valence_t+1"], [2.0, 4.0, 5.0, 5.0])  # talkturn 0's t+1 is missing: tie 0|2 -> earlier (0)
+    np.testing.assert_allclose(
+        t["valence_t+1"], [2.0, 4.0, 5.0, 5.0]
+    )  # talkturn 0's t+1 is missing: tie 0|2 -> earlier (0)
     np.testing.assert_allclose(t["valence_t+4"], [5.0, 5.0, 5.0, 5.0])
 
 

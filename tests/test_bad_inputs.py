@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import codecs
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import pandas as pd
 import pytest
@@ -87,19 +87,23 @@ def loop(path: Path) -> Path:
 
 def appledouble(pattern: str):
     """Put a macOS AppleDouble companion `._<name>` beside the first file matching `pattern`."""
+
     def damage(root, tmp):
         path = one(root, pattern)
         reencode(path.parent / f"._{path.name}", APPLEDOUBLE)
         return [], ""
+
     return damage
 
 
 def utf16(pattern: str):
     """Re-save the first file matching `pattern` as UTF-16 with a byte-order mark (to be read as it is)."""
+
     def damage(root, tmp):
         path = one(root, pattern)
         reencode(path, codecs.BOM_UTF16_LE + path.read_text().encode("utf-16-le"))
         return [], ""
+
     return damage
 
 
@@ -108,6 +112,7 @@ def bom_crlf(pattern: str):
         path = one(root, pattern)
         path.write_bytes(codecs.BOM_UTF8 + path.read_bytes().replace(b"\n", b"\r\n"))
         return [], ""
+
     return damage
 
 
@@ -121,9 +126,11 @@ def _eval_line(root: Path) -> tuple[Path, int]:
 
 def edit_eval(edit):
     """Rewrite the first evaluation line of the first EmoEvaluation file."""
+
     def damage(root, tmp):
         path, n = _eval_line(root)
         return [], set_line(path, n, edit(lines(path)[n - 1]))
+
     return damage
 
 
@@ -177,12 +184,14 @@ def iemocap_cases() -> list[Case]:
             path = tmp / "split.yaml"
             path.write_text(text)
             return ["--splits", path], str(path)
+
         return damage
 
     def openface(edit):
         def damage(root, tmp):
             path = one(root, OPENFACE)
             return [], edit(path)
+
         return damage
 
     def all_zero_timestamps(path):
@@ -196,6 +205,7 @@ def iemocap_cases() -> list[Case]:
         def damage(root, tmp):
             path = root / VOKATURI
             return [], edit(path)
+
         return damage
 
     def fps_rebuilds(root, tmp):
@@ -224,8 +234,7 @@ def iemocap_cases() -> list[Case]:
         """pose_Tz 1e308 on a successfully tracked frame (numpy overflowed on it; nod and lean words flipped)."""
         rows = lines(path)
         header = [c.strip() for c in rows[0].split(",")]
-        number = next(i for i, row in enumerate(rows[1:], 2)
-                      if row.split(", ")[header.index("success")].strip() == "1")
+        number = next(i for i, row in enumerate(rows[1:], 2) if row.split(", ")[header.index("success")].strip() == "1")
         cells = rows[number - 1].split(", ")
         cells[header.index("pose_Tz")] = "1e308"
         return set_line(path, number, ", ".join(cells))
@@ -238,6 +247,7 @@ def iemocap_cases() -> list[Case]:
             if not keep_preprocessing:
                 shutil.rmtree(root / "preprocessing")
             return [], str(session)
+
         return damage
 
     return [
@@ -245,94 +255,242 @@ def iemocap_cases() -> list[Case]:
         Case("appledouble beside a transcription", "iemocap", appledouble(TRANS), code=0),
         Case("EmoEvaluation in UTF-16 with a BOM", "iemocap", utf16(EVAL), code=0),
         Case("transcription in UTF-8 with a BOM and CRLF", "iemocap", bom_crlf(TRANS), code=0),
-        Case("transcription in cp1252 with curly quotes", "iemocap", cp1252_transcription, ("do not decode", "Windows-1252")),
+        Case(
+            "transcription in cp1252 with curly quotes",
+            "iemocap",
+            cp1252_transcription,
+            ("do not decode", "Windows-1252"),
+        ),
         Case("EmoEvaluation bytes that do not decode", "iemocap", undecodable_eval, ("do not decode",)),
-        Case("EmoEvaluation in UTF-16 without a BOM", "iemocap",
-             lambda r, t: ([], str(reencode(one(r, EVAL), one(r, EVAL).read_text().encode("utf-16-le")))),
-             ("UTF-16 without a byte-order mark",)),
-        Case("transcription holding U+FFFD", "iemocap",
-             lambda r, t: ([], set_line(one(r, TRANS), 2, lines(one(r, TRANS))[1] + " caf\ufffd")), ("U+FFFD",)),
-        Case("EmoEvaluation of 0 bytes", "iemocap",
-             lambda r, t: ([], str(reencode(one(r, EVAL), b""))), ("no evaluation lines",)),
-        Case("EmoEvaluation holding only the header", "iemocap",
-             lambda r, t: ([], str(write(one(r, EVAL), lines(one(r, EVAL))[:1]))), ("no evaluation lines",)),
+        Case(
+            "EmoEvaluation in UTF-16 without a BOM",
+            "iemocap",
+            lambda r, t: ([], str(reencode(one(r, EVAL), one(r, EVAL).read_text().encode("utf-16-le")))),
+            ("UTF-16 without a byte-order mark",),
+        ),
+        Case(
+            "transcription holding U+FFFD",
+            "iemocap",
+            lambda r, t: ([], set_line(one(r, TRANS), 2, lines(one(r, TRANS))[1] + " caf\ufffd")),
+            ("U+FFFD",),
+        ),
+        Case(
+            "EmoEvaluation of 0 bytes",
+            "iemocap",
+            lambda r, t: ([], str(reencode(one(r, EVAL), b""))),
+            ("no evaluation lines",),
+        ),
+        Case(
+            "EmoEvaluation holding only the header",
+            "iemocap",
+            lambda r, t: ([], str(write(one(r, EVAL), lines(one(r, EVAL))[:1]))),
+            ("no evaluation lines",),
+        ),
         Case("transcription missing", "iemocap", missing_transcription, ("no transcription for this dialogue",)),
-        Case("transcription without its EmoEvaluation", "iemocap", transcription_without_evaluation,
-             ("without an EmoEvaluation file",)),
-        Case("EmoEvaluation is a symlink loop", "iemocap",
-             lambda r, t: ([], str(loop(one(r, EVAL)))), ("symbolic links", "symlink loop")),
-        Case("transcription is a symlink loop", "iemocap",
-             lambda r, t: ([], str(loop(one(r, TRANS)))), ("symbolic links",)),
-        Case("transcription with empty text", "iemocap",
-             lambda r, t: ([], set_line(one(r, TRANS), 2, lines(one(r, TRANS))[1].split(": ", 1)[0] + ": ")),
-             ("has no text",)),
-        Case("transcription with whitespace-only text", "iemocap",
-             lambda r, t: ([], set_line(one(r, TRANS), 2, lines(one(r, TRANS))[1].split(": ", 1)[0] + ":    ")),
-             ("has no text",)),
+        Case(
+            "transcription without its EmoEvaluation",
+            "iemocap",
+            transcription_without_evaluation,
+            ("without an EmoEvaluation file",),
+        ),
+        Case(
+            "EmoEvaluation is a symlink loop",
+            "iemocap",
+            lambda r, t: ([], str(loop(one(r, EVAL)))),
+            ("symbolic links", "symlink loop"),
+        ),
+        Case(
+            "transcription is a symlink loop",
+            "iemocap",
+            lambda r, t: ([], str(loop(one(r, TRANS)))),
+            ("symbolic links",),
+        ),
+        Case(
+            "transcription with empty text",
+            "iemocap",
+            lambda r, t: ([], set_line(one(r, TRANS), 2, lines(one(r, TRANS))[1].split(": ", 1)[0] + ": ")),
+            ("has no text",),
+        ),
+        Case(
+            "transcription with whitespace-only text",
+            "iemocap",
+            lambda r, t: ([], set_line(one(r, TRANS), 2, lines(one(r, TRANS))[1].split(": ", 1)[0] + ":    ")),
+            ("has no text",),
+        ),
         Case("an utterance transcribed twice", "iemocap", duplicate_transcription, ("transcribed twice",)),
-        Case("transcribed utterance without an evaluation block", "iemocap", unevaluated_transcription,
-             ("no evaluation block",), code=0),
+        Case(
+            "transcribed utterance without an evaluation block",
+            "iemocap",
+            unevaluated_transcription,
+            ("no evaluation block",),
+            code=0,
+        ),
         Case("evaluation without a transcription line", "iemocap", uid_without_transcription, ()),
-        Case("valence outside 1..5", "iemocap",
-             edit_eval(lambda row: row.rsplit("\t", 1)[0] + "\t[9.5000, 3.0000, 3.0000]"), ("outside 1..5",)),
-        Case("valence 'inf'", "iemocap", edit_eval(lambda row: row.rsplit("\t", 1)[0] + "\t[inf, 3.0000, 3.0000]"),
-             ("malformed evaluation line",)),
-        Case("malformed utterance id", "iemocap", edit_eval(lambda row: row.replace("Ses01", "Sess1", 1)), ("is not Ses",)),
-        Case("dev lists only sessions the corpus lacks", "iemocap",
-             plan("train: [Ses01F, Ses01M, Ses02F, Ses02M, Ses03F, Ses03M, Ses04F, Ses04M]\ndev: [Ses09F]\n"
-                  "test: [Ses05F, Ses05M]\n"), ("split 'dev' has no talkturns", "Ses09F")),
-        Case("test lists no session", "iemocap",
-             plan("train: [Ses01F, Ses01M, Ses02F, Ses02M, Ses03F, Ses03M, Ses05F, Ses05M]\ndev: [Ses04F, Ses04M]\n"
-                  "test: []\n"), ("split 'test' has no talkturns",)),
-        Case("split file entry that is a list", "iemocap",
-             plan("train: [[Ses01F, Ses01M], Ses02F]\ndev: [Ses04F]\ntest: [Ses05F]\n"), ("not a session id",)),
-        Case("split file in UTF-16 without a BOM", "iemocap",
-             lambda r, t: (["--splits", reencode(t / "p.yaml", "train: [Ses01F]\n".encode("utf-16-le"))],
-                           str(t / "p.yaml")), ("byte-order mark",)),
-        Case("OpenFace of an image folder: every timestamp 0", "iemocap", openface(all_zero_timestamps),
-             ("timestamps never increase", "--openface-fps", "re-run FeatureExtraction on the video")),
+        Case(
+            "valence outside 1..5",
+            "iemocap",
+            edit_eval(lambda row: row.rsplit("\t", 1)[0] + "\t[9.5000, 3.0000, 3.0000]"),
+            ("outside 1..5",),
+        ),
+        Case(
+            "valence 'inf'",
+            "iemocap",
+            edit_eval(lambda row: row.rsplit("\t", 1)[0] + "\t[inf, 3.0000, 3.0000]"),
+            ("malformed evaluation line",),
+        ),
+        Case(
+            "malformed utterance id",
+            "iemocap",
+            edit_eval(lambda row: row.replace("Ses01", "Sess1", 1)),
+            ("is not Ses",),
+        ),
+        Case(
+            "dev lists only sessions the corpus lacks",
+            "iemocap",
+            plan(
+                "train: [Ses01F, Ses01M, Ses02F, Ses02M, Ses03F, Ses03M, Ses04F, Ses04M]\ndev: [Ses09F]\n"
+                "test: [Ses05F, Ses05M]\n"
+            ),
+            ("split 'dev' has no talkturns", "Ses09F"),
+        ),
+        Case(
+            "test lists no session",
+            "iemocap",
+            plan(
+                "train: [Ses01F, Ses01M, Ses02F, Ses02M, Ses03F, Ses03M, Ses05F, Ses05M]\ndev: [Ses04F, Ses04M]\n"
+                "test: []\n"
+            ),
+            ("split 'test' has no talkturns",),
+        ),
+        Case(
+            "split file entry that is a list",
+            "iemocap",
+            plan("train: [[Ses01F, Ses01M], Ses02F]\ndev: [Ses04F]\ntest: [Ses05F]\n"),
+            ("not a session id",),
+        ),
+        Case(
+            "split file in UTF-16 without a BOM",
+            "iemocap",
+            lambda r, t: (
+                ["--splits", reencode(t / "p.yaml", "train: [Ses01F]\n".encode("utf-16-le"))],
+                str(t / "p.yaml"),
+            ),
+            ("byte-order mark",),
+        ),
+        Case(
+            "OpenFace of an image folder: every timestamp 0",
+            "iemocap",
+            openface(all_zero_timestamps),
+            ("timestamps never increase", "--openface-fps", "re-run FeatureExtraction on the video"),
+        ),
         Case("image-folder OpenFace with --openface-fps", "iemocap", fps_rebuilds, code=0),
         Case("OpenFace with ',' instead of ', ' separators", "iemocap", openface_without_spaces, code=0),
-        Case("OpenFace header only", "iemocap",
-             openface(lambda p: str(write(p, lines(p)[:1])) + ":2"), ("no frames",)),
-        Case("OpenFace success flag that is not 0/1", "iemocap",
-             openface(lambda p: set_line(p, 3, lines(p)[2].replace(", 1, ", ", yes, ", 1))), ("success",)),
-        Case("OpenFace confidence above 1", "iemocap",
-             openface(lambda p: set_line(p, 3, ", ".join(v if i != 3 else "1.7" for i, v in enumerate(lines(p)[2].split(", "))))),
-             ("confidence",)),
-        Case("OpenFace decimal comma", "iemocap",
-             openface(lambda p: set_line(p, 4, lines(p)[3].replace(".", ",", 3))), ("decimal comma",)),
-        Case("OpenFace infinite intensity", "iemocap",
-             openface(lambda p: set_line(p, 3, ", ".join(v if i != 7 else "inf" for i, v in enumerate(lines(p)[2].split(", "))))),
-             ("outside 0..5",)),
-        Case("OpenFace timestamp not a number", "iemocap",
-             openface(lambda p: set_line(p, 3, ", ".join(v if i != 2 else "0.1s" for i, v in enumerate(lines(p)[2].split(", "))))),
-             ("timestamp",)),
+        Case("OpenFace header only", "iemocap", openface(lambda p: str(write(p, lines(p)[:1])) + ":2"), ("no frames",)),
+        Case(
+            "OpenFace success flag that is not 0/1",
+            "iemocap",
+            openface(lambda p: set_line(p, 3, lines(p)[2].replace(", 1, ", ", yes, ", 1))),
+            ("success",),
+        ),
+        Case(
+            "OpenFace confidence above 1",
+            "iemocap",
+            openface(
+                lambda p: set_line(
+                    p, 3, ", ".join(v if i != 3 else "1.7" for i, v in enumerate(lines(p)[2].split(", ")))
+                )
+            ),
+            ("confidence",),
+        ),
+        Case(
+            "OpenFace decimal comma",
+            "iemocap",
+            openface(lambda p: set_line(p, 4, lines(p)[3].replace(".", ",", 3))),
+            ("decimal comma",),
+        ),
+        Case(
+            "OpenFace infinite intensity",
+            "iemocap",
+            openface(
+                lambda p: set_line(
+                    p, 3, ", ".join(v if i != 7 else "inf" for i, v in enumerate(lines(p)[2].split(", ")))
+                )
+            ),
+            ("outside 0..5",),
+        ),
+        Case(
+            "OpenFace timestamp not a number",
+            "iemocap",
+            openface(
+                lambda p: set_line(
+                    p, 3, ", ".join(v if i != 2 else "0.1s" for i, v in enumerate(lines(p)[2].split(", ")))
+                )
+            ),
+            ("timestamp",),
+        ),
         Case("OpenFace file is a symlink loop", "iemocap", openface(lambda p: str(loop(p))), ("symbolic links",)),
-        Case("OpenFace file of one speaker missing", "iemocap", missing_openface, ("OpenFace files are missing",), code=0),
+        Case(
+            "OpenFace file of one speaker missing", "iemocap", missing_openface, ("OpenFace files are missing",), code=0
+        ),
         Case("OpenFace file that matches no speaker", "iemocap", stray_openface, ("match no dialogue",), code=0),
-        Case("--openface folder that does not exist", "iemocap",
-             lambda r, t: (["--openface", t / "nowhere"], str(t / "nowhere")), ("does not exist",)),
+        Case(
+            "--openface folder that does not exist",
+            "iemocap",
+            lambda r, t: (["--openface", t / "nowhere"], str(t / "nowhere")),
+            ("does not exist",),
+        ),
         Case("--openface-fps 0", "iemocap", lambda r, t: (["--openface-fps", "0"], "--openface-fps"), ("positive",)),
         Case("Vokaturi header only", "iemocap", vokaturi(lambda p: str(write(p, lines(p)[:1])) + ":2"), ("no rows",)),
-        Case("Vokaturi valid flag 'maybe'", "iemocap",
-             vokaturi(lambda p: set_line(p, 2, lines(p)[1].replace(",1,", ",maybe,", 1))), ("valid flag",)),
-        Case("Vokaturi decimal comma", "iemocap",
-             vokaturi(lambda p: set_line(p, 2, lines(p)[1].split(",")[0] + ',1,"0,2",0.2,0.2,0.2,0.2')), ("0.5, not 0,5",)),
-        Case("Vokaturi infinite probability", "iemocap",
-             vokaturi(lambda p: set_line(p, 2, lines(p)[1].split(",")[0] + ",1,inf,0.2,0.2,0.2,0.2")), ("not a number in 0..1",)),
+        Case(
+            "Vokaturi valid flag 'maybe'",
+            "iemocap",
+            vokaturi(lambda p: set_line(p, 2, lines(p)[1].replace(",1,", ",maybe,", 1))),
+            ("valid flag",),
+        ),
+        Case(
+            "Vokaturi decimal comma",
+            "iemocap",
+            vokaturi(lambda p: set_line(p, 2, lines(p)[1].split(",")[0] + ',1,"0,2",0.2,0.2,0.2,0.2')),
+            ("0.5, not 0,5",),
+        ),
+        Case(
+            "Vokaturi infinite probability",
+            "iemocap",
+            vokaturi(lambda p: set_line(p, 2, lines(p)[1].split(",")[0] + ",1,inf,0.2,0.2,0.2,0.2")),
+            ("not a number in 0..1",),
+        ),
         Case("Vokaturi in UTF-16 with a BOM", "iemocap", utf16(VOKATURI), code=0),
-        Case("--vokaturi file that does not exist", "iemocap",
-             lambda r, t: (["--vokaturi", t / "none.csv"], str(t / "none.csv")), ("does not exist",)),
+        Case(
+            "--vokaturi file that does not exist",
+            "iemocap",
+            lambda r, t: (["--vokaturi", t / "none.csv"], str(t / "none.csv")),
+            ("does not exist",),
+        ),
         Case("--out is a directory", "iemocap", out_is_directory, ("--out is a directory",)),
-        Case("OpenFace pose_Tz 1e308 with a valid confidence", "iemocap", openface(overflowed_pose),
-             ("pose_Tz 1e+308 is beyond what OpenFace writes",)),
-        Case("a session folder replaced by a file", "iemocap", session_replaced_by_file(True),
-             ("a file stands where the release has a folder",)),
-        Case("a session folder replaced by a file, no preprocessing files", "iemocap", session_replaced_by_file(False),
-             ("a file stands where the release has a folder",)),
-        Case("--spec given for a release layout", "iemocap",
-             lambda r, t: (["--spec", reencode(t / "s.yaml", b"name: x\n")], str(t / "s.yaml")), ("bring-your-own",)),
+        Case(
+            "OpenFace pose_Tz 1e308 with a valid confidence",
+            "iemocap",
+            openface(overflowed_pose),
+            ("pose_Tz 1e+308 is beyond what OpenFace writes",),
+        ),
+        Case(
+            "a session folder replaced by a file",
+            "iemocap",
+            session_replaced_by_file(True),
+            ("a file stands where the release has a folder",),
+        ),
+        Case(
+            "a session folder replaced by a file, no preprocessing files",
+            "iemocap",
+            session_replaced_by_file(False),
+            ("a file stands where the release has a folder",),
+        ),
+        Case(
+            "--spec given for a release layout",
+            "iemocap",
+            lambda r, t: (["--spec", reencode(t / "s.yaml", b"name: x\n")], str(t / "s.yaml")),
+            ("bring-your-own",),
+        ),
     ]
 
 
@@ -393,6 +551,7 @@ def semaine_cases() -> list[Case]:
             where = fn(rows)
             write(path, rows)
             return [], f"{path}:{where}" if isinstance(where, int) else (where or "")
+
         return damage
 
     def drop_first_dot(rows):
@@ -418,8 +577,10 @@ def semaine_cases() -> list[Case]:
         return None
 
     def other_separator_text(rows):
-        rows[:] = [r.replace("---recording ", "---recording session 3 of the corpus ", 1) if r.startswith("---") else r
-                   for r in rows]
+        rows[:] = [
+            r.replace("---recording ", "---recording session 3 of the corpus ", 1) if r.startswith("---") else r
+            for r in rows
+        ]
         return None
 
     def malformed_separator(rows):
@@ -431,6 +592,7 @@ def semaine_cases() -> list[Case]:
             path = root / SESSION / "session.xml"
             path.write_text(edit(path.read_text()))
             return [], str(path) if where else ""
+
         return damage
 
     def remove_media(root):
@@ -459,6 +621,7 @@ def semaine_cases() -> list[Case]:
         def damage(root, tmp):
             path = one(root / SESSION, pattern)
             return [], edit(path)
+
         return damage
 
     def second_part_variant(root, tmp):
@@ -487,42 +650,101 @@ def semaine_cases() -> list[Case]:
         Case("any text between 'recording' and 'turn'", "semaine", edit_transcript(other_separator_text), code=0),
         Case("a turn without its '.' line", "semaine", edit_transcript(drop_first_dot), ("no end-of-turn '.'",)),
         Case("transcript cut inside a turn", "semaine", edit_transcript(truncate), ("ends inside turn",)),
-        Case("word after the end-of-turn '.'", "semaine", edit_transcript(word_after_dot), ("word after the end-of-turn",)),
+        Case(
+            "word after the end-of-turn '.'",
+            "semaine",
+            edit_transcript(word_after_dot),
+            ("word after the end-of-turn",),
+        ),
         Case("'.' without a turn", "semaine", edit_transcript(dot_without_turn), ("without a turn to end",)),
-        Case("malformed turn separator", "semaine", edit_transcript(malformed_separator), ("malformed turn separator",)),
+        Case(
+            "malformed turn separator", "semaine", edit_transcript(malformed_separator), ("malformed turn separator",)
+        ),
         Case("session folder without session.xml", "semaine", no_session_xml, ("without session.xml",)),
         Case("malformed session.xml", "semaine", xml(lambda s: s.replace("/>", ">")), ("malformed session.xml",)),
-        Case("session.xml without character", "semaine", xml(lambda s: s.replace("character=", "role=")), ("'character'",)),
-        Case("0-byte user transcript", "semaine",
-             lambda r, t: ([], str(reencode(_transcript(r), b""))), ("transcript is empty",)),
-        Case("operator transcript missing", "semaine", no_operator_transcript,
-             ("no word-level transcript of the operator",), code=0, rows="fewer"),
-        Case("transcript in UTF-16 with a BOM", "semaine", utf16(f"{SESSION}/wordLevel_alignedTranscript*_user*"), code=0),
+        Case(
+            "session.xml without character",
+            "semaine",
+            xml(lambda s: s.replace("character=", "role=")),
+            ("'character'",),
+        ),
+        Case(
+            "0-byte user transcript",
+            "semaine",
+            lambda r, t: ([], str(reencode(_transcript(r), b""))),
+            ("transcript is empty",),
+        ),
+        Case(
+            "operator transcript missing",
+            "semaine",
+            no_operator_transcript,
+            ("no word-level transcript of the operator",),
+            code=0,
+            rows="fewer",
+        ),
+        Case(
+            "transcript in UTF-16 with a BOM", "semaine", utf16(f"{SESSION}/wordLevel_alignedTranscript*_user*"), code=0
+        ),
         Case("transcript in cp1252", "semaine", cp1252_transcript, ("Windows-1252",)),
-        Case("operator character 'beginning'", "semaine",
-             xml(lambda s: s.replace('character="Prudence"', 'character="beginning"'), where=False),
-             ("skipped 1 session", "beginning"), code=0, rows="fewer"),
-        Case("integer recordings without a date-time in any file name", "semaine", no_datetime,
-             ("carries no date-time", "--splits", "splits-by-recording.yaml")),
+        Case(
+            "operator character 'beginning'",
+            "semaine",
+            xml(lambda s: s.replace('character="Prudence"', 'character="beginning"'), where=False),
+            ("skipped 1 session", "beginning"),
+            code=0,
+            rows="fewer",
+        ),
+        Case(
+            "integer recordings without a date-time in any file name",
+            "semaine",
+            no_datetime,
+            ("carries no date-time", "--splits", "splits-by-recording.yaml"),
+        ),
         Case("integer recordings with a split file by number", "semaine", by_number, code=0),
         Case("split file mixing numbers and date-times", "semaine", mixed_plan, ("all by number or all by date-time",)),
-        Case("a non-numeric recording with a split file by number", "semaine", number_plan_text_recording,
-             ("is not a number",)),
+        Case(
+            "a non-numeric recording with a split file by number",
+            "semaine",
+            number_plan_text_recording,
+            ("is not a number",),
+        ),
         Case("FeelTrace names with the optional '2'", "semaine", second_part_variant, code=0),
-        Case("a session's user intensity traces missing", "semaine", drop_intensity, ("no intensity trace of the user",),
-             code=0),
+        Case(
+            "a session's user intensity traces missing",
+            "semaine",
+            drop_intensity,
+            ("no intensity trace of the user",),
+            code=0,
+        ),
         Case("categorical and expectation traces", "semaine", categorical, ("categorical",), code=0),
         Case("AppleDouble files in Sessions/ and a session folder", "semaine", hidden, code=0),
-        Case("trace value inf", "semaine", trace(lambda p: set_line(p, 2, lines(p)[1].split()[0] + " inf")), ("outside [-1, 1]",)),
-        Case("trace decimal comma", "semaine", trace(lambda p: set_line(p, 3, lines(p)[2].split()[0] + " 0,25")),
-             ("not a number",)),
+        Case(
+            "trace value inf",
+            "semaine",
+            trace(lambda p: set_line(p, 2, lines(p)[1].split()[0] + " inf")),
+            ("outside [-1, 1]",),
+        ),
+        Case(
+            "trace decimal comma",
+            "semaine",
+            trace(lambda p: set_line(p, 3, lines(p)[2].split()[0] + " 0,25")),
+            ("not a number",),
+        ),
         Case("trace of 0 bytes", "semaine", trace(lambda p: str(reencode(p, b""))), ("empty trace",)),
-        Case("trace with an odd number of values", "semaine",
-             trace(lambda p: set_line(p, 4, lines(p)[3] + " 0.1")), ("(time, value) pairs",)),
+        Case(
+            "trace with an odd number of values",
+            "semaine",
+            trace(lambda p: set_line(p, 4, lines(p)[3] + " 0.1")),
+            ("(time, value) pairs",),
+        ),
         Case("Vokaturi row for an unknown utterance", "semaine", unknown_vokaturi_row, ("unknown utterance",)),
         Case("trace times in milliseconds", "semaine", trace(in_milliseconds), ("look like milliseconds",)),
-        Case("a SEMAINE session folder replaced by a file", "semaine", semaine_session_replaced_by_file,
-             ("a file stands where a session folder belongs",)),
+        Case(
+            "a SEMAINE session folder replaced by a file",
+            "semaine",
+            semaine_session_replaced_by_file,
+            ("a file stands where a session folder belongs",),
+        ),
     ]
 
 
@@ -551,11 +773,20 @@ features:
 def write_byo(table: pd.DataFrame, data: Path) -> Path:
     """A bring-your-own copy of a talkturn table: three CSV files and a spec."""
     data.mkdir(parents=True)
-    rows = pd.DataFrame({
-        "conv": table["dialogue"], "sess": table["session"], "idx": table["turn_index"] + 1, "who": table["speaker"],
-        "said": table["text"], "emotion": table["label_emotion"], "valence": table["label_valence"],
-        "rate": table["words_per_minute"].round(2), "smiled": table["smile"].map({True: 1, False: 0}),
-        "part": table["split"]})
+    rows = pd.DataFrame(
+        {
+            "conv": table["dialogue"],
+            "sess": table["session"],
+            "idx": table["turn_index"] + 1,
+            "who": table["speaker"],
+            "said": table["text"],
+            "emotion": table["label_emotion"],
+            "valence": table["label_valence"],
+            "rate": table["words_per_minute"].round(2),
+            "smiled": table["smile"].map({True: 1, False: 0}),
+            "part": table["split"],
+        }
+    )
     for part, frame in rows.groupby("part"):
         frame.drop(columns="part").to_csv(data / f"{part}.csv", index=False)
     (data / "spec.yaml").write_text(BYO_SPEC)
@@ -564,12 +795,14 @@ def write_byo(table: pd.DataFrame, data: Path) -> Path:
 
 def set_cell(file_name: str, column: str, value: str, row: int):
     """Write `value` into one cell of a CSV data file (line `row + 2` under the header)."""
+
     def damage(root, tmp):
         path = root / file_name
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
         frame.loc[row, column] = value
         frame.to_csv(path, index=False)
         return [], f"{path}:{row + 2}"
+
     return damage
 
 
@@ -582,6 +815,7 @@ def byo_cases() -> list[Case]:
             path = root / "spec.yaml"
             path.write_text(edit(path.read_text()))
             return [], str(path)
+
         return damage
 
     def spec_line(edit, key):
@@ -589,6 +823,7 @@ def byo_cases() -> list[Case]:
             path = root / "spec.yaml"
             path.write_text(edit(path.read_text()))
             return [], f"{path}:{line_of(path, key)}"
+
         return damage
 
     def header_only(root, tmp):
@@ -668,47 +903,116 @@ def byo_cases() -> list[Case]:
         Case("feature with a decimal comma", "byo", cell("train", "rate", "120,5"), ("decimal comma",)),
         Case("feature inf", "byo", cell("train", "rate", "inf"), ("not a finite number",)),
         Case("boolean feature 'maybe'", "byo", cell("dev", "smiled", "maybe"), ("not 0/1",)),
-        Case("a duplicate utterance across two files with ids: global", "byo", duplicate_across,
-             ("duplicate utterance id", "also at")),
+        Case(
+            "a duplicate utterance across two files with ids: global",
+            "byo",
+            duplicate_across,
+            ("duplicate utterance id", "also at"),
+        ),
         Case("a session in two split files", "byo", session_across, ("appears in several split files",)),
         Case("data file in cp1252", "byo", data_cp1252, ("Windows-1252",)),
         Case("data file holding U+FFFD", "byo", cell("train", "said", "caf\ufffd"), ("U+FFFD",)),
         Case("a damaged Parquet file", "byo", damaged_parquet, ("cannot read Parquet",)),
-        Case("labels: Emotion (a string)", "byo",
-             spec_line(lambda s: s.split("labels:")[0] + "labels: emotion\nfeatures:" + s.split("features:")[1], "labels"),
-             ("labels must be a mapping",)),
+        Case(
+            "labels: Emotion (a string)",
+            "byo",
+            spec_line(
+                lambda s: s.split("labels:")[0] + "labels: emotion\nfeatures:" + s.split("features:")[1], "labels"
+            ),
+            ("labels must be a mapping",),
+        ),
         Case("spec in UTF-16 with a BOM", "byo", utf16_spec, code=0),
-        Case("a class label with a single class", "byo", single_class, ("has a single class, 'neutral'", "column 'emotion'")),
-        Case("a record with newlines inside quotes before a bad value", "byo", newline_inside_quotes, ("is not a number",)),
-        Case("spec in UTF-16 without a BOM", "byo",
-             lambda r, t: ([], str(reencode(r / "spec.yaml", (r / "spec.yaml").read_text().encode("utf-16-le")))),
-             ("UTF-16 without a byte-order mark",)),
+        Case(
+            "a class label with a single class",
+            "byo",
+            single_class,
+            ("has a single class, 'neutral'", "column 'emotion'"),
+        ),
+        Case(
+            "a record with newlines inside quotes before a bad value",
+            "byo",
+            newline_inside_quotes,
+            ("is not a number",),
+        ),
+        Case(
+            "spec in UTF-16 without a BOM",
+            "byo",
+            lambda r, t: ([], str(reencode(r / "spec.yaml", (r / "spec.yaml").read_text().encode("utf-16-le")))),
+            ("UTF-16 without a byte-order mark",),
+        ),
         Case("empty name", "byo", spec_line(lambda s: s.replace("name: tinybyo", 'name: ""'), "name"), ("non-empty",)),
-        Case("name containing '.'", "byo", spec_line(lambda s: s.replace("name: tinybyo", "name: tiny.byo"), "name"),
-             ("contains '.'",)),
-        Case("label name containing '.'", "byo", spec_line(lambda s: s.replace("  valence: {", "  val.ence: {"), "  val.ence"),
-             ("contains '.'",)),
-        Case("speaker_disjoint: \"false\" as text", "byo",
-             spec_line(lambda s: s + 'speaker_disjoint: "false"\n', "speaker_disjoint"), ("without quotes",)),
-        Case("unknown key inside a label mapping", "byo",
-             spec_line(lambda s: s.replace("type: class}", "type: class, colour: red}"), "  emotion"), ("unknown key",)),
-        Case("the same file for two splits", "byo",
-             spec_line(lambda s: s.replace("dev: dev.csv", "dev: ./train.csv"), "  dev"), ("same file as files.train",)),
-        Case("a file path leaving the data root", "byo",
-             spec_line(lambda s: s.replace("test: test.csv", "test: ../../etc/passwd"), "  test"), ("leaves the data root",)),
-        Case("an absolute file path", "byo",
-             spec_line(lambda s: s.replace("test: test.csv", "test: /etc/passwd"), "  test"), ("leaves the data root",)),
-        Case("a spec with only a train file", "byo",
-             spec_line(lambda s: s.replace("  dev: dev.csv\n  test: test.csv\n", ""), "files"), ("no dev or test file",)),
-        Case("a spec that is not YAML", "byo", spec_line(lambda s: s.replace("  text: said", "  text: said: x"), "  text"),
-             ("not valid YAML",)),
-        Case("an unknown speaker_format", "byo",
-             spec_line(lambda s: s + "speaker_format: csv\n", "speaker_format"), ("must be one of",)),
-        Case("a feature the table does not know", "byo",
-             spec_line(lambda s: s + "  mood: rate\n", "  mood"), ("unknown key 'features.mood'",)),
-        Case("--partitions given for a bring-your-own dataset", "byo",
-             lambda r, t: (["--splits", reencode(t / "p.yaml", b"train: [a]\n")], str(r / "spec.yaml")),
-             ("cannot be used with a bring-your-own dataset",)),
+        Case(
+            "name containing '.'",
+            "byo",
+            spec_line(lambda s: s.replace("name: tinybyo", "name: tiny.byo"), "name"),
+            ("contains '.'",),
+        ),
+        Case(
+            "label name containing '.'",
+            "byo",
+            spec_line(lambda s: s.replace("  valence: {", "  val.ence: {"), "  val.ence"),
+            ("contains '.'",),
+        ),
+        Case(
+            'speaker_disjoint: "false" as text',
+            "byo",
+            spec_line(lambda s: s + 'speaker_disjoint: "false"\n', "speaker_disjoint"),
+            ("without quotes",),
+        ),
+        Case(
+            "unknown key inside a label mapping",
+            "byo",
+            spec_line(lambda s: s.replace("type: class}", "type: class, colour: red}"), "  emotion"),
+            ("unknown key",),
+        ),
+        Case(
+            "the same file for two splits",
+            "byo",
+            spec_line(lambda s: s.replace("dev: dev.csv", "dev: ./train.csv"), "  dev"),
+            ("same file as files.train",),
+        ),
+        Case(
+            "a file path leaving the data root",
+            "byo",
+            spec_line(lambda s: s.replace("test: test.csv", "test: ../../etc/passwd"), "  test"),
+            ("leaves the data root",),
+        ),
+        Case(
+            "an absolute file path",
+            "byo",
+            spec_line(lambda s: s.replace("test: test.csv", "test: /etc/passwd"), "  test"),
+            ("leaves the data root",),
+        ),
+        Case(
+            "a spec with only a train file",
+            "byo",
+            spec_line(lambda s: s.replace("  dev: dev.csv\n  test: test.csv\n", ""), "files"),
+            ("no dev or test file",),
+        ),
+        Case(
+            "a spec that is not YAML",
+            "byo",
+            spec_line(lambda s: s.replace("  text: said", "  text: said: x"), "  text"),
+            ("not valid YAML",),
+        ),
+        Case(
+            "an unknown speaker_format",
+            "byo",
+            spec_line(lambda s: s + "speaker_format: csv\n", "speaker_format"),
+            ("must be one of",),
+        ),
+        Case(
+            "a feature the table does not know",
+            "byo",
+            spec_line(lambda s: s + "  mood: rate\n", "  mood"),
+            ("unknown key 'features.mood'",),
+        ),
+        Case(
+            "--partitions given for a bring-your-own dataset",
+            "byo",
+            lambda r, t: (["--splits", reencode(t / "p.yaml", b"train: [a]\n")], str(r / "spec.yaml")),
+            ("cannot be used with a bring-your-own dataset",),
+        ),
     ]
 
 
@@ -726,8 +1030,12 @@ def emorynlp_cases() -> list[Case]:
 
     return [
         Case("EmoryNLP files with a BOM and CRLF line ends", "emorynlp", bom_and_crlf, code=0),
-        Case("EmoryNLP emotion 'Neutral ' beside 'Neutral'", "emorynlp", cell("dev", "Emotion", "neutral "),
-             ("differ only by case",)),
+        Case(
+            "EmoryNLP emotion 'Neutral ' beside 'Neutral'",
+            "emorynlp",
+            cell("dev", "Emotion", "neutral "),
+            ("differ only by case",),
+        ),
         Case("EmoryNLP Utterance_ID 1.5", "emorynlp", cell("train", "Utterance_ID", "1.5"), ("must be an integer",)),
         Case("EmoryNLP speaker '[]'", "emorynlp", cell("test", "Speaker", "[]"), ("speaker is empty",)),
         Case("EmoryNLP end time 00:00:xx", "emorynlp", cell("train", "End_Time", "00:00:xx"), ("cannot read time",)),
@@ -744,12 +1052,15 @@ def config_cases() -> list[Case]:
             path = tmp / "hanrock.yaml"
             path.write_text(text)
             return ["--file", path], f"{path}:{line_of(path, key)}"
+
         return damage
 
     def broken_spec(root, tmp):
         spec = tmp / "mine.yaml"
-        spec.write_text("name: mine\nfiles: {train: a.csv, dev: b.csv, test: c.csv}\ncolumns: {text: t, speaker: s, "
-                        "dialogue: d, order: o}\nlabels: Emotion\n")
+        spec.write_text(
+            "name: mine\nfiles: {train: a.csv, dev: b.csv, test: c.csv}\ncolumns: {text: t, speaker: s, "
+            "dialogue: d, order: o}\nlabels: Emotion\n"
+        )
         path = tmp / "hanrock.yaml"
         path.write_text(f"datasets:\n  mine: {{spec: {spec}}}\n")
         return ["--file", path], f"{spec}:4"
@@ -759,38 +1070,87 @@ def config_cases() -> list[Case]:
             path = tmp / "mine.yaml"
             path.write_text("name: mine\n" + text)
             return ["--profile", path], f"{path}:{line_of(path, key)}"
+
         return damage
 
     return [
-        Case("settings synthetic.seed: abc", "settings", settings("synthetic:\n  seed: abc\n", "  seed"), ("whole number",)),
-        Case("settings synthetic.scale: 2", "settings", settings("synthetic:\n  scale: 2\n", "  scale"), ("must be in",)),
+        Case(
+            "settings synthetic.seed: abc",
+            "settings",
+            settings("synthetic:\n  seed: abc\n", "  seed"),
+            ("whole number",),
+        ),
+        Case(
+            "settings synthetic.scale: 2", "settings", settings("synthetic:\n  scale: 2\n", "  scale"), ("must be in",)
+        ),
         Case("settings home: a list", "settings", settings("home: [a, b]\n", "home"), ("non-empty text",)),
         Case("settings unknown key", "settings", settings("homes: x\n", "homes"), ("unknown key",)),
-        Case("settings dataset name containing '.'", "settings",
-             settings("datasets:\n  my.data: {spec: x.yaml}\n", "  my.data"), ("contains '.'",)),
-        Case("settings openface_fps: thirty", "settings",
-             settings("datasets:\n  iemocap: {openface_fps: thirty}\n", "  iemocap"), ("finite number",)),
+        Case(
+            "settings dataset name containing '.'",
+            "settings",
+            settings("datasets:\n  my.data: {spec: x.yaml}\n", "  my.data"),
+            ("contains '.'",),
+        ),
+        Case(
+            "settings openface_fps: thirty",
+            "settings",
+            settings("datasets:\n  iemocap: {openface_fps: thirty}\n", "  iemocap"),
+            ("finite number",),
+        ),
         Case("settings naming a broken spec", "settings", broken_spec, ("labels must be a mapping", "misconfigured")),
-        Case("settings file in UTF-16 without a BOM", "settings",
-             lambda r, t: (["--file", reencode(t / "h.yaml", b"h\x00o\x00m\x00e\x00:\x00 \x00x\x00\n\x00")], str(t / "h.yaml")),
-             ("byte-order mark",)),
+        Case(
+            "settings file in UTF-16 without a BOM",
+            "settings",
+            lambda r, t: (
+                ["--file", reencode(t / "h.yaml", b"h\x00o\x00m\x00e\x00:\x00 \x00x\x00\n\x00")],
+                str(t / "h.yaml"),
+            ),
+            ("byte-order mark",),
+        ),
         Case("profile epochs: eight", "profile", profile("epochs: eight\n", "epochs"), ("whole number",)),
-        Case("profile trials_per_condition: 2.5", "profile",
-             profile("trials_per_condition: 2.5\n", "trials_per_condition"), ("whole number",)),
-        Case("profile content_size bound 2.5", "profile",
-             profile("space:\n  content_size: [1, 2.5]\n", "  content_size"), ("whole number",)),
+        Case(
+            "profile trials_per_condition: 2.5",
+            "profile",
+            profile("trials_per_condition: 2.5\n", "trials_per_condition"),
+            ("whole number",),
+        ),
+        Case(
+            "profile content_size bound 2.5",
+            "profile",
+            profile("space:\n  content_size: [1, 2.5]\n", "  content_size"),
+            ("whole number",),
+        ),
         Case("profile optimizer rmsprop", "profile", profile("optimizer: rmsprop\n", "optimizer"), ("must be one of",)),
-        Case("profile unknown median_pruning key", "profile",
-             profile("median_pruning: {first: 5}\n", "median_pruning"), ("unknown key",)),
-        Case("profile search range upside down", "profile",
-             profile("space:\n  dropout: [0.5, 0.1]\n", "  dropout"), ("is above high",)),
-        Case("settings dataset root that does not exist", "settings",
-             settings("datasets:\n  iemocap:\n    root: /nowhere/iemocap\n", "    root"),
-             ("datasets.iemocap.root: /nowhere/iemocap does not exist", "misconfigured")),
-        Case("profile learning rate outside Table 6", "profile",
-             profile("space:\n  learning_rate: [0.0001, 0.1]\n", "  learning_rate"), ("outside Table 6's [2^-10, 2^-5]",)),
-        Case("profile dropout outside Table 6", "profile",
-             profile("space:\n  dropout: [0.1, 0.9]\n", "  dropout"), ("outside Table 6's [0, 0.5]",)),
+        Case(
+            "profile unknown median_pruning key",
+            "profile",
+            profile("median_pruning: {first: 5}\n", "median_pruning"),
+            ("unknown key",),
+        ),
+        Case(
+            "profile search range upside down",
+            "profile",
+            profile("space:\n  dropout: [0.5, 0.1]\n", "  dropout"),
+            ("is above high",),
+        ),
+        Case(
+            "settings dataset root that does not exist",
+            "settings",
+            settings("datasets:\n  iemocap:\n    root: /nowhere/iemocap\n", "    root"),
+            ("datasets.iemocap.root: /nowhere/iemocap does not exist", "misconfigured"),
+        ),
+        Case(
+            "profile learning rate outside Table 6",
+            "profile",
+            profile("space:\n  learning_rate: [0.0001, 0.1]\n", "  learning_rate"),
+            ("outside Table 6's [2^-10, 2^-5]",),
+        ),
+        Case(
+            "profile dropout outside Table 6",
+            "profile",
+            profile("space:\n  dropout: [0.1, 0.9]\n", "  dropout"),
+            ("outside Table 6's [0, 0.5]",),
+        ),
     ]
 
 
@@ -821,8 +1181,12 @@ def emorynlp_slice_master(tmp_path_factory) -> Path:
 @pytest.fixture
 def masters(request):
     """Undamaged inputs by corpus (fixtures are only built for the rows that need them)."""
-    names = {"iemocap": "tiny_iemocap_master", "semaine": "tiny_semaine_master", "byo": "tiny_byo_master",
-             "emorynlp": "emorynlp_slice_master"}
+    names = {
+        "iemocap": "tiny_iemocap_master",
+        "semaine": "tiny_semaine_master",
+        "byo": "tiny_byo_master",
+        "emorynlp": "emorynlp_slice_master",
+    }
     return lambda corpus: request.getfixturevalue(names[corpus])
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pandas as pd
 import pytest
 
@@ -34,15 +33,23 @@ def test_emorynlp_loads_with_its_published_counts(tmp_path, capsys):
 def _small_dataset(tmp_path):
     data = tmp_path / "data"
     data.mkdir()
-    rows = pd.DataFrame({"conv": ["a", "a", "b", "b", "c"], "idx": [2, 1, 1, 2, 1], "who": ["x", "y", "z", "w", "v"],
-                         "said": ["hi there", "hello", "bye", "see you", "later"], "mood": [0.5, -0.2, 0.1, 0.0, 0.3],
-                         "rate": [120, 130, 150, 110, 100]})
+    rows = pd.DataFrame(
+        {
+            "conv": ["a", "a", "b", "b", "c"],
+            "idx": [2, 1, 1, 2, 1],
+            "who": ["x", "y", "z", "w", "v"],
+            "said": ["hi there", "hello", "bye", "see you", "later"],
+            "mood": [0.5, -0.2, 0.1, 0.0, 0.3],
+            "rate": [120, 130, 150, 110, 100],
+        }
+    )
     rows.iloc[:2].to_csv(data / "train.csv", index=False)
     rows.iloc[2:4].to_parquet(data / "test.parquet", index=False)
     rows.iloc[4:].to_csv(data / "dev.csv", index=False)
     spec = tmp_path / "spec.yaml"
     spec.write_text(
-        "name: mine\nfiles:\n  train: train.csv\n  test: test.parquet\n  dev: dev.csv\ncolumns:\n  text: said\n  speaker: who\n"
+        "name: mine\nfiles:\n  train: train.csv\n  test: test.parquet\n  dev: dev.csv\n"
+        "columns:\n  text: said\n  speaker: who\n"
         "  dialogue: conv\n  order: idx\nlabels:\n  mood: {column: mood, type: regression}\n"
         "features:\n  words_per_minute: rate\n"
     )
@@ -53,18 +60,35 @@ def test_csv_and_parquet_splits_with_order_and_features(tmp_path):
     data, spec = _small_dataset(tmp_path)
     table = read_byo(spec, data).set_index("utterance_id")
     assert list(table.loc[["train/a_1", "train/a_2", "test/b_1", "test/b_2", "dev/c_1"], "text"]) == [
-        "hello", "hi there", "bye", "see you", "later"]
+        "hello",
+        "hi there",
+        "bye",
+        "see you",
+        "later",
+    ]
     assert list(table.loc[["train/a_1", "train/a_2", "test/b_1"], "turn_index"]) == [0, 1, 0]
     assert list(table.loc[["train/a_1", "train/a_2", "test/b_1", "test/b_2", "dev/c_1"], "words_per_minute"]) == [
-        130, 120, 150, 110, 100]
+        130,
+        120,
+        150,
+        110,
+        100,
+    ]
     assert table["label_mood"].dtype == "float64"
 
 
 def test_spec_naming_a_missing_column(tmp_path, capsys):
     data, spec = _small_dataset(tmp_path)
     spec.write_text(spec.read_text().replace("speaker: who", "speaker: speaker_name"))
-    assert_load_fails(capsys, tmp_path, "byo", data, f"{spec}:8", "columns.speaker names column 'speaker_name'",
-                      extra=("--spec", spec))
+    assert_load_fails(
+        capsys,
+        tmp_path,
+        "byo",
+        data,
+        f"{spec}:8",
+        "columns.speaker names column 'speaker_name'",
+        extra=("--spec", spec),
+    )
 
 
 def test_spec_with_an_unknown_key_and_a_missing_file(tmp_path, capsys):
@@ -81,7 +105,9 @@ def test_duplicate_ids_and_shared_speakers(tmp_path, capsys):
     df = pd.read_csv(data / "train.csv")
     df.loc[1, "idx"] = 2
     df.to_csv(data / "train.csv", index=False)
-    assert_load_fails(capsys, tmp_path, "byo", data, f"{data / 'train.csv'}:3", "duplicate utterance id", extra=("--spec", spec))
+    assert_load_fails(
+        capsys, tmp_path, "byo", data, f"{data / 'train.csv'}:3", "duplicate utterance id", extra=("--spec", spec)
+    )
     df.loc[1, "idx"] = 1
     df.loc[1, "who"] = "z"  # z also talks in the test split
     df.to_csv(data / "train.csv", index=False)
@@ -96,14 +122,22 @@ def _restarting_ids(tmp_path, extra: str = ""):
     """Dialogue_ID 0, 1 in every split file, as many public corpora have them."""
     data = tmp_path / "restart"
     data.mkdir()
-    for k, part in enumerate(("train", "dev", "test")):
-        pd.DataFrame({"Dialogue_ID": [0, 0, 1, 1], "Utterance_ID": [0, 1, 0, 1],
-                      "Speaker": [f"{part}{j}" for j in (0, 1, 2, 3)], "Utterance": ["hi", "yes", "no", "ok"],
-                      "Emotion": ["joy", "anger", "joy", "neutral"]}).to_csv(data / f"{part}.csv", index=False)
+    for part in ("train", "dev", "test"):
+        pd.DataFrame(
+            {
+                "Dialogue_ID": [0, 0, 1, 1],
+                "Utterance_ID": [0, 1, 0, 1],
+                "Speaker": [f"{part}{j}" for j in (0, 1, 2, 3)],
+                "Utterance": ["hi", "yes", "no", "ok"],
+                "Emotion": ["joy", "anger", "joy", "neutral"],
+            }
+        ).to_csv(data / f"{part}.csv", index=False)
     spec = tmp_path / "restart.yaml"
-    spec.write_text("name: restart\nfiles: {train: train.csv, dev: dev.csv, test: test.csv}\n"
-                    "columns: {text: Utterance, speaker: Speaker, dialogue: Dialogue_ID, order: Utterance_ID}\n"
-                    "labels:\n  emotion: {column: Emotion, type: class, metric: weighted_f1}\n" + extra)
+    spec.write_text(
+        "name: restart\nfiles: {train: train.csv, dev: dev.csv, test: test.csv}\n"
+        "columns: {text: Utterance, speaker: Speaker, dialogue: Dialogue_ID, order: Utterance_ID}\n"
+        "labels:\n  emotion: {column: Emotion, type: class, metric: weighted_f1}\n" + extra
+    )
     return data, spec
 
 
@@ -116,8 +150,9 @@ def test_dialogue_ids_that_restart_in_every_file_load(tmp_path):
 
 def test_global_ids_name_both_places_of_a_clash(tmp_path, capsys):
     data, spec = _restarting_ids(tmp_path, "ids: global\n")
-    err = assert_load_fails(capsys, tmp_path, "byo", data, f"{data / 'dev.csv'}:2", "duplicate utterance id '0_0'",
-                            extra=("--spec", spec))
+    err = assert_load_fails(
+        capsys, tmp_path, "byo", data, f"{data / 'dev.csv'}:2", "duplicate utterance id '0_0'", extra=("--spec", spec)
+    )
     assert f"also at {data / 'train.csv'}:2" in err
 
 

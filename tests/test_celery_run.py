@@ -52,7 +52,7 @@ def services(tmp_path):
         env = {}
         for line in (folder / "services.env").read_text().splitlines():
             if line.startswith("export "):
-                name, value = line[len("export "):].split("=", 1)
+                name, value = line[len("export ") :].split("=", 1)
                 env[name] = value
         yield env
     finally:
@@ -60,9 +60,28 @@ def services(tmp_path):
 
 
 def _start_worker(name: str, env: dict, log: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "celery", "-A", "hanrock_assets.celery_worker", "worker",
-                             "-c", "1", "-n", f"{name}@%h", "-Q", "dagster", "--loglevel", "INFO"],
-                            env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "hanrock_assets.celery_worker",
+            "worker",
+            "-c",
+            "1",
+            "-n",
+            f"{name}@%h",
+            "-Q",
+            "dagster",
+            "--loglevel",
+            "INFO",
+        ],
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 def _wait_ready(logs: list[Path], deadline: float) -> None:
@@ -73,10 +92,13 @@ def _wait_ready(logs: list[Path], deadline: float) -> None:
     raise TimeoutError("the Celery workers did not start: " + " | ".join(log.read_text()[-1500:] for log in logs))
 
 
-def _running_trial(storage: optuna.storages.RDBStorage, workers: list[subprocess.Popen],
-                   seen: list) -> tuple[str, int, int] | None:
+def _running_trial(
+    storage: optuna.storages.RDBStorage, workers: list[subprocess.Popen], seen: list
+) -> tuple[str, int, int] | None:
     """(study, trial number, process id) of a trial now running in a worker's pool process, once one has finished."""
-    trials = [(s.study_name, t) for s in optuna.get_all_study_summaries(storage) for t in storage.get_all_trials(s._study_id)]
+    trials = [
+        (s.study_name, t) for s in optuna.get_all_study_summaries(storage) for t in storage.get_all_trials(s._study_id)
+    ]
     if sum(t.state.is_finished() for _, t in trials) < 2:
         return None
     parents = {w.pid for w in workers}
@@ -103,11 +125,16 @@ def test_h1_study_on_celery_survives_a_killed_worker(tmp_path, services):
     settings.write_text(f"home: {home}\nsynthetic: {{scale: {TINY_SCALE}, seed: 3}}\n")
     profile = tmp_path / "profile.yaml"
     quick = (REPO / "hanrock_core" / "profiles" / "quick.yaml").read_text()
-    profile.write_text(quick.replace("name: quick", "name: celery-test")
-                       .replace("trials_per_condition: 3", f"trials_per_condition: {TRIALS}"))
+    profile.write_text(
+        quick.replace("name: quick", "name: celery-test").replace(
+            "trials_per_condition: 3", f"trials_per_condition: {TRIALS}"
+        )
+    )
     run_config = tmp_path / "run.yaml"
-    run_config.write_text(f"ops:\n  each_dataset:\n    config:\n      datasets: [semaine]\n"
-                          f"resources:\n  study:\n    config:\n      profile: {profile}\n")
+    run_config.write_text(
+        f"ops:\n  each_dataset:\n    config:\n      datasets: [semaine]\n"
+        f"resources:\n  study:\n    config:\n      profile: {profile}\n"
+    )
     env = {k: v for k, v in os.environ.items() if k not in ("HANROCK_HOME", "HANROCK_TRIAL_WORKERS")}
     env.update(services, HANROCK_CONFIG=str(settings), PYTHONPATH=str(REPO), HANROCK_TRIAL_WORKERS="1")
     dagster = str(Path(sys.executable).parent / "dagster")
@@ -116,8 +143,9 @@ def test_h1_study_on_celery_survives_a_killed_worker(tmp_path, services):
     workers = [_start_worker(f"w{i + 1}", env, log) for i, log in enumerate(logs)]
     try:
         _wait_ready(logs, time.time() + 120)
-        first = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=(tmp_path / "run1.log").open("w"),
-                                 stderr=subprocess.STDOUT)
+        first = subprocess.Popen(
+            command, cwd=tmp_path, env=env, stdout=(tmp_path / "run1.log").open("w"), stderr=subprocess.STDOUT
+        )
         killed, seen = None, []
         studies = optuna.storages.RDBStorage(services["HANROCK_OPTUNA_STORAGE"])  # one connection pool for the polling
         deadline = time.time() + 300
@@ -168,4 +196,5 @@ def test_h1_study_on_celery_survives_a_killed_worker(tmp_path, services):
     assert len(significance) > 0
     staged = home / "staged_results" / "all_trials"
     assert sorted(p.name.rsplit(".", 2)[0] for p in staged.glob("*.parquet")) == sorted(
-        f"h1.semaine.{task}" for task in neural["task"].unique())  # one file per partition and identity
+        f"h1.semaine.{task}" for task in neural["task"].unique()
+    )  # one file per partition and identity

@@ -43,13 +43,29 @@ def test_h1_study_runs_every_partition_and_prints_table1(tmp_path, monkeypatch, 
     assert len(instance.get_materialized_partitions(dg.AssetKey("h1_trials"))) == 8
     assert instance.get_latest_materialization_event(dg.AssetKey("h1_significance")) is not None
     check = instance.event_log_storage.get_latest_asset_check_execution_by_key(
-        [dg.AssetCheckKey(dg.AssetKey("h1_significance"), "all_partitions_trained")])
+        [dg.AssetCheckKey(dg.AssetKey("h1_significance"), "all_partitions_trained")]
+    )
     assert list(check.values())[0].status.value == "SUCCEEDED"
     plots = tmp_path / "home" / "reports" / "plots"  # every plot of the UI is a file too
     assert (plots / "h1" / "forest.png").read_bytes()[:4] == b"\x89PNG"
-    assert len(list((plots / "h1").glob("*.learning_curve.png"))) == 8 and len(list((plots / "mi").glob("*.png"))) == 8
+    assert len(list((plots / "h1").glob("*.learning_curves.png"))) == 8 and len(list((plots / "mi").glob("*.png"))) == 8
     meta = instance.get_latest_materialization_event(dg.AssetKey("h1_significance")).asset_materialization.metadata
-    assert meta["forest_plot"].value.startswith("![H1") and meta["forest_plot_file"].value == str(plots / "h1" / "forest.png")
+    assert meta["forest_plot"].value.startswith("![H1") and meta["forest_plot_file"].value == str(
+        plots / "h1" / "forest.png"
+    )
+    # what a researcher came for is shown without a click: Dagster folds Markdown from 1,000 characters,
+    # tables never
+    assert (
+        meta["summary"].value.startswith("**H1: 16 comparisons over 8 dataset.tasks")
+        and len(meta["summary"].value) < 1000
+    )
+    paper_table = meta["table1_h1"].value.records
+    assert [r.data["Aux. Target"] for r in paper_table] == list(table["Aux. Target"])
+    effects = [r.data for r in meta["effects"].value.records]
+    assert len(effects) == 8 * 5 and not any(e["comparison"].endswith("vs floor") for e in effects[:16])
+    assert all(len(e["left worse | right better"]) == 21 for e in effects)
+    trials_meta = instance.get_latest_materialization_event(dg.AssetKey("h1_trials")).asset_materialization.metadata
+    assert {r.data["condition"] for r in trials_meta["best_trials"].value.records} == {"none", "ap", "aphf", "floor"}
     rows = query(db, "SELECT count(*) AS n FROM trials")["n"].item()
     kept = _kept_models_reproduce_the_stored_predictions(tmp_path, db, instance, capsys)
     before = {p: p.read_bytes() for folder in kept for p in sorted(folder.iterdir())}
@@ -69,19 +85,27 @@ def _kept_models_reproduce_the_stored_predictions(tmp_path, db, instance, capsys
     assert not list((home / "studies" / "h1").glob("*.states/*.pt")), "states of unselected trials must be gone"
     meta = instance.get_latest_materialization_event(dg.AssetKey("h1_models")).asset_materialization.metadata
     assert meta["missing"].value == "none" and meta["disk_bytes"].value > 0
-    selected = query(db, "SELECT condition, trial, test_value FROM trials WHERE dataset = 'iemocap' AND task = 'emotion' "
-                         "AND condition <> 'floor' AND state <> 'failed' QUALIFY row_number() OVER "
-                         "(PARTITION BY condition ORDER BY -dev_value, trial) = 1")
+    selected = query(
+        db,
+        "SELECT condition, trial, test_value FROM trials WHERE dataset = 'iemocap' AND task = 'emotion' "
+        "AND condition <> 'floor' AND state <> 'failed' QUALIFY row_number() OVER "
+        "(PARTITION BY condition ORDER BY -dev_value, trial) = 1",
+    )
     root = next((home / "synthetic").glob("iemocap-*"))
     for row in selected.itertuples():
         out = tmp_path / f"{row.condition}.parquet"
-        code, printed, err = run_cli(capsys, "predict", f"h1/iemocap.emotion/{row.condition}", root, "--corpus", "iemocap",
-                                     "--out", out)
+        code, printed, err = run_cli(
+            capsys, "predict", f"h1/iemocap.emotion/{row.condition}", root, "--corpus", "iemocap", "--out", out
+        )
         assert code == 0, err
         assert f"h1 iemocap.emotion {row.condition} trial {row.trial}" in printed
         predicted = pd.read_parquet(out)
-        stored = query(db, "SELECT utterance_id, truth, prediction FROM predictions WHERE dataset = 'iemocap' AND "
-                           "task = 'emotion' AND condition = ? AND trial = ?", [row.condition, row.trial])
+        stored = query(
+            db,
+            "SELECT utterance_id, truth, prediction FROM predictions WHERE dataset = 'iemocap' AND "
+            "task = 'emotion' AND condition = ? AND trial = ?",
+            [row.condition, row.trial],
+        )
         mine = predicted.set_index("utterance_id").loc[stored["utterance_id"]]
         assert len(stored) > 0 and list(mine["prediction"]) == list(stored["prediction"])
         assert list(mine["truth"]) == list(stored["truth"])
@@ -97,7 +121,11 @@ def test_significance_is_blocked_while_partitions_are_missing(tmp_path, monkeypa
     trials, _, significance = build_study_assets("h1")
     res = resources(str(_settings(tmp_path)), str(tiny_profile(tmp_path)))
     upstream = [raw_sessions, monah_narratives, auxiliary_targets, trials]
-    with pytest.raises(dg.Failure, match="h1 significance needs every partition: iemocap.activation: not trained; iemocap.dominance: not trained; iemocap.emotion"):
+    with pytest.raises(
+        dg.Failure,
+        match="h1 significance needs every partition: iemocap.activation: not trained; "
+        "iemocap.dominance: not trained; iemocap.emotion",
+    ):
         dg.materialize([*upstream, significance], selection=[significance], resources=res)
 
 
@@ -106,17 +134,23 @@ def test_a_run_can_cover_only_the_datasets_it_names(tmp_path, monkeypatch):
     instance = dg.DagsterInstance.ephemeral()
     defs = dg.Definitions(jobs=[h1_study], resources=resources(str(_settings(tmp_path)), str(tiny_profile(tmp_path))))
     job = defs.resolve_job_def("h1_study")
-    result = job.execute_in_process(instance=instance, run_config={"ops": {"each_dataset": {"config": {"datasets": ["semaine"]}}}})
+    result = job.execute_in_process(
+        instance=instance, run_config={"ops": {"each_dataset": {"config": {"datasets": ["semaine"]}}}}
+    )
     assert result.success  # the completeness check covers the run's own partitions
     trained = instance.get_materialized_partitions(dg.AssetKey("h1_trials"))
     assert trained == {"semaine.activation", "semaine.intensity", "semaine.power", "semaine.valence"}
     db = tmp_path / "home" / "results.duckdb"
     assert set(query(db, "SELECT DISTINCT dataset FROM significance")["dataset"]) == {"semaine"}
     with pytest.raises(dg.Failure, match=r"run config names datasets \['friends'\] that are not configured"):
-        job.execute_in_process(instance=instance, run_config={"ops": {"each_dataset": {"config": {"datasets": ["friends"]}}}})
+        job.execute_in_process(
+            instance=instance, run_config={"ops": {"each_dataset": {"config": {"datasets": ["friends"]}}}}
+        )
 
 
-def test_h1_on_a_text_only_dataset_trains_with_the_label_families_and_says_so(tiny_iemocap, tmp_path, monkeypatch, capsys):
+def test_h1_on_a_text_only_dataset_trains_with_the_label_families_and_says_so(
+    tiny_iemocap, tmp_path, monkeypatch, capsys
+):
     """Bring-your-own data without facial or vocal features: historical and future labels only."""
     from hanrock_core.corpora import read_iemocap
 
@@ -128,24 +162,33 @@ def test_h1_on_a_text_only_dataset_trains_with_the_label_families_and_says_so(ti
         rows = table[table["split"] == part]
         rows[["dialogue", "turn_index", "speaker", "text", "label_emotion"]].to_csv(data / f"{part}.csv", index=False)
     spec = tmp_path / "mine.yaml"
-    spec.write_text("name: mine\nfiles: {train: train.csv, dev: dev.csv, test: test.csv}\n"
-                    "columns: {text: text, speaker: speaker, dialogue: dialogue, order: turn_index}\n"
-                    "speaker_disjoint: false\nlabels:\n  emotion: {column: label_emotion, type: class, metric: weighted_f1}\n")
+    spec.write_text(
+        "name: mine\nfiles: {train: train.csv, dev: dev.csv, test: test.csv}\n"
+        "columns: {text: text, speaker: speaker, dialogue: dialogue, order: turn_index}\n"
+        "speaker_disjoint: false\nlabels:\n  emotion: {column: label_emotion, type: class, metric: weighted_f1}\n"
+    )
     vectors = tmp_path / "vectors.txt"  # 8-d like the tiny profile's embedding; two common words of the corpus
     vectors.write_text("said " + " ".join(["0.5"] * 8) + "\nwoman " + " ".join(["-0.5"] * 8) + "\n")
     settings = tmp_path / "hanrock.yaml"
-    settings.write_text(f"home: {tmp_path / 'home'}\ndatasets:\n  mine: {{spec: {spec}, root: {data}}}\n"
-                        f"embeddings: {{path: {vectors}, format: glove}}\n")
+    settings.write_text(
+        f"home: {tmp_path / 'home'}\ndatasets:\n  mine: {{spec: {spec}, root: {data}}}\n"
+        f"embeddings: {{path: {vectors}, format: glove}}\n"
+    )
     instance = dg.DagsterInstance.ephemeral()
     defs = dg.Definitions(jobs=[h1_study], resources=resources(str(settings), str(tiny_profile(tmp_path))))
     result = defs.resolve_job_def("h1_study").execute_in_process(
-        instance=instance, run_config={"ops": {"each_dataset": {"config": {"datasets": ["mine"]}}}})
+        instance=instance, run_config={"ops": {"each_dataset": {"config": {"datasets": ["mine"]}}}}
+    )
     assert result.success
     logs = " ".join(e.user_message for e in instance.all_logs(result.run_id))
-    assert "no data for auxiliary families ['actions', 'prosody'] in this dataset: training goes on with " \
-           "['historical', 'future']" in logs
+    assert (
+        "no data for auxiliary families ['actions', 'prosody'] in this dataset: training goes on with "
+        "['historical', 'future']" in logs
+    )
     db = tmp_path / "home" / "results.duckdb"
-    conditions = query(db, "SELECT condition, count(*) AS n FROM trials WHERE dataset = 'mine' GROUP BY ALL ORDER BY ALL")
+    conditions = query(
+        db, "SELECT condition, count(*) AS n FROM trials WHERE dataset = 'mine' GROUP BY ALL ORDER BY ALL"
+    )
     # no `ap`: it would repeat the baseline; the bag-of-words floor is one fit
     assert conditions.to_dict("list") == {"condition": ["aphf", "floor", "none"], "n": [2, 1, 2]}
     assert set(query(db, "SELECT DISTINCT metric FROM trials WHERE dataset = 'mine'")["metric"]) == {"weighted_f1"}
@@ -166,17 +209,26 @@ def test_h1_on_a_text_only_dataset_trains_with_the_label_families_and_says_so(ti
     table[table["split"] == "test"][["dialogue", "turn_index", "speaker", "text"]].to_csv(new, index=False)
     monkeypatch.setenv("HANROCK_CONFIG", str(settings))
     out = tmp_path / "new.predictions.parquet"
-    code, printed, err = run_cli(capsys, "predict", "h1/mine.emotion/aphf", new, "--spec", spec, "--out", out, "--attention")
+    code, printed, err = run_cli(
+        capsys, "predict", "h1/mine.emotion/aphf", new, "--spec", spec, "--out", out, "--attention"
+    )
     assert code == 0, err
     predicted = pd.read_parquet(out)
     assert len(predicted) == (table["split"] == "test").sum() and predicted["truth"].isna().all()
     assert "labelled talkturns" not in printed  # nothing to score without labels
     trial = int(printed.split("mine.emotion aphf trial ")[1].split()[0])
-    stored = query(db, "SELECT utterance_id, prediction FROM predictions WHERE dataset = 'mine' AND condition = 'aphf' "
-                       "AND trial = ?", [trial])
-    assert predicted.set_index("utterance_id").loc[stored["utterance_id"], "prediction"].tolist() == list(stored["prediction"])
+    stored = query(
+        db,
+        "SELECT utterance_id, prediction FROM predictions WHERE dataset = 'mine' AND condition = 'aphf' AND trial = ?",
+        [trial],
+    )
+    assert predicted.set_index("utterance_id").loc[stored["utterance_id"], "prediction"].tolist() == list(
+        stored["prediction"]
+    )
     first = predicted.iloc[-1]
-    assert len(first["word_attention"]) == len(first["words"]) > 0 and len(first["talkturn_attention"]) == len(first["window"])
+    assert len(first["word_attention"]) == len(first["words"]) > 0 and len(first["talkturn_attention"]) == len(
+        first["window"]
+    )
     assert set(first["word_attention"]) <= {"none", "low", "medium", "high"}
 
 
@@ -195,10 +247,17 @@ def test_a_study_job_on_another_profile_trains_new_studies_and_says_what_changed
     key = dg.AssetKey("h3_trials")
     before = instance.get_latest_materialization_event(key).asset_materialization.metadata
     check = instance.event_log_storage.get_latest_asset_check_execution_by_key(
-        [dg.AssetCheckKey(key, "study_health")])  # the non-blocking health check ran after training
+        [dg.AssetCheckKey(key, "study_health")]
+    )  # the non-blocking health check ran after training
     evaluation = list(check.values())[0].event.dagster_event.event_specific_data
     assert "health" in evaluation.metadata and evaluation.severity == dg.AssetCheckSeverity.WARN
-    assert "superseded" not in before and set(before["inputs"].value) == {"profile", "narratives", "targets", "data", "code"}
+    assert "superseded" not in before and set(before["inputs"].value) == {
+        "profile",
+        "narratives",
+        "targets",
+        "data",
+        "code",
+    }
     other = {**only, "resources": {"study": {"config": {"profile": str(second)}}}}
     assert job.execute_in_process(instance=instance, run_config=other).success
     after = instance.get_latest_materialization_event(key).asset_materialization.metadata

@@ -23,8 +23,10 @@ def test_local_executors():
     default = executor_from_env({})
     assert default.name == "hanrock_multiprocess"
     env = {"HANROCK_GPU_STEPS": "1", "HANROCK_MAX_CONCURRENT": "2"}
-    assert multiprocess_config(env) == {"max_concurrent": 2,
-                                        "tag_concurrency_limits": [{"key": GPU_TAG_KEY, "value": "true", "limit": 1}]}
+    assert multiprocess_config(env) == {
+        "max_concurrent": 2,
+        "tag_concurrency_limits": [{"key": GPU_TAG_KEY, "value": "true", "limit": 1}],
+    }
     limited = executor_from_env(env)
     assert executor_from_env({"HANROCK_EXECUTOR": "in_process"}) is dg.in_process_executor
     assert _loadable(limited).executor_def.name == "hanrock_multiprocess"
@@ -38,7 +40,11 @@ def test_kubernetes_executor_validates_without_a_cluster():
     assert job.executor_def.name == "hanrock_k8s"
     tags = TRAIN_OPS["h1"].tags
     assert tags[GPU_TAG_KEY] == "true"
-    k8s = json.loads(tags["dagster-k8s/config"]) if isinstance(tags["dagster-k8s/config"], str) else tags["dagster-k8s/config"]
+    k8s = (
+        json.loads(tags["dagster-k8s/config"])
+        if isinstance(tags["dagster-k8s/config"], str)
+        else tags["dagster-k8s/config"]
+    )
     assert k8s["container_config"]["resources"]["limits"]["nvidia.com/gpu"] == "1"
 
 
@@ -54,8 +60,13 @@ def test_kubernetes_config_comes_from_the_settings(tmp_path, monkeypatch):
 
     settings = tmp_path / "hanrock.yaml"
     settings.write_text(f"home: {tmp_path / 'shared-data'}\n")
-    env = {"HANROCK_EXECUTOR": "k8s", "HANROCK_CONFIG": str(settings), "HANROCK_K8S_DATA_CLAIM": "studies-rwx",
-           "HANROCK_OPTUNA_STORAGE": "postgresql://hanrock@db:5432/optuna", "HANROCK_K8S_IMAGE": "registry/hanrock:1"}
+    env = {
+        "HANROCK_EXECUTOR": "k8s",
+        "HANROCK_CONFIG": str(settings),
+        "HANROCK_K8S_DATA_CLAIM": "studies-rwx",
+        "HANROCK_OPTUNA_STORAGE": "postgresql://hanrock@db:5432/optuna",
+        "HANROCK_K8S_IMAGE": "registry/hanrock:1",
+    }
     monkeypatch.delenv("HANROCK_HOME")  # the settings' `home` is the data directory here
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -73,5 +84,7 @@ def test_celery_executor_and_workers_share_their_settings():
     from hanrock_assets.executors import CELERY_SETTINGS, celery_config
 
     config = celery_config({"HANROCK_CELERY_BROKER": "redis://broker:6379/0"})
-    assert config["broker"] == {"env": "HANROCK_CELERY_BROKER"} and config["backend"] == {"env": "HANROCK_CELERY_BROKER"}
+    assert config["broker"] == {"env": "HANROCK_CELERY_BROKER"} and config["backend"] == {
+        "env": "HANROCK_CELERY_BROKER"
+    }
     assert config["config_source"] == CELERY_SETTINGS == {"worker_prefetch_multiplier": 1, "task_acks_late": True}

@@ -30,9 +30,27 @@ def small_disk(tmp_path):
 
 def test_a_nearly_full_data_directory_stops_the_run_before_reading(small_disk, tmp_path):
     env = {**os.environ, "HANROCK_HOME": str(small_disk / "home")}
-    done = subprocess.run([sys.executable, "-m", "dagster", "asset", "materialize", "-m", "hanrock_assets",
-                           "--select", "raw_sessions", "--partition", "iemocap"],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dagster",
+            "asset",
+            "materialize",
+            "-m",
+            "hanrock_assets",
+            "--select",
+            "raw_sessions",
+            "--partition",
+            "iemocap",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode != 0
     assert "MiB free in the data directory (need 200 MiB)" in done.stdout + done.stderr
     assert "point HANROCK_HOME at a larger disk" in done.stdout + done.stderr
@@ -71,7 +89,8 @@ def test_a_killed_writers_temporary_file_is_removed_by_the_next_write(tmp_path):
     _killed_in_the_middle(
         "import os, signal\nfrom hanrock_core.io import atomic_path\n"
         f"with atomic_path({str(target)!r}) as tmp:\n    tmp.write_bytes(b'half a parquet file')\n"
-        "    os.kill(os.getpid(), signal.SIGKILL)\n")
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
     left = list(target.parent.glob(".iemocap.parquet.*.tmp"))
     assert len(left) == 1 and not target.exists()  # what kill -9 leaves behind
     write_parquet_atomic(pd.DataFrame({"x": [1]}), target)
@@ -83,9 +102,11 @@ def test_a_half_generated_synthetic_corpus_is_removed_when_it_is_generated_again
 
     target = tmp_path / "synthetic" / "semaine-scale0.02-seed0"
     _killed_in_the_middle(
-        "import os, signal\nfrom hanrock_core.io import atomic_directory\nfrom hanrock_core.synthetic import semaine_layout\n"
+        "import os, signal\nfrom hanrock_core.io import atomic_directory\n"
+        "from hanrock_core.synthetic import semaine_layout\n"
         f"with atomic_directory({str(target)!r}) as tmp:\n    semaine_layout.write(tmp, 0.02, 0)\n"
-        "    os.kill(os.getpid(), signal.SIGKILL)\n")
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
     assert len(list(target.parent.glob(".semaine-scale0.02-seed0.*.tmp"))) == 1 and not target.exists()
     generate("semaine", target, 0.02, 0)
     assert sorted(p.name for p in target.parent.iterdir()) == [target.name]

@@ -34,8 +34,11 @@ def test_reads_the_release_with_labels_and_features(tiny_iemocap):
 
 def test_also_accepts_the_release_folder_itself(tiny_iemocap):
     a = read_iemocap(tiny_iemocap)
-    b = read_iemocap(tiny_iemocap / "IEMOCAP_full_release", openface_dir=tiny_iemocap / "preprocessing" / "openface",
-                     vokaturi_csv=tiny_iemocap / "preprocessing" / "vokaturi.csv")
+    b = read_iemocap(
+        tiny_iemocap / "IEMOCAP_full_release",
+        openface_dir=tiny_iemocap / "preprocessing" / "openface",
+        vokaturi_csv=tiny_iemocap / "preprocessing" / "vokaturi.csv",
+    )
     pd.testing.assert_frame_equal(a.drop(columns="dataset"), b.drop(columns="dataset"))
 
 
@@ -86,17 +89,30 @@ def test_duplicate_utterance_ids(tiny_iemocap, tmp_path, capsys):
 
 def test_session_in_two_partitions(tiny_iemocap, tmp_path, capsys):
     plan = tmp_path / "split.yaml"
-    plan.write_text("train: [Ses01F, Ses01M, Ses02F, Ses02M, Ses03F, Ses03M]\ndev: [Ses04F, Ses04M]\n"
-                    "test: [Ses05F, Ses05M, Ses04F]\n")
-    assert_load_fails(capsys, tmp_path, "iemocap", tiny_iemocap, f"{plan}:3", "Ses04F", "listed in 'dev'",
-                      extra=("--splits", plan))
+    plan.write_text(
+        "train: [Ses01F, Ses01M, Ses02F, Ses02M, Ses03F, Ses03M]\ndev: [Ses04F, Ses04M]\n"
+        "test: [Ses05F, Ses05M, Ses04F]\n"
+    )
+    assert_load_fails(
+        capsys, tmp_path, "iemocap", tiny_iemocap, f"{plan}:3", "Ses04F", "listed in 'dev'", extra=("--splits", plan)
+    )
 
 
 def test_speaker_in_two_partitions(tiny_iemocap, tmp_path, capsys):
     plan = tmp_path / "split.yaml"  # Ses01F and Ses01M share their two actors
-    plan.write_text("train: [Ses01F, Ses02F, Ses02M, Ses03F, Ses03M]\ndev: [Ses01M, Ses04F, Ses04M]\ntest: [Ses05F, Ses05M]\n")
-    assert_load_fails(capsys, tmp_path, "iemocap", tiny_iemocap, str(plan), "speaker 'Ses01_", "several splits",
-                      extra=("--splits", plan))
+    plan.write_text(
+        "train: [Ses01F, Ses02F, Ses02M, Ses03F, Ses03M]\ndev: [Ses01M, Ses04F, Ses04M]\ntest: [Ses05F, Ses05M]\n"
+    )
+    assert_load_fails(
+        capsys,
+        tmp_path,
+        "iemocap",
+        tiny_iemocap,
+        str(plan),
+        "speaker 'Ses01_",
+        "several splits",
+        extra=("--splits", plan),
+    )
 
 
 def test_session_missing_from_the_split_file(tiny_iemocap, tmp_path, capsys):

@@ -30,8 +30,12 @@ def _sequence(encoder, x, group: int = 0):
     template = torch.nn.GRU(x.shape[-1], encoder.hidden, batch_first=True, device=x.device)
 
     def direction(d, seq):
-        weights = {"weight_ih_l0": encoder.weight_ih[d], "weight_hh_l0": encoder.weight_hh[d],
-                   "bias_ih_l0": encoder.bias_ih[d], "bias_hh_l0": encoder.bias_hh[d]}
+        weights = {
+            "weight_ih_l0": encoder.weight_ih[d],
+            "weight_hh_l0": encoder.weight_hh[d],
+            "bias_ih_l0": encoder.bias_ih[d],
+            "bias_hh_l0": encoder.bias_hh[d],
+        }
         return functional_call(template, weights, (seq.unsqueeze(0),))[0][0]
 
     h = torch.cat([direction(group, x), direction(G + group, x.flip(0)).flip(0)], -1)
@@ -57,14 +61,25 @@ def straightforward(model: HierarchicalModel, words, lengths, windows):
             heads = [v_aux[k] @ model.aux_heads.weight[k] + model.aux_heads.bias[k, 0] for k in range(len(v_aux))]
         else:
             v = v_primary
-            heads = [v @ model.aux_heads.weight[k] + model.aux_heads.bias[k, 0] for k in range(model.aux_heads.weight.shape[0])] if model.aux_heads is not None else []
+            heads = (
+                [
+                    v @ model.aux_heads.weight[k] + model.aux_heads.bias[k, 0]
+                    for k in range(model.aux_heads.weight.shape[0])
+                ]
+                if model.aux_heads is not None
+                else []
+            )
         primary.append(model.primary_head(v))
         aux.append(torch.stack(heads) if heads else None)
     return torch.stack(primary), (torch.stack(aux, dim=1) if aux[0] is not None else None)
 
 
-DEVICES = [pytest.param("cpu", id="cpu"),
-           pytest.param("cuda", id="cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here"))]
+DEVICES = [
+    pytest.param("cpu", id="cpu"),
+    pytest.param(
+        "cuda", id="cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here")
+    ),
+]
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -139,8 +154,12 @@ def test_attention_is_returned_on_request():
 @pytest.mark.skipif(not (shutil.which("gcc") or shutil.which("cc")), reason="torch.compile needs a C compiler")
 def test_compiled_attention_kernel_matches_the_eager_one():
     g = torch.Generator().manual_seed(4)
-    args = [torch.randn(3, 5, 7, 4, generator=g), torch.randn(3, 4, 6, generator=g), torch.randn(3, 6, generator=g),
-            torch.randn(3, 6, generator=g)]
+    args = [
+        torch.randn(3, 5, 7, 4, generator=g),
+        torch.randn(3, 4, 6, generator=g),
+        torch.randn(3, 6, generator=g),
+        torch.randn(3, 6, generator=g),
+    ]
     mask = torch.arange(7).unsqueeze(0) < torch.tensor([7, 3, 1, 5, 2]).unsqueeze(1)
     results = []
     for compiled in (False, True):
@@ -159,8 +178,9 @@ def test_both_recurrences_draw_the_same_dropout_and_share_checkpoints(device):
     """Training mode with dropout and recurrent dropout: the same seed gives the same outputs and
     gradients either way, and a state_dict of one backend is the other's."""
     torch.manual_seed(0)
-    shape = ModelShape("han_rock", 30, 4, KINDS, primary_units=5, aux_units=2, embedding_dim=8, dropout=0.3,
-                       recurrent_dropout=0.3)
+    shape = ModelShape(
+        "han_rock", 30, 4, KINDS, primary_units=5, aux_units=2, embedding_dim=8, dropout=0.3, recurrent_dropout=0.3
+    )
     model = HierarchicalModel(shape).to(device).train()
     words, lengths, windows = (t.to(device) for t in _inputs(torch.Generator().manual_seed(1)))
     results = {}
@@ -176,5 +196,9 @@ def test_both_recurrences_draw_the_same_dropout_and_share_checkpoints(device):
         torch.testing.assert_close(plain_grads[name], fused_grads[name], atol=1e-5, rtol=1e-5, msg=name)
     other = HierarchicalModel(shape).to(device).eval().use_recurrence("torch")
     other.load_state_dict(model.state_dict())
-    torch.testing.assert_close(other(words, lengths, windows).primary,
-                               model.eval().use_recurrence("fused")(words, lengths, windows).primary, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(
+        other(words, lengths, windows).primary,
+        model.eval().use_recurrence("fused")(words, lengths, windows).primary,
+        atol=1e-5,
+        rtol=1e-5,
+    )

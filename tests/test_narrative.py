@@ -7,14 +7,30 @@ import pandas as pd
 import pytest
 
 from hanrock_core.errors import InputError
-from hanrock_core.narrative import (build_narratives, delay_phrase, normalise, phrase_counts, speaker_zscores,
-                                    speed_word, tone_word)
+from hanrock_core.narrative import (
+    build_narratives,
+    delay_phrase,
+    normalise,
+    phrase_counts,
+    speaker_zscores,
+    speed_word,
+    tone_word,
+)
 from hanrock_core.talkturn import FEATURES, missing_column
 
 
 def _table(n: int, **columns) -> pd.DataFrame:
-    base = pd.DataFrame({"dialogue": "d", "turn_index": range(n), "utterance_id": [f"u{i}" for i in range(n)],
-                         "speaker": "w", "speaker_noun": "woman", "text": ["ok"] * n, "split": "train"})
+    base = pd.DataFrame(
+        {
+            "dialogue": "d",
+            "turn_index": range(n),
+            "utterance_id": [f"u{i}" for i in range(n)],
+            "speaker": "w",
+            "speaker_noun": "woman",
+            "text": ["ok"] * n,
+            "split": "train",
+        }
+    )
     for name in FEATURES:
         base[name] = missing_column(name, base.index)
     for name, values in columns.items():
@@ -41,42 +57,68 @@ def test_the_papers_example():
 def test_several_actions_and_a_delay():
     table = _table(
         3,
-        speaker=["m", "w", "w"], speaker_noun=["man", "woman", "woman"], text=["Hi.", "Oh, hello!", "bye"],
-        smile=[False, True, False], au25_c=[False, True, False], head_nod=[False, True, False],
+        speaker=["m", "w", "w"],
+        speaker_noun=["man", "woman", "woman"],
+        text=["Hi.", "Oh, hello!", "bye"],
+        smile=[False, True, False],
+        au25_c=[False, True, False],
+        head_nod=[False, True, False],
         delay_s=[0.55, np.nan, np.nan],
     )
     narratives = build_narratives(table, "vpa")
     # the woman's only response delay is hers, so its z is 0: "a slightly long delay"
-    assert narratives.iloc[1] == ("The woman smiled, dropped jaw and nodded. After five hundred milliseconds "
-                                  "a slightly long delay the woman said Oh, hello!")
+    assert narratives.iloc[1] == (
+        "The woman smiled, dropped jaw and nodded. After five hundred milliseconds "
+        "a slightly long delay the woman said Oh, hello!"
+    )
     assert narratives.iloc[0] == "The man said Hi."
     assert narratives.iloc[2] == "The woman said bye."  # same speaker again: no response delay
 
 
-@pytest.mark.parametrize("z, word", [({"tone_happiness": 2.0}, None), ({"tone_happiness": 2.01}, "happily"),
-                                     ({"tone_happiness": 3, "tone_anger": 2.5}, "angrily"),
-                                     ({"tone_happiness": 3, "tone_anger": 3, "tone_sadness": 2.1}, "sadly"),
-                                     ({"tone_sadness": 1.99}, None)])
+@pytest.mark.parametrize(
+    "z, word",
+    [
+        ({"tone_happiness": 2.0}, None),
+        ({"tone_happiness": 2.01}, "happily"),
+        ({"tone_happiness": 3, "tone_anger": 2.5}, "angrily"),
+        ({"tone_happiness": 3, "tone_anger": 3, "tone_sadness": 2.1}, "sadly"),
+        ({"tone_sadness": 1.99}, None),
+    ],
+)
 def test_tone_threshold_and_priority(z, word):
     assert tone_word(z) == word
 
 
-@pytest.mark.parametrize("z, word", [(-2.01, "very slowly"), (-2.0, "slowly"), (-1.01, "slowly"), (-1.0, None),
-                                     (0.99, None), (1.0, "quickly"), (1.99, "quickly"), (2.0, "very quickly")])
+@pytest.mark.parametrize(
+    "z, word",
+    [
+        (-2.01, "very slowly"),
+        (-2.0, "slowly"),
+        (-1.01, "slowly"),
+        (-1.0, None),
+        (0.99, None),
+        (1.0, "quickly"),
+        (1.99, "quickly"),
+        (2.0, "very quickly"),
+    ],
+)
 def test_speed_edges(z, word):
     assert speed_word(z) == word
 
 
-@pytest.mark.parametrize("delay, z, phrase", [
-    (0.199, 0.0, None),
-    (0.2, 0.5, "after two hundred milliseconds a slightly long delay"),
-    (0.299, -1.0, "after two hundred milliseconds a short delay"),
-    (0.3, -1.01, "after three hundred milliseconds"),
-    (1.2, 1.0, "after twelve hundred milliseconds a long delay"),
-    (1.201, 2.0, "after more than twelve hundred milliseconds a significantly long delay"),
-    (0.7, 1.99, "after seven hundred milliseconds a long delay"),
-    (np.nan, 0.0, None),
-])
+@pytest.mark.parametrize(
+    "delay, z, phrase",
+    [
+        (0.199, 0.0, None),
+        (0.2, 0.5, "after two hundred milliseconds a slightly long delay"),
+        (0.299, -1.0, "after two hundred milliseconds a short delay"),
+        (0.3, -1.01, "after three hundred milliseconds"),
+        (1.2, 1.0, "after twelve hundred milliseconds a long delay"),
+        (1.201, 2.0, "after more than twelve hundred milliseconds a significantly long delay"),
+        (0.7, 1.99, "after seven hundred milliseconds a long delay"),
+        (np.nan, 0.0, None),
+    ],
+)
 def test_delay_edges(delay, z, phrase):
     assert delay_phrase(delay, z) == phrase
 

@@ -11,8 +11,23 @@ from hanrock_core.errors import InputError
 
 from .helpers import assert_load_fails
 
-COLUMNS = ["frame", "face_id", "timestamp", "confidence", "success", "AU05_r", "AU17_r", "AU20_r", "AU25_r",
-           "AU05_c", "AU17_c", "AU20_c", "AU25_c", "AU06_c", "AU12_c"]
+COLUMNS = [
+    "frame",
+    "face_id",
+    "timestamp",
+    "confidence",
+    "success",
+    "AU05_r",
+    "AU17_r",
+    "AU20_r",
+    "AU25_r",
+    "AU05_c",
+    "AU17_c",
+    "AU20_c",
+    "AU25_c",
+    "AU06_c",
+    "AU12_c",
+]
 
 
 def _frames(n: int, fps: float = 10.0, **overrides) -> pd.DataFrame:
@@ -40,8 +55,9 @@ def test_headers_with_or_without_leading_spaces(tmp_path, leading_space):
 
 def test_aggregation_ignores_failed_and_low_confidence_frames():
     r = np.array([1.0, 2.0, 4.9, 3.0, 5.0, 1.0])
-    frames = _frames(6, AU05_r=r, success=[1, 1, 0, 1, 1, 1], confidence=[0.9, 0.9, 0.9, 0.9, 0.2, 0.9],
-                     AU05_c=[1, 1, 0, 1, 0, 1])
+    frames = _frames(
+        6, AU05_r=r, success=[1, 1, 0, 1, 1, 1], confidence=[0.9, 0.9, 0.9, 0.9, 0.2, 0.9], AU05_c=[1, 1, 0, 1, 0, 1]
+    )
     out = aggregate_talkturns(frames, np.array([0.0, 0.38]), np.array([0.35, 0.42]))
     assert out["au05_r"].iloc[0] == pytest.approx(2.0)  # frames 0, 1, 3: (1 + 2 + 3) / 3
     assert bool(out["au05_c"].iloc[0]) is True  # the failed frame's 0 does not count
@@ -52,7 +68,7 @@ def test_aggregation_ignores_failed_and_low_confidence_frames():
 @pytest.mark.parametrize("run_frames, expected", [(5, True), (4, False)])
 def test_smile_needs_a_half_second_run(run_frames, expected):
     both = np.zeros(20)
-    both[5: 5 + run_frames] = 1  # at 10 fps, 5 frames = 0.5 s
+    both[5 : 5 + run_frames] = 1  # at 10 fps, 5 frames = 0.5 s
     out = aggregate_talkturns(_frames(20, AU06_c=both, AU12_c=both), np.array([0.0]), np.array([1.95]))
     assert bool(out["smile"].iloc[0]) is expected
     assert bool(out["positive_expression"].iloc[0]) is False
@@ -95,7 +111,9 @@ def test_vokaturi_row_for_an_unknown_utterance(tiny_iemocap, tmp_path, capsys):
     with path.open("a") as f:
         f.write("Ses09F_impro01_F000,1,0.2,0.2,0.2,0.2,0.2\n")
     n = len(path.read_text().splitlines())
-    assert_load_fails(capsys, tmp_path, "iemocap", tiny_iemocap, f"{path}:{n}", "unknown utterance 'Ses09F_impro01_F000'")
+    assert_load_fails(
+        capsys, tmp_path, "iemocap", tiny_iemocap, f"{path}:{n}", "unknown utterance 'Ses09F_impro01_F000'"
+    )
 
 
 def test_vokaturi_invalid_rows_are_missing_and_bad_probabilities_refused(tiny_iemocap, tmp_path, capsys):

@@ -8,9 +8,16 @@ from hanrock_core.results import ensure_schema, query, replace_rows
 
 from .helpers import write_trials
 
-TASKS = [("iemocap", "emotion", "balanced_accuracy"), ("iemocap", "valence", "mae"), ("iemocap", "activation", "mae"),
-         ("iemocap", "dominance", "mae"), ("semaine", "activation", "mae"), ("semaine", "intensity", "mae"),
-         ("semaine", "power", "mae"), ("semaine", "valence", "mae")]
+TASKS = [
+    ("iemocap", "emotion", "balanced_accuracy"),
+    ("iemocap", "valence", "mae"),
+    ("iemocap", "activation", "mae"),
+    ("iemocap", "dominance", "mae"),
+    ("semaine", "activation", "mae"),
+    ("semaine", "intensity", "mae"),
+    ("semaine", "power", "mae"),
+    ("semaine", "valence", "mae"),
+]
 
 
 def test_table1_layout_and_markers(tmp_path):
@@ -21,12 +28,30 @@ def test_table1_layout_and_markers(tmp_path):
     for dataset, task, metric in TASKS:
         for i, condition in enumerate(["none", "ap", "aphf"]):
             for trial in range(2):
-                trials.append({"hypothesis": "h1", "dataset": dataset, "task": task, "condition": condition, "trial": trial,
-                               "state": "complete", "metric": metric, "dev_value": 0.5 + trial / 10 + i / 100,
-                               "test_value": 0.6 + trial / 10 + i / 100})
+                trials.append(
+                    {
+                        "hypothesis": "h1",
+                        "dataset": dataset,
+                        "task": task,
+                        "condition": condition,
+                        "trial": trial,
+                        "state": "complete",
+                        "metric": metric,
+                        "dev_value": 0.5 + trial / 10 + i / 100,
+                        "test_value": 0.6 + trial / 10 + i / 100,
+                    }
+                )
             if condition != "none":
-                sig.append({"hypothesis": "h1", "dataset": dataset, "task": task, "baseline": "none",
-                            "challenger": condition, "significant": condition == "ap" and task == "emotion"})
+                sig.append(
+                    {
+                        "hypothesis": "h1",
+                        "dataset": dataset,
+                        "task": task,
+                        "baseline": "none",
+                        "challenger": condition,
+                        "significant": condition == "ap" and task == "emotion",
+                    }
+                )
     for dataset, task, _ in TASKS:
         key = {"hypothesis": "h1", "dataset": dataset, "task": task}
         part = pd.DataFrame([t for t in trials if t["dataset"] == dataset and t["task"] == task])
@@ -83,15 +108,16 @@ def test_a_damaged_results_file_is_reported_then_rebuilt_from_the_studies(tiny_i
     import pytest
 
     from hanrock_core.errors import InputError
+    from hanrock_core.home import Home
+    from hanrock_core.profiles import load_profile
     from hanrock_core.search import run_hypothesis
-    from hanrock_core.study import load_profile
 
     from .helpers import run_cli
     from .test_search import _partition, tiny_profile
 
     part, profile = _partition(tiny_iemocap), load_profile(tiny_profile(tmp_path))
     db = tmp_path / "results.duckdb"
-    first = run_hypothesis(part, profile, "h1", tmp_path / "studies", db, log=lambda m: None)
+    first = run_hypothesis(part, profile, "h1", Home(tmp_path), log=lambda m: None)
     expected = query(db, "SELECT condition, trial, test_value FROM trials ORDER BY ALL")
     _damage(db)
     with pytest.raises(InputError, match=r"results\.duckdb: the results database is damaged .*\(mv .*results\.duckdb"):
@@ -100,7 +126,7 @@ def test_a_damaged_results_file_is_reported_then_rebuilt_from_the_studies(tiny_i
     assert code == 2 and "damaged" in err and str(db) in err
     db.rename(db.with_suffix(".duckdb.damaged"))  # what the message says to do
     messages: list[str] = []
-    run_hypothesis(part, profile, "h1", tmp_path / "studies", db, log=messages.append)
+    run_hypothesis(part, profile, "h1", Home(tmp_path), log=messages.append)
     assert sum("already finished" in m for m in messages) == 3  # nothing retrained
     pd.testing.assert_frame_equal(query(db, "SELECT condition, trial, test_value FROM trials ORDER BY ALL"), expected)
 
@@ -111,15 +137,47 @@ def test_own_datasets_and_the_floor_appear_in_the_paper_views(tmp_path):
     rows = []
     for condition, trials in (("none", 2), ("aphf", 2), ("floor", 1)):
         for trial in range(trials):
-            rows.append({"hypothesis": "h1", "dataset": "emorynlp", "task": "emotion", "condition": condition,
-                         "trial": trial, "state": "complete", "metric": "weighted_f1",
-                         "dev_value": 0.30 + trial / 100 + (condition == "aphf") / 10, "test_value": 0.31 + trial / 100})
+            rows.append(
+                {
+                    "hypothesis": "h1",
+                    "dataset": "emorynlp",
+                    "task": "emotion",
+                    "condition": condition,
+                    "trial": trial,
+                    "state": "complete",
+                    "metric": "weighted_f1",
+                    "dev_value": 0.30 + trial / 100 + (condition == "aphf") / 10,
+                    "test_value": 0.31 + trial / 100,
+                }
+            )
     write_trials(db, {"hypothesis": "h1", "dataset": "emorynlp", "task": "emotion"}, pd.DataFrame(rows))
-    replace_rows(db, "significance", {"hypothesis": "h1"}, pd.DataFrame([
-        {"hypothesis": "h1", "dataset": "emorynlp", "task": "emotion", "baseline": "floor", "challenger": "aphf",
-         "significant": True, "better": True},
-        {"hypothesis": "h1", "dataset": "emorynlp", "task": "emotion", "baseline": "none", "challenger": "aphf",
-         "significant": False, "better": True}]))
+    replace_rows(
+        db,
+        "significance",
+        {"hypothesis": "h1"},
+        pd.DataFrame(
+            [
+                {
+                    "hypothesis": "h1",
+                    "dataset": "emorynlp",
+                    "task": "emotion",
+                    "baseline": "floor",
+                    "challenger": "aphf",
+                    "significant": True,
+                    "better": True,
+                },
+                {
+                    "hypothesis": "h1",
+                    "dataset": "emorynlp",
+                    "task": "emotion",
+                    "baseline": "none",
+                    "challenger": "aphf",
+                    "significant": False,
+                    "better": True,
+                },
+            ]
+        ),
+    )
     table = query(db, "SELECT * FROM table1_h1")
     assert list(table["Aux. Target"]) == ["None (Baseline)", "aphf", "Floor: TF-IDF (not in paper)"]
     assert list(table.columns)[-1] == "emorynlp emotion weighted F1" and table.shape[1] == 1 + 8 + 1
@@ -135,7 +193,8 @@ INSERT INTO trials VALUES ('h1', 'iemocap', 'emotion', 'none', 0, 'complete', 'b
 CREATE TABLE epochs (hypothesis VARCHAR, epoch INTEGER);
 CREATE TABLE predictions (hypothesis VARCHAR, utterance_id VARCHAR);
 CREATE TABLE significance (hypothesis VARCHAR, dataset VARCHAR, task VARCHAR, baseline VARCHAR, challenger VARCHAR,
-    metric VARCHAR, higher_better BOOLEAN, baseline_value DOUBLE, challenger_value DOUBLE, ci_low DOUBLE, ci_high DOUBLE,
+    metric VARCHAR, higher_better BOOLEAN, baseline_value DOUBLE, challenger_value DOUBLE,
+    ci_low DOUBLE, ci_high DOUBLE,
     significant BOOLEAN, better BOOLEAN, resamples INTEGER, baseline_trials INTEGER, challenger_trials INTEGER);
 """
 

@@ -17,11 +17,13 @@ import pytest
 from hanrock_assets.instance import ensure_dagster_home
 from hanrock_core.auxiliary_target import build_auxiliary_targets
 from hanrock_core.corpora import read_iemocap
+from hanrock_core.home import Home
 from hanrock_core.loss_weight import mutual_information
 from hanrock_core.narrative import narrative_table
+from hanrock_core.partition_data import PartitionData
+from hanrock_core.profiles import load_profile
 from hanrock_core.results import query
-from hanrock_core.search import PartitionData, run_hypothesis
-from hanrock_core.study import load_profile
+from hanrock_core.search import run_hypothesis
 
 from .conftest import REPO
 
@@ -62,7 +64,7 @@ def test_every_condition_runs_and_a_rerun_changes_nothing(tiny_iemocap, tmp_path
     part = _partition(tiny_iemocap)
     profile = load_profile(tiny_profile(tmp_path))
     db = tmp_path / "results.duckdb"
-    rows = run_hypothesis(part, profile, "h1", tmp_path / "studies", db, log=lambda m: None)
+    rows = run_hypothesis(part, profile, "h1", Home(tmp_path), log=lambda m: None)
     assert rows.groupby("condition").size().to_dict() == {"aphf": 2, "ap": 2, "none": 2, "floor": 1}
     assert set(rows["state"]) <= {"complete", "pruned"} and rows["dev_value"].notna().all()
     first = query(db, "SELECT * FROM trials ORDER BY condition, trial")
@@ -70,13 +72,15 @@ def test_every_condition_runs_and_a_rerun_changes_nothing(tiny_iemocap, tmp_path
     assert all(set(json.loads(w).values()) == {0.0} for w in baseline["loss_weights"])  # all auxiliary weights 0
     assert (baseline["primary_weight"] == 1.0).all()
     searched = first[first["condition"] != "floor"]
-    assert all(sum(json.loads(w).values()) + p == pytest.approx(1.0)
-               for w, p in zip(searched["loss_weights"], searched["primary_weight"]))
+    assert all(
+        sum(json.loads(w).values()) + p == pytest.approx(1.0)
+        for w, p in zip(searched["loss_weights"], searched["primary_weight"])
+    )
     floor = first[first["condition"] == "floor"].iloc[0]  # the bag-of-words floor: one fit, C chosen on dev
     assert floor["state"] == "complete" and floor["metric"] == "mae" and "TF-IDF" in floor["reason"]
     epochs = query(db, "SELECT count(*) AS n FROM epochs")["n"].item()
     messages = []
-    run_hypothesis(part, profile, "h1", tmp_path / "studies", db, log=messages.append)
+    run_hypothesis(part, profile, "h1", Home(tmp_path), log=messages.append)
     assert sum("already finished" in m for m in messages) == 3
     again = query(db, "SELECT * FROM trials ORDER BY condition, trial")
     pd.testing.assert_frame_equal(first, again)
@@ -88,10 +92,11 @@ KILL_SCRIPT = """
 import sys
 from pathlib import Path
 from tests.test_search import _partition
+from hanrock_core.home import Home
 from hanrock_core.search import run_hypothesis
-from hanrock_core.study import load_profile
+from hanrock_core.profiles import load_profile
 part = _partition(Path(sys.argv[1]))
-run_hypothesis(part, load_profile(sys.argv[2]), "h3", Path(sys.argv[3]), Path(sys.argv[4]), log=lambda m: print(m, flush=True))
+run_hypothesis(part, load_profile(sys.argv[2]), "h3", Home(sys.argv[3]), log=lambda m: print(m, flush=True))
 """
 
 
@@ -99,8 +104,13 @@ def test_kill_minus_9_then_resume_repeats_no_finished_trial(tiny_iemocap, tmp_pa
     profile_file = tiny_profile(tmp_path, trials=4)
     studies, db = tmp_path / "studies", tmp_path / "results.duckdb"
     storage = f"sqlite:///{studies / 'h3' / 'iemocap.valence.db'}"
-    proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(tiny_iemocap), str(profile_file), str(studies), str(db)],
-                            cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILL_SCRIPT, str(tiny_iemocap), str(profile_file), str(tmp_path)],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.time() + 120
     finished = 0
     while time.time() < deadline and finished < 2:
@@ -115,32 +125,52 @@ def test_kill_minus_9_then_resume_repeats_no_finished_trial(tiny_iemocap, tmp_pa
     proc.wait()
     killed_run = proc.stdout.read()[-4000:]  # shown when an assertion fails: what the killed run had done
     assert finished >= 2, f"the first run never finished two trials; its log:\n{killed_run}"
-    before = {t.number: t.params for t in condition_study(storage, "h3.iemocap.valence.flat").trials
-              if t.state.is_finished()}
+    before = {
+        t.number: t.params for t in condition_study(storage, "h3.iemocap.valence.flat").trials if t.state.is_finished()
+    }
     messages = []
-    rows = run_hypothesis(_partition(tiny_iemocap), load_profile(profile_file), "h3", studies, db, log=messages.append)
+    rows = run_hypothesis(
+        _partition(tiny_iemocap), load_profile(profile_file), "h3", Home(tmp_path), log=messages.append
+    )
     study = condition_study(storage, "h3.iemocap.valence.flat")
-    story = f"killed run:\n{killed_run}\nresumed run:\n" + "\n".join(messages[-40:]) + \
-        "\ntrials: " + ", ".join(f"{t.number} {t.state.name} {t.user_attrs.get('reason', '')}" for t in study.trials)
+    story = (
+        f"killed run:\n{killed_run}\nresumed run:\n"
+        + "\n".join(messages[-40:])
+        + "\ntrials: "
+        + ", ".join(f"{t.number} {t.state.name} {t.user_attrs.get('reason', '')}" for t in study.trials)
+    )
     for number, params in before.items():
         assert study.trials[number].params == params, story  # finished trials are kept as they were
-    counted = [t for t in study.trials if t.state.is_finished() and not (t.state.name == "FAIL" and "reason" not in t.user_attrs)]
+    counted = [
+        t
+        for t in study.trials
+        if t.state.is_finished() and not (t.state.name == "FAIL" and "reason" not in t.user_attrs)
+    ]
     assert len(counted) == 4, story  # exactly the profile's trials: none repeated, none lost
     assert rows.groupby("condition").size().to_dict() == {"flat": 4, "han_rock": 4, "floor": 1}, story
     assert query(db, "SELECT count(*) AS n FROM trials")["n"].item() == 9
-    assert not query(db, "SELECT hypothesis, condition, trial, count(*) AS n FROM trials GROUP BY ALL HAVING n > 1").shape[0]
+    assert not query(
+        db, "SELECT hypothesis, condition, trial, count(*) AS n FROM trials GROUP BY ALL HAVING n > 1"
+    ).shape[0]
     # pairs survive the interruption: slot k of both conditions has slot k's configuration
     searched = rows[rows["condition"] != "floor"].set_index(["condition", "trial"]).sort_index()
     assert list(searched.loc["flat"].index) == list(searched.loc["han_rock"].index) == [0, 1, 2, 3], story
-    shared = ["learning_rate", "batch_size", "content_size", "dropout", "recurrent_dropout", "weight_scheme",
-              "primary_weight"]
+    shared = [
+        "learning_rate",
+        "batch_size",
+        "content_size",
+        "dropout",
+        "recurrent_dropout",
+        "weight_scheme",
+        "primary_weight",
+    ]
     pd.testing.assert_frame_equal(searched.loc["flat", shared], searched.loc["han_rock", shared])
     attempts = rows.loc[rows["condition"] == "flat", "attempt"].tolist()
     assert attempts != [0, 1, 2, 3] or all(t.state.name != "FAIL" for t in study.trials), story  # a re-run slot
 
 
 def _open_at(url: str, start: float) -> str:
-    from hanrock_core.search import open_storage
+    from hanrock_core.study_storage import open_storage
 
     while time.time() < start:  # every process opens the fresh file at the same moment
         pass
@@ -170,8 +200,7 @@ def test_processes_opening_a_new_study_file_at_once_all_succeed(tmp_path):
 def test_failing_trials_are_recorded_and_the_study_goes_on(tiny_iemocap, tmp_path):
     part = _partition(tiny_iemocap)
     part.data.aux[:, 0] = float("inf")  # every auxiliary loss explodes
-    rows = run_hypothesis(part, load_profile(tiny_profile(tmp_path)), "h3", tmp_path / "studies",
-                          tmp_path / "results.duckdb", log=lambda m: None)
+    rows = run_hypothesis(part, load_profile(tiny_profile(tmp_path)), "h3", Home(tmp_path), log=lambda m: None)
     neural = rows[rows["condition"] != "floor"]
     assert len(neural) == 4 and (neural["state"] == "failed").all()
     assert neural["reason"].str.contains("the loss became").all()
@@ -192,12 +221,25 @@ def test_killed_h1_study_resumes_from_the_command_line(tmp_path):
     run_config = tmp_path / "run.yaml"
     run_config.write_text(DAGSTER_KILL.format(profile=tiny_profile(tmp_path, trials=3)))
     env = {k: v for k, v in os.environ.items() if k not in ("HANROCK_HOME", "DAGSTER_HOME")}
-    env.update(HANROCK_CONFIG=str(settings), PYTHONPATH=str(REPO), DAGSTER_HOME=str(ensure_dagster_home(tmp_path / "dagster")))
-    command = [str(Path(sys.executable).parent / "dagster"), "job", "execute", "-m", "hanrock_assets", "-j", "h1_study",
-               "-c", str(run_config)]
+    env.update(
+        HANROCK_CONFIG=str(settings), PYTHONPATH=str(REPO), DAGSTER_HOME=str(ensure_dagster_home(tmp_path / "dagster"))
+    )
+    command = [
+        str(Path(sys.executable).parent / "dagster"),
+        "job",
+        "execute",
+        "-m",
+        "hanrock_assets",
+        "-j",
+        "h1_study",
+        "-c",
+        str(run_config),
+    ]
     studies = tmp_path / "home" / "studies" / "h1"
     log = (tmp_path / "first-run.log").open("w")
-    proc = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        command, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
     deadline = time.time() + 240
     while time.time() < deadline and len(list(studies.glob("*.db"))) < 3 and proc.poll() is None:
         time.sleep(0.5)
@@ -231,15 +273,18 @@ def test_two_workers_give_the_same_trials_as_one(tiny_iemocap, tmp_path, monkeyp
     """Trial k's hyper-parameters, seed and pruning decisions do not depend on how many workers ran it."""
     part = _partition(tiny_iemocap)
     profile_file = tmp_path / "pruned.yaml"  # 4 epochs, pruning checked at 2 and 3: pruning decisions are compared too
-    profile_file.write_text(TINY_PROFILE.format(trials=4).replace("epochs: 2", "epochs: 4")
-                            .replace("{first_epoch: 5, every: 2}", "{first_epoch: 2, every: 1}"))
+    profile_file.write_text(
+        TINY_PROFILE.format(trials=4)
+        .replace("epochs: 2", "epochs: 4")
+        .replace("{first_epoch: 5, every: 2}", "{first_epoch: 2, every: 1}")
+    )
     profile = load_profile(profile_file)
     tables = {}
     for workers in ("1", "2"):
         monkeypatch.setenv("HANROCK_TRIAL_WORKERS", workers)
         home = tmp_path / f"w{workers}"
         messages = []
-        rows = run_hypothesis(part, profile, "h3", home / "studies", home / "results.duckdb", log=messages.append)
+        rows = run_hypothesis(part, profile, "h3", Home(home), log=messages.append)
         assert ("on 2 workers" in "\n".join(messages)) == (workers == "2")
         tables[workers] = rows.drop(columns=["seconds"]).sort_values(["condition", "trial"]).reset_index(drop=True)
     pd.testing.assert_frame_equal(tables["1"], tables["2"])

@@ -34,7 +34,7 @@ def test_talkturn_is_a_transcript_turn(tiny_semaine):
     turn = int(row["utterance_id"].rsplit("_", 1)[1])
     at = lines.index(next(line for line in lines if line.endswith(f"turn {turn}---")))
     words = []
-    for line in lines[at + 1:]:
+    for line in lines[at + 1 :]:
         if line == ".":  # the release's end-of-turn line
             break
         words.append(line.split()[2])
@@ -50,7 +50,9 @@ def test_labels_average_raters_over_the_span(tiny_semaine):
     for path in sorted(folder.glob("R*TU*DV.txt")):
         samples = np.loadtxt(path)
         inside = (samples[:, 0] >= row["start_s"]) & (samples[:, 0] <= row["end_s"])
-        means.append(samples[inside, 1].mean() if inside.any() else np.interp((row["start_s"] + row["end_s"]) / 2, *samples.T))
+        means.append(
+            samples[inside, 1].mean() if inside.any() else np.interp((row["start_s"] + row["end_s"]) / 2, *samples.T)
+        )
     assert len(means) == 2
     assert row["label_valence"] == pytest.approx(np.mean(means))
 
@@ -69,7 +71,11 @@ def test_skipped_sessions_are_left_out_and_said(tiny_semaine, attribute):
     xml = tiny_semaine / "Sessions" / "1" / "session.xml"
     name = attribute.split("=")[0]
     text = xml.read_text()
-    text = re.sub(rf'{name}="[^"]*"', attribute, text) if f"{name}=" in text else text.replace("<session ", f"<session {attribute} ")
+    text = (
+        re.sub(rf'{name}="[^"]*"', attribute, text)
+        if f"{name}=" in text
+        else text.replace("<session ", f"<session {attribute} ")
+    )
     xml.write_text(text)
     notices = Notices()
     after = read_semaine(tiny_semaine, notices=notices)
@@ -103,6 +109,7 @@ def test_paper_duplicate_session_is_refused(tiny_semaine, tmp_path, capsys):
 
     text = default_split_file("semaine").read_text().replace("2009.06.26.14.38.18", "2009.06.26.14.38.17")
     plan.write_text(text)
-    line = [i for i, l in enumerate(text.splitlines(), 1) if l.strip() == "- 2009.06.26.14.38.17"][-1]
-    assert_load_fails(capsys, tmp_path, "semaine", tiny_semaine, f"{plan}:{line}", "listed in 'dev'",
-                      extra=("--partitions", plan))
+    line = [i for i, row in enumerate(text.splitlines(), 1) if row.strip() == "- 2009.06.26.14.38.17"][-1]
+    assert_load_fails(
+        capsys, tmp_path, "semaine", tiny_semaine, f"{plan}:{line}", "listed in 'dev'", extra=("--partitions", plan)
+    )

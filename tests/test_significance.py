@@ -16,8 +16,13 @@ def test_hand_computed_case():
     # baseline: the best-dev trial is trial 1 (test 20) unless a resample holds trial 0 twice (p = 1/4: 10)
     # challenger: trial 0 (test 30) unless a resample holds trial 1 twice (p = 1/4: 40)
     # challenger - baseline: 10 (p 9/16), 20 (p 6/16), 30 (p 1/16) -> 95% interval [10, 30]
-    result = compare((np.array([1.0, 2.0]), np.array([10.0, 20.0])), (np.array([5.0, 3.0]), np.array([30.0, 40.0])),
-                     higher_better=True, resamples=4000, seed=1)
+    result = compare(
+        (np.array([1.0, 2.0]), np.array([10.0, 20.0])),
+        (np.array([5.0, 3.0]), np.array([30.0, 40.0])),
+        higher_better=True,
+        resamples=4000,
+        seed=1,
+    )
     assert (result.baseline_value, result.challenger_value) == (20.0, 30.0)
     assert (result.ci_low, result.ci_high) == (10.0, 30.0)
     assert result.significant and result.better
@@ -45,9 +50,20 @@ def test_hypothesis_tables_include_class_f1():
     for condition, shift in (("none", 0.0), ("aphf", 0.3)):
         for trial in range(4):
             f1 = {"f1_sad": 0.3 + shift + trial / 100, "f1_happy": 0.5}
-            rows.append({"hypothesis": "h1", "dataset": "iemocap", "task": "emotion", "condition": condition,
-                         "trial": trial, "state": "complete", "metric": "balanced_accuracy",
-                         "dev_value": 0.5 + shift + trial / 100, "test_value": 0.5 + shift, "test_metrics": json.dumps(f1)})
+            rows.append(
+                {
+                    "hypothesis": "h1",
+                    "dataset": "iemocap",
+                    "task": "emotion",
+                    "condition": condition,
+                    "trial": trial,
+                    "state": "complete",
+                    "metric": "balanced_accuracy",
+                    "dev_value": 0.5 + shift + trial / 100,
+                    "test_value": 0.5 + shift,
+                    "test_metrics": json.dumps(f1),
+                }
+            )
     table, f1 = hypothesis_tables(pd.DataFrame(rows), "h1", [("none", "aphf")])
     assert len(table) == 1 and bool(table["significant"].iloc[0])
     sad = f1[(f1["condition"] == "aphf") & (f1["label"] == "sad")].iloc[0]

@@ -8,9 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from hanrock_core.home import Home
+from hanrock_core.profiles import load_profile
 from hanrock_core.results import query
 from hanrock_core.search import run_hypothesis
-from hanrock_core.study import load_profile
 from hanrock_core.study_health import chance_levels, describe, flagged_comparisons, health
 from hanrock_core.study_progress import write_significance_tables
 
@@ -20,8 +21,10 @@ from .test_search import TINY_PROFILE, _partition
 
 def _profile(tmp_path, name: str, extra: str = "", epochs: int = 2):
     path = tmp_path / f"{name}.yaml"
-    path.write_text(TINY_PROFILE.format(trials=2).replace("name: tiny", f"name: {name}")
-                    .replace("epochs: 2", f"epochs: {epochs}") + extra)
+    path.write_text(
+        TINY_PROFILE.format(trials=2).replace("name: tiny", f"name: {name}").replace("epochs: 2", f"epochs: {epochs}")
+        + extra
+    )
     return load_profile(path)
 
 
@@ -43,14 +46,18 @@ def test_a_study_that_never_learnt_is_flagged_where_users_look(tiny_iemocap, tmp
     part = _partition(tiny_iemocap, "emotion")
     profile = _profile(tmp_path, "stuck", epochs=1)
     db = tmp_path / "results.duckdb"
-    run_hypothesis(part, profile, "h3", tmp_path / "studies", db, log=lambda m: None)
+    run_hypothesis(part, profile, "h3", Home(tmp_path), log=lambda m: None)
     rows = health(db, "h3")
     assert list(rows["condition"]) == ["flat", "han_rock"]
     assert (rows["still_improving"]).all() and (rows["epochs_run"] == 1).all()
     chance = rows["chance_dev"].iloc[0]
     assert chance == pytest.approx(chance_levels(part.data)["dev_value"])
-    at_chance = query(db, "SELECT condition, count(*) FILTER (WHERE dev_value <= ? + 0.02) AS n FROM trials "
-                          "WHERE condition <> 'floor' GROUP BY ALL ORDER BY condition", [chance])
+    at_chance = query(
+        db,
+        "SELECT condition, count(*) FILTER (WHERE dev_value <= ? + 0.02) AS n FROM trials "
+        "WHERE condition <> 'floor' GROUP BY ALL ORDER BY condition",
+        [chance],
+    )
     assert list(rows["trials_at_chance"]) == list(at_chance["n"])  # the view's margin: 0.02 above chance
     assert all("still improving at its last epoch (1)" in f for f in rows["flags"])
     assert rows["below_floor"].tolist() == list(rows["selected_dev"] < rows["floor_dev"])
@@ -65,7 +72,7 @@ def test_patience_marks_a_selected_model_as_finished(tiny_iemocap, tmp_path):
     part = _partition(tiny_iemocap, "valence")
     profile = _profile(tmp_path, "patient", "patience: 1\n", epochs=12)
     db = tmp_path / "results.duckdb"
-    rows = run_hypothesis(part, profile, "h3", tmp_path / "studies", db, log=lambda m: None)
+    rows = run_hypothesis(part, profile, "h3", Home(tmp_path), log=lambda m: None)
     searched = rows[rows["condition"] != "floor"]
     assert set(searched["stopped"]) <= {"patience", "epochs", "pruned"}
     assert ((searched["stopped"] != "patience") | (searched["best_epoch"] == searched["epochs_run"] - 1)).all()
@@ -79,14 +86,16 @@ def test_seed_replicates_give_a_mean_and_sd_and_are_not_trained_twice(tiny_iemoc
     profile = _profile(tmp_path, "seeds", "replicates: 2\n")
     db = tmp_path / "results.duckdb"
     messages = []
-    run_hypothesis(part, profile, "h3", tmp_path / "studies", db, log=messages.append)
+    run_hypothesis(part, profile, "h3", Home(tmp_path), log=messages.append)
     reps = query(db, "SELECT * FROM replicates ORDER BY condition, replicate")
     assert len(reps) == 4 and list(reps["replicate"]) == [1, 2, 1, 2]
     assert (reps.groupby("condition")["seed"].nunique() == 2).all() and reps["test_value"].notna().all()
     # seeds follow the selected trial's seed: conditions that select the same slot share them (paired)
     long = query(db, "SELECT * FROM results_long WHERE condition <> 'floor' ORDER BY condition")
     assert (long["seeds"] == 3).all()
-    selected = query(db, "SELECT condition, test_value FROM selected_trials WHERE condition <> 'floor' ORDER BY condition")
+    selected = query(
+        db, "SELECT condition, test_value FROM selected_trials WHERE condition <> 'floor' ORDER BY condition"
+    )
     for (condition, group), value in zip(reps.groupby("condition"), selected["test_value"]):
         values = np.r_[value, group["test_value"].to_numpy()]
         row = long[long["condition"] == condition].iloc[0]
@@ -96,7 +105,7 @@ def test_seed_replicates_give_a_mean_and_sd_and_are_not_trained_twice(tiny_iemoc
     files = sorted((tmp_path / "studies" / "h3").glob("*.replicates/*/*.json"))
     assert len(files) == 4 and json.loads(files[0].read_text())["replicate"] == 1
     stamps = [f.stat().st_mtime_ns for f in files]
-    run_hypothesis(part, profile, "h3", tmp_path / "studies", db, log=lambda m: None)  # nothing trained again
+    run_hypothesis(part, profile, "h3", Home(tmp_path), log=lambda m: None)  # nothing trained again
     assert [f.stat().st_mtime_ns for f in files] == stamps
     pd.testing.assert_frame_equal(query(db, "SELECT * FROM replicates ORDER BY condition, replicate"), reps)
 
@@ -109,7 +118,7 @@ def test_replicates_in_two_workers_equal_those_of_one(tiny_iemocap, tmp_path, mo
         monkeypatch.setenv("HANROCK_TRIAL_WORKERS", workers)
         home = tmp_path / f"w{workers}"
         messages = []
-        run_hypothesis(part, profile, "h3", home / "studies", home / "results.duckdb", log=messages.append)
+        run_hypothesis(part, profile, "h3", Home(home), log=messages.append)
         assert ("4 seed replicates on 2 workers" in "\n".join(messages)) == (workers == "2")
         tables[workers] = query(home / "results.duckdb", "SELECT * EXCLUDE (identity) FROM replicates ORDER BY ALL")
     pd.testing.assert_frame_equal(tables["1"], tables["2"])

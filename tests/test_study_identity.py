@@ -14,14 +14,16 @@ import pytest
 from hanrock_core.auxiliary_target import build_auxiliary_targets
 from hanrock_core.corpora import read_iemocap
 from hanrock_core.errors import InputError
+from hanrock_core.home import Home
+from hanrock_core.kept_model import open_card
 from hanrock_core.loss_weight import mutual_information
 from hanrock_core.narrative import narrative_table
+from hanrock_core.partition_data import PartitionData
+from hanrock_core.profiles import load_profile
 from hanrock_core.results import query
-from hanrock_core.search import PartitionData, run_hypothesis
-from hanrock_core.study import load_profile
+from hanrock_core.search import run_hypothesis
 from hanrock_core.study_identity import PARTS, StudyIdentity, code_part, study_identity
 from hanrock_core.study_progress import write_significance_tables
-from hanrock_core.trained_model import open_card
 
 from .test_search import TINY_PROFILE
 
@@ -42,7 +44,7 @@ def _partition(table: pd.DataFrame, task: str = "valence") -> PartitionData:
 
 def _run(part, profile, home: Path, messages: list | None = None, **kwargs) -> pd.DataFrame:
     log = messages.append if messages is not None else (lambda m: None)
-    return run_hypothesis(part, profile, "h3", home / "studies", home / "results.duckdb", log=log, **kwargs)
+    return run_hypothesis(part, profile, "h3", Home(home), log=log, **kwargs)
 
 
 def _current(home: Path, table: str = "trials") -> pd.DataFrame:
@@ -58,7 +60,9 @@ def test_identity_parts_follow_their_inputs(tiny_iemocap, tmp_path):
     more_trials = _profile(tmp_path, "more", 5, (0.001, 0.01))
     assert study_identity(_partition(table), renamed) == base  # a copy under another name is the same study
     assert study_identity(_partition(table), more_trials) == base  # trial k does not depend on how many run
-    assert base.differs(study_identity(_partition(table), _profile(tmp_path, "b", 2, (0.002, 0.01))).parts) == ["profile"]
+    assert base.differs(study_identity(_partition(table), _profile(tmp_path, "b", 2, (0.002, 0.01))).parts) == [
+        "profile"
+    ]
     relabelled = table.copy()
     relabelled.loc[relabelled["split"] == "test", "label_valence"] += 0.5
     assert base.differs(study_identity(_partition(relabelled), profile).parts) == ["targets", "data"]
@@ -81,10 +85,13 @@ def test_another_profile_starts_new_studies_and_never_mixes_them(tiny_iemocap, t
     searched = trials[trials["condition"] != "floor"]
     assert len(searched) == 6 and searched["learning_rate"].between(0.01, 0.02).all()  # the new profile's only
     assert trials["identity"].nunique() == 1 and trials["identity"].iloc[0] != first["identity"].iloc[0]
-    assert query(home / "results.duckdb", "SELECT count(*) AS n FROM all_trials")["n"].item() == len(first) + len(second)
+    assert query(home / "results.duckdb", "SELECT count(*) AS n FROM all_trials")["n"].item() == len(first) + len(
+        second
+    )
     superseded = query(home / "results.duckdb", "SELECT * FROM superseded_studies")
-    assert superseded[["identity", "profile", "what_differs", "trials"]].values.tolist() == \
-        [[first["identity"].iloc[0], "old", "profile", len(first)]]
+    assert superseded[["identity", "profile", "what_differs", "trials"]].values.tolist() == [
+        [first["identity"].iloc[0], "old", "profile", len(first)]
+    ]
     assert set(_current(home, "predictions")["identity"]) == set(trials["identity"])
     assert set(_current(home, "epochs")["identity"]) == set(trials["identity"])
     table, f1 = write_significance_tables(home / "results.duckdb", "h3", new, lambda m: None)

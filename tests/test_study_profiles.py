@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from hanrock_core.errors import InputError
-from hanrock_core.study import comparisons, conditions, load_profile
+from hanrock_core.hypotheses import comparisons, conditions
+from hanrock_core.profiles import load_profile
 
 
 def test_packaged_profiles():
@@ -25,7 +26,14 @@ def test_conditions_and_comparisons():
     assert [c.name for c in h1] == ["none", "ap", "aphf"] and h1[0].baseline and h1[0].families == ()
     assert h1[1].families == ("actions", "prosody") and len(h1[2].families) == 4
     h2 = conditions("h2", profile)
-    assert [(c.primary_units, c.aux_units) for c in h2] == [(256, 1), (192, 65), (128, 129), (64, 193), (1, 256), (256, 0)]
+    assert [(c.primary_units, c.aux_units) for c in h2] == [
+        (256, 1),
+        (192, 65),
+        (128, 129),
+        (64, 193),
+        (1, 256),
+        (256, 0),
+    ]
     assert comparisons("h2", h2)[-1] == ("p256_a0", "p256")  # the "^" of Table 2
     assert [c.architecture for c in conditions("h3", profile)] == ["flat_mtl", "han_rock"]
     label_only = conditions("h1", profile, available=("historical", "future"))
@@ -51,7 +59,7 @@ def test_profile_errors(tmp_path):
 
 def test_profile_choices_are_the_ones_training_accepts():
     from hanrock_core import training
-    from hanrock_core.study import CHOICES
+    from hanrock_core.search_space import CHOICES
 
     assert CHOICES["optimizer"] == training.OPTIMISERS and CHOICES["sampler"] == training.SAMPLERS
     assert CHOICES["class_weights"] == training.CLASS_WEIGHTS

@@ -18,7 +18,11 @@ from .helpers import run_cli
 
 
 def _digest(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.mark.parametrize("corpus", ["iemocap", "semaine"])
@@ -37,7 +41,12 @@ def test_full_scale_iemocap_matches_tables_4_and_5(tmp_path, capsys):
     assert len(table) == 10_039
     assert table["split"].value_counts().to_dict() == {"train": 5766, "dev": 2103, "test": 2170}
     assert table.groupby("session").size().to_dict() == {s: n for s, (_, n) in IEMOCAP_SESSIONS.items()}
-    assert table["label_emotion"].value_counts().to_dict() == {"neutral": 1708, "happy": 1636, "angry": 1103, "sad": 1084}
+    assert table["label_emotion"].value_counts().to_dict() == {
+        "neutral": 1708,
+        "happy": 1636,
+        "angry": 1103,
+        "sad": 1084,
+    }
     assert table["emotion_code"].value_counts()["exc"] == 1041
     assert table["label_emotion"].isna().sum() == 10_039 - 5_531
 
@@ -76,7 +85,11 @@ def test_ground_truth_side_file_covers_every_talkturn(medium_iemocap):
 
 def test_labels_follow_the_latent_state_noisily(medium_iemocap):
     table, truth = medium_iemocap
-    for label, latent in (("label_valence", "valence"), ("label_activation", "arousal"), ("label_dominance", "dominance")):
+    for label, latent in (
+        ("label_valence", "valence"),
+        ("label_activation", "arousal"),
+        ("label_dominance", "dominance"),
+    ):
         r = np.corrcoef(table[label], truth[latent])[0, 1]
         assert 0.6 < r < 0.99, (label, r)  # informative, but raters are noisy
     agree = (table["label_emotion"] == truth["intended_emotion"])[table["label_emotion"].notna()].mean()
@@ -85,8 +98,13 @@ def test_labels_follow_the_latent_state_noisily(medium_iemocap):
 
 def test_nonverbal_features_carry_the_state(medium_iemocap):
     table, truth = medium_iemocap
-    pairs = [("tone_happiness", "valence", 1), ("tone_sadness", "valence", -1), ("au17_r", "valence", -1),
-             ("au05_r", "arousal", 1), ("words_per_minute", "arousal", 1)]
+    pairs = [
+        ("tone_happiness", "valence", 1),
+        ("tone_sadness", "valence", -1),
+        ("au17_r", "valence", -1),
+        ("au05_r", "arousal", 1),
+        ("words_per_minute", "arousal", 1),
+    ]
     for feature, latent, sign in pairs:
         ok = table[feature].notna()
         r = np.corrcoef(table.loc[ok, feature].astype(float), truth.loc[ok, latent])[0, 1]
@@ -104,8 +122,9 @@ def test_nonverbal_features_add_information_beyond_words(medium_iemocap):
     train, test = (table["split"] == "train").to_numpy(), (table["split"] == "test").to_numpy()
     words = CountVectorizer().fit(table.loc[train, "text"])
     x_words = words.transform(table["text"]).toarray()
-    nonverbal = table[["au05_r", "au17_r", "au20_r", "au25_r", "tone_happiness", "tone_sadness", "tone_anger",
-                       "words_per_minute"]].astype(float)
+    nonverbal = table[
+        ["au05_r", "au17_r", "au20_r", "au25_r", "tone_happiness", "tone_sadness", "tone_anger", "words_per_minute"]
+    ].astype(float)
     x_all = np.hstack([x_words, nonverbal.fillna(nonverbal[train].mean()).to_numpy()])
     y = truth["valence"].to_numpy()
     r2_words = RidgeCV().fit(x_words[train], y[train]).score(x_words[test], y[test])
@@ -123,7 +142,11 @@ def test_neighbouring_labels_are_informative(medium_iemocap):
 
 def test_text_reads_like_conversation(medium_iemocap):
     table, _ = medium_iemocap
-    vocab = {w for t in table["text"] for w in t.lower().replace(",", " ").replace(".", " ").replace("?", " ").replace("!", " ").split()}
+    vocab = {
+        w
+        for t in table["text"]
+        for w in t.lower().replace(",", " ").replace(".", " ").replace("?", " ").replace("!", " ").split()
+    }
     assert 200 <= len(vocab) <= 1000
     lengths = table["text"].str.split().map(len)
     assert 2 <= lengths.median() <= 20

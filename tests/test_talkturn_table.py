@@ -7,17 +7,28 @@ import pandas as pd
 import pytest
 
 from hanrock_core.errors import InputError
-from hanrock_core.splits import default_split_file, load_split_plan
 from hanrock_core.paper_tables import IEMOCAP_SESSIONS, SEMAINE_SESSIONS
+from hanrock_core.splits import default_split_file, load_split_plan
 from hanrock_core.talkturn import FEATURES, REQUIRED, delay_to_other_speaker, finalise_table
 
 
 def _table(speakers, starts, ends, dialogue="d1"):
     n = len(speakers)
-    return pd.DataFrame({"dataset": "t", "session": "s", "dialogue": dialogue, "turn_index": range(n),
-                         "utterance_id": [f"{dialogue}_{i}" for i in range(n)], "speaker": speakers,
-                         "speaker_noun": "woman", "start_s": starts, "end_s": ends,
-                         "text": ["one two three"] * n, "split": "train"})
+    return pd.DataFrame(
+        {
+            "dataset": "t",
+            "session": "s",
+            "dialogue": dialogue,
+            "turn_index": range(n),
+            "utterance_id": [f"{dialogue}_{i}" for i in range(n)],
+            "speaker": speakers,
+            "speaker_noun": "woman",
+            "start_s": starts,
+            "end_s": ends,
+            "text": ["one two three"] * n,
+            "split": "train",
+        }
+    )
 
 
 def test_delay_is_to_the_other_speakers_next_talkturn():
@@ -37,9 +48,14 @@ def test_finalise_orders_types_and_derives(tmp_path):
     assert out["smile"].dtype == "boolean" and out["label_mood"].dtype == "float64"
 
 
-@pytest.mark.parametrize("column, value, message", [("split", "validation", "unknown split"),
-                                                     ("utterance_id", "d1_0", "duplicate utterance ids"),
-                                                     ("text", None, "have no text")])
+@pytest.mark.parametrize(
+    "column, value, message",
+    [
+        ("split", "validation", "unknown split"),
+        ("utterance_id", "d1_0", "duplicate utterance ids"),
+        ("text", None, "have no text"),
+    ],
+)
 def test_validation_errors(column, value, message):
     t = _table(["a", "b"], [0.0, 2.0], [1.0, 3.0])
     t.loc[1, column] = value
@@ -77,19 +93,20 @@ def test_an_unwritable_or_full_data_directory_fails_before_any_work(tmp_path, mo
     with pytest.raises(InputError, match="only 10 MiB free in the data directory"):
         check_data_directory(tmp_path / "home")
     monkeypatch.undo()
-    assert check_data_directory(tmp_path / "home") == tmp_path / "home"
+    assert check_data_directory(tmp_path / "home").root == tmp_path / "home"
 
 
 def test_files_and_settings_from_before_splits_were_called_splits_are_read(tmp_path):
     """A stored table with a `partition` column, and `partitions:` in the settings (`--partitions` is
     tried in test_semaine_reader), still work; naming both the old and the new key is refused."""
-    from hanrock_assets.storage import partition_file, read_table
+    from hanrock_assets.storage import read_table
+    from hanrock_core.home import Home
     from hanrock_core.settings import load_settings
 
-    path = partition_file(tmp_path, "raw_sessions", "iemocap")
+    path = Home(tmp_path).asset_file("raw_sessions", "iemocap")
     path.parent.mkdir(parents=True)
     pd.DataFrame({"utterance_id": ["a"], "partition": ["train"]}).to_parquet(path)
-    assert list(read_table(tmp_path, "raw_sessions", "iemocap").columns) == ["utterance_id", "split"]
+    assert list(read_table(Home(tmp_path), "raw_sessions", "iemocap").columns) == ["utterance_id", "split"]
     settings = tmp_path / "hanrock.yaml"
     (tmp_path / "mine.yaml").write_text("train: [Ses01F]\n")
     settings.write_text("datasets:\n  iemocap: {partitions: mine.yaml}\n")

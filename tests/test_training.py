@@ -12,11 +12,29 @@ from hanrock_core.corpora import read_iemocap
 from hanrock_core.errors import InputError
 from hanrock_core.narrative import narrative_table
 from hanrock_core.synthetic import generate
-from hanrock_core.training import (TrainConfig, TrainingDiverged, batches, build_task_data, distinct_talkturns,
-                                   load_checkpoint, make_model, train)
+from hanrock_core.training import (
+    TrainConfig,
+    TrainingDiverged,
+    batches,
+    build_task_data,
+    distinct_talkturns,
+    load_checkpoint,
+    make_model,
+    train,
+)
 
-QUICK = dict(primary_units=16, aux_units=2, embedding_dim=32, learning_rate=2 ** -7, optimizer="adam",
-             batch_size=32, content_size=3, epochs=6, dropout=0.05, recurrent_dropout=0.05)
+QUICK = dict(
+    primary_units=16,
+    aux_units=2,
+    embedding_dim=32,
+    learning_rate=2**-7,
+    optimizer="adam",
+    batch_size=32,
+    content_size=3,
+    epochs=6,
+    dropout=0.05,
+    recurrent_dropout=0.05,
+)
 
 
 @pytest.fixture(scope="module")
@@ -62,11 +80,18 @@ def test_same_config_same_results(corpus):
     assert a.history == b.history
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"learning_rate": 0.5}, "learning_rate"), ({"batch_size": 0}, "batch_size"), ({"content_size": -1}, "content_size"),
-    ({"capacity_total": 257}, "P \\+ A = 18, but the study demands 257"), ({"dropout": 0.9}, "dropout"),
-    ({"l2": 0.7}, "l2"), ({"sampler": "random"}, "sampler"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"learning_rate": 0.5}, "learning_rate"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"content_size": -1}, "content_size"),
+        ({"capacity_total": 257}, "P \\+ A = 18, but the study demands 257"),
+        ({"dropout": 0.9}, "dropout"),
+        ({"l2": 0.7}, "l2"),
+        ({"sampler": "random"}, "sampler"),
+    ],
+)
 def test_bad_config_fails_before_training(corpus, change, message):
     data = _data(corpus, "emotion")
     with pytest.raises(InputError, match=message):
@@ -106,8 +131,12 @@ def test_samplers(corpus):
     dialogue = batches(data, rows, 43, "dialogue", rng)
     shuffled = batches(data, rows, 43, "shuffle", rng)
     chunks = batches(data, rows, 43, "chunks", rng)
-    assert sorted(np.concatenate(dialogue)) == sorted(rows) == sorted(np.concatenate(shuffled)) \
+    assert (
+        sorted(np.concatenate(dialogue))
+        == sorted(rows)
+        == sorted(np.concatenate(shuffled))
         == sorted(np.concatenate(chunks))
+    )
     distinct = lambda bs: np.mean([len(distinct_talkturns(data, windows, b, "cpu")[1]) for b in bs])  # noqa: E731
     assert distinct(dialogue) < 0.5 * distinct(shuffled)  # windows of one dialogue share their talkturns
     assert distinct(dialogue) < distinct(chunks) < distinct(shuffled)
@@ -122,7 +151,10 @@ def test_samplers(corpus):
 def test_the_torch_recurrence_trains_the_same_model(corpus):
     """gru: torch (nn.GRU on packed sequences) and gru: fused give the same training run, dropout included."""
     data = _data(corpus, "emotion")
-    runs = {gru: train(data, TrainConfig(**{**QUICK, "epochs": 2, "gru": gru}), _weights(data)) for gru in ("fused", "torch")}
+    runs = {
+        gru: train(data, TrainConfig(**{**QUICK, "epochs": 2, "gru": gru}), _weights(data))
+        for gru in ("fused", "torch")
+    }
     fused, plain = runs["fused"], runs["torch"]
     for a, b in zip(fused.history, plain.history):
         assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-6)
@@ -137,13 +169,16 @@ def test_bench_prints_engine_figures_without_the_reference(tmp_path):
 
     figures = run(reference=tmp_path / "absent.py", steps=1, epoch_talkturns=150, compile="off", device="cpu")
     assert figures["device"] == "cpu" and figures["gpu"] is None and figures["gru"] == "fused"
-    assert set(figures["backends"]) == {"fused", "torch"} and all(f["engine_talkturns_per_s"] > 0
-                                                                    for f in figures["backends"].values())
+    assert set(figures["backends"]) == {"fused", "torch"} and all(
+        f["engine_talkturns_per_s"] > 0 for f in figures["backends"].values()
+    )
     assert figures["engine_talkturns_per_s"] == figures["backends"]["fused"]["engine_talkturns_per_s"]
     assert "engine, gru torch:" in report(figures)
     assert figures["reference_talkturns_per_s"] is None and figures["speedup"] is None
     assert figures["engine_talkturns_per_s"] > 0 and figures["gflops"] > 0 and figures["gemm_gflops"] > 0
-    assert figures["content_ratio"] == pytest.approx(figures["epoch_s_content30"] / figures["epoch_s_content1"], rel=0.02)
+    assert figures["content_ratio"] == pytest.approx(
+        figures["epoch_s_content30"] / figures["epoch_s_content1"], rel=0.02
+    )
     assert "reference: not found" in report(figures)
 
 
@@ -165,7 +200,7 @@ def test_the_dataset_metric_chooses_the_epoch(corpus):
     curve = [h["dev_weighted_f1"] for h in result.history]
     assert result.best_epoch == int(np.argmax(curve)) + 1 and result.dev["weighted_f1"] == max(curve)
     with pytest.raises(ValueError, match="does not apply to a classification task"):
-        build_task_data(table, inputs, build_auxiliary_targets(table, "emotion"), metric="mae").selection
+        _ = build_task_data(table, inputs, build_auxiliary_targets(table, "emotion"), metric="mae").selection
 
 
 def test_word_vectors_start_the_embedding_and_can_be_frozen(corpus, tmp_path):
@@ -202,7 +237,7 @@ def test_balanced_class_weights_weigh_rare_classes_up(corpus):
 
 def test_patience_stops_a_run_that_stopped_improving_and_keeps_its_best_epoch(corpus):
     data = _data(corpus, "activation")
-    config = {**QUICK, "epochs": 12, "learning_rate": 2 ** -5}
+    config = {**QUICK, "epochs": 12, "learning_rate": 2**-5}
     full = train(data, TrainConfig(**config), _weights(data))
     assert full.stopped == "epochs" and len(full.history) == 12
     scores = [h["dev_mae"] for h in full.history]
@@ -232,6 +267,8 @@ def test_learning_rate_schedules(corpus):
     constant.epoch_end(False), constant.epoch_end(False)
     assert constant.at(123) == 0.01
     data = _data(corpus, "activation")
-    run = train(data, TrainConfig(**{**QUICK, "epochs": 3, "lr_schedule": "cosine", "warmup_epochs": 1}), _weights(data))
+    run = train(
+        data, TrainConfig(**{**QUICK, "epochs": 3, "lr_schedule": "cosine", "warmup_epochs": 1}), _weights(data)
+    )
     assert run.history[0]["lr"] == pytest.approx(QUICK["learning_rate"])  # the last step of the warm-up epoch
     assert run.history[2]["lr"] < run.history[1]["lr"] < QUICK["learning_rate"]

@@ -1,5 +1,6 @@
 """The UI end to end, on one persistent Dagster instance: a `dagster job execute` run from the command
-line is what the UI then shows; `dagster dev` on a free port, a run launched through GraphQL, rows in DuckDB."""
+line is what the UI then shows, under its job and re-executable there; `dagster dev` on a free port,
+GraphQL, rows in DuckDB."""
 
 from __future__ import annotations
 
@@ -12,16 +13,30 @@ import time
 from pathlib import Path
 
 import requests
+import yaml
 from dagster_graphql import DagsterGraphQLClient
 
+from hanrock_assets.code_location import LOCATION_NAME
 from hanrock_assets.instance import ensure_dagster_home
 from hanrock_core.results import query
 
 from .conftest import REPO, TINY_SCALE
 
-REPOSITORIES = '{ repositoriesOrError { ... on RepositoryConnection { nodes { jobs { name } } } } }'
-MATERIALISED = ('{ assetOrError(assetKey: {path: ["raw_sessions"]}) { ... on Asset { assetMaterializations '
-                '{ partition runId } } } }')
+REPOSITORIES = "{ repositoriesOrError { ... on RepositoryConnection { nodes { jobs { name } } } } }"
+JOB_RUNS = (
+    '{ pipelineOrError(params: {pipelineName: "main_job", repositoryName: "__repository__", '
+    'repositoryLocationName: "hanrock"}) { ... on Pipeline { runs { runId status '
+    "repositoryOrigin { repositoryLocationName repositoryName } } } } }"
+)
+REEXECUTE = (
+    "mutation ($parent: String!) { launchRunReexecution(reexecutionParams: {parentRunId: $parent, "
+    "strategy: ALL_STEPS}) { __typename ... on LaunchRunSuccess { run { runId } } "
+    "... on PythonError { message } ... on InvalidSubsetError { message } } }"
+)
+MATERIALISED = (
+    '{ assetOrError(assetKey: {path: ["raw_sessions"]}) { ... on Asset { assetMaterializations '
+    "{ partition runId } } } }"
+)
 
 
 def _free_port() -> int:
@@ -43,15 +58,30 @@ def _wait_for_location(port: int, deadline: float) -> None:
     raise TimeoutError("the code location did not load in time")
 
 
+def _graphql(port: int, text: str, **variables) -> dict:
+    reply = requests.post(
+        f"http://localhost:{port}/graphql", json={"query": text, "variables": variables}, timeout=60
+    ).json()
+    assert "errors" not in reply, reply
+    return reply["data"]
+
+
 def test_the_ui_shows_a_command_line_run_and_launches_its_own(tmp_path):
     settings = tmp_path / "hanrock.yaml"
     settings.write_text(f"home: {tmp_path / 'home'}\nsynthetic: {{scale: {TINY_SCALE}, seed: 5}}\n")
     env = {k: v for k, v in os.environ.items() if k != "HANROCK_HOME"}
-    env.update(HANROCK_CONFIG=str(settings), DAGSTER_HOME=str(ensure_dagster_home(tmp_path / "dagster")),
-               PYTHONPATH=str(REPO))
+    env.update(
+        HANROCK_CONFIG=str(settings), DAGSTER_HOME=str(ensure_dagster_home(tmp_path / "dagster")), PYTHONPATH=str(REPO)
+    )
     dagster = str(Path(sys.executable).parent / "dagster")
-    cli = subprocess.run([dagster, "job", "execute", "-m", "hanrock_assets", "-j", "main_job"], cwd=tmp_path, env=env,
-                         capture_output=True, text=True, timeout=300)
+    cli = subprocess.run(
+        [dagster, "job", "execute", "-m", "hanrock_assets", "-j", "main_job"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert cli.returncode == 0, cli.stdout[-3000:] + cli.stderr[-3000:]
     assert not list(tmp_path.glob(".tmp_dagster_home_*"))  # the persistent instance, not a temporary one
     store = tmp_path / "home" / "assets"
@@ -59,16 +89,28 @@ def test_the_ui_shows_a_command_line_run_and_launches_its_own(tmp_path):
     assert len(list((store / "auxiliary_targets").glob("*.parquet"))) == 8
     port = _free_port()
     log = (tmp_path / "dagster-dev.log").open("w")
-    server = subprocess.Popen([dagster, "dev", "-w", str(REPO / "workspace.yaml"),
-                               "-p", str(port)], cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT,
-                              start_new_session=True)
+    server = subprocess.Popen(
+        [dagster, "dev", "-w", str(REPO / "workspace.yaml"), "-p", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         _wait_for_location(port, time.time() + 180)
         reply = requests.post(f"http://localhost:{port}/graphql", json={"query": MATERIALISED}, timeout=30).json()
         shown = reply["data"]["assetOrError"]["assetMaterializations"]
         assert {m["partition"] for m in shown} == {"iemocap", "semaine"}  # the command line's run, seen by the UI
+        # the command line's run is filed under its job, with the UI's own code location (no "loaded
+        # from a different code location" warning), and re-executes from there
+        runs = _graphql(port, JOB_RUNS)["pipelineOrError"]["runs"]
+        assert [r["status"] for r in runs] == ["SUCCESS"], runs
+        assert runs[0]["repositoryOrigin"] == {"repositoryLocationName": "hanrock", "repositoryName": "__repository__"}
+        launched = _graphql(port, REEXECUTE, parent=runs[0]["runId"])["launchRunReexecution"]
+        assert launched["__typename"] == "LaunchRunSuccess", launched
+        run_id = launched["run"]["runId"]
         client = DagsterGraphQLClient("localhost", port_number=port)
-        run_id = client.submit_job_execution("main_job")
         status, deadline = None, time.time() + 300
         while time.time() < deadline:
             status = client.get_run_status(run_id).value
@@ -76,6 +118,7 @@ def test_the_ui_shows_a_command_line_run_and_launches_its_own(tmp_path):
                 break
             time.sleep(2)
         assert status == "SUCCESS", (tmp_path / "dagster-dev.log").read_text()[-3000:]
+        assert len(_graphql(port, JOB_RUNS)["pipelineOrError"]["runs"]) == 2  # the re-execution, under the job too
         results = tmp_path / "home" / "results.duckdb"
         assert query(results, "SELECT count(DISTINCT dataset || task) AS n FROM mutual_information")["n"].item() == 8
         assert (tmp_path / "home" / "assets" / "raw_sessions" / "iemocap.parquet").exists()
@@ -87,3 +130,17 @@ def test_the_ui_shows_a_command_line_run_and_launches_its_own(tmp_path):
             os.killpg(server.pid, signal.SIGKILL)
             raise
     assert server.returncode is not None  # the server shut down cleanly on SIGTERM
+
+
+def test_the_instance_files_command_line_runs_under_the_workspace_location(tmp_path):
+    workspace = yaml.safe_load((REPO / "workspace.yaml").read_text())
+    assert workspace["load_from"][0]["python_module"]["location_name"] == LOCATION_NAME
+    home = ensure_dagster_home(tmp_path / "dagster")
+    shipped = yaml.safe_load((home / "dagster.yaml").read_text())
+    assert shipped["nux"] == {"enabled": False}  # no community dialog over the first page
+    assert shipped["instance_class"]["class"] == "HanrockInstance"
+    first_line = (home / "dagster.yaml").read_text().splitlines()[0]
+    (home / "dagster.yaml").write_text(first_line + "\ntelemetry:\n  enabled: false\n")  # an earlier version's
+    assert "instance_class" in ensure_dagster_home(home).joinpath("dagster.yaml").read_text()  # brought up to date
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: true\n")  # a user's own file
+    assert ensure_dagster_home(home).joinpath("dagster.yaml").read_text() == "telemetry:\n  enabled: true\n"

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from .. import steps
+from .. import descriptions, steps
 from ..partitions import dataset_partitions
 from ..resources import PlatformResource
 
@@ -13,6 +13,7 @@ from ..resources import PlatformResource
     io_manager_key="table_io_manager",
     group_name="corpus",
     kinds={"pandas", "parquet"},
+    description=descriptions.RAW_SESSIONS,
 )
 def raw_sessions(context: dg.AssetExecutionContext, platform: PlatformResource):
     """The talkturn table of a dataset, read from its raw layout (or the embedded synthetic corpus).

@@ -2,9 +2,9 @@
 
 import dagster as dg
 
-from .. import steps
+from .. import descriptions, steps
 from ..partitions import dataset_partitions
-from ..run_config import NarrativeConfig
+from ..resources import NarrativeResource, PlatformResource
 
 
 @dg.asset(
@@ -13,9 +13,16 @@ from ..run_config import NarrativeConfig
     io_manager_key="table_io_manager",
     group_name="narratives",
     kinds={"pandas", "parquet"},
+    description=descriptions.MONAH_NARRATIVES,
 )
-def monah_narratives(context: dg.AssetExecutionContext, config: NarrativeConfig, raw_sessions):
-    """Per talkturn: verbatim text, MONAH narrative and the normalised model input."""
+def monah_narratives(
+    context: dg.AssetExecutionContext, platform: PlatformResource, narratives: NarrativeResource, raw_sessions
+):
+    """Per talkturn: verbatim text, MONAH narrative and the normalised model input (the dataset's narrative
+    recipe: `narratives:` under it in hanrock.yaml, or the run's `narratives` resource)."""
     tables = raw_sessions if isinstance(raw_sessions, dict) else {context.partition_keys[0]: raw_sessions}
-    results = {key: steps.monah_narratives(table, key, config, context.log) for key, table in tables.items()}
+    settings = platform.settings()
+    results = {
+        key: steps.monah_narratives(settings, table, key, narratives, context.log) for key, table in tables.items()
+    }
     return steps.asset_output(context, results)

@@ -2,70 +2,115 @@
 
 import dagster as dg
 
-from .. import steps
+from .. import descriptions, names, steps
 from ..executors import TRAINING_STEP_TAGS
 from ..partitions import dataset_to_tasks, task_partitions
 from ..resources import PlatformResource, StudyResource
 
+# the inputs of a training step: the dataset's tables map onto every one of its tasks
+TASK_INS = {
+    names.RAW_SESSIONS: dg.AssetIn(partition_mapping=dataset_to_tasks),
+    names.MONAH_NARRATIVES: dg.AssetIn(partition_mapping=dataset_to_tasks),
+    names.AUXILIARY_TARGETS: dg.AssetIn(),
+    names.MUTUAL_INFORMATION: dg.AssetIn(),
+}
 
-def build_study_assets(hypothesis: str):
-    """`<h>_trials` and `<h>_models` (per dataset.task), `<h>_significance` (all partitions, blocking check)."""
+
+def check_results(result: steps.StepResult):
+    """The step's asset checks as Dagster check results."""
+    for check in result.checks:
+        yield dg.AssetCheckResult(
+            check_name=check.name, passed=check.passed, metadata=check.metadata, severity=check.severity
+        )
+
+
+def trials_asset(hypothesis: str) -> dg.AssetsDefinition:
+    """`<h>_trials`: the search of every condition on one dataset.task, and its study-health check."""
 
     @dg.asset(
-        name=f"{hypothesis}_trials",
+        name=names.trials(hypothesis),
         partitions_def=task_partitions,
-        ins={"raw_sessions": dg.AssetIn(partition_mapping=dataset_to_tasks),
-             "monah_narratives": dg.AssetIn(partition_mapping=dataset_to_tasks),
-             "auxiliary_targets": dg.AssetIn(), "mutual_information": dg.AssetIn()},
+        ins=TASK_INS,
         io_manager_key="table_io_manager",
         group_name="studies",
         kinds={"pytorch", "optuna", "duckdb"},
         op_tags=TRAINING_STEP_TAGS,
-        check_specs=[dg.AssetCheckSpec(steps.HEALTH_CHECK, asset=f"{hypothesis}_trials", blocking=False,
-                                       description="every trial left chance level, each selected model finished "
-                                                   "learning and beats the floor on dev, dev and test agree")],
-        description=f"Random search over every {hypothesis.upper()} condition on one dataset.task; rows in results.duckdb",
+        check_specs=[
+            dg.AssetCheckSpec(
+                names.HEALTH_CHECK,
+                asset=names.trials(hypothesis),
+                blocking=False,
+                description="every trial left chance level, each selected model finished learning and "
+                "beats the floor on dev, dev and test agree",
+            )
+        ],
+        description=descriptions.trials(hypothesis),
     )
-    def trials_asset(context: dg.AssetExecutionContext, platform: PlatformResource, study: StudyResource,
-                     raw_sessions, monah_narratives, auxiliary_targets, mutual_information):
-        inputs = {"raw_sessions": raw_sessions, "monah_narratives": monah_narratives,
-                  "auxiliary_targets": auxiliary_targets, "mutual_information": mutual_information}
+    def trials(
+        context: dg.AssetExecutionContext,
+        platform: PlatformResource,
+        study: StudyResource,
+        raw_sessions,
+        monah_narratives,
+        auxiliary_targets,
+        mutual_information,
+    ):
+        inputs = steps.TaskInputs(raw_sessions, monah_narratives, auxiliary_targets, mutual_information)
         result = steps.trials(platform.settings(), study, hypothesis, context.partition_key, inputs, context.log)
         yield dg.Output(result.table, metadata=result.metadata)
-        for check in result.checks:
-            yield dg.AssetCheckResult(check_name=check.name, passed=check.passed, metadata=check.metadata,
-                                      severity=dg.AssetCheckSeverity.WARN)
+        yield from check_results(result)
+
+    return trials
+
+
+def models_asset(hypothesis: str) -> dg.AssetsDefinition:
+    """`<h>_models`: the kept model of every condition on one dataset.task, checked against its sums."""
 
     @dg.asset(
-        name=f"{hypothesis}_models",
+        name=names.models(hypothesis),
         partitions_def=task_partitions,
-        ins={"trials": dg.AssetIn(f"{hypothesis}_trials")},
+        ins={"trials": dg.AssetIn(names.trials(hypothesis))},
         group_name="studies",
         kinds={"pytorch"},
-        description=f"The kept model of every {hypothesis.upper()} condition on one dataset.task (the trial selected "
-                    "on dev): weights, vocabulary, card, SHA-256 sums, under $HANROCK_HOME/models; use with `hanrock predict`",
+        description=descriptions.models(hypothesis),
     )
-    def models_asset(context: dg.AssetExecutionContext, platform: PlatformResource, trials) -> dg.MaterializeResult:
+    def models(context: dg.AssetExecutionContext, platform: PlatformResource, trials) -> dg.MaterializeResult:
         result = steps.models(platform.settings(), hypothesis, context.partition_key, trials, context.log)
         return dg.MaterializeResult(metadata=result.metadata)
 
+    return models
+
+
+def significance_asset(hypothesis: str, trials: dg.AssetsDefinition) -> dg.AssetsDefinition:
+    """`<h>_significance`: the bootstrap table over every partition, behind a blocking completeness check."""
+
     @dg.asset(
-        name=f"{hypothesis}_significance",
-        deps=[trials_asset],
+        name=names.significance(hypothesis),
+        deps=[trials],
         group_name="studies",
         kinds={"duckdb"},
-        check_specs=[dg.AssetCheckSpec(steps.SIGNIFICANCE_CHECK, asset=f"{hypothesis}_significance", blocking=True,
-                                       description="every dataset.task and condition has >= 2 finished trials")],
-        description=f"Bootstrap significance of every {hypothesis.upper()} challenger against its baseline",
+        check_specs=[
+            dg.AssetCheckSpec(
+                names.SIGNIFICANCE_CHECK,
+                asset=names.significance(hypothesis),
+                blocking=True,
+                description="every dataset.task and condition has >= 2 finished trials",
+            )
+        ],
+        description=descriptions.significance(hypothesis),
     )
-    def significance_asset(context: dg.AssetExecutionContext, platform: PlatformResource, study: StudyResource):
-        settings = platform.settings()
+    def significance(context: dg.AssetExecutionContext, platform: PlatformResource, study: StudyResource):
         keys = task_partitions.get_partition_keys()
-        problems = steps.significance_problems(settings, study, hypothesis, keys, context.log)
-        yield dg.AssetCheckResult(check_name=steps.SIGNIFICANCE_CHECK, passed=not problems,
-                                  metadata=steps.check_metadata(problems))
-        if problems:
-            raise steps.incomplete(hypothesis, problems)
-        yield dg.MaterializeResult(metadata=steps.significance(settings, study, hypothesis, context.log).metadata)
+        result = steps.significance(platform.settings(), study, hypothesis, keys, context.log)
+        yield from check_results(result)
+        if result.failure is not None:
+            raise result.failure
+        yield dg.MaterializeResult(metadata=result.metadata)
 
-    return trials_asset, models_asset, significance_asset
+    return significance
+
+
+def build_study_assets(hypothesis: str) -> tuple[dg.AssetsDefinition, ...]:
+    """`<h>_trials` and `<h>_models` (per dataset.task), `<h>_significance` (all partitions, blocking check)."""
+    trials = trials_asset(hypothesis)
+    return trials, models_asset(hypothesis), significance_asset(hypothesis, trials)

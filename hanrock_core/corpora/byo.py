@@ -18,11 +18,22 @@ import pandas as pd
 from ..config_file import ConfigFile, as_bool, as_mapping, as_metric, as_name, as_str, read_config, refuse_unknown
 from ..errors import InputError
 from ..input_files import REPLACEMENT, numbers, read_csv_file, refuse_empty_table
-from ..talkturn import COLUMN_BY_NAME, FEATURES, SPLITS, finalise_table
 from ..splits import check_speakers_disjoint
+from ..talkturn import COLUMN_BY_NAME, FEATURES, SPLITS, finalise_table
 
-SPEC_KEYS = {"name", "description", "files", "columns", "labels", "features", "speaker_format",
-             "time_format", "speaker_noun", "speaker_disjoint", "ids"}
+SPEC_KEYS = {
+    "name",
+    "description",
+    "files",
+    "columns",
+    "labels",
+    "features",
+    "speaker_format",
+    "time_format",
+    "speaker_noun",
+    "speaker_disjoint",
+    "ids",
+}
 COLUMN_KEYS = {"text", "speaker", "dialogue", "order", "session", "utterance_id", "start", "end"}
 REQUIRED_COLUMN_KEYS = ("text", "speaker", "dialogue", "order")
 MULTI_COLUMN_KEYS = {"dialogue", "session", "utterance_id"}  # may join several columns with `_`
@@ -59,19 +70,26 @@ def _files(cfg: ConfigFile, files: dict) -> dict[str, str]:
     refuse_unknown(cfg, files, SPLITS, "files.")
     missing = [p for p in SPLITS if p not in files]
     if missing:
-        raise cfg.error("files", f"files names no {' or '.join(missing)} file: every split needs talkturns",
-                        hint="split your data by dialogue (or session) into train, dev and test files")
+        raise cfg.error(
+            "files",
+            f"files names no {' or '.join(missing)} file: every split needs talkturns",
+            hint="split your data by dialogue (or session) into train, dev and test files",
+        )
     out, seen = {}, {}
     for part in SPLITS:
         key = f"files.{part}"
         rel = as_str(cfg, key, files[part])
         norm = os.path.normpath(rel)
         if Path(rel).is_absolute() or norm == ".." or norm.startswith(".." + os.sep):
-            raise cfg.error(key, f"{key} {rel!r} leaves the data root",
-                            hint="give paths relative to the data root (the folder given on the command line), without '..'")
+            raise cfg.error(
+                key,
+                f"{key} {rel!r} leaves the data root",
+                hint="give paths relative to the data root (the folder given on the command line), without '..'",
+            )
         if norm in seen:
-            raise cfg.error(key, f"{key} is the same file as files.{seen[norm]} ({rel!r})",
-                            hint="each split needs its own file")
+            raise cfg.error(
+                key, f"{key} is the same file as files.{seen[norm]} ({rel!r})", hint="each split needs its own file"
+            )
         seen[norm] = part
         out[part] = rel
     return out
@@ -106,8 +124,11 @@ def _labels(cfg: ConfigFile, labels: dict) -> dict[str, dict]:
         refuse_unknown(cfg, label, LABEL_KEYS, f"{key}.")
         if "column" not in label or label.get("type") not in LABEL_TYPES:
             raise cfg.error(key, f"label {name!r} needs 'column' and 'type: class|regression'")
-        out[str(name)] = {"column": as_str(cfg, f"{key}.column", label["column"]), "type": label["type"],
-                          "metric": as_metric(cfg, f"{key}.metric", label.get("metric"), label["type"] == "class")}
+        out[str(name)] = {
+            "column": as_str(cfg, f"{key}.column", label["column"]),
+            "type": label["type"],
+            "metric": as_metric(cfg, f"{key}.metric", label.get("metric"), label["type"] == "class"),
+        }
     return out
 
 
@@ -186,8 +207,13 @@ def _refuse_blank(values: pd.Series, path: Path, column: str, what: str) -> None
     """Empty or whitespace-only cells in a column that every talkturn needs."""
     blank = values.isna() | (values.astype("string").str.strip() == "")
     if blank.any():
-        raise InputError(f"{what} is empty or only spaces", path, _line_at(values, blank.to_numpy()), column,
-                         hint=f"every talkturn needs a {what}")
+        raise InputError(
+            f"{what} is empty or only spaces",
+            path,
+            _line_at(values, blank.to_numpy()),
+            column,
+            hint=f"every talkturn needs a {what}",
+        )
 
 
 def _seconds(values: pd.Series, fmt: str, path: Path, column: str) -> np.ndarray:
@@ -214,7 +240,9 @@ def _feature(values: pd.Series, name: str, path: Path, column: str) -> pd.Series
     bad = text.notna() & (text != "") & ~text.isin(words)
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise InputError(f"{name} value {values.iloc[i]!r} is not 0/1 or true/false", path, int(values.index[i]), column)
+        raise InputError(
+            f"{name} value {values.iloc[i]!r} is not 0/1 or true/false", path, int(values.index[i]), column
+        )
     return text.map(words).astype("boolean")
 
 
@@ -228,8 +256,13 @@ def _labels_of(raw: pd.DataFrame, spec: DatasetSpec, path: Path) -> dict[str, pd
             text = values.astype("string")
             blank = text.notna() & (text.str.strip() == "")
             if blank.any():
-                raise InputError("label is only spaces", path, _line_at(values, blank.to_numpy()),
-                                 label["column"], hint="leave the cell empty for a talkturn without a label")
+                raise InputError(
+                    "label is only spaces",
+                    path,
+                    _line_at(values, blank.to_numpy()),
+                    label["column"],
+                    hint="leave the cell empty for a talkturn without a label",
+                )
             out[f"label_{name}"] = text
     return out
 
@@ -240,7 +273,7 @@ def _split_table(spec: DatasetSpec, part: str, path: Path, labels_required: bool
     mapped = {k: _as_list(v) for k, v in spec.columns.items() if v}
     needed = {c: f"columns.{k}" for k, cols in mapped.items() for c in cols}
     if not labels_required:
-        for name, label in spec.labels.items():
+        for label in spec.labels.values():
             if label["column"] not in raw.columns:
                 raw[label["column"]] = pd.Series(pd.NA, index=raw.index, dtype="string")
     needed.update({lab["column"]: f"labels.{name}" for name, lab in spec.labels.items()})
@@ -249,7 +282,8 @@ def _split_table(spec: DatasetSpec, part: str, path: Path, labels_required: bool
         if column not in raw.columns:
             raise InputError(
                 f"{key} names column {column!r}, which {path} does not have (it has {list(raw.columns)})",
-                spec.path, spec.line(key),
+                spec.path,
+                spec.line(key),
             )
     for key in ("text", "speaker", "dialogue", "order", "session", "utterance_id"):
         for column in mapped.get(key, []):
@@ -257,14 +291,21 @@ def _split_table(spec: DatasetSpec, part: str, path: Path, labels_required: bool
     text = raw[mapped["text"][0]].astype("string")
     if text.str.contains(REPLACEMENT, regex=False).any():
         i = int(np.flatnonzero(text.str.contains(REPLACEMENT, regex=False).to_numpy())[0])
-        raise InputError("text holds U+FFFD replacement characters: an earlier conversion lost the original characters",
-                         path, int(raw.index[i]), mapped["text"][0], hint="take the data from the original source again")
+        raise InputError(
+            "text holds U+FFFD replacement characters: an earlier conversion lost the original characters",
+            path,
+            int(raw.index[i]),
+            mapped["text"][0],
+            hint="take the data from the original source again",
+        )
     out = pd.DataFrame(index=raw.index)
     out["dataset"] = spec.name
     dialogue = raw[mapped["dialogue"]].astype(str).agg("_".join, axis=1)
     out["dialogue"] = f"{part}/" + dialogue if spec.ids == "file" else dialogue
     # a session the spec names is global (the check that no session spans two files needs it so)
-    out["session"] = raw[mapped["session"]].astype(str).agg("_".join, axis=1) if "session" in mapped else out["dialogue"]
+    out["session"] = (
+        raw[mapped["session"]].astype(str).agg("_".join, axis=1) if "session" in mapped else out["dialogue"]
+    )
     order = numbers(raw[mapped["order"][0]], path, mapped["order"][0], "order value", integer=True, lines=raw.index)
     out["_order"] = order.to_numpy()
     if "utterance_id" in mapped:
@@ -298,8 +339,12 @@ def _refuse_duplicates(table: pd.DataFrame) -> None:
     if dup.any():
         uid = table.loc[dup, "utterance_id"].iloc[0]
         first, second = (row for _, row in table[table["utterance_id"] == uid].head(2).iterrows())
-        raise InputError(f"duplicate utterance id {uid!r} (also at {_where(first)})", second["_file"], int(second["_line"]),
-                         hint="make (dialogue, order) unique or map columns.utterance_id")
+        raise InputError(
+            f"duplicate utterance id {uid!r} (also at {_where(first)})",
+            second["_file"],
+            int(second["_line"]),
+            hint="make (dialogue, order) unique or map columns.utterance_id",
+        )
 
 
 def _refuse_label_variants(table: pd.DataFrame, spec: DatasetSpec) -> None:
@@ -317,8 +362,13 @@ def _refuse_label_variants(table: pd.DataFrame, spec: DatasetSpec) -> None:
             rare = min(clash, key=lambda v: counts[v])
             row = table[table[f"label_{name}"] == rare].iloc[0]
             listed = ", ".join(f"{v!r} ({counts[v]} rows)" for v in clash)
-            raise InputError(f"label values {listed} differ only by case or surrounding spaces", row["_file"],
-                             int(row["_line"]), label["column"], hint="write each class exactly one way in every file")
+            raise InputError(
+                f"label values {listed} differ only by case or surrounding spaces",
+                row["_file"],
+                int(row["_line"]),
+                label["column"],
+                hint="write each class exactly one way in every file",
+            )
 
 
 def _refuse_single_class(table: pd.DataFrame, spec: DatasetSpec) -> None:
@@ -328,10 +378,13 @@ def _refuse_single_class(table: pd.DataFrame, spec: DatasetSpec) -> None:
             continue
         classes = table[f"label_{name}"].dropna().unique()
         if len(classes) == 1:
-            raise InputError(f"label {name!r} (column {label['column']!r}) has a single class, {classes[0]!r}, in "
-                             f"every labelled talkturn: a classifier needs at least two", spec.path,
-                             spec.line(f"labels.{name}"),
-                             hint=f"check that labels.{name}.column names the label column, or leave the label out")
+            raise InputError(
+                f"label {name!r} (column {label['column']!r}) has a single class, {classes[0]!r}, in "
+                f"every labelled talkturn: a classifier needs at least two",
+                spec.path,
+                spec.line(f"labels.{name}"),
+                hint=f"check that labels.{name}.column names the label column, or leave the label out",
+            )
 
 
 def read_byo_file(spec_path: str | Path, path: str | Path, split: str = "test") -> pd.DataFrame:
@@ -362,8 +415,12 @@ def read_byo(spec_path: str | Path, root: str | Path | None = None) -> pd.DataFr
     if (sessions > 1).any():
         session = sessions[sessions > 1].index[0]
         files = sorted(table.loc[table["session"] == session, "_file"].unique())
-        raise InputError(f"session {session!r} appears in several split files: {files}", spec.path, spec.line("files"),
-                         hint="keep each session (columns.session, default the dialogue) in one file")
+        raise InputError(
+            f"session {session!r} appears in several split files: {files}",
+            spec.path,
+            spec.line("files"),
+            hint="keep each session (columns.session, default the dialogue) in one file",
+        )
     if spec.speaker_disjoint:
         check_speakers_disjoint(table, str(spec.path))
     return _finalise(table, str(spec.path))

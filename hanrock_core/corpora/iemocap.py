@@ -64,7 +64,9 @@ def read_emo_evaluation(path: Path) -> list[dict]:
         m = _EVAL_LINE.match(line)
         if not m:
             raise InputError(
-                f"malformed evaluation line {line[:60]!r}", path, number,
+                f"malformed evaluation line {line[:60]!r}",
+                path,
+                number,
                 hint="expected '[start - end]<TAB>utterance<TAB>code<TAB>[v, a, d]'",
             )
         start, end = float(m["start"]), float(m["end"])
@@ -85,8 +87,11 @@ def read_emo_evaluation(path: Path) -> list[dict]:
         record.update(parse_uid(m["uid"], path, number))
         records.append(record)
     if not records:
-        raise InputError("no evaluation lines ('[start - end]<TAB>utterance<TAB>code<TAB>[v, a, d]')", path,
-                         hint="the file is damaged or not an EmoEvaluation file: restore it from the release")
+        raise InputError(
+            "no evaluation lines ('[start - end]<TAB>utterance<TAB>code<TAB>[v, a, d]')",
+            path,
+            hint="the file is damaged or not an EmoEvaluation file: restore it from the release",
+        )
     return records
 
 
@@ -98,8 +103,12 @@ def read_transcription(path: Path) -> dict[str, tuple[float, float, str, int]]:
             continue  # noise such as `M: Yeah.` lines without an utterance id
         m = _TRANS_LINE.match(line)
         if not m:
-            raise InputError(f"malformed transcription line {line[:60]!r}", path, number,
-                             hint="expected 'UTTERANCE_ID [start-end]: text'")
+            raise InputError(
+                f"malformed transcription line {line[:60]!r}",
+                path,
+                number,
+                hint="expected 'UTTERANCE_ID [start-end]: text'",
+            )
         if "XX" in m["uid"]:
             continue  # unlabelled fragments without an evaluation
         try:
@@ -109,11 +118,17 @@ def read_transcription(path: Path) -> dict[str, tuple[float, float, str, int]]:
         if end < start:
             raise InputError(f"bad time range [{m['start']}-{m['end']}]: end before start", path, number)
         if m["uid"] in out:
-            raise InputError(f"utterance {m['uid']!r} is transcribed twice (first at line {out[m['uid']][3]})", path, number)
+            raise InputError(
+                f"utterance {m['uid']!r} is transcribed twice (first at line {out[m['uid']][3]})", path, number
+            )
         text = m["text"].strip()
         if not text:
-            raise InputError(f"utterance {m['uid']!r} has no text", path, number,
-                             hint="write what was said (or a marker such as [inaudible]); empty talkturns are refused")
+            raise InputError(
+                f"utterance {m['uid']!r} has no text",
+                path,
+                number,
+                hint="write what was said (or a marker such as [inaudible]); empty talkturns are refused",
+            )
         out[m["uid"]] = (start, end, text, number)
     return out
 
@@ -121,10 +136,18 @@ def read_transcription(path: Path) -> dict[str, tuple[float, float, str, int]]:
 def _refuse_files_for_folders(release: Path) -> None:
     """A file where the release has a session folder (or its dialog/ folders) would drop its dialogues silently."""
     for session in visible(release.glob("Session*")):
-        for path in (session, session / "dialog", session / "dialog" / "EmoEvaluation", session / "dialog" / "transcriptions"):
+        for path in (
+            session,
+            session / "dialog",
+            session / "dialog" / "EmoEvaluation",
+            session / "dialog" / "transcriptions",
+        ):
             if os.path.lexists(path) and not path.is_dir():
-                raise InputError("a file stands where the release has a folder: its dialogues would be left out", path,
-                                 hint="restore the folder from the release (a copy may have replaced it by a file)")
+                raise InputError(
+                    "a file stands where the release has a folder: its dialogues would be left out",
+                    path,
+                    hint="restore the folder from the release (a copy may have replaced it by a file)",
+                )
 
 
 def _dialogue_files(release: Path, notices: Notices) -> list[tuple[Path, Path]]:
@@ -142,8 +165,11 @@ def _dialogue_files(release: Path, notices: Notices) -> list[tuple[Path, Path]]:
     evaluated = {p.parent.parent / p.name for p in evaluations}
     for path in transcriptions:
         if path.parent.parent / path.name not in evaluated:
-            raise InputError("transcription without an EmoEvaluation file: its dialogue would be left out", path,
-                             hint=f"restore {path.parent.parent / 'EmoEvaluation' / path.name} from the release")
+            raise InputError(
+                "transcription without an EmoEvaluation file: its dialogue would be left out",
+                path,
+                hint=f"restore {path.parent.parent / 'EmoEvaluation' / path.name} from the release",
+            )
     pairs = []
     for path in evaluations:
         trans_path = path.parent.parent / "transcriptions" / path.name
@@ -169,7 +195,8 @@ def read_iemocap(
     pairs = _dialogue_files(release, notices)
     if not pairs:
         raise InputError(
-            "no EmoEvaluation files found", root,
+            "no EmoEvaluation files found",
+            root,
             hint=f"expected {RELEASE_DIR}/Session*/dialog/EmoEvaluation/<dialog>.txt under the root",
         )
     records: list[dict] = []
@@ -182,19 +209,27 @@ def read_iemocap(
             uid = rec["utterance_id"]
             if uid in seen:
                 first_path, first_line = seen[uid]
-                raise InputError(f"duplicate utterance id {uid!r} (first at {first_path}:{first_line})", *rec["_eval_at"])
+                raise InputError(
+                    f"duplicate utterance id {uid!r} (first at {first_path}:{first_line})", *rec["_eval_at"]
+                )
             seen[uid] = rec["_eval_at"]
             if uid not in transcript:
-                raise InputError(f"utterance {uid!r} has no transcription line", trans_path,
-                                 hint=f"the evaluation is at {eval_path}:{rec['_eval_at'][1]}")
+                raise InputError(
+                    f"utterance {uid!r} has no transcription line",
+                    trans_path,
+                    hint=f"the evaluation is at {eval_path}:{rec['_eval_at'][1]}",
+                )
             rec["start_s"], rec["end_s"], rec["text"], _ = transcript[uid]
             evaluated.add(uid)
             records.append(rec)
         unevaluated += [(trans_path, line) for uid, (*_, line) in transcript.items() if uid not in evaluated]
     if unevaluated:
         path, line = unevaluated[0]
-        notices.warn(f"{len(unevaluated)} transcribed utterance(s) have no evaluation block and are left out "
-                     f"(first here)", path, line)
+        notices.warn(
+            f"{len(unevaluated)} transcribed utterance(s) have no evaluation block and are left out (first here)",
+            path,
+            line,
+        )
     table = pd.DataFrame.from_records(records).drop(columns="_eval_at")
     table["dataset"] = dataset
     table["turn_index"] = table.groupby("dialogue")["start_s"].rank(method="first").astype(int) - 1
@@ -202,8 +237,15 @@ def read_iemocap(
     table = assign_splits(table, plan, notices=notices)
     pre = release.parent / "preprocessing" if release.name == RELEASE_DIR else release / "preprocessing"
     of_dir = Path(openface_dir) if openface_dir else pre / "openface"
-    files = {(d, s): of_dir / f"{d}_{s[-1]}.csv" for d, s in table[["dialogue", "speaker"]].drop_duplicates().itertuples(index=False)}
+    files = {
+        (d, s): of_dir / f"{d}_{s[-1]}.csv"
+        for d, s in table[["dialogue", "speaker"]].drop_duplicates().itertuples(index=False)
+    }
     table = attach_openface(table, files, min_confidence, of_dir, openface_fps, notices, openface_dir is not None)
-    table = attach_vokaturi(table, Path(vokaturi_csv) if vokaturi_csv else pre / "vokaturi.csv", notices=notices,
-                            required=vokaturi_csv is not None)
+    table = attach_vokaturi(
+        table,
+        Path(vokaturi_csv) if vokaturi_csv else pre / "vokaturi.csv",
+        notices=notices,
+        required=vokaturi_csv is not None,
+    )
     return finalise_table(table, str(root))

@@ -32,9 +32,11 @@ NOD_MIN_PX = 4.0  # vertical nose travel that counts as one nod stroke
 LEAN_MIN_MM = 25.0  # movement towards the camera that counts as leaning forward
 
 
-IMAGE_FOLDER_HINT = ("OpenFace writes timestamp 0 on every frame when it reads an image folder (-fdir): re-run "
-                     "FeatureExtraction on the video (-f), or give the frame rate (`hanrock load ... --openface-fps 30`, "
-                     "or `openface_fps: 30` under the dataset in hanrock.yaml) to rebuild timestamps from `frame`")
+IMAGE_FOLDER_HINT = (
+    "OpenFace writes timestamp 0 on every frame when it reads an image folder (-fdir): re-run "
+    "FeatureExtraction on the video (-f), or give the frame rate (`hanrock load ... --openface-fps 30`, "
+    "or `openface_fps: 30` under the dataset in hanrock.yaml) to rebuild timestamps from `frame`"
+)
 
 
 def read_openface_csv(path: str | Path, fps: float | None = None) -> pd.DataFrame:
@@ -48,7 +50,10 @@ def read_openface_csv(path: str | Path, fps: float | None = None) -> pd.DataFram
     frames = frames[keep].copy()
     if "face_id" in frames and frames["face_id"].nunique() > 1:
         raise InputError(
-            "several faces (face_id) in one file", path, column="face_id", hint="give each speaker their own FeatureExtraction file"
+            "several faces (face_id) in one file",
+            path,
+            column="face_id",
+            hint="give each speaker their own FeatureExtraction file",
         )
     _check_numeric(frames, path, fps)
     return frames
@@ -78,8 +83,13 @@ def _check_times(frames: pd.DataFrame, path: Path, fps: float | None) -> None:
         line = _first_bad_line(np.r_[False, back])
         raise InputError("timestamps go backwards", path, line, "timestamp", hint="frames must be in time order")
     if len(ts) > 1 and ts[-1] == ts[0]:
-        raise InputError(f"timestamps never increase (all {len(ts)} frames at {ts[0]:g} s)", path, 2, "timestamp",
-                         hint=IMAGE_FOLDER_HINT)
+        raise InputError(
+            f"timestamps never increase (all {len(ts)} frames at {ts[0]:g} s)",
+            path,
+            2,
+            "timestamp",
+            hint=IMAGE_FOLDER_HINT,
+        )
     frames["timestamp"] = ts
 
 
@@ -88,12 +98,18 @@ def _check_tracking(frames: pd.DataFrame, path: Path) -> np.ndarray:
     success = numbers(frames["success"], path, "success", "success flag").to_numpy()
     bad = ~np.isin(success, (0.0, 1.0))
     if bad.any():
-        raise InputError(f"success {frames['success'].iloc[int(np.flatnonzero(bad)[0])]!r} is not 0 or 1", path,
-                         _first_bad_line(bad), "success")
+        raise InputError(
+            f"success {frames['success'].iloc[int(np.flatnonzero(bad)[0])]!r} is not 0 or 1",
+            path,
+            _first_bad_line(bad),
+            "success",
+        )
     confidence = numbers(frames["confidence"], path, "confidence", "confidence").to_numpy()
     bad = ~((confidence >= 0) & (confidence <= 1))
     if bad.any():
-        raise InputError(f"confidence {confidence[bad][0]} is missing or outside 0..1", path, _first_bad_line(bad), "confidence")
+        raise InputError(
+            f"confidence {confidence[bad][0]} is missing or outside 0..1", path, _first_bad_line(bad), "confidence"
+        )
     frames["success"], frames["confidence"] = success, confidence
     return success == 1
 
@@ -101,8 +117,12 @@ def _check_tracking(frames: pd.DataFrame, path: Path) -> np.ndarray:
 def _check_numeric(frames: pd.DataFrame, path: Path, fps: float | None = None) -> None:
     """Times make sense, tracking flags are valid, and successful frames carry AU values in range."""
     if len(frames) == 0:
-        raise InputError("the OpenFace CSV has a header but no frames", path, 2,
-                         hint="re-run FeatureExtraction, or remove the file if that speaker has no video")
+        raise InputError(
+            "the OpenFace CSV has a header but no frames",
+            path,
+            2,
+            hint="re-run FeatureExtraction, or remove the file if that speaker has no video",
+        )
     _check_times(frames, path, fps)
     ok = _check_tracking(frames, path)
     for name in AU_INTENSITY + AU_PRESENCE + tuple(c for c in POSE if c in frames):
@@ -111,9 +131,7 @@ def _check_numeric(frames: pd.DataFrame, path: Path, fps: float | None = None) -
         values = frames[name].to_numpy(dtype=float)
         bad = ok & ~((values >= 0) & (values <= 5))
         if bad.any():
-            raise InputError(
-                f"AU intensity {values[bad][0]} is NaN or outside 0..5", path, _first_bad_line(bad), name
-            )
+            raise InputError(f"AU intensity {values[bad][0]} is NaN or outside 0..5", path, _first_bad_line(bad), name)
     for name in AU_PRESENCE:
         values = frames[name].to_numpy(dtype=float)
         bad = ok & ~np.isin(values, (0.0, 1.0))
@@ -124,14 +142,20 @@ def _check_numeric(frames: pd.DataFrame, path: Path, fps: float | None = None) -
             values = frames[name].to_numpy(dtype=float)
             bad = ok & ~np.isfinite(values)
             if bad.any():
-                raise InputError(f"{name} is missing or not a finite number in a successful frame", path,
-                                 _first_bad_line(bad), name)
+                raise InputError(
+                    f"{name} is missing or not a finite number in a successful frame", path, _first_bad_line(bad), name
+                )
             low, high, unit = POSE_BOUNDS[name]
             bad = ok & ((values < low) | (values > high))
             if bad.any():
-                raise InputError(f"{name} {values[bad][0]:g} is beyond what OpenFace writes ({unit}, between {low:g} and "
-                                 f"{high:g}): the file is damaged", path, _first_bad_line(bad), name,
-                                 hint="run FeatureExtraction again on that video, or restore the file")
+                raise InputError(
+                    f"{name} {values[bad][0]:g} is beyond what OpenFace writes ({unit}, between {low:g} and "
+                    f"{high:g}): the file is damaged",
+                    path,
+                    _first_bad_line(bad),
+                    name,
+                    hint="run FeatureExtraction again on that video, or restore the file",
+                )
 
 
 def _longest_run_s(flags: np.ndarray, frame_s: float) -> float:
@@ -161,7 +185,9 @@ def _nodded(y: np.ndarray) -> bool:
     return strokes >= 2
 
 
-def aggregate_talkturns(frames: pd.DataFrame, starts: np.ndarray, ends: np.ndarray, min_confidence: float = MIN_CONFIDENCE) -> pd.DataFrame:
+def aggregate_talkturns(
+    frames: pd.DataFrame, starts: np.ndarray, ends: np.ndarray, min_confidence: float = MIN_CONFIDENCE
+) -> pd.DataFrame:
     """Per-talkturn features from one speaker's frames; rows follow `starts`/`ends`."""
     valid = (frames["success"].to_numpy() == 1) & (frames["confidence"].to_numpy(dtype=float) >= min_confidence)
     frames = frames[valid]
@@ -229,7 +255,9 @@ def attach_openface(
     folder = Path(folder) if folder is not None else None
     if folder is not None and not folder.is_dir():
         if required:
-            raise InputError("the OpenFace folder does not exist", folder, hint="fix --openface (or `openface:` in the settings)")
+            raise InputError(
+                "the OpenFace folder does not exist", folder, hint="fix --openface (or `openface:` in the settings)"
+            )
         notices.info("no OpenFace folder: every talkturn's facial features are missing", folder)
         return table
     table = table.copy()
@@ -242,7 +270,10 @@ def attach_openface(
             continue
         frames = read_openface_csv(path, fps)
         feats = aggregate_talkturns(
-            frames, table["start_s"].to_numpy(dtype=float)[idx], table["end_s"].to_numpy(dtype=float)[idx], min_confidence
+            frames,
+            table["start_s"].to_numpy(dtype=float)[idx],
+            table["end_s"].to_numpy(dtype=float)[idx],
+            min_confidence,
         )
         for name in feats.columns:
             if name not in table:
@@ -253,13 +284,17 @@ def attach_openface(
     return table
 
 
-def _report_folder(folder: Path, files: dict, missing: list, speakers: int, notices: Notices,
-                   skipped_names: frozenset[str]) -> None:
+def _report_folder(
+    folder: Path, files: dict, missing: list, speakers: int, notices: Notices, skipped_names: frozenset[str]
+) -> None:
     """Say which expected files are absent and which files in the folder were not used."""
     if missing:
         (_, first, _), turns = missing[0], sum(n for *_, n in missing)
-        notices.warn(f"{len(missing)} of {speakers} dialogue-speaker OpenFace files are missing (first: {first}); "
-                     f"their {turns} talkturns have no facial features", folder)
+        notices.warn(
+            f"{len(missing)} of {speakers} dialogue-speaker OpenFace files are missing (first: {first}); "
+            f"their {turns} talkturns have no facial features",
+            folder,
+        )
     used = {Path(p).name for p in files.values() if p is not None}
     listed = list(folder.iterdir())
     hidden = [p for p in listed if is_hidden(p)]
@@ -268,8 +303,13 @@ def _report_folder(folder: Path, files: dict, missing: list, speakers: int, noti
     unused = [p for p in visible(listed) if p.name not in used]
     of_skipped = [p for p in unused if p.name in skipped_names]
     if of_skipped:
-        notices.info(f"{len(of_skipped)} file(s) belong to sessions or sides that were left out and are not read", folder)
+        notices.info(
+            f"{len(of_skipped)} file(s) belong to sessions or sides that were left out and are not read", folder
+        )
     stray = [p.name for p in unused if p.name not in skipped_names]
     if stray:
-        notices.warn(f"{len(stray)} file(s) match no dialogue and speaker of the corpus and are not read: "
-                     f"{stray[:5]}{' ...' if len(stray) > 5 else ''}", folder)
+        notices.warn(
+            f"{len(stray)} file(s) match no dialogue and speaker of the corpus and are not read: "
+            f"{stray[:5]}{' ...' if len(stray) > 5 else ''}",
+            folder,
+        )

@@ -35,8 +35,10 @@ UNUSED_DIMENSIONS = {"E": "expectation"}  # a FeelTrace dimension that is not on
 SKIPPED = {"beginning", "end", "forbidden"}  # operator `character` (or `status`) of sessions public loaders skip
 END_OF_TURN = "."
 _SEPARATOR = re.compile(r"^---recording (?P<rec>.*) turn (?P<turn>\d+)---$")
-_TRACE = re.compile(r"^R(?P<rater>\d+)S(?P<session>\d+)T(?P<target>[UO])C(?P<char>[A-Z][a-z])(?P<part>2?)"
-                    r"D(?P<dim>[A-Z][A-Za-z]*)\.txt$")
+_TRACE = re.compile(
+    r"^R(?P<rater>\d+)S(?P<session>\d+)T(?P<target>[UO])C(?P<char>[A-Z][a-z])(?P<part>2?)"
+    r"D(?P<dim>[A-Z][A-Za-z]*)\.txt$"
+)
 _LOOKS_LIKE_TRACE = re.compile(r"^R\d.*\.txt$")
 DATETIME = re.compile(r"\d{4}\.\d\d\.\d\d\.\d\d\.\d\d\.\d\d")
 BY_NUMBER_EXAMPLE = "examples/semaine/splits-by-recording.yaml"
@@ -47,8 +49,9 @@ def read_session_xml(path: Path) -> dict[str, str]:
     try:
         root = ET.fromstring(read_bytes(path, "session.xml"))
     except ET.ParseError as exc:
-        raise InputError(f"malformed session.xml: {exc}", path, exc.position[0],
-                         hint="restore session.xml from the release") from exc
+        raise InputError(
+            f"malformed session.xml: {exc}", path, exc.position[0], hint="restore session.xml from the release"
+        ) from exc
     for name in ("recording", "character"):
         if not (root.get(name) or "").strip():
             raise InputError(f"<session> lacks the {name!r} attribute", path, 1)
@@ -65,6 +68,47 @@ class _Turn:
     open: bool = True
 
 
+def _start_turn(
+    turns: list[_Turn], seen: dict[int, int], sep, uses_dots: bool, folder: str, role: str, path: Path, number: int
+) -> None:
+    """A `---recording ... turn N---` line: the previous turn must be closed (when the file uses '.')."""
+    current = turns[-1] if turns else None
+    if uses_dots and current is not None and current.open:
+        raise InputError(
+            f"turn {current.utterance_id} (line {current.line}) has no end-of-turn '.' before the next turn",
+            path,
+            number,
+            hint="every turn ends with a line holding just '.'",
+        )
+    turn = int(sep["turn"])
+    if turn in seen:
+        raise InputError(f"turn {turn} appears twice (first at line {seen[turn]})", path, number)
+    seen[turn] = number
+    turns.append(_Turn(f"{folder}_{role}_{turn:03d}", number))
+
+
+def _add_word(current: _Turn | None, line: str, path: Path, number: int) -> None:
+    """A `start_ms end_ms WORD` line: the word joins the open turn, its times widen the turn's span."""
+    parts = line.split(maxsplit=2)
+    if len(parts) != 3 or not (parts[0].isdigit() and parts[1].isdigit()):
+        raise InputError(f"malformed word line {line[:60]!r}", path, number, hint="expected 'start_ms end_ms WORD'")
+    if current is None:
+        raise InputError("word before the first '---recording ... turn N---' line", path, number)
+    if not current.open:
+        raise InputError(
+            f"word after the end-of-turn '.' of turn {current.utterance_id}",
+            path,
+            number,
+            hint="a turn's words come before its '.' line",
+        )
+    start, end = int(parts[0]) / 1000.0, int(parts[1]) / 1000.0
+    if end < start:
+        raise InputError(f"bad time range {parts[0]}-{parts[1]} ms: end before start", path, number)
+    current.words.append(parts[2])
+    current.start_s = start if current.start_s is None else min(current.start_s, start)
+    current.end_s = end if current.end_s is None else max(current.end_s, end)
+
+
 def read_word_transcript(path: Path, folder: str, role: str) -> tuple[list[dict], list[int]]:
     """Talkturns of one word-level transcript, and the lines of turns that hold no word.
 
@@ -74,8 +118,11 @@ def read_word_transcript(path: Path, folder: str, role: str) -> tuple[list[dict]
     """
     text = read_text(path, "word-level transcript")
     if not text.strip():
-        raise InputError("the word-level transcript is empty", path,
-                         hint="restore it from the release, or delete it if that side of the session was never transcribed")
+        raise InputError(
+            "the word-level transcript is empty",
+            path,
+            hint="restore it from the release, or delete it if that side of the session was never transcribed",
+        )
     lines = text.splitlines()
     uses_dots = any(line.strip() == END_OF_TURN for line in lines)
     turns: list[_Turn] = []
@@ -87,42 +134,29 @@ def read_word_transcript(path: Path, folder: str, role: str) -> tuple[list[dict]
         current = turns[-1] if turns else None
         sep = _SEPARATOR.match(line)
         if sep:
-            if uses_dots and current is not None and current.open:
-                raise InputError(f"turn {current.utterance_id} (line {current.line}) has no end-of-turn '.' before "
-                                 "the next turn", path, number, hint="every turn ends with a line holding just '.'")
-            turn = int(sep["turn"])
-            if turn in seen:
-                raise InputError(f"turn {turn} appears twice (first at line {seen[turn]})", path, number)
-            seen[turn] = number
-            turns.append(_Turn(f"{folder}_{role}_{turn:03d}", number))
-            continue
-        if line.startswith("---"):
-            raise InputError(f"malformed turn separator {line[:60]!r}", path, number,
-                             hint="expected '---recording <id> turn <N>---'")
-        if line == END_OF_TURN:
+            _start_turn(turns, seen, sep, uses_dots, folder, role, path, number)
+        elif line.startswith("---"):
+            raise InputError(
+                f"malformed turn separator {line[:60]!r}", path, number, hint="expected '---recording <id> turn <N>---'"
+            )
+        elif line == END_OF_TURN:
             if current is None or not current.open:
                 raise InputError("end-of-turn '.' without a turn to end", path, number)
             current.open = False
-            continue
-        parts = line.split(maxsplit=2)
-        if len(parts) != 3 or not (parts[0].isdigit() and parts[1].isdigit()):
-            raise InputError(f"malformed word line {line[:60]!r}", path, number, hint="expected 'start_ms end_ms WORD'")
-        if current is None:
-            raise InputError("word before the first '---recording ... turn N---' line", path, number)
-        if not current.open:
-            raise InputError(f"word after the end-of-turn '.' of turn {current.utterance_id}", path, number,
-                             hint="a turn's words come before its '.' line")
-        start, end = int(parts[0]) / 1000.0, int(parts[1]) / 1000.0
-        if end < start:
-            raise InputError(f"bad time range {parts[0]}-{parts[1]} ms: end before start", path, number)
-        current.words.append(parts[2])
-        current.start_s = start if current.start_s is None else min(current.start_s, start)
-        current.end_s = end if current.end_s is None else max(current.end_s, end)
+        else:
+            _add_word(current, line, path, number)
     if uses_dots and turns and turns[-1].open:
-        raise InputError(f"the file ends inside turn {turns[-1].utterance_id} (line {turns[-1].line}): no end-of-turn '.'",
-                         path, len(lines), hint="the file may be cut short: restore it from the release")
-    kept = [{"utterance_id": t.utterance_id, "words": t.words, "start_s": t.start_s, "end_s": t.end_s}
-            for t in turns if t.words]
+        raise InputError(
+            f"the file ends inside turn {turns[-1].utterance_id} (line {turns[-1].line}): no end-of-turn '.'",
+            path,
+            len(lines),
+            hint="the file may be cut short: restore it from the release",
+        )
+    kept = [
+        {"utterance_id": t.utterance_id, "words": t.words, "start_s": t.start_s, "end_s": t.end_s}
+        for t in turns
+        if t.words
+    ]
     return kept, [t.line for t in turns if not t.words]
 
 
@@ -151,7 +185,9 @@ def _refuse_trace_line(text: str, path: Path) -> None:
         try:
             values = [float(t) for t in tokens]
         except ValueError:
-            raise InputError(f"not a number in {raw[:60]!r}", path, number, hint="decimals are written with '.'") from None
+            raise InputError(
+                f"not a number in {raw[:60]!r}", path, number, hint="decimals are written with '.'"
+            ) from None
         for t, v in zip(values[0::2], values[1::2]):
             if not np.isfinite(t):
                 raise InputError(f"time {t} is not a finite number", path, number)
@@ -184,10 +220,13 @@ def check_trace_seconds(samples: np.ndarray, path: Path, transcript_end_s: float
         return
     last, step = float(samples[-1, 0]), float(np.median(np.diff(samples[:, 0])))
     if last > 10 * max(transcript_end_s, 0.0) + 60 or step > 50 * TRACE_STEP_S:
-        raise InputError(f"the trace runs to time {last:g} with samples {step:g} apart, but the session's transcript "
-                         f"ends at {transcript_end_s:.1f} s: its times look like milliseconds, not seconds "
-                         f"(FeelTrace writes seconds, {TRACE_STEP_S * 1000:.0f} ms apart)", path,
-                         hint="divide the first number of every line by 1000, or restore the file from the release")
+        raise InputError(
+            f"the trace runs to time {last:g} with samples {step:g} apart, but the session's transcript "
+            f"ends at {transcript_end_s:.1f} s: its times look like milliseconds, not seconds "
+            f"(FeelTrace writes seconds, {TRACE_STEP_S * 1000:.0f} ms apart)",
+            path,
+            hint="divide the first number of every line by 1000, or restore the file from the release",
+        )
 
 
 def _labels_for(turns: pd.DataFrame, traces: list[tuple[Path, dict]]) -> dict[str, np.ndarray | None]:
@@ -220,8 +259,11 @@ def _recording_datetime(attrs: dict[str, str], folder: Path, xml_path: Path) -> 
         return attrs["recording"]
     stamps = sorted({m[0] for p in visible(folder.iterdir()) if (m := DATETIME.match(p.name))})
     if len(stamps) > 1:
-        raise InputError(f"file names in this session folder carry several recording date-times {stamps}", xml_path.parent,
-                         hint="a session folder holds one recording's files")
+        raise InputError(
+            f"file names in this session folder carry several recording date-times {stamps}",
+            xml_path.parent,
+            hint="a session folder holds one recording's files",
+        )
     return stamps[0] if stamps else None
 
 
@@ -232,21 +274,28 @@ def _session_folders(root: Path, notices: Notices) -> list[_Session]:
         raise InputError("no Sessions/ folder", root, hint="point at the folder that holds Sessions/<n>/session.xml")
     entries = list(sessions_dir.iterdir())
     if any(is_hidden(p) for p in entries):
-        notices.info(f"ignored {sum(is_hidden(p) for p in entries)} hidden entries (names starting with '.')", sessions_dir)
+        notices.info(
+            f"ignored {sum(is_hidden(p) for p in entries)} hidden entries (names starting with '.')", sessions_dir
+        )
     strays = [p.name for p in visible(entries) if not p.is_dir()]
     for name in strays:
         if name.isdigit():  # where session folder <n> belongs: its talkturns would vanish
-            raise InputError("a file stands where a session folder belongs: the session would be left out",
-                             sessions_dir / name, hint="restore the session folder from the release")
+            raise InputError(
+                "a file stands where a session folder belongs: the session would be left out",
+                sessions_dir / name,
+                hint="restore the session folder from the release",
+            )
     if strays:
         notices.info(f"{len(strays)} file(s) beside the session folders are not read: {strays[:5]}", sessions_dir)
     out = []
     for folder in sorted((p for p in visible(entries) if p.is_dir()), key=lambda p: (len(p.name), p.name)):
         xml_path = folder / "session.xml"
         if not xml_path.exists() and not xml_path.is_symlink():
-            raise InputError("session folder without session.xml", folder,
-                             hint="restore session.xml from the release, or move the folder out of Sessions/ "
-                                  "if it is not a session")
+            raise InputError(
+                "session folder without session.xml",
+                folder,
+                hint="restore session.xml from the release, or move the folder out of Sessions/ if it is not a session",
+            )
         attrs = read_session_xml(xml_path)
         out.append(_Session(folder, attrs, _recording_datetime(attrs, folder, xml_path)))
     if not out:
@@ -259,13 +308,21 @@ def _plan_form(plan: SplitPlan) -> str:
     forms = {s: "datetime" if DATETIME.fullmatch(s) else "number" if s.isdigit() else None for s in plan.session_split}
     for session, form in forms.items():
         if form is None:
-            raise InputError(f"recording {session!r} is neither a recording number (session.xml's recording) nor a "
-                             "date-time like 2009.05.26.10.19.53", plan.source, plan.session_line[session])
+            raise InputError(
+                f"recording {session!r} is neither a recording number (session.xml's recording) nor a "
+                "date-time like 2009.05.26.10.19.53",
+                plan.source,
+                plan.session_line[session],
+            )
     if len(set(forms.values())) > 1:
         first = next(iter(forms.values()))
         session = next(s for s, f in forms.items() if f != first)
-        raise InputError(f"recording {session!r} is written differently from the first entry: list recordings either "
-                         "all by number or all by date-time", plan.source, plan.session_line[session])
+        raise InputError(
+            f"recording {session!r} is written differently from the first entry: list recordings either "
+            "all by number or all by date-time",
+            plan.source,
+            plan.session_line[session],
+        )
     return next(iter(forms.values()), "datetime")
 
 
@@ -274,16 +331,22 @@ def _session_key(session: _Session, form: str, plan: SplitPlan, numbers: list[st
     xml_path = session.folder / "session.xml"
     if form == "number":
         if not session.attrs["recording"].isdigit():
-            raise InputError(f"recording {session.attrs['recording']!r} is not a number, but {plan.source} lists "
-                             "recording numbers", xml_path, 1, hint="list this copy's recordings by date-time instead")
+            raise InputError(
+                f"recording {session.attrs['recording']!r} is not a number, but {plan.source} lists recording numbers",
+                xml_path,
+                1,
+                hint="list this copy's recordings by date-time instead",
+            )
         return session.attrs["recording"]
     if session.datetime is None:
         raise InputError(
             f"recording {session.attrs['recording']} carries no date-time (neither session.xml's recording nor a "
             f"file name in {session.folder.name}/ starts with one), but the split file {plan.source} names "
-            "recordings by date-time as the paper's Table 5 does", xml_path, 1,
+            "recordings by date-time as the paper's Table 5 does",
+            xml_path,
+            1,
             hint=f"pass --splits FILE listing recording numbers (this copy has recordings {numbers}); "
-                 f"{BY_NUMBER_EXAMPLE} is an example; see docs/corpus-layouts.md",
+            f"{BY_NUMBER_EXAMPLE} is an example; see docs/corpus-layouts.md",
         )
     return session.datetime
 
@@ -303,34 +366,53 @@ class _LeftOut:
     def unread_sides(self) -> list[tuple[str, str]]:
         """(folder, role) of skipped sessions and of sides without a transcript."""
         return [(d, role) for d in self.skipped for role in ROLES] + [
-            (d, role) for role, folders in self.no_transcript.items() for d in folders]
+            (d, role) for role, folders in self.no_transcript.items() for d in folders
+        ]
 
     def report(self, notices: Notices, where: Path) -> None:
         if self.skipped:
-            notices.info(f"skipped {len(self.skipped)} session(s) as public loaders do (operator character or status "
-                         f"beginning / end / forbidden): {_some(self.skipped_why)}", where)
+            notices.info(
+                f"skipped {len(self.skipped)} session(s) as public loaders do (operator character or status "
+                f"beginning / end / forbidden): {_some(self.skipped_why)}",
+                where,
+            )
         for role, folders in self.no_transcript.items():
-            notices.warn(f"{len(folders)} session(s) have no word-level transcript of the {role}, so no {role} "
-                         f"talkturns: {_some(folders)}", where)
+            notices.warn(
+                f"{len(folders)} session(s) have no word-level transcript of the {role}, so no {role} "
+                f"talkturns: {_some(folders)}",
+                where,
+            )
         if self.empty_turns:
             path, line = self.empty_turns[0]
             notices.warn(f"{len(self.empty_turns)} turn(s) hold no word and are left out (first here)", path, line)
         for (role, task), missing in self.unlabelled.items():
             turns, folders = sum(n for _, n in missing), [f for f, _ in missing]
             if role == "operator" and (role, task) not in self.rated:
-                notices.info(f"the operator has no {task} trace in any session: operator talkturns have no {task} "
-                             "label (they are context for the user's talkturns)", where)
+                notices.info(
+                    f"the operator has no {task} trace in any session: operator talkturns have no {task} "
+                    "label (they are context for the user's talkturns)",
+                    where,
+                )
             else:
-                notices.warn(f"{len(folders)} session(s) have no {task} trace of the {role}, so {turns} {role} "
-                             f"talkturns have no {task} label: {_some(folders)}", where)
+                notices.warn(
+                    f"{len(folders)} session(s) have no {task} trace of the {role}, so {turns} {role} "
+                    f"talkturns have no {task} label: {_some(folders)}",
+                    where,
+                )
         if self.traces.get("unparsed"):
-            notices.warn(f"{len(self.traces['unparsed'])} file(s) look like FeelTrace traces but their names do not "
-                         "parse (R<rater>S<session>T<U|O>C<Ob|Po|Pr|Sp>[2]D<code>.txt) and are not read: "
-                         f"{_some(self.traces['unparsed'])}", where)
+            notices.warn(
+                f"{len(self.traces['unparsed'])} file(s) look like FeelTrace traces but their names do not "
+                "parse (R<rater>S<session>T<U|O>C<Ob|Po|Pr|Sp>[2]D<code>.txt) and are not read: "
+                f"{_some(self.traces['unparsed'])}",
+                where,
+            )
         ignored = {kind: len(files) for kind, files in self.traces.items() if kind != "unparsed"}
         if ignored:
-            notices.info("traces that are not the paper's tasks are not read: "
-                         + ", ".join(f"{n} {kind}" for kind, n in sorted(ignored.items())), where)
+            notices.info(
+                "traces that are not the paper's tasks are not read: "
+                + ", ".join(f"{n} {kind}" for kind, n in sorted(ignored.items())),
+                where,
+            )
 
 
 def _some(items: list[str], n: int = 8) -> str:
@@ -377,7 +459,7 @@ def _read_session(session: _Session, key: str, left_out: _LeftOut) -> list[pd.Da
         turns["text"] = turns.pop("words").map(" ".join)
         target = "U" if role == "user" else "O"
         for column, values in _labels_for(turns, [t for t in traces if t[1]["target"] == target]).items():
-            task = column[len("label_"):]
+            task = column[len("label_") :]
             if values is None:
                 left_out.unlabelled[(role, task)].append((folder.name, len(turns)))
                 values = np.full(len(turns), np.nan)
@@ -435,8 +517,21 @@ def read_semaine(
     for d, s, noun in table[["dialogue", "speaker", "speaker_noun"]].drop_duplicates().itertuples(index=False):
         files[(d, s)] = of_dir / f"{d}_{noun}.csv"
     sides = left_out.unread_sides()  # (folder, role) pairs whose OpenFace and Vokaturi rows have no talkturn
-    table = attach_openface(table, files, min_confidence, of_dir, openface_fps, notices, openface_dir is not None,
-                            frozenset(f"{d}_{role}.csv" for d, role in sides))
-    table = attach_vokaturi(table, Path(vokaturi_csv) if vokaturi_csv else pre / "vokaturi.csv",
-                            tuple(f"{d}_{role}_" for d, role in sides), notices, vokaturi_csv is not None)
+    table = attach_openface(
+        table,
+        files,
+        min_confidence,
+        of_dir,
+        openface_fps,
+        notices,
+        openface_dir is not None,
+        frozenset(f"{d}_{role}.csv" for d, role in sides),
+    )
+    table = attach_vokaturi(
+        table,
+        Path(vokaturi_csv) if vokaturi_csv else pre / "vokaturi.csv",
+        tuple(f"{d}_{role}_" for d, role in sides),
+        notices,
+        vokaturi_csv is not None,
+    )
     return finalise_table(table, str(root))

@@ -32,9 +32,7 @@ SCENARIOS = {
 def emotion_scores(state: np.ndarray) -> np.ndarray:
     """How much each 4-class emotion (angry, happy, neutral, sad) fits the state; rows = talkturns."""
     v, a = state[..., 0], state[..., 1]
-    return np.stack(
-        [-v + a - 0.3, 1.2 * v + 0.2 * a, 0.7 - np.abs(v) - 0.6 * np.abs(a), -v - a - 0.3], axis=-1
-    )
+    return np.stack([-v + a - 0.3, 1.2 * v + 0.2 * a, 0.7 - np.abs(v) - 0.6 * np.abs(a), -v - a - 0.3], axis=-1)
 
 
 @dataclass
@@ -48,7 +46,9 @@ class Talkturn:
     end_s: float
 
 
-def simulate_dialogue(rng: np.random.Generator, n_turns: int, scenario: str | None = None) -> tuple[str, list[Talkturn]]:
+def simulate_dialogue(
+    rng: np.random.Generator, n_turns: int, scenario: str | None = None
+) -> tuple[str, list[Talkturn]]:
     """Simulate the states, words and timing of one dialogue of two speakers."""
     scenario = scenario or list(SCENARIOS)[int(rng.integers(len(SCENARIOS)))]
     mood = np.array(SCENARIOS[scenario]) + rng.normal(0.0, 0.25, 3)
@@ -119,5 +119,13 @@ def split_evenly(rng: np.random.Generator, total: int, parts: int) -> list[int]:
     return sizes.tolist()
 
 
-__all__ = ["EMOTIONS", "SCENARIOS", "Talkturn", "assign_with_quotas", "emotion_scores", "scaled_counts",
-           "simulate_dialogue", "split_evenly"]
+__all__ = [
+    "EMOTIONS",
+    "SCENARIOS",
+    "Talkturn",
+    "assign_with_quotas",
+    "emotion_scores",
+    "scaled_counts",
+    "simulate_dialogue",
+    "split_evenly",
+]

@@ -14,8 +14,19 @@ from .signals import openface_frames, tone_probabilities, write_openface_csv
 TURNS_PER_DIALOGUE = 62  # IEMOCAP has ~151 dialogues for 10,039 utterances
 MIN_TURNS_PER_SESSION = 6
 GENDERS = ("F", "M")  # speaker slot 0 is the actress, slot 1 the actor
-RATER_WORDS = {"ang": "Anger", "hap": "Happiness", "exc": "Excited", "neu": "Neutral state", "sad": "Sadness",
-               "fru": "Frustration", "sur": "Surprise", "fea": "Fear", "oth": "Other", "dis": "Disgust", "xxx": "Neutral state"}
+RATER_WORDS = {
+    "ang": "Anger",
+    "hap": "Happiness",
+    "exc": "Excited",
+    "neu": "Neutral state",
+    "sad": "Sadness",
+    "fru": "Frustration",
+    "sur": "Surprise",
+    "fea": "Fear",
+    "oth": "Other",
+    "dis": "Disgust",
+    "xxx": "Neutral state",
+}
 
 
 def _dialogue_names(session: str, n: int) -> list[str]:
@@ -53,8 +64,13 @@ def rate(rng: np.random.Generator, states: np.ndarray) -> tuple[np.ndarray, np.n
     """Raters' emotion codes (with the corpus's exact code proportions) and V/A/D means on 1..5."""
     n = len(states)
     codes = scaled_counts(IEMOCAP_CODE_COUNTS, n)
-    groups = {"ang": ["ang"], "happy": ["hap", "exc"], "neu": ["neu"], "sad": ["sad"],
-              "other": ["fru", "xxx", "sur", "fea", "oth", "dis"]}
+    groups = {
+        "ang": ["ang"],
+        "happy": ["hap", "exc"],
+        "neu": ["neu"],
+        "sad": ["sad"],
+        "other": ["fru", "xxx", "sur", "fea", "oth", "dis"],
+    }
     quotas = np.array([sum(codes[c] for c in members) for members in groups.values()])
     scores = emotion_scores(states)[:, [0, 1, 2, 3]]
     scores = np.column_stack([scores, np.full(n, 0.2)]) + rng.normal(0.0, 0.7, (n, 5))
@@ -69,7 +85,7 @@ def rate(rng: np.random.Generator, states: np.ndarray) -> tuple[np.ndarray, np.n
         order = ["exc", "hap"] if name == "happy" else members
         at = 0
         for code in order:
-            out[rows[at: at + codes[code]]] = code
+            out[rows[at : at + codes[code]]] = code
             at += codes[code]
     vad = 3.0 + 1.5 * states + rng.normal(0.0, 0.35, states.shape)
     vad = np.clip(np.round(vad * 2) / 2, 1.0, 5.0)
@@ -85,14 +101,26 @@ def write(root: Path, scale: float, seed: int) -> pd.DataFrame:
     rows = []
     for session, name, scenario, turns in dialogues:
         for uid, t in zip(_utterance_ids(name, turns), turns):
-            rows.append({"utterance_id": uid, "session": session, "dialogue": name, "scenario": scenario,
-                         "speaker": f"{session[:5]}_{GENDERS[t.speaker]}", "valence": t.state[0],
-                         "arousal": t.state[1], "dominance": t.state[2], "_turn": t})
+            rows.append(
+                {
+                    "utterance_id": uid,
+                    "session": session,
+                    "dialogue": name,
+                    "scenario": scenario,
+                    "speaker": f"{session[:5]}_{GENDERS[t.speaker]}",
+                    "valence": t.state[0],
+                    "arousal": t.state[1],
+                    "dominance": t.state[2],
+                    "_turn": t,
+                }
+            )
     truth = pd.DataFrame(rows)
     rng = np.random.default_rng([seed, 1, 999])
     states = truth[["valence", "arousal", "dominance"]].to_numpy()
     truth["emotion_code"], vad = rate(rng, states)
-    truth["intended_emotion"] = np.array(["angry", "happy", "neutral", "sad"])[np.argmax(emotion_scores(states), axis=1)]
+    truth["intended_emotion"] = np.array(["angry", "happy", "neutral", "sad"])[
+        np.argmax(emotion_scores(states), axis=1)
+    ]
     by_dialogue = truth.groupby("dialogue", sort=False)
     voc_rows = []
     for d_idx, (session, name, _, turns) in enumerate(dialogues):
@@ -107,7 +135,9 @@ def write(root: Path, scale: float, seed: int) -> pd.DataFrame:
             probs = tone_probabilities(rng, t.state)
             valid = (t.end_s - t.start_s) >= 0.8 and rng.random() > 0.03
             voc_rows.append((uid, int(valid), *(probs if valid else np.zeros(5))))
-    voc = pd.DataFrame(voc_rows, columns=["utterance_id", "valid", "neutrality", "happiness", "sadness", "anger", "fear"])
+    voc = pd.DataFrame(
+        voc_rows, columns=["utterance_id", "valid", "neutrality", "happiness", "sadness", "anger", "fear"]
+    )
     voc.to_csv(pre / "vokaturi.csv", index=False, float_format="%.4f")
     return truth.drop(columns="_turn")
 
@@ -118,7 +148,9 @@ def _write_dialogue(folder: Path, name: str, truth: pd.DataFrame, vad: np.ndarra
     (folder / "transcriptions").mkdir(parents=True, exist_ok=True)
     ev = ["% [START_TIME - END_TIME] TURN_NAME EMOTION [V, A, D]", ""]
     tr = []
-    for (uid, code, turn), (v, a, d) in zip(truth[["utterance_id", "emotion_code", "_turn"]].itertuples(index=False), vad):
+    for (uid, code, turn), (v, a, d) in zip(
+        truth[["utterance_id", "emotion_code", "_turn"]].itertuples(index=False), vad
+    ):
         ev.append(f"[{turn.start_s:.4f} - {turn.end_s:.4f}]\t{uid}\t{code}\t[{v:.4f}, {a:.4f}, {d:.4f}]")
         for rater in (1, 2, 3):
             ev.append(f"C-E{rater}:\t{RATER_WORDS[code]};\t()")

@@ -85,16 +85,29 @@ def write(root: Path, scale: float, seed: int) -> pd.DataFrame:
                     samples = trace_samples(rng, times, values, end) if own else np.zeros((0, 2))
                     part = "2" if rater == 2 and folder % 3 == 0 else ""  # the release's optional `2` before D
                     if len(samples):
-                        np.savetxt(sdir / f"R{rater}S{folder}T{target}C{char}{part}D{dim}.txt", samples, fmt="%.2f %.4f")
+                        np.savetxt(
+                            sdir / f"R{rater}S{folder}T{target}C{char}{part}D{dim}.txt", samples, fmt="%.2f %.4f"
+                        )
             for i, t in own:
                 uid = f"{folder}_{role}_{i:03d}"
                 probs = tone_probabilities(rng, t.state)
                 valid = (t.end_s - t.start_s) >= 0.8 and rng.random() > 0.03
                 voc_rows.append((uid, int(valid), *(probs if valid else np.zeros(5))))
-                truth_rows.append({"utterance_id": uid, "session": recording, "dialogue": str(folder),
-                                   "scenario": scenario, "speaker": ids[role], "valence": t.state[0],
-                                   "arousal": t.state[1], "dominance": t.state[2]})
-    voc = pd.DataFrame(voc_rows, columns=["utterance_id", "valid", "neutrality", "happiness", "sadness", "anger", "fear"])
+                truth_rows.append(
+                    {
+                        "utterance_id": uid,
+                        "session": recording,
+                        "dialogue": str(folder),
+                        "scenario": scenario,
+                        "speaker": ids[role],
+                        "valence": t.state[0],
+                        "arousal": t.state[1],
+                        "dominance": t.state[2],
+                    }
+                )
+    voc = pd.DataFrame(
+        voc_rows, columns=["utterance_id", "valid", "neutrality", "happiness", "sadness", "anger", "fear"]
+    )
     voc.to_csv(pre / "vokaturi.csv", index=False, float_format="%.4f")
     return pd.DataFrame(truth_rows)
 
@@ -113,7 +126,8 @@ def _write_transcript(path: Path, recording: str, own: list[tuple[int, Talkturn]
 
 
 def _write_silent_wav(path: Path) -> None:
-    """A valid, empty 16 kHz WAV: the synthetic corpus has no audio, but its file names carry the recording date-time."""
+    """A valid, empty 16 kHz WAV: the synthetic corpus has no audio, but its file names carry the recording
+    date-time."""
     with wave.open(str(path), "wb") as out:
         out.setnchannels(1)
         out.setsampwidth(2)

@@ -14,8 +14,25 @@ from scipy.signal import lfilter
 from .ground_truth import Talkturn
 
 FPS = 10.0
-OPENFACE_COLUMNS = ("frame", "face_id", "timestamp", "confidence", "success", "pose_Tz", "y_30",
-                    "AU05_r", "AU17_r", "AU20_r", "AU25_r", "AU05_c", "AU06_c", "AU12_c", "AU17_c", "AU20_c", "AU25_c")
+OPENFACE_COLUMNS = (
+    "frame",
+    "face_id",
+    "timestamp",
+    "confidence",
+    "success",
+    "pose_Tz",
+    "y_30",
+    "AU05_r",
+    "AU17_r",
+    "AU20_r",
+    "AU25_r",
+    "AU05_c",
+    "AU06_c",
+    "AU12_c",
+    "AU17_c",
+    "AU20_c",
+    "AU25_c",
+)
 _FORMATS = ("%d", "%d", "%.3f", "%.2f", "%d", "%.1f", "%.1f") + ("%.2f",) * 4 + ("%d",) * 6
 
 
@@ -36,8 +53,15 @@ def au_means(state: np.ndarray) -> np.ndarray:
 def tone_probabilities(rng: np.random.Generator, state: np.ndarray) -> np.ndarray:
     """Vokaturi-like probabilities (neutrality, happiness, sadness, anger, fear) for one state."""
     v, a, d = state
-    logits = np.array([0.6 - abs(v) - 0.5 * abs(a), 1.5 * v + 0.4 * a, -1.2 * v - 1.0 * a - 0.2,
-                       -1.0 * v + 1.4 * a + 0.3 * d - 0.4, -0.6 * v + 0.7 * a - 0.8 * d - 0.6])
+    logits = np.array(
+        [
+            0.6 - abs(v) - 0.5 * abs(a),
+            1.5 * v + 0.4 * a,
+            -1.2 * v - 1.0 * a - 0.2,
+            -1.0 * v + 1.4 * a + 0.3 * d - 0.4,
+            -0.6 * v + 0.7 * a - 0.8 * d - 0.6,
+        ]
+    )
     logits += rng.normal(0.0, 0.6, 5)
     p = np.exp(logits - logits.max())
     return p / p.sum()
@@ -77,8 +101,22 @@ def openface_frames(rng: np.random.Generator, turns: list[Talkturn], speaker: in
     au_r[success == 0] = 0.0
     au_c[success == 0] = 0
     return np.column_stack(
-        [np.arange(1, len(ts) + 1), np.zeros(len(ts)), ts, confidence, success, pose_tz, y30,
-         au_r, au_c[:, 0], au06, au12, au_c[:, 1], au_c[:, 2], au_c[:, 3]]
+        [
+            np.arange(1, len(ts) + 1),
+            np.zeros(len(ts)),
+            ts,
+            confidence,
+            success,
+            pose_tz,
+            y30,
+            au_r,
+            au_c[:, 0],
+            au06,
+            au12,
+            au_c[:, 1],
+            au_c[:, 2],
+            au_c[:, 3],
+        ]
     )
 
 

@@ -3,16 +3,19 @@
 import threading
 import time
 
-from hanrock_core.worker_slots import trial_workers
+from hanrock_core.home import Home
+from hanrock_core.worker_pool import trial_workers
 
-ENV = {"HANROCK_MAX_CONCURRENT": "2"}
+ENV = {"HANROCK_CORES": "2"}
 
 
 def test_a_step_takes_the_free_slots_up_to_what_it_wants(tmp_path):
-    with trial_workers(tmp_path, 5, env=ENV, log=lambda m: None, settle_seconds=0) as first:
+    with trial_workers(Home(tmp_path), 5, env=ENV, log=lambda m: None, settle_seconds=0) as first:
         assert first == 2
-    with trial_workers(tmp_path, 1, env=ENV, log=lambda m: None, settle_seconds=0) as one, \
-            trial_workers(tmp_path, 3, env=ENV, log=lambda m: None, settle_seconds=0) as rest:
+    with (
+        trial_workers(Home(tmp_path), 1, env=ENV, log=lambda m: None, settle_seconds=0) as one,
+        trial_workers(Home(tmp_path), 3, env=ENV, log=lambda m: None, settle_seconds=0) as rest,
+    ):
         assert (one, rest) == (1, 1)
 
 
@@ -20,10 +23,10 @@ def test_a_step_with_no_free_slot_waits_until_one_is_released(tmp_path):
     said, events = [], []
 
     def second_step():
-        with trial_workers(tmp_path, 2, env=ENV, log=said.append, poll_seconds=0.05, settle_seconds=0) as n:
+        with trial_workers(Home(tmp_path), 2, env=ENV, log=said.append, poll_seconds=0.05, settle_seconds=0) as n:
             events.append(("second started", n, time.monotonic()))
 
-    with trial_workers(tmp_path, 2, env=ENV, log=lambda m: None, settle_seconds=0) as n:
+    with trial_workers(Home(tmp_path), 2, env=ENV, log=lambda m: None, settle_seconds=0) as n:
         assert n == 2
         thread = threading.Thread(target=second_step)
         thread.start()
@@ -36,11 +39,11 @@ def test_a_step_with_no_free_slot_waits_until_one_is_released(tmp_path):
 
 
 def test_steps_started_together_share_the_free_slots(tmp_path):
-    env = {"HANROCK_MAX_CONCURRENT": "4"}
+    env = {"HANROCK_CORES": "4"}
     got, barrier = [], threading.Barrier(2)
 
     def step():
-        with trial_workers(tmp_path, 9, env=env, log=lambda m: None, settle_seconds=0.5) as n:
+        with trial_workers(Home(tmp_path), 9, env=env, log=lambda m: None, settle_seconds=0.5) as n:
             got.append(n)
             barrier.wait(timeout=10)  # both hold their slots at the same time
 
@@ -54,6 +57,6 @@ def test_steps_started_together_share_the_free_slots(tmp_path):
 
 
 def test_a_fixed_number_of_workers_skips_the_slots(tmp_path):
-    with trial_workers(tmp_path, 8, env={"HANROCK_TRIAL_WORKERS": "3"}) as n:
+    with trial_workers(Home(tmp_path), 8, env={"HANROCK_TRIAL_WORKERS": "3"}) as n:
         assert n == 3
     assert not (tmp_path / ".slots").exists()

@@ -12,10 +12,12 @@ import pandas as pd
 import pytest
 
 from hanrock_core.corpora import read_iemocap
+from hanrock_core.home import Home
+from hanrock_core.kept_model import open_model
+from hanrock_core.profiles import load_profile
 from hanrock_core.results import query
 from hanrock_core.search import run_hypothesis
-from hanrock_core.study import load_profile
-from hanrock_core.trained_model import could_be_selected, open_model, selected_trials
+from hanrock_core.selection import could_be_selected, selected_trials
 from hanrock_core.training import TrainConfig, train
 
 from .conftest import TINY_SCALE
@@ -45,8 +47,7 @@ def valence_study(tmp_path_factory):
     (base / "profile.yaml").write_text(TINY_PROFILE)
     part = _partition(root, "valence")
     logs: list[str] = []
-    rows = run_hypothesis(part, load_profile(base / "profile.yaml"), "h1", base / "home" / "studies",
-                          base / "home" / "results.duckdb", log=logs.append)
+    rows = run_hypothesis(part, load_profile(base / "profile.yaml"), "h1", Home(base / "home"), log=logs.append)
     return base, root, part, rows, logs
 
 
@@ -60,14 +61,21 @@ def test_the_search_keeps_the_selected_model_of_each_condition(valence_study):
         row = rows[(rows["condition"] == condition) & (rows["trial"] == trial)].iloc[0]
         assert card["trial"] == trial and card["state"] == row["state"] and card["best_epoch"] == row["best_epoch"]
         assert card["metrics"]["test"]["mae"] == row["test_value"] and card["labels"]["kind"] == "regression"
-        assert card["inputs"] == {**card["inputs"], "narrative_family": "vpa", "keep_punctuation": "",
-                                  "content_size": row["content_size"], "vocabulary_size": len(part.data.vocab)}
+        assert card["inputs"] == {
+            **card["inputs"],
+            "narrative_family": "vpa",
+            "keep_punctuation": "",
+            "content_size": row["content_size"],
+            "vocabulary_size": len(part.data.vocab),
+        }
         assert card["loss_weights"]["primary"] == pytest.approx(row["primary_weight"])
     assert not list((home / "studies" / "h1" / "iemocap.valence.states").glob("*.pt"))
     assert any("kept models none (trial" in line for line in logs)
     # the predictions table holds every condition's selected trial (a pruned one's too: training stops
     # at the pruned epoch and returns its best epoch, test_training_stopped_by_its_callback...)
-    stored = query(home / "results.duckdb", "SELECT DISTINCT condition, trial FROM predictions WHERE condition <> 'floor'")
+    stored = query(
+        home / "results.duckdb", "SELECT DISTINCT condition, trial FROM predictions WHERE condition <> 'floor'"
+    )
     assert dict(zip(stored["condition"], stored["trial"])) == chosen
 
 
@@ -81,8 +89,11 @@ def test_predict_reproduces_the_stored_regression_predictions(valence_study, tmp
     code, printed, err = run_cli(capsys, "predict", folder, table, "--split", "test", "--out", out)
     assert code == 0, err
     predicted = pd.read_parquet(out).set_index("utterance_id")
-    stored = query(base / "home" / "results.duckdb", "SELECT utterance_id, prediction FROM predictions "
-                   "WHERE condition = 'aphf' AND trial = ?", [chosen["aphf"]])
+    stored = query(
+        base / "home" / "results.duckdb",
+        "SELECT utterance_id, prediction FROM predictions WHERE condition = 'aphf' AND trial = ?",
+        [chosen["aphf"]],
+    )
     assert [float(v) for v in stored["prediction"]] == predicted.loc[stored["utterance_id"], "prediction"].tolist()
     row = rows[(rows["condition"] == "aphf") & (rows["trial"] == chosen["aphf"])].iloc[0]
     assert f"{row['test_value']:.4f}" in printed  # the test MAE, as the study measured it
@@ -116,8 +127,14 @@ def test_a_changed_model_file_is_refused(valence_study, tmp_path, capsys, name):
     data = bytearray((model / name).read_bytes())
     data[len(data) // 2] ^= 0x01
     (model / name).write_bytes(bytes(data))
-    _refused(capsys, tmp_path, model, _table(valence_study, tmp_path), f"{name} was changed since the model was written",
-             str(model / name))
+    _refused(
+        capsys,
+        tmp_path,
+        model,
+        _table(valence_study, tmp_path),
+        f"{name} was changed since the model was written",
+        str(model / name),
+    )
 
 
 def test_a_folder_without_sums_and_a_mismatched_vocabulary_are_refused(valence_study, tmp_path, capsys):
@@ -130,8 +147,9 @@ def test_a_folder_without_sums_and_a_mismatched_vocabulary_are_refused(valence_s
     (model / "vocabulary.txt").write_text("\n".join(words[:-3]) + "\n")
     sums = (tmp_path / "sums").read_text().splitlines()
     digest = hashlib.sha256((model / "vocabulary.txt").read_bytes()).hexdigest()
-    (model / "SHA256SUMS").write_text("\n".join(f"{digest}  vocabulary.txt" if line.endswith("vocabulary.txt") else line
-                                                for line in sums) + "\n")
+    (model / "SHA256SUMS").write_text(
+        "\n".join(f"{digest}  vocabulary.txt" if line.endswith("vocabulary.txt") else line for line in sums) + "\n"
+    )
     _refused(capsys, tmp_path, model, table, f"the vocabulary has {len(words) - 3} words", "but the model embeds")
 
 
@@ -152,22 +170,30 @@ def test_a_label_the_classifier_does_not_know_is_refused(valence_study, tmp_path
     base, root, *_ = valence_study
     part = _partition(root, "emotion")
     profile = tmp_path / "p.yaml"
-    profile.write_text(TINY_PROFILE.replace("trials_per_condition: 4", "trials_per_condition: 2").replace("epochs: 3", "epochs: 1"))
-    run_hypothesis(part, load_profile(profile), "h3", tmp_path / "home" / "studies", tmp_path / "home" / "r.duckdb",
-                   log=lambda m: None)
+    profile.write_text(
+        TINY_PROFILE.replace("trials_per_condition: 4", "trials_per_condition: 2").replace("epochs: 3", "epochs: 1")
+    )
+    run_hypothesis(part, load_profile(profile), "h3", Home(tmp_path / "home"), log=lambda m: None)
     table = read_iemocap(root)
     labelled = table["label_emotion"].notna()
     table.loc[labelled[labelled].index[3], "label_emotion"] = "bored"
     path = tmp_path / "bored.parquet"
     table.to_parquet(path)
     model = tmp_path / "home" / "models" / "h3" / "iemocap.emotion" / "han_rock"
-    _refused(capsys, tmp_path, model, path, "label_emotion holds 'bored'", "the model does not know",
-             "['angry', 'happy', 'neutral', 'sad']")
+    _refused(
+        capsys,
+        tmp_path,
+        model,
+        path,
+        "label_emotion holds 'bored'",
+        "the model does not know",
+        "['angry', 'happy', 'neutral', 'sad']",
+    )
 
 
 def test_only_a_trial_that_may_still_be_selected_keeps_its_state():
     study = optuna.create_study(direction="maximize")
-    for number, value in enumerate([0.5, 0.7, 0.7]):
+    for value in [0.5, 0.7, 0.7]:
         study.add_trial(optuna.trial.create_trial(value=value, user_attrs={"dev": {"balanced_accuracy": value}}))
     assert could_be_selected(study, 1, 0.7, "balanced_accuracy", True)  # best, first of the tie
     assert not could_be_selected(study, 2, 0.7, "balanced_accuracy", True)  # tie with a lower number: never chosen
@@ -182,15 +208,23 @@ def test_only_a_trial_that_may_still_be_selected_keeps_its_state():
 
 def test_training_stopped_by_its_callback_returns_the_best_epoch_so_far(valence_study):
     part = valence_study[2]
-    config = TrainConfig(primary_units=4, aux_units=1, embedding_dim=8, batch_size=32, content_size=1, epochs=5,
-                         optimizer="adam", compile="off")
+    config = TrainConfig(
+        primary_units=4,
+        aux_units=1,
+        embedding_dim=8,
+        batch_size=32,
+        content_size=1,
+        epochs=5,
+        optimizer="adam",
+        compile="off",
+    )
     result = train(part.data, config, np.r_[1.0, np.zeros(len(part.data.aux_names))], on_epoch=lambda e, r: e == 2)
     assert len(result.history) == 2 and result.best_epoch in (1, 2) and result.state_dict is not None
     assert result.test_predictions is not None and json.dumps(result.test)
 
 
 def test_a_new_selection_replaces_the_kept_folder_whole(valence_study, tmp_path):
-    from hanrock_core.trained_model import open_card, write_model
+    from hanrock_core.kept_model import open_card, write_model
 
     source = valence_study[0] / "home" / "models" / "h1" / "iemocap.valence" / "ap"
     card, vocab = open_card(source), open_model(source).vocab

@@ -1,0 +1,64 @@
+"""What a researcher reads first: effects signed so that right is better, the floor apart, a plain summary."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from hanrock_core.plots import forest_plot, gains, text_interval
+from hanrock_core.study_summary import summary_lines
+
+
+def _table() -> pd.DataFrame:
+    row = dict(hypothesis="h1", dataset="iemocap", resamples=1000, baseline_trials=3, challenger_trials=3, identity="x")
+    return pd.DataFrame(
+        [
+            # MA (higher is better): ap better than none, significant
+            dict(row, task="emotion", baseline="none", challenger="ap", metric="balanced_accuracy",
+                 higher_better=True, baseline_value=0.70, challenger_value=0.73, ci_low=0.01, ci_high=0.05,
+                 significant=True, better=True),
+            # MAE (lower is better): aphf lower error than none, significant -> a positive gain
+            dict(row, task="valence", baseline="none", challenger="aphf", metric="mae", higher_better=False,
+                 baseline_value=0.50, challenger_value=0.45, ci_low=-0.08, ci_high=-0.02, significant=True,
+                 better=True),
+            # the floor beats none on valence (none's MAE is higher than the floor's)
+            dict(row, task="valence", baseline="floor", challenger="none", metric="mae", higher_better=False,
+                 baseline_value=0.40, challenger_value=0.50, ci_low=0.05, ci_high=0.15, significant=True,
+                 better=False),
+        ]
+    )  # fmt: skip
+
+
+def test_gains_point_right_when_the_challenger_is_better_whatever_the_metric():
+    rows = gains(_table())
+    assert rows["gain"].round(3).tolist() == [0.03, 0.05, -0.1]
+    assert rows[["gain_low", "gain_high"]].round(3).values.tolist() == [[0.01, 0.05], [0.02, 0.08], [-0.15, -0.05]]
+    assert rows["against_floor"].tolist() == [False, False, True]
+
+
+def test_the_text_interval_draws_zero_the_interval_and_the_estimate():
+    bar = text_interval(0.02, 0.05, 0.08, scale=0.1, significant=True)
+    assert len(bar) == 21 and bar[10] == "│" and bar.index("●") > 10 and "─" in bar[11:]
+    assert text_interval(-0.05, 0.0, 0.05, scale=0.1, significant=False)[10] == "○"
+
+
+def test_the_summary_names_what_is_significant_and_where_the_floor_wins():
+    health = pd.DataFrame(
+        [dict(hypothesis="h1", dataset="iemocap", task="emotion", condition="ap", flags="the selected trial was x")]
+    )
+    lines = summary_lines("h1", _table(), health)
+    assert (
+        lines[0]
+        == "H1: 2 comparisons over 2 dataset.tasks; 2 significantly better, 0 significantly worse (95% bootstrap)"
+    )
+    assert "iemocap.valence aphf vs none (+0.050)" in lines[2]
+    assert "floor is significantly better than a searched model in 1 of 1 comparisons (iemocap.valence)" in lines[3]
+    assert lines[4] == "study health: 1 condition(s) flagged:" and "iemocap.emotion ap" in lines[5]
+
+
+def test_the_forest_plot_has_a_panel_for_the_hypothesis_and_one_for_the_floor():
+    fig = forest_plot(_table(), "H1")
+    assert [ax.get_title() for ax in fig.axes] == [
+        "H1: the hypothesis's comparisons",
+        "against the bag-of-words floor (not in the paper)",
+    ]
+    assert "right is better" in fig.axes[-1].get_xlabel()
