@@ -10,7 +10,7 @@ export HANROCK_HOME ?= $(CURDIR)/.hanrock
 # one persistent Dagster instance for the command line and the UI (runs, catalog, checks)
 export DAGSTER_HOME ?= $(HANROCK_HOME)/dagster
 
-.PHONY: setup instance demo report test lint format bench ui clean
+.PHONY: setup instance demo report test lint format bench gpu-wheels gpu-check-dry ui clean
 
 setup: $(VENV)/.hanrock-installed
 
@@ -43,6 +43,19 @@ lint: setup
 format: setup
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+bench: setup
+	$(BIN)/hanrock bench
+
+# the GPU check (scripts/gpu_check.sh): wheels for a bare GPU machine (Python 3.12, manylinux x86-64), and
+# its dry run on this machine's CPU
+gpu-wheels: setup
+	$(BIN)/python -m pip download -q --only-binary=:all: --no-deps --python-version 3.12 --implementation cp \
+		--abi cp312 --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
+		--platform manylinux2014_x86_64 --platform any -r gpu/requirements.txt -d gpu/wheels
+
+gpu-check-dry: setup
+	scripts/gpu_check.sh --device cpu --tiny --out .hanrock/gpu-check-dry
 
 ui: instance
 	$(BIN)/dagster dev -w workspace.yaml
