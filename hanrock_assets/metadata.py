@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from urllib.parse import quote
 
 import dagster as dg
 import pandas as pd
 
 from hanrock_core.auxiliary_target import AuxiliaryTargets
 from hanrock_core.home import Home
+from hanrock_core.io import atomic_path
 from hanrock_core.narrative import phrase_counts
 from hanrock_core.notices import Notices
 from hanrock_core.plots import mi_ranking, png_markdown, save_png
@@ -40,10 +43,37 @@ def inline_table(df: pd.DataFrame, digits: int = 4) -> dg.MetadataValue:
     return dg.MetadataValue.table(records, schema=dg.TableSchema(columns=columns))
 
 
+SERVED_PLOTS = "hanrock-plots"  # the folder under the instance's compute-log directory that holds served copies
+
+
+def served_plot_url(png: bytes, path: Path) -> str | None:
+    """A copy of the PNG where the Dagster webserver serves files (its compute-log route, `/logs/...`), and
+    the URL of it; None without a persistent instance with local compute logs (then the image is embedded).
+
+    An image in a Markdown value shows on the asset's page only while the value is under 1,000 characters;
+    a served URL keeps it that short, an embedded PNG never is (it sits behind "[Show Markdown]")."""
+    if not os.environ.get("DAGSTER_HOME"):
+        return None
+    from dagster._core.storage.local_compute_log_manager import LocalComputeLogManager
+
+    manager = dg.DagsterInstance.get().compute_log_manager
+    if not isinstance(manager, LocalComputeLogManager):
+        return None
+    key = [SERVED_PLOTS, path.parent.name, path.stem]
+    target = Path(manager.get_captured_local_path(key, "png"))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(png)
+    return "/logs/" + "/".join(quote(part) for part in key) + "/png"
+
+
 def plot_metadata(name: str, fig, path: Path, alt: str) -> dict[str, dg.MetadataValue]:
-    """The plot shown in the UI (`name`) and the PNG file it was written to (`name_file`)."""
+    """The plot shown in the UI (`name`: on the page when the webserver can serve it, else embedded) and
+    the PNG file it was written to (`name_file`)."""
     png = save_png(fig, path)
-    return {name: dg.MetadataValue.md(png_markdown(png, alt)), f"{name}_file": dg.MetadataValue.path(str(path))}
+    url = served_plot_url(png, path)
+    shown = f"![{alt}]({url})" if url else png_markdown(png, alt)
+    return {name: dg.MetadataValue.md(shown), f"{name}_file": dg.MetadataValue.path(str(path))}
 
 
 def corpus_metadata(table: pd.DataFrame, root: str, notices: Notices | None = None) -> dict[str, dg.MetadataValue]:

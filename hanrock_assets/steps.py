@@ -482,13 +482,13 @@ def significance(settings: Settings, study: StudyResource, hypothesis: str, keys
         {
             "summary": dg.MetadataValue.md(_short_markdown(summary)),
             view: inline_table(shown),
+            **plot_metadata(
+                "forest_plot", forest_plot(table, title), settings.home.plot(hypothesis, "forest.png"), title
+            ),
             "effects": inline_table(effects_table(table)),
             "significant": dg.MetadataValue.int(int(table["significant"].sum())),
             "comparisons": dg.MetadataValue.int(len(table)),
             "comparisons_with_a_flagged_model": dg.MetadataValue.int(flagged),
-            **plot_metadata(
-                "forest_plot", forest_plot(table, title), settings.home.plot(hypothesis, "forest.png"), title
-            ),
             "sql": dg.MetadataValue.md(
                 f"`hanrock results {view}` prints this table; every table and view of `{db}`: "
                 "`hanrock results --help`, or `duckdb.connect(path, read_only=True)` in Python"
@@ -500,26 +500,27 @@ def significance(settings: Settings, study: StudyResource, hypothesis: str, keys
 
 def _short_markdown(lines: list[str], limit: int = 950) -> str:
     """The summary as Markdown short enough for the UI to show without a click (it folds at 1,000 characters)."""
-    text = "\n".join(f"- {line.strip()}" if line.startswith("  ") else f"**{line}**" for line in lines)
+    items = [f"  - {line.strip()}" if line.startswith("  ") else f"- {line}" for line in lines[1:]]
+    text = f"**{lines[0]}**\n\n" + "\n".join(items)
     return text if len(text) <= limit else text[: limit - 40].rsplit("\n", 1)[0] + "\n- ... (the run's log has all)"
 
 
 def effects_table(significance: pd.DataFrame) -> pd.DataFrame:
     """The forest plot as a table the UI shows inline: each comparison's gain (positive: the challenger is
-    better, MAE differences negated), its 95% interval drawn as text on one scale per metric, the floor's last."""
+    better, MAE differences negated) and its 95% interval drawn as text on one scale per metric, the
+    interval in numbers, whether it is significant; the comparisons against the floor last."""
     rows = gains(significance).sort_values(["against_floor", "dataset", "task"], kind="stable")
     scale = rows.groupby("metric")[["gain_low", "gain_high"]].transform(lambda c: c.abs().max()).max(axis=1)
     return pd.DataFrame(
         {
             "dataset.task": rows["dataset"] + "." + rows["task"],
             "comparison": rows["challenger"] + " vs " + rows["baseline"],
-            "metric": rows["metric"],
-            "gain": rows["gain"],
-            "95% interval": [f"[{lo:+.3f}, {hi:+.3f}]" for lo, hi in zip(rows["gain_low"], rows["gain_high"])],
-            "left worse | right better": [
+            "worse | better": [
                 text_interval(r.gain_low, r.gain, r.gain_high, sc, bool(r.significant))
                 for r, sc in zip(rows.itertuples(), scale)
             ],
+            "gain": rows["gain"],
+            "95% interval": [f"[{lo:+.3f}, {hi:+.3f}]" for lo, hi in zip(rows["gain_low"], rows["gain_high"])],
             "significant": rows["significant"],
         }
     )

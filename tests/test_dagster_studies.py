@@ -63,7 +63,7 @@ def test_h1_study_runs_every_partition_and_prints_table1(tmp_path, monkeypatch, 
     assert [r.data["Aux. Target"] for r in paper_table] == list(table["Aux. Target"])
     effects = [r.data for r in meta["effects"].value.records]
     assert len(effects) == 8 * 5 and not any(e["comparison"].endswith("vs floor") for e in effects[:16])
-    assert all(len(e["left worse | right better"]) == 21 for e in effects)
+    assert all(len(e["worse | better"]) == 21 for e in effects)
     trials_meta = instance.get_latest_materialization_event(dg.AssetKey("h1_trials")).asset_materialization.metadata
     assert {r.data["condition"] for r in trials_meta["best_trials"].value.records} == {"none", "ap", "aphf", "floor"}
     rows = query(db, "SELECT count(*) AS n FROM trials")["n"].item()

@@ -46,13 +46,13 @@ def test_the_summary_names_what_is_significant_and_where_the_floor_wins():
         [dict(hypothesis="h1", dataset="iemocap", task="emotion", condition="ap", flags="the selected trial was x")]
     )
     lines = summary_lines("h1", _table(), health)
+    assert lines[:2] == ["H1: 2 comparisons over 2 dataset.tasks", "significantly better: 2, worse: 0 (95% bootstrap)"]
+    assert "iemocap.valence aphf vs none (+0.050)" in lines[3]
+    assert lines[4] == "the floor beats a searched model significantly in 1 of 1 comparisons (iemocap.valence)"
     assert (
-        lines[0]
-        == "H1: 2 comparisons over 2 dataset.tasks; 2 significantly better, 0 significantly worse (95% bootstrap)"
+        lines[5] == "study health: 1 condition(s) flagged:"
+        and lines[6] == "  iemocap.emotion ap: the selected trial was x"
     )
-    assert "iemocap.valence aphf vs none (+0.050)" in lines[2]
-    assert "floor is significantly better than a searched model in 1 of 1 comparisons (iemocap.valence)" in lines[3]
-    assert lines[4] == "study health: 1 condition(s) flagged:" and "iemocap.emotion ap" in lines[5]
 
 
 def test_the_forest_plot_has_a_panel_for_the_hypothesis_and_one_for_the_floor():

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import requests
 import yaml
+from dagster import AssetKey, DagsterInstance
 from dagster_graphql import DagsterGraphQLClient
 
 from hanrock_assets.code_location import LOCATION_NAME
@@ -102,6 +103,13 @@ def test_the_ui_shows_a_command_line_run_and_launches_its_own(tmp_path):
         reply = requests.post(f"http://localhost:{port}/graphql", json={"query": MATERIALISED}, timeout=30).json()
         shown = reply["data"]["assetOrError"]["assetMaterializations"]
         assert {m["partition"] for m in shown} == {"iemocap", "semaine"}  # the command line's run, seen by the UI
+        # plots show on the asset's page without a click: a short Markdown image the webserver serves
+        with DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+            event = instance.get_latest_materialization_event(AssetKey("mutual_information"))
+        shown = event.asset_materialization.metadata["mi_plot"].value
+        assert len(shown) < 1000 and "](/logs/hanrock-plots/mi/" in shown, shown[:200]
+        image = requests.get(f"http://localhost:{port}{shown.split('](')[1].rstrip(')')}", timeout=30)
+        assert image.status_code == 200 and image.content[:4] == b"\x89PNG"
         # the command line's run is filed under its job, with the UI's own code location (no "loaded
         # from a different code location" warning), and re-executes from there
         runs = _graphql(port, JOB_RUNS)["pipelineOrError"]["runs"]
