@@ -206,6 +206,11 @@ def paper_shape(device: str, scale: Scale, work: Path, out: Path, log) -> dict:
     epochs = pd.DataFrame(rows)
     epochs.to_csv(out / "paper_epochs.csv", index=False)
     projection = project_paper_study(epochs, paper)
+    if scale.max_epoch_talkturns is not None:  # the dry run's epochs are a few talkturns: say so
+        projection["text"] = (
+            f"(dry run: epochs of {scale.max_epoch_talkturns} talkturns per split, so the hours below mean "
+            "nothing) " + projection["text"]
+        )
     log(projection["text"])
     return {"train_talkturns": train_talkturns, "epochs": rows, "projection": projection}
 
