@@ -46,7 +46,6 @@ def _print_notices(notices) -> None:
 
 
 def _load(args: argparse.Namespace) -> None:
-    from .corpora import read_corpus
     from .io import write_parquet_atomic
     from .notices import Notices
     from .talkturn import summarise
@@ -55,16 +54,7 @@ def _load(args: argparse.Namespace) -> None:
     if args.out:
         check_output_path(args.out)
     notices = Notices()
-    table = read_corpus(
-        args.corpus,
-        args.root,
-        spec=args.spec,
-        split_file=args.splits,
-        openface_dir=args.openface,
-        vokaturi_csv=args.vokaturi,
-        openface_fps=args.openface_fps,
-        notices=notices,
-    )
+    table = _read_corpus_of(args, args.corpus, args.root, notices)
     if args.out:
         try:
             write_parquet_atomic(table, args.out)
@@ -80,7 +70,7 @@ def _predict_input(args: argparse.Namespace, notices) -> pd.DataFrame:  # noqa: 
     """The talkturns INPUT names: a talkturn table (.parquet), one file of a bring-your-own spec, or a corpus."""
     import pandas as pd
 
-    from .corpora import read_byo_file, read_corpus
+    from .corpora import read_byo_file
 
     source = args.input
     if source.is_file() and source.suffix.lower() == ".parquet" and args.spec is None:
@@ -109,9 +99,16 @@ def _predict_input(args: argparse.Namespace, notices) -> pd.DataFrame:  # noqa: 
         raise InputError(
             "INPUT is a folder: say how to read it with --corpus iemocap|semaine, or --spec SPEC.yaml", source
         )
+    return _read_corpus_of(args, corpus, source, notices)
+
+
+def _read_corpus_of(args: argparse.Namespace, corpus: str, root: Path, notices):
+    """The talkturn table of a corpus folder, with the reading options `load` and `predict` share."""
+    from .corpora import read_corpus
+
     return read_corpus(
         corpus,
-        source,
+        root,
         spec=args.spec,
         split_file=args.splits,
         openface_dir=args.openface,
