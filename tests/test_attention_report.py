@@ -124,18 +124,14 @@ def test_report_page_is_self_contained_and_checkpoints_are_verified(page_inputs,
     models = _tiny_models(part)
     out, model_dir = tmp_path / "report.html", tmp_path / "models"
     logs: list[str] = []
-    summary = write_attention_report(
-        part.data,
-        models,
-        table,
-        inputs,
-        "Attention report: iemocap.emotion",
-        model_dir,
-        out,
-        samples=4,
-        seed=0,
-        log=logs.append,
-    )
+
+    def report():
+        return write_attention_report(
+            part.data, models, table, inputs, "Attention report: iemocap.emotion", model_dir, out,
+            samples=4, seed=0, log=logs.append,
+        )  # fmt: skip
+
+    summary = report()
     page = out.read_text()
     assert summary.examples == 4 and page.count('<section class="example"') == 4
     assert not re.search(r"https?://|<script|<link|<img|@import|url\(", page), "the page must not fetch anything"
@@ -149,18 +145,7 @@ def test_report_page_is_self_contained_and_checkpoints_are_verified(page_inputs,
     assert any("training the STL model" in line for line in logs)
     # the same inputs again: both checkpoints are reused (read with weights_only), nothing retrained
     logs.clear()
-    again = write_attention_report(
-        part.data,
-        models,
-        table,
-        inputs,
-        "Attention report: iemocap.emotion",
-        model_dir,
-        out,
-        samples=4,
-        seed=0,
-        log=logs.append,
-    )
+    again = report()
     assert any("reusing" in line for line in logs) and not any("training" in line for line in logs)
     assert again.test_metrics == summary.test_metrics
     same_body = re.sub(r"Generated [^.]+\.", "", out.read_text()) == re.sub(r"Generated [^.]+\.", "", page)
