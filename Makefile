@@ -10,7 +10,7 @@ export HANROCK_HOME ?= $(CURDIR)/.hanrock
 # one persistent Dagster instance for the command line and the UI (runs, catalog, checks)
 export DAGSTER_HOME ?= $(HANROCK_HOME)/dagster
 
-.PHONY: setup instance demo report test lint format bench gpu-wheels gpu-check-dry ui clean
+.PHONY: setup instance demo report test lint format bench gpu-wheels gpu-check-dry ui ui-shots clean
 
 setup: $(VENV)/.hanrock-installed
 
@@ -58,7 +58,12 @@ gpu-check-dry: setup
 	scripts/gpu_check.sh --device cpu --tiny --out .hanrock/gpu-check-dry
 
 ui: instance
+	@echo "the study's answer: http://localhost:3000/assets/h1_significance (each partition is linked from its description)"
 	$(BIN)/dagster dev -w workspace.yaml
+
+# after `make demo`: the pages a researcher opens first, rendered in headless Chromium (PNGs, seconds each)
+ui-shots: instance
+	$(BIN)/python -m hanrock_assets.pages --out $(HANROCK_HOME)/ui-shots
 
 clean:
 	rm -rf $(VENV) .hanrock

@@ -6,6 +6,8 @@ A "dataset.task" partition is one dataset and one primary label, e.g. `iemocap.e
 
 from hanrock_core.hypotheses import QUESTIONS
 
+from .pages import partition_links
+
 PARTITION = "One partition per dataset and primary label (dataset.task, e.g. iemocap.emotion)."
 
 RAW_SESSIONS = (
@@ -46,13 +48,19 @@ def models(hypothesis: str) -> str:
     )
 
 
-def significance(hypothesis: str) -> str:
+def significance(hypothesis: str, trials_asset: str, keys: list[str]) -> str:
     return (
         f"{QUESTIONS[hypothesis]}: the answer over every dataset.task. Each challenger's test score "
         "against its baseline's with a 95% bootstrap interval over trials (the paper's table, * = "
         "significant), the bag-of-words floor as an extra row, a plain-words summary, the study's health "
         "and the forest plot, all on this page."
-    )
+    ) + partition_links(trials_asset, keys, "The trials of one dataset.task")
+
+
+def with_partition_links(text: str, asset: str, keys: list[str]) -> str:
+    """A partitioned asset's description and a link to each partition's page (Dagster opens the asset on
+    the partition materialised last, and its Partitions tab with none selected)."""
+    return text + partition_links(asset, keys)
 
 
 ATTENTION_REPORT = (

@@ -1,5 +1,6 @@
 """Look at a report the way a reader does: a real headless Chromium renders, screenshots and prints it.
 
+A page is an HTML file or a local web address (`http://localhost:3000/...`, e.g. the Dagster UI).
 Debian's `chromium` package (`apt-get install chromium`) or any Chrome/Chromium on PATH; set
 `$HANROCK_CHROMIUM` to use another binary.  Network access is switched off, so a page that
 needs anything from outside renders incomplete rather than fetching it.
@@ -27,8 +28,9 @@ FLAGS = (
     "--hide-scrollbars",
     "--mute-audio",
     "--proxy-server=127.0.0.1:9",
-    "--proxy-bypass-list=<-loopback>",
-)  # nothing leaves the machine
+)  # nothing leaves the machine: every address but this machine's own goes to a closed port
+NO_LOOPBACK = "--proxy-bypass-list=<-loopback>"  # for a file: not even this machine's servers
+LOOPBACK = ("http://localhost:", "http://127.0.0.1:", "https://localhost:", "https://127.0.0.1:")
 
 
 def find_chromium() -> str | None:
@@ -38,7 +40,25 @@ def find_chromium() -> str | None:
     return next((path for path in map(shutil.which, CANDIDATES) if path), None)
 
 
-def _run(page: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+Page = Path | str  # an HTML file, or an http(s) address on this machine
+
+
+def _address(page: Page) -> str:
+    """The address Chromium opens: a web address on this machine as given, a file as its file:// URI."""
+    if isinstance(page, str) and page.startswith(("http://", "https://")):
+        if not page.startswith(LOOPBACK):
+            raise InputError(
+                "only a page served on this machine can be opened", page, hint="use http://localhost:PORT/..."
+            )
+        return page
+    path = Path(page).resolve()
+    if not path.exists():
+        raise InputError("no such page", path)
+    return path.as_uri()
+
+
+def _run(page: Page, *args: str, timeout: float = 120, wait_ms: int = 0) -> subprocess.CompletedProcess:
+    """Chromium on the page; `wait_ms` > 0 lets a script-built page (the Dagster UI) finish loading first."""
     binary = find_chromium()
     if binary is None:
         raise InputError(
@@ -46,12 +66,12 @@ def _run(page: Path, *args: str, timeout: float = 120) -> subprocess.CompletedPr
             hint="install Debian's chromium package (apt-get install chromium) "
             "or set HANROCK_CHROMIUM to a Chrome/Chromium binary",
         )
-    page = Path(page).resolve()
-    if not page.exists():
-        raise InputError("no such page", page)
+    address = _address(page)
+    waiting = (f"--virtual-time-budget={wait_ms}",) if wait_ms > 0 else ()
+    loopback = () if address.startswith(LOOPBACK) else (NO_LOOPBACK,)
     with tempfile.TemporaryDirectory(prefix="hanrock-chromium-") as profile:
         result = subprocess.run(
-            [binary, *FLAGS, f"--user-data-dir={profile}", *args, page.as_uri()],
+            [binary, *FLAGS, *loopback, f"--user-data-dir={profile}", *waiting, *args, address],
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -62,22 +82,22 @@ def _run(page: Path, *args: str, timeout: float = 120) -> subprocess.CompletedPr
     return result
 
 
-def dump_dom(page: Path) -> str:
+def dump_dom(page: Page, wait_ms: int = 0) -> str:
     """The page's DOM after Chromium has parsed and laid it out."""
-    return _run(page, "--dump-dom").stdout
+    return _run(page, "--dump-dom", wait_ms=wait_ms).stdout
 
 
-def screenshot(page: Path, png: Path, width: int = 1280, height: int = 1800) -> Path:
+def screenshot(page: Page, png: Path, width: int = 1280, height: int = 1800, wait_ms: int = 0) -> Path:
     """A PNG of the page's first `height` pixels at `width` pixels wide."""
     png = Path(png).resolve()
     png.parent.mkdir(parents=True, exist_ok=True)
-    _run(page, f"--window-size={width},{height}", f"--screenshot={png}")
+    _run(page, f"--window-size={width},{height}", f"--screenshot={png}", wait_ms=wait_ms)
     if not png.exists():
         raise InputError("chromium wrote no screenshot", png)
     return png
 
 
-def print_pdf(page: Path, pdf: Path) -> Path:
+def print_pdf(page: Page, pdf: Path) -> Path:
     """The page printed to PDF with its print style sheet (A4/Letter as Chromium's default)."""
     pdf = Path(pdf).resolve()
     pdf.parent.mkdir(parents=True, exist_ok=True)

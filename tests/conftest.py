@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from hanrock_core.browser import find_chromium
 from hanrock_core.synthetic import generate
 
 TINY_SCALE = 0.02
@@ -20,6 +21,14 @@ if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
 REPO = Path(__file__).resolve().parents[1]
 EMORYNLP = REPO.parent / "shared" / "data" / "emorynlp"
+
+
+def browser_or_skip() -> None:
+    """Skip a headless-Chromium test where no Chromium is installed, unless CI requires one."""
+    if find_chromium() is None:
+        if os.environ.get("HANROCK_REQUIRE_BROWSER") == "1":
+            pytest.fail("HANROCK_REQUIRE_BROWSER=1 but no Chromium is installed (apt-get install chromium)")
+        pytest.skip("no Chromium installed (apt-get install chromium); .ci/run installs it")
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 
 import dagster as dg
@@ -25,7 +24,7 @@ from hanrock_core.attention_report import (
     window_attention,
     zscore,
 )
-from hanrock_core.browser import dump_dom, find_chromium, print_pdf, screenshot
+from hanrock_core.browser import dump_dom, print_pdf, screenshot
 from hanrock_core.corpora import read_iemocap
 from hanrock_core.errors import InputError
 from hanrock_core.narrative import narrative_table
@@ -33,6 +32,7 @@ from hanrock_core.profiles import load_profile
 from hanrock_core.results import query
 from hanrock_core.training import TrainConfig, distinct_talkturns, make_model
 
+from .conftest import browser_or_skip
 from .test_dagster_studies import _settings
 from .test_search import _partition, tiny_profile
 
@@ -199,16 +199,9 @@ def test_attention_report_asset_reads_the_kept_h1_model(tmp_path, monkeypatch):
     assert models_meta["missing"].value == "none" and models_meta["disk_bytes"].value > 0
 
 
-def _browser_or_skip():
-    if find_chromium() is None:
-        if os.environ.get("HANROCK_REQUIRE_BROWSER") == "1":
-            pytest.fail("HANROCK_REQUIRE_BROWSER=1 but no Chromium is installed (apt-get install chromium)")
-        pytest.skip("no Chromium installed (apt-get install chromium); .ci/run installs it")
-
-
 def test_report_renders_in_headless_chromium(page_inputs, tmp_path):
     """The page opens in a real browser: laid-out DOM, a non-blank screenshot and a printed PDF."""
-    _browser_or_skip()
+    browser_or_skip()
     part, table, inputs = page_inputs
     out = tmp_path / "report.html"
     write_attention_report(

@@ -5,8 +5,6 @@ GraphQL, rows in DuckDB."""
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,14 +14,26 @@ import requests
 import yaml
 from dagster import AssetKey, DagsterInstance
 from dagster_graphql import DagsterGraphQLClient
+from matplotlib.image import imread
 
 from hanrock_assets.code_location import LOCATION_NAME
 from hanrock_assets.instance import ensure_dagster_home
+from hanrock_assets.pages import (
+    HEIGHT,
+    WAIT_MS,
+    WIDTH,
+    asset_page,
+    free_port,
+    partition_page,
+    shoot,
+    tour,
+    webserver,
+)
+from hanrock_core.browser import dump_dom
 from hanrock_core.results import query
 
-from .conftest import REPO, TINY_SCALE
+from .conftest import REPO, TINY_SCALE, browser_or_skip
 
-REPOSITORIES = "{ repositoriesOrError { ... on RepositoryConnection { nodes { jobs { name } } } } }"
 JOB_RUNS = (
     '{ pipelineOrError(params: {pipelineName: "main_job", repositoryName: "__repository__", '
     'repositoryLocationName: "hanrock"}) { ... on Pipeline { runs { runId status '
@@ -38,31 +48,11 @@ MATERIALISED = (
     '{ assetOrError(assetKey: {path: ["raw_sessions"]}) { ... on Asset { assetMaterializations '
     "{ partition runId } } } }"
 )
+DESCRIPTION = '{ assetNodeOrError(assetKey: {path: ["mutual_information"]}) { ... on AssetNode { description } } }'
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("localhost", 0))
-        return s.getsockname()[1]
-
-
-def _wait_for_location(port: int, deadline: float) -> None:
-    while time.time() < deadline:
-        try:
-            reply = requests.post(f"http://localhost:{port}/graphql", json={"query": REPOSITORIES}, timeout=5).json()
-            nodes = reply["data"]["repositoriesOrError"].get("nodes") or []
-            if any(job["name"] == "main_job" for node in nodes for job in node["jobs"]):
-                return
-        except (requests.RequestException, KeyError, ValueError):
-            pass
-        time.sleep(1)
-    raise TimeoutError("the code location did not load in time")
-
-
-def _graphql(port: int, text: str, **variables) -> dict:
-    reply = requests.post(
-        f"http://localhost:{port}/graphql", json={"query": text, "variables": variables}, timeout=60
-    ).json()
+def _graphql(base: str, text: str, **variables) -> dict:
+    reply = requests.post(f"{base}/graphql", json={"query": text, "variables": variables}, timeout=60).json()
     assert "errors" not in reply, reply
     return reply["data"]
 
@@ -88,34 +78,26 @@ def test_the_ui_shows_a_command_line_run_and_launches_its_own(tmp_path):
     store = tmp_path / "home" / "assets"
     assert sorted(p.name for p in (store / "raw_sessions").glob("*.parquet")) == ["iemocap.parquet", "semaine.parquet"]
     assert len(list((store / "auxiliary_targets").glob("*.parquet"))) == 8
-    port = _free_port()
-    log = (tmp_path / "dagster-dev.log").open("w")
-    server = subprocess.Popen(
-        [dagster, "dev", "-w", str(REPO / "workspace.yaml"), "-p", str(port)],
-        cwd=tmp_path,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        _wait_for_location(port, time.time() + 180)
-        reply = requests.post(f"http://localhost:{port}/graphql", json={"query": MATERIALISED}, timeout=30).json()
-        shown = reply["data"]["assetOrError"]["assetMaterializations"]
+    port = free_port()
+    with webserver(port, tmp_path / "dagster-dev.log", env) as base:
+        shown = _graphql(base, MATERIALISED)["assetOrError"]["assetMaterializations"]
         assert {m["partition"] for m in shown} == {"iemocap", "semaine"}  # the command line's run, seen by the UI
         # plots show on the asset's page without a click: a short Markdown image the webserver serves
         with DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
             event = instance.get_latest_materialization_event(AssetKey("mutual_information"))
         shown = event.asset_materialization.metadata["mi_plot"].value
         assert len(shown) < 1000 and "](/logs/hanrock-plots/mi/" in shown, shown[:200]
-        image = requests.get(f"http://localhost:{port}{shown.split('](')[1].rstrip(')')}", timeout=30)
+        image = requests.get(f"{base}{shown.split('](')[1].rstrip(')')}", timeout=30)
         assert image.status_code == 200 and image.content[:4] == b"\x89PNG"
+        # each partition is one link away: the description names every partition's page
+        description = _graphql(base, DESCRIPTION)["assetNodeOrError"]["description"]
+        assert description.count("](/assets/mutual_information?view=partitions&partition=") == 8, description
         # the command line's run is filed under its job, with the UI's own code location (no "loaded
         # from a different code location" warning), and re-executes from there
-        runs = _graphql(port, JOB_RUNS)["pipelineOrError"]["runs"]
+        runs = _graphql(base, JOB_RUNS)["pipelineOrError"]["runs"]
         assert [r["status"] for r in runs] == ["SUCCESS"], runs
         assert runs[0]["repositoryOrigin"] == {"repositoryLocationName": "hanrock", "repositoryName": "__repository__"}
-        launched = _graphql(port, REEXECUTE, parent=runs[0]["runId"])["launchRunReexecution"]
+        launched = _graphql(base, REEXECUTE, parent=runs[0]["runId"])["launchRunReexecution"]
         assert launched["__typename"] == "LaunchRunSuccess", launched
         run_id = launched["run"]["runId"]
         client = DagsterGraphQLClient("localhost", port_number=port)
@@ -126,18 +108,24 @@ def test_the_ui_shows_a_command_line_run_and_launches_its_own(tmp_path):
                 break
             time.sleep(2)
         assert status == "SUCCESS", (tmp_path / "dagster-dev.log").read_text()[-3000:]
-        assert len(_graphql(port, JOB_RUNS)["pipelineOrError"]["runs"]) == 2  # the re-execution, under the job too
+        assert len(_graphql(base, JOB_RUNS)["pipelineOrError"]["runs"]) == 2  # the re-execution, under the job too
         results = tmp_path / "home" / "results.duckdb"
         assert query(results, "SELECT count(DISTINCT dataset || task) AS n FROM mutual_information")["n"].item() == 8
         assert (tmp_path / "home" / "assets" / "raw_sessions" / "iemocap.parquet").exists()
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            raise
-    assert server.returncode is not None  # the server shut down cleanly on SIGTERM
+        _partition_links_open_their_partition(base)
+        [(address, png, seconds)] = shoot(base, tour("h1", "iemocap.emotion")[:1], tmp_path / "shots")
+        assert imread(png).shape[:2] == (HEIGHT, WIDTH) and imread(png).std() > 0.01, address  # drawn, not blank
+
+
+def _partition_links_open_their_partition(base: str) -> None:
+    """In a real browser, the description's links are links, and one opens the Partitions tab on its
+    partition's materialisation (not on "No partition selected")."""
+    browser_or_skip()
+    overview = dump_dom(base + asset_page("raw_sessions"), wait_ms=WAIT_MS)
+    assert 'href="/assets/raw_sessions?view=partitions&amp;partition=semaine"' in overview, overview[-2000:]
+    partition = dump_dom(base + partition_page("raw_sessions", "semaine"), wait_ms=WAIT_MS)
+    assert "No partition selected" not in partition and "Materialized" in partition, partition[-2000:]
+    assert "semaine" in partition and "talkturns" in partition  # the partition's own metadata
 
 
 def test_the_instance_files_command_line_runs_under_the_workspace_location(tmp_path):

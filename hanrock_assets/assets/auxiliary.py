@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from .. import descriptions, steps
+from .. import descriptions, names, steps
 from ..partitions import dataset_to_tasks, task_partitions
 from ..resources import PlatformResource
 from ..run_config import AuxiliaryConfig
@@ -10,15 +10,19 @@ from ..run_config import AuxiliaryConfig
 
 @dg.multi_asset(
     outs={
-        "auxiliary_targets": dg.AssetOut(
+        names.AUXILIARY_TARGETS: dg.AssetOut(
             io_manager_key="table_io_manager",
             kinds={"pandas", "parquet"},
-            description=descriptions.AUXILIARY_TARGETS,
+            description=descriptions.with_partition_links(
+                descriptions.AUXILIARY_TARGETS, names.AUXILIARY_TARGETS, task_partitions.get_partition_keys()
+            ),
         ),
-        "mutual_information": dg.AssetOut(
+        names.MUTUAL_INFORMATION: dg.AssetOut(
             io_manager_key="table_io_manager",
             kinds={"pandas", "parquet"},
-            description=descriptions.MUTUAL_INFORMATION,
+            description=descriptions.with_partition_links(
+                descriptions.MUTUAL_INFORMATION, names.MUTUAL_INFORMATION, task_partitions.get_partition_keys()
+            ),
         ),
     },
     ins={"raw_sessions": dg.AssetIn(partition_mapping=dataset_to_tasks)},

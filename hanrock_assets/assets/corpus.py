@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from .. import descriptions, steps
+from .. import descriptions, names, steps
 from ..partitions import dataset_partitions
 from ..resources import PlatformResource
 
@@ -13,7 +13,9 @@ from ..resources import PlatformResource
     io_manager_key="table_io_manager",
     group_name="corpus",
     kinds={"pandas", "parquet"},
-    description=descriptions.RAW_SESSIONS,
+    description=descriptions.with_partition_links(
+        descriptions.RAW_SESSIONS, names.RAW_SESSIONS, dataset_partitions.get_partition_keys()
+    ),
 )
 def raw_sessions(context: dg.AssetExecutionContext, platform: PlatformResource):
     """The talkturn table of a dataset, read from its raw layout (or the embedded synthetic corpus).

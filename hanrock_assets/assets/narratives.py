@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from .. import descriptions, steps
+from .. import descriptions, names, steps
 from ..partitions import dataset_partitions
 from ..resources import NarrativeResource, PlatformResource
 
@@ -13,7 +13,9 @@ from ..resources import NarrativeResource, PlatformResource
     io_manager_key="table_io_manager",
     group_name="narratives",
     kinds={"pandas", "parquet"},
-    description=descriptions.MONAH_NARRATIVES,
+    description=descriptions.with_partition_links(
+        descriptions.MONAH_NARRATIVES, names.MONAH_NARRATIVES, dataset_partitions.get_partition_keys()
+    ),
 )
 def monah_narratives(
     context: dg.AssetExecutionContext, platform: PlatformResource, narratives: NarrativeResource, raw_sessions

@@ -17,7 +17,9 @@ from .studies import TASK_INS
     group_name="reports",
     kinds={"pytorch", "html"},
     op_tags=TRAINING_STEP_TAGS,
-    description=descriptions.ATTENTION_REPORT,
+    description=descriptions.with_partition_links(
+        descriptions.ATTENTION_REPORT, names.ATTENTION_REPORT, task_partitions.get_partition_keys()
+    ),
 )
 def attention_report(
     context: dg.AssetExecutionContext,

@@ -44,7 +44,9 @@ def trials_asset(hypothesis: str) -> dg.AssetsDefinition:
                 "beats the floor on dev, dev and test agree",
             )
         ],
-        description=descriptions.trials(hypothesis),
+        description=descriptions.with_partition_links(
+            descriptions.trials(hypothesis), names.trials(hypothesis), task_partitions.get_partition_keys()
+        ),
     )
     def trials(
         context: dg.AssetExecutionContext,
@@ -72,7 +74,9 @@ def models_asset(hypothesis: str) -> dg.AssetsDefinition:
         ins={"trials": dg.AssetIn(names.trials(hypothesis))},
         group_name="studies",
         kinds={"pytorch"},
-        description=descriptions.models(hypothesis),
+        description=descriptions.with_partition_links(
+            descriptions.models(hypothesis), names.models(hypothesis), task_partitions.get_partition_keys()
+        ),
     )
     def models(context: dg.AssetExecutionContext, platform: PlatformResource, trials) -> dg.MaterializeResult:
         result = steps.models(platform.settings(), hypothesis, context.partition_key, trials, context.log)
@@ -97,7 +101,9 @@ def significance_asset(hypothesis: str, trials: dg.AssetsDefinition) -> dg.Asset
                 description="every dataset.task and condition has >= 2 finished trials",
             )
         ],
-        description=descriptions.significance(hypothesis),
+        description=descriptions.significance(
+            hypothesis, names.trials(hypothesis), task_partitions.get_partition_keys()
+        ),
     )
     def significance(context: dg.AssetExecutionContext, platform: PlatformResource, study: StudyResource):
         keys = task_partitions.get_partition_keys()
