@@ -63,7 +63,7 @@ ui: instance
 
 # after `make demo`: the pages a researcher opens first, rendered in headless Chromium (PNGs, seconds each)
 ui-shots: instance
-	$(BIN)/python -m hanrock_assets.pages --out $(HANROCK_HOME)/ui-shots
+	$(BIN)/python -m hanrock_assets.ui_tour --out $(HANROCK_HOME)/ui-shots
 
 clean:
 	rm -rf $(VENV) .hanrock

@@ -18,17 +18,8 @@ from matplotlib.image import imread
 
 from hanrock_assets.code_location import LOCATION_NAME
 from hanrock_assets.instance import ensure_dagster_home
-from hanrock_assets.pages import (
-    HEIGHT,
-    WAIT_MS,
-    WIDTH,
-    asset_page,
-    free_port,
-    partition_page,
-    shoot,
-    tour,
-    webserver,
-)
+from hanrock_assets.pages import asset_page, partition_page, tour
+from hanrock_assets.ui_tour import HEIGHT, WAIT_MS, WIDTH, free_port, shoot, webserver
 from hanrock_core.browser import dump_dom
 from hanrock_core.results import query
 

@@ -43,7 +43,7 @@ def test_the_browser_opens_only_pages_on_this_machine():
 def test_the_tour_without_an_instance_says_what_to_do(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
     done = subprocess.run(
-        [sys.executable, "-m", "hanrock_assets.pages", "--out", str(tmp_path / "shots")],
+        [sys.executable, "-m", "hanrock_assets.ui_tour", "--out", str(tmp_path / "shots")],
         env=env,
         capture_output=True,
         text=True,
