@@ -2,10 +2,12 @@
 
 `dagster job execute -m hanrock_assets` and `dagster asset materialize -m hanrock_assets` record
 their runs with no code-location origin, so the UI (which lists a job's runs by the label
-`__repository__@hanrock`) shows them under Runs but not under their job, and warns on Re-execute.
-`HanrockInstance` (set as `instance_class` in the platform's dagster.yaml) gives such a run the
-origin the UI's own code location has (workspace.yaml: module `hanrock_assets`, location
-`hanrock`); runs launched from the UI already carry it and are left as they are.
+`__repository__@hanrock_assets`) shows them under Runs but not under their job, and warns on
+Re-execute.  `HanrockInstance` (set as `instance_class` in the platform's dagster.yaml) gives such a
+run the origin the UI's own code location has: module `hanrock_assets`, location `hanrock_assets`,
+the name both documented ways of starting the UI give it (`make ui`, i.e. `dagster dev -w
+workspace.yaml`, and Dagster's usual `dagster dev -m hanrock_assets`); runs launched from the UI
+already carry it and are left as they are.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from dagster._core.remote_origin import ManagedGrpcPythonEnvCodeLocationOrigin, 
 from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 
 MODULE = "hanrock_assets"
-LOCATION_NAME = "hanrock"  # workspace.yaml's location_name (a test checks they agree)
+LOCATION_NAME = MODULE  # workspace.yaml's location_name and `dagster dev -m`'s (a test checks they agree)
 
 
 def is_platform_job(origin: JobPythonOrigin | None) -> bool:

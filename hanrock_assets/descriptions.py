@@ -50,10 +50,12 @@ def models(hypothesis: str) -> str:
 
 def significance(hypothesis: str, trials_asset: str, keys: list[str]) -> str:
     return (
-        f"{QUESTIONS[hypothesis]}: the answer over every dataset.task. Each challenger's test score "
-        "against its baseline's with a 95% bootstrap interval over trials (the paper's table, * = "
-        "significant), the bag-of-words floor as an extra row, a plain-words summary, the study's health "
-        "and the forest plot, all on this page."
+        f"{QUESTIONS[hypothesis]}: the answer over every dataset.task. First the verdict of each "
+        "comparison under two tests -- the paired test (the selected configuration's seeds, paired on "
+        "resampled test dialogues: difference, interval, p, and the smallest difference it could have "
+        "detected) and the paper's bootstrap over trials -- then the forest plot, the paper's table (* the "
+        "paper's test, † the paired test, n.s.; ≥x what it could have detected) with the bag-of-words "
+        "floor as an extra row, and the study's health, one row per dataset.task x condition (Checks)."
     ) + partition_links(trials_asset, keys, "The trials of one dataset.task")
 
 

@@ -18,7 +18,7 @@ from . import names, steps
 from .executors import TRAINING_STEP_TAGS, executor_from_env
 from .op_events import record
 from .resources import NarrativeResource, PlatformResource, StudyResource
-from .run_config import AuxiliaryConfig, DatasetSelection
+from .run_config import AuxiliaryConfig, DatasetSelection, TaskSelection
 
 
 def _mapping_key(key: str) -> str:
@@ -51,9 +51,9 @@ def prepare_dataset(
 
 
 @dg.op(out=dg.DynamicOut(str))
-def each_task(platform: PlatformResource, datasets: list[str]):
-    """One branch per dataset x primary task, once its dataset is prepared."""
-    for key in steps.task_keys(platform.settings(), datasets):
+def each_task(config: TaskSelection, platform: PlatformResource, datasets: list[str]):
+    """One branch per dataset x primary task (or per one the run config names), once its dataset is prepared."""
+    for key in steps.selected_tasks(steps.task_keys(platform.settings(), datasets), config.tasks):
         yield dg.DynamicOutput(key, mapping_key=_mapping_key(key))
 
 
@@ -79,7 +79,9 @@ def train_op(hypothesis: str) -> dg.OpDefinition:
     def train(context: dg.OpExecutionContext, platform: PlatformResource, study: StudyResource, key: str) -> str:
         """Random search over every condition of the hypothesis on one dataset.task, and its kept models."""
         settings = platform.settings()
-        result = steps.trials(settings, study, hypothesis, key, steps.task_inputs(settings, key), context.log)
+        result = steps.trials(
+            settings, study, hypothesis, key, steps.task_inputs(settings, key), context.log, context.run_id
+        )
         record(context, settings, names.trials(hypothesis), key, result)
         record(
             context,

@@ -9,6 +9,7 @@ TASK_INPUTS = (RAW_SESSIONS, MONAH_NARRATIVES, AUXILIARY_TARGETS, MUTUAL_INFORMA
 
 SIGNIFICANCE_CHECK = "all_partitions_trained"
 HEALTH_CHECK = "study_health"
+DECIDED_CHECK = "comparisons_decided"
 
 
 def trials(hypothesis: str) -> str:

@@ -23,6 +23,11 @@ def partition_page(asset: str, key: str) -> str:
     return f"{asset_page(asset)}?view=partitions&partition={quote(key, safe='')}"
 
 
+def check_page(asset: str, check: str) -> str:
+    """One asset check of an asset: its latest evaluation and metadata."""
+    return f"{asset_page(asset)}?view=checks&checkDetail={quote(check)}"
+
+
 def job_runs_page(job: str) -> str:
     """A job's run list under the platform's code location."""
     return f"/locations/{LOCATION_NAME}/jobs/{quote(job)}/runs"
@@ -42,5 +47,7 @@ def tour(hypothesis: str, partition: str) -> list[tuple[str, str]]:
         ("overview", "/overview"),
         (f"{hypothesis}_study_runs", job_runs_page(f"{hypothesis}_study")),
         (f"{hypothesis}_significance", asset_page(f"{hypothesis}_significance")),
+        (f"{hypothesis}_verdicts", check_page(f"{hypothesis}_significance", "comparisons_decided")),
+        (f"{hypothesis}_study_health", check_page(f"{hypothesis}_significance", "study_health")),
         (f"{hypothesis}_trials_{partition}", partition_page(f"{hypothesis}_trials", partition)),
     ]

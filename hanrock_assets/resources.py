@@ -94,6 +94,8 @@ class StudyResource(dg.ConfigurableResource):
     )
     torch_threads: int = Field(
         1,
+        ge=0,
+        le=1024,
         description="torch threads per training step; the multiprocess executor runs "
         "one step per core, so more threads than 1 oversubscribe the CPU",
     )
@@ -112,7 +114,7 @@ class StudyResource(dg.ConfigurableResource):
         return profile
 
     def changed_inputs(self) -> str:
-        """new_study or refuse (search.check_inputs)."""
+        """new_study or refuse (study_storage.check_inputs)."""
         return OnChangedInputs(self.on_changed_inputs).value
 
     def threads(self) -> int:

@@ -26,15 +26,25 @@ class AuxiliaryConfig(dg.Config):
         list(AUXILIARY_FAMILIES), description="auxiliary families to build: actions, prosody, historical, future"
     )
     extra: dict[str, list[str]] = Field({}, description="your own families: name -> numeric talkturn-table columns")
-    mi_seed: int = Field(0, description="seed of scikit-learn's mutual information estimate")
+    mi_seed: int = Field(0, ge=0, le=2**32 - 1, description="seed of scikit-learn's mutual information estimate")
 
 
 class DatasetSelection(dg.Config):
     datasets: list[str] = Field([], description="datasets this run covers (empty: every configured dataset)")
 
 
+class TaskSelection(dg.Config):
+    tasks: list[str] = Field(
+        [], description="dataset.task partitions this run covers, e.g. iemocap.emotion (empty: every task)"
+    )
+
+
 class AttentionReportConfig(dg.Config):
-    samples: int = Field(8, description="test talkturns shown, spread over the classes (or value quartiles)")
-    seed: int = Field(0, description="seed of the sample (and of training when no study trial sets it)")
+    samples: int = Field(
+        8, ge=1, le=1000, description="test talkturns shown, spread over the classes (or value quartiles)"
+    )
+    seed: int = Field(
+        0, ge=0, le=2**32 - 1, description="seed of the sample (and of training when no study trial sets it)"
+    )
     hypothesis: str = Field("h1", description="the study whose kept model is the MTL model")
     condition: str = Field("aphf", description="the condition whose kept (selected on dev) model is the MTL model")

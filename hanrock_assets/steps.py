@@ -27,7 +27,7 @@ from hanrock_core.loss_weight import mutual_information
 from hanrock_core.narrative import narrative_table, recipe_of
 from hanrock_core.notices import WARNING, Notices
 from hanrock_core.partition_data import PartitionData
-from hanrock_core.plots import forest_plot, gains, learning_curves, text_interval
+from hanrock_core.plots import forest_plot, learning_curves
 from hanrock_core.results import mutual_information_rows, view_rows
 from hanrock_core.search import attach_vectors, run_hypothesis
 from hanrock_core.settings import Settings
@@ -53,6 +53,7 @@ from .storage import read_table
 
 SIGNIFICANCE_CHECK = names.SIGNIFICANCE_CHECK
 HEALTH_CHECK = names.HEALTH_CHECK
+DECIDED_CHECK = names.DECIDED_CHECK
 
 
 @dataclass
@@ -219,6 +220,16 @@ def selected_datasets(settings: Settings, named: list[str]) -> list[str]:
     return sorted(named) or configured
 
 
+def selected_tasks(keys: list[str], named: list[str]) -> list[str]:
+    """The dataset.task keys a run covers: those it names (each must be one of the run's datasets'), else all."""
+    unknown = sorted(set(named) - set(keys))
+    if unknown:
+        raise dg.Failure(
+            description=f"run config names tasks {unknown} that the run's datasets do not have; they have: {keys}"
+        )
+    return [k for k in keys if k in named] if named else keys
+
+
 # --- studies ---------------------------------------------------------------------------------------
 
 
@@ -244,7 +255,9 @@ def partition_data(settings: Settings, key: str, inputs: TaskInputs) -> Partitio
     )
 
 
-def trials(settings: Settings, study: StudyResource, hypothesis: str, key: str, inputs: TaskInputs, log) -> StepResult:
+def trials(
+    settings: Settings, study: StudyResource, hypothesis: str, key: str, inputs: TaskInputs, log, run_id: str
+) -> StepResult:
     """Every condition of `hypothesis` on one dataset.task (and its bag-of-words floor); rows in DuckDB."""
     with StepWaiting(settings.home) as announced:  # before loading: the steps launched with this one see it
         part = partition_data(settings, key, inputs)
@@ -259,6 +272,7 @@ def trials(settings: Settings, study: StudyResource, hypothesis: str, key: str, 
                 threads=study.threads(),
                 announced=announced,
                 on_changed_inputs=study.changed_inputs(),
+                owner=f"Dagster run {run_id}",
             )
         except InputError as exc:  # what the user can fix: said in words, without a traceback
             raise dg.Failure(description=f"{hypothesis} {key}: {exc}") from None
@@ -284,8 +298,9 @@ def health_check(home: Home, hypothesis: str, key: str, table: pd.DataFrame, log
     problems = describe(rows)
     for line in problems:
         log.warning(f"study health: {line}")
-    shown = rows[
+    shown = rows.assign(**{"dataset.task": key})[
         [
+            "dataset.task",
             "condition",
             "trials",
             "trials_at_chance",
@@ -419,8 +434,9 @@ def models(settings: Settings, hypothesis: str, key: str, trials_table: pd.DataF
         best_dev = _better_kept(best_dev, condition, card)
     for condition in missing:
         log.warning(
-            f"{hypothesis} {key} {condition}: no kept model in {folder} (its selected trial ran "
-            "before models were kept); re-run the study in a fresh data directory to keep one"
+            f"{hypothesis} {key} {condition}: no kept model in {folder} (its selected trial's state is gone and "
+            "training it again did not reproduce its recorded dev value: the training step's log says so); re-run "
+            "the study on the machine that trained it, or with another profile to train new studies"
         )
     table = pd.DataFrame(rows)
     log.info(f"{hypothesis} {key}: {len(rows)} kept models, {folder_bytes(folder) / 1e6:.1f} MB in {folder}")
@@ -454,8 +470,9 @@ def significance(settings: Settings, study: StudyResource, hypothesis: str, keys
     """The whole significance step of a hypothesis over the dataset.task `keys` (what the asset and the
     study job's op both run): the blocking `all_partitions_trained` check first (rows that training
     steps only staged are gathered into DuckDB before it); when it fails, the result holds the check
-    and the failure to raise; else the bootstrap tables and what the UI shows: counts, the paper's
-    view, the forest plot, how many comparisons involve a flagged model."""
+    and the failure to raise; else both methods' tables and what the UI shows, the answer first: the
+    verdict of every comparison, the forest plot, the paper's view, and every partition's study health
+    (a second, non-blocking check)."""
     db = settings.home.results_db
     if staged_only():
         gather(settings.home, {"hypothesis": hypothesis}, log=log.info)
@@ -476,25 +493,95 @@ def significance(settings: Settings, study: StudyResource, hypothesis: str, keys
     flagged = flagged_comparisons(table, rows)
     summary = summary_lines(hypothesis, table, rows)
     log.info("\n".join(summary))  # the run's last words: what the study found, in plain sentences
+    verdicts = view_rows(db, "verdicts", log.info)
+    verdicts = verdicts[verdicts["hypothesis"] == hypothesis].drop(columns="hypothesis")
+    weak = int(verdicts["health"].fillna("").str.contains("weak test").sum())
+    decided = CheckResult(
+        DECIDED_CHECK,
+        weak == 0,
+        {
+            "verdicts": inline_table(verdicts),
+            "weak_tests": dg.MetadataValue.int(weak),
+        },
+    )
     title = f"{hypothesis.upper()}: challenger - baseline"
     return StepResult(
         None,
         {
             "summary": dg.MetadataValue.md(_short_markdown(summary)),
-            view: inline_table(shown),
+            "verdicts": inline_table(compact_verdicts(verdicts)),
             **plot_metadata(
                 "forest_plot", forest_plot(table, title), settings.home.plot(hypothesis, "forest.png"), title
             ),
-            "effects": inline_table(effects_table(table)),
-            "significant": dg.MetadataValue.int(int(table["significant"].sum())),
-            "comparisons": dg.MetadataValue.int(len(table)),
+            view: inline_table(shown),
+            "marks": dg.MetadataValue.md(MARKS),
+            "significant_paired": dg.MetadataValue.int(
+                int(table.loc[table["method"] == "paired", "significant"].sum())
+            ),
+            "significant_paper": dg.MetadataValue.int(int(table.loc[table["method"] == "paper", "significant"].sum())),
+            "comparisons": dg.MetadataValue.int(int((table["method"] == "paper").sum())),
+            "weak_comparisons": dg.MetadataValue.int(weak),
             "comparisons_with_a_flagged_model": dg.MetadataValue.int(flagged),
             "sql": dg.MetadataValue.md(
-                f"`hanrock results {view}` prints this table; every table and view of `{db}`: "
-                "`hanrock results --help`, or `duckdb.connect(path, read_only=True)` in Python"
+                f"`hanrock results verdicts`, `hanrock results {view}` and `hanrock results significance` print "
+                f"these tables; every table and view of `{db}`: `hanrock results --help`, or "
+                "`duckdb.connect(path, read_only=True)` in Python"
             ),
         },
-        [check],
+        [check, decided, all_health_check(rows)],
+    )
+
+
+def compact_verdicts(verdicts: pd.DataFrame) -> pd.DataFrame:
+    """The `verdicts` view narrow enough for the asset page beside Dagster's sidebar (the whole view is the
+    `comparisons_decided` check's): the comparison, the paired test's answer (`!` where a model has a
+    health flag), the paper's."""
+
+    def paired(r) -> str:
+        parts = [p for p in r["health"].split("; ") if p]
+        flag = " !" if any(not p.startswith("weak test") for p in parts) else ""
+        if r["paired"] == "needs 2+ seeds":
+            return f"{r['difference']} 1 seed{flag}"
+        if r["paired"] == "n.s.":
+            return f"{r['difference']} n.s.;≥{r['detects >=']:.3f}{flag}"
+        return f"{r['difference']} {r['paired']} p{r['p']:.3f}{flag}"
+
+    many = verdicts["dataset.task"].str.split(".").str[0].nunique() > 1
+    where = verdicts["dataset.task"] if many else verdicts["dataset.task"].str.split(".").str[-1]
+    return pd.DataFrame(
+        {
+            "comparison": where + " " + verdicts["comparison"],
+            "paired test": [paired(r) for r in verdicts.fillna({"health": ""}).to_dict("records")],
+            "A.4": verdicts["paper"],
+        }
+    )
+
+
+# what the marks of the paper-style tables mean (shown beside them in the UI; sql/views.sql, results_long)
+MARKS = (
+    "`*` significant by the paper's bootstrap over trials (appendix A.4); `^` H2's A = 1 against A = 0 (A.4); "
+    "`†` significant by the paired test (seeds x test dialogues); `(n.s.; ≥0.041)` not significant by the "
+    "paired test, which would have found a difference of 0.041 or more 80% of the time; `±` sd over seeds"
+)
+
+
+def all_health_check(rows: pd.DataFrame) -> CheckResult:
+    """The non-blocking `study_health` check of the significance asset: every dataset.task x condition of the
+    hypothesis in one table, flagged rows first."""
+    if rows.empty:
+        return CheckResult(HEALTH_CHECK, True, {"health": dg.MetadataValue.text("no partition trained")})
+    shown = rows.assign(**{"dataset.task": rows["dataset"] + "." + rows["task"]})
+    shown = shown.assign(_flagged=shown["flags"].fillna("") == "").sort_values(["_flagged", "dataset.task"])
+    columns = ["dataset.task", "condition", "trials", "trials_at_chance", "selected_dev", "selected_test"]
+    columns += ["floor_dev", "flags"]
+    problems = describe(rows)
+    return CheckResult(
+        HEALTH_CHECK,
+        not problems,
+        {
+            "health": inline_table(shown[columns].round(3)),
+            "flagged": dg.MetadataValue.int(len(problems)),
+        },
     )
 
 
@@ -503,27 +590,6 @@ def _short_markdown(lines: list[str], limit: int = 950) -> str:
     items = [f"  - {line.strip()}" if line.startswith("  ") else f"- {line}" for line in lines[1:]]
     text = f"**{lines[0]}**\n\n" + "\n".join(items)
     return text if len(text) <= limit else text[: limit - 40].rsplit("\n", 1)[0] + "\n- ... (the run's log has all)"
-
-
-def effects_table(significance: pd.DataFrame) -> pd.DataFrame:
-    """The forest plot as a table the UI shows inline: each comparison's gain (positive: the challenger is
-    better, MAE differences negated) and its 95% interval drawn as text on one scale per metric, the
-    interval in numbers, whether it is significant; the comparisons against the floor last."""
-    rows = gains(significance).sort_values(["against_floor", "dataset", "task"], kind="stable")
-    scale = rows.groupby("metric")[["gain_low", "gain_high"]].transform(lambda c: c.abs().max()).max(axis=1)
-    return pd.DataFrame(
-        {
-            "dataset.task": rows["dataset"] + "." + rows["task"],
-            "comparison": rows["challenger"] + " vs " + rows["baseline"],
-            "worse | better": [
-                text_interval(r.gain_low, r.gain, r.gain_high, sc, bool(r.significant))
-                for r, sc in zip(rows.itertuples(), scale)
-            ],
-            "gain": rows["gain"],
-            "95% interval": [f"[{lo:+.3f}, {hi:+.3f}]" for lo, hi in zip(rows["gain_low"], rows["gain_high"])],
-            "significant": rows["significant"],
-        }
-    )
 
 
 # --- reports ---------------------------------------------------------------------------------------

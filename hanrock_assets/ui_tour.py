@@ -25,7 +25,7 @@ import requests
 from .code_location import LOCATION_NAME, MODULE
 from .pages import tour
 
-WIDTH, HEIGHT = 1920, 2600  # one screen wide, tall enough for an asset page's metadata
+WIDTH, HEIGHT = 1600, 1200  # a laptop screen: the answer must fit it without scrolling sideways
 WAIT_MS = 20_000  # Chromium's virtual-time budget: the UI's GraphQL answers arrive well within it
 
 
@@ -63,13 +63,17 @@ def workspace_file(folder: Path) -> Path:
 
 
 @contextlib.contextmanager
-def webserver(port: int, log: Path, env: dict[str, str] | None = None, timeout: float = 180) -> Iterator[str]:
+def webserver(
+    port: int, log: Path, env: dict[str, str] | None = None, timeout: float = 180, module: bool = False
+) -> Iterator[str]:
     """`dagster dev` on `port` for the duration of the block (stopped, with its daemon, afterwards);
-    yields its base address once the code location has loaded."""
+    yields its base address once the code location has loaded.  It loads the platform as `make ui`
+    does (a workspace file), or with `module` as Dagster's usual `dagster dev -m hanrock_assets`."""
     dagster = str(Path(sys.executable).parent / "dagster")
     with tempfile.TemporaryDirectory(prefix="hanrock-ui-") as folder, log.open("w") as out:
+        load = ["-m", MODULE] if module else ["-w", str(workspace_file(Path(folder)))]
         server = subprocess.Popen(
-            [dagster, "dev", "-w", str(workspace_file(Path(folder))), "-p", str(port)],
+            [dagster, "dev", *load, "-p", str(port)],
             cwd=folder,
             env=env,
             stdout=out,

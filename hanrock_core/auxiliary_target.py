@@ -63,7 +63,7 @@ class AuxiliaryTargets:
         tasks = [c for c in targets.columns if c in info.index]
         classification = not pd.api.types.is_numeric_dtype(targets["primary"])
         train = targets.loc[targets["split"] == "train", "primary"].dropna()
-        classes = sorted(train.astype(str).unique().tolist()) if classification else None
+        classes = sorted(targets["primary"].dropna().astype(str).unique().tolist()) if classification else None
         return cls(
             primary=LABEL_PREFIX + task,
             classes=classes,
@@ -195,7 +195,8 @@ def build_auxiliary_targets(table: pd.DataFrame, task: str, spec: AuxiliarySpec 
                 else pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=float)
             )
             family[name], kind[name] = fam, "class" if classification else "regression"
-    classes = sorted(table.loc[train, primary].dropna().unique().tolist()) if classification else None
+    # every class of every split: a test talkturn of a class train lacks is an error of the model, not a row to drop
+    classes = sorted(table[primary].dropna().unique().tolist()) if classification else None
     return AuxiliaryTargets(
         primary=primary, classes=classes, table=out, family=family, kind=kind, target_range=(low, high)
     )

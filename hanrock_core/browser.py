@@ -59,6 +59,7 @@ def _address(page: Page) -> str:
 
 def _run(page: Page, *args: str, timeout: float = 120, wait_ms: int = 0) -> subprocess.CompletedProcess:
     """Chromium on the page; `wait_ms` > 0 lets a script-built page (the Dagster UI) finish loading first."""
+    address = _address(page)  # a page that may not be opened is refused whether or not a browser is installed
     binary = find_chromium()
     if binary is None:
         raise InputError(
@@ -66,7 +67,6 @@ def _run(page: Page, *args: str, timeout: float = 120, wait_ms: int = 0) -> subp
             hint="install Debian's chromium package (apt-get install chromium) "
             "or set HANROCK_CHROMIUM to a Chrome/Chromium binary",
         )
-    address = _address(page)
     waiting = (f"--virtual-time-budget={wait_ms}",) if wait_ms > 0 else ()
     loopback = () if address.startswith(LOOPBACK) else (NO_LOOPBACK,)
     with tempfile.TemporaryDirectory(prefix="hanrock-chromium-") as profile:

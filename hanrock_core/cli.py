@@ -40,7 +40,7 @@ def _print_notices(notices) -> None:
         print(f"hanrock: {notice.render()}", file=sys.stderr)
     if notices.warnings:
         print(
-            f"hanrock: {len(notices.warnings)} warning(s): some of the data was left out or has no label (see above)",
+            f"hanrock: {len(notices.warnings)} warning(s) about the data (see above)",
             file=sys.stderr,
         )
 
@@ -99,11 +99,12 @@ def _predict_input(args: argparse.Namespace, notices) -> pd.DataFrame:  # noqa: 
         raise InputError(
             "INPUT is a folder: say how to read it with --corpus iemocap|semaine, or --spec SPEC.yaml", source
         )
-    return _read_corpus_of(args, corpus, source, notices)
+    return _read_corpus_of(args, corpus, source, notices, require_labels=False)
 
 
-def _read_corpus_of(args: argparse.Namespace, corpus: str, root: Path, notices):
-    """The talkturn table of a corpus folder, with the reading options `load` and `predict` share."""
+def _read_corpus_of(args: argparse.Namespace, corpus: str, root: Path, notices, require_labels: bool = True):
+    """The talkturn table of a corpus folder, with the reading options `load` and `predict` share (talkturns to
+    predict need no labels)."""
     from .corpora import read_corpus
 
     return read_corpus(
@@ -115,6 +116,7 @@ def _read_corpus_of(args: argparse.Namespace, corpus: str, root: Path, notices):
         vokaturi_csv=args.vokaturi,
         openface_fps=args.openface_fps,
         notices=notices,
+        require_labels=require_labels,
     )
 
 
@@ -218,7 +220,7 @@ def _bench(args: argparse.Namespace) -> None:
 def _results(args: argparse.Namespace) -> None:
     import pandas as pd
 
-    from .results import connect
+    from .results import connect, ensure_current
     from .settings import load_settings
 
     path = args.db or load_settings().home.results_db
@@ -226,6 +228,7 @@ def _results(args: argparse.Namespace) -> None:
         raise InputError(
             "no results yet", path, hint="run a study first, e.g. dagster job execute -m hanrock_assets -j h1_study"
         )
+    ensure_current(path, log=lambda line: print(f"hanrock: info: {line}", file=sys.stderr))
     view = RESULT_VIEWS.get(args.view, args.view)
     with connect(path, read_only=True) as conn, pd.option_context("display.width", 250, "display.max_columns", 20):
         columns = [c[0] for c in conn.execute(f"DESCRIBE {view}").fetchall()]
@@ -234,16 +237,72 @@ def _results(args: argparse.Namespace) -> None:
                 f"{args.view} has one column per paper task and no dataset column",
                 hint="use results_long, significance or mutual_information with --dataset",
             )
+        if args.dataset:
+            known = sorted(r[0] for r in conn.execute("SELECT DISTINCT dataset FROM all_trials").fetchall())
+            if args.dataset not in known:
+                raise InputError(
+                    f"no results for dataset {args.dataset!r}",
+                    path,
+                    hint=f"datasets with results: {', '.join(known) or 'none yet'}",
+                )
         where, params = (" WHERE dataset = ?", [args.dataset]) if args.dataset else ("", [])
         rows = conn.execute(f"SELECT * FROM {view}{where}", params).df()
         if rows.empty and args.view == "superseded":
             print("no superseded studies: every partition's rows come from the inputs its studies were trained on")
             return
-        print(rows.to_string(index=False))
+        print(rows.astype(object).where(rows.notna(), "").to_string(index=False))  # an empty cell, not "None"
+        if args.view == "health":  # the comparisons too: a weak test, or a flagged model on either side
+            weak = conn.execute(
+                "SELECT * FROM verdicts WHERE health <> ''" + (' AND "dataset.task" LIKE ?' if args.dataset else ""),
+                [f"{args.dataset}.%"] if args.dataset else [],
+            ).df()
+            print(f"\ncomparisons with a health flag: {len(weak)}")
+            if len(weak):
+                print(weak.to_string(index=False))
 
 
 # `hanrock results NAME`: the views of sql/views.sql, and short names for a few
 RESULT_VIEWS = {"superseded": "superseded_studies", "identities": "current_identities", "health": "study_health"}
+
+
+def _calibrate(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from .calibration import calibrate, partition_of
+    from .concurrency import machine_cores
+    from .io import write_parquet_atomic
+    from .profiles import load_profile
+    from .settings import load_settings
+    from .study_identity import study_identity
+
+    settings = load_settings()
+    dataset, _, task = args.partition.partition(".")
+    if not task:
+        raise InputError(f"{args.partition!r} is not DATASET.TASK", hint="e.g. iemocap.emotion")
+    profile = load_profile(args.profile)
+    part = partition_of(settings, dataset, task, log=print)
+    identity = study_identity(part, profile)
+    files = settings.home.calibration(part.key, identity.id)
+    workers = args.workers or machine_cores()
+    summary, verdicts = calibrate(
+        part,
+        profile,
+        files,
+        seeds=args.seeds,
+        group=args.group,
+        comparisons=args.comparisons,
+        challenger=None if args.challenger == "none" else args.challenger,
+        planted=args.planted,
+        workers=workers,
+        log=print,
+        corpus=args.name or part.key,
+    )
+    out = args.out or settings.home.calibration_report(part.key)
+    write_parquet_atomic(summary, out / "summary.parquet")
+    write_parquet_atomic(pd.concat(verdicts, names=["kind"]).reset_index(level=0), out / "verdicts.parquet")
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        print(summary.round(3).to_string(index=False))
+    print(f"wrote {out / 'summary.parquet'} and {out / 'verdicts.parquet'}")
 
 
 def _screenshot(args: argparse.Namespace) -> None:
@@ -258,14 +317,33 @@ def _screenshot(args: argparse.Namespace) -> None:
     print(f"rendered DOM: {len(dom):,} characters, {examples} report examples")
 
 
+MAX_SEED = 2**32 - 1  # numpy's seeds
+MAX_FPS = 10_000.0  # as the settings' openface_fps
+
+
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number")
+    if not 0 < value <= MAX_FPS:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number of at most {MAX_FPS:,.0f}")
     return value
+
+
+def _whole(low: int, high: int):
+    """An argparse type: a whole number in [low, high]."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text!r} must be between {low:,} and {high:,}")
+        return value
+
+    return parse
 
 
 def _synth_command(sub) -> None:
@@ -274,7 +352,9 @@ def _synth_command(sub) -> None:
     synth.add_argument("corpus", choices=["iemocap", "semaine"])
     synth.add_argument("dir", type=Path, help="new or empty directory to write into")
     synth.add_argument("--scale", type=float, default=1.0, help="fraction of the paper's talkturn counts (0, 1]")
-    synth.add_argument("--seed", type=int, default=0, help="random seed; the same seed writes the same bytes")
+    synth.add_argument(
+        "--seed", type=_whole(0, MAX_SEED), default=0, help="random seed; the same seed writes the same bytes"
+    )
     synth.set_defaults(func=_synth)
 
 
@@ -364,8 +444,12 @@ def _bench_command(sub) -> None:
         help="path of reference_hanrock.py (default: ../shared/bench/reference_hanrock.py; "
         "absent: the engine's figures only)",
     )
-    bench.add_argument("--steps", type=int, default=8, help="timed optimisation steps at the reference shape")
-    bench.add_argument("--epoch-talkturns", type=int, default=5766, help="talkturns in the timed epochs")
+    bench.add_argument(
+        "--steps", type=_whole(1, 10_000), default=8, help="timed optimisation steps at the reference shape"
+    )
+    bench.add_argument(
+        "--epoch-talkturns", type=_whole(1, 1_000_000), default=5766, help="talkturns in the timed epochs"
+    )
     bench.add_argument(
         "--compile",
         choices=["auto", "on", "off"],
@@ -403,13 +487,15 @@ def _results_command(sub) -> None:
             "table7_best_hyperparameters",
             "results_long",
             "significance",
+            "verdicts",
             "mutual_information",
             "trials",
             "health",
             "superseded",
             "identities",
         ],
-        help="a paper table, results_long, significance, mutual_information, trials (current "
+        help="a paper table, results_long, significance (both methods), verdicts (each comparison's answer on one "
+        "line), mutual_information, trials (current "
         "studies), health (did each condition's trials learn, did its selected model finish "
         "learning, does it beat the floor), superseded (studies whose inputs changed since), identities (what each "
         "partition's current studies were trained on)",
@@ -417,6 +503,34 @@ def _results_command(sub) -> None:
     results.add_argument("--dataset", help="only this dataset's rows (views with a dataset column)")
     results.add_argument("--db", type=Path, help="results file (default: $HANROCK_HOME/results.duckdb)")
     results.set_defaults(func=_results)
+
+
+def _calibrate_command(sub) -> None:
+    """`hanrock calibrate`."""
+    cal = sub.add_parser(
+        "calibrate",
+        help="measure both significance methods: false-positive rate on A/A comparisons, power on a planted effect",
+    )
+    cal.add_argument("partition", help="DATASET.TASK of the settings, e.g. iemocap.emotion")
+    cal.add_argument("--profile", default="quick", help="the profile whose middle configuration is trained")
+    cal.add_argument("--seeds", type=_whole(4, 1000), default=20, help="seed runs per condition (default 20)")
+    cal.add_argument(
+        "--group", type=_whole(2, 100), help="seeds per condition in each comparison (default: replicates + 1)"
+    )
+    cal.add_argument("--comparisons", type=_whole(1, 100_000), default=100, help="comparisons of each kind")
+    cal.add_argument(
+        "--challenger", default="aphf", help="the H1 condition also trained and compared with none (none: skip it)"
+    )
+    cal.add_argument(
+        "--planted",
+        type=float,
+        default=0.03,
+        help="the effect planted in one group's test predictions to measure power (default 0.03)",
+    )
+    cal.add_argument("--workers", type=_whole(1, 256), help="training processes (default: HANROCK_CORES)")
+    cal.add_argument("--name", help="how the table names the corpus")
+    cal.add_argument("--out", type=Path, help="folder for summary.parquet and verdicts.parquet")
+    cal.set_defaults(func=_calibrate)
 
 
 def _screenshot_command(sub) -> None:
@@ -427,8 +541,8 @@ def _screenshot_command(sub) -> None:
     )
     shot.add_argument("--png", type=Path, default=Path("report.png"), help="screenshot file (default report.png)")
     shot.add_argument("--pdf", type=Path, help="also print the page to this PDF (the print style sheet)")
-    shot.add_argument("--width", type=int, default=1280)
-    shot.add_argument("--height", type=int, default=1800)
+    shot.add_argument("--width", type=_whole(100, 10_000), default=1280)
+    shot.add_argument("--height", type=_whole(100, 100_000), default=1800)
     shot.set_defaults(func=_screenshot)
 
 
@@ -443,6 +557,7 @@ def build_parser() -> argparse.ArgumentParser:
         _config_command,
         _bench_command,
         _results_command,
+        _calibrate_command,
         _screenshot_command,
     ):
         add(sub)
@@ -453,6 +568,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
+    except KeyboardInterrupt:  # what a command writes appears whole or not at all (io.py): nothing to clean up
+        print("hanrock: interrupted; nothing partial was written", file=sys.stderr)
+        return 130
     except InputError as exc:
         print(f"hanrock: error: {exc}", file=sys.stderr)
         return 2

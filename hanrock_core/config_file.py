@@ -54,13 +54,48 @@ def _key_lines(node: yaml.Node, prefix: str = "", out: dict | None = None) -> di
     return out
 
 
+class DuplicateKey(yaml.YAMLError):
+    """A key given twice in one mapping (YAML 1.2 forbids it; PyYAML would keep the last one silently)."""
+
+    def __init__(self, key, first: int, again: int):
+        super().__init__(f"key {key!r} is given twice (first on line {first})")
+        self.problem, self.line = str(self), again
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """The safe loader, refusing duplicate keys."""
+
+
+def _mapping_without_duplicates(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen: dict = {}
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            first = seen.setdefault(key, key_node.start_mark.line + 1)
+        except TypeError:  # an unhashable key: the base constructor says so
+            continue
+        if first != key_node.start_mark.line + 1:
+            raise DuplicateKey(key, first, key_node.start_mark.line + 1)
+    return yaml.SafeLoader.construct_mapping(loader, node, deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates)
+
+
 def read_config(path: str | Path, what: str) -> ConfigFile:
-    """Read a YAML mapping (UTF-8, or UTF-16 with a byte-order mark); a syntax error names its line."""
+    """Read a YAML mapping (UTF-8, or UTF-16 with a byte-order mark); a syntax error or a key given twice
+    names its line."""
     path = Path(path)
     text = read_text(path, what)
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
         node = yaml.compose(text)
+    except DuplicateKey as exc:
+        raise InputError(
+            f"the {what}: {exc.problem}", path, exc.line, hint="keep one of them: which one is meant cannot be guessed"
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
@@ -90,11 +125,13 @@ def as_str(cfg: ConfigFile, key: str, value: Any, allow_empty: bool = False) -> 
     return value
 
 
-def as_int(cfg: ConfigFile, key: str, value: Any, minimum: int | None = None) -> int:
+def as_int(cfg: ConfigFile, key: str, value: Any, minimum: int | None = None, maximum: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise cfg.error(key, f"{key} must be a whole number, not {_shown(value)}")
     if minimum is not None and value < minimum:
         raise cfg.error(key, f"{key} must be at least {minimum}, not {value}")
+    if maximum is not None and value > maximum:
+        raise cfg.error(key, f"{key} must be at most {maximum:,}, not {value:,}")
     return value
 
 

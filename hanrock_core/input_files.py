@@ -35,10 +35,41 @@ def visible(paths: Iterable[Path]) -> list[Path]:
     return sorted(p for p in paths if not is_hidden(p))
 
 
+SNIFF_BYTES = 1 << 16  # the head of a file that is looked at before the whole file is read
+
+
+def _refuse_binary(path: Path, head: bytes) -> None:
+    """NUL bytes in a file without a UTF-16 byte-order mark: UTF-16 text (every other byte NUL), else not text
+    at all (a zero-filled or binary file): refused from the file's head, before the whole file is read."""
+    if b"\x00" not in head or any(head.startswith(bom) for bom, enc in _BOMS if enc == "utf-16"):
+        return
+    first = head.index(b"\x00")
+    line = head.count(b"\n", 0, first) + 1
+    even, odd = head[0::2], head[1::2]
+    utf16 = min(even.count(0), odd.count(0)) < 0.1 * len(odd) < max(even.count(0), odd.count(0))
+    if utf16:
+        raise InputError(
+            "the file holds NUL characters: it is probably UTF-16 without a byte-order mark",
+            path,
+            line,
+            hint="save it as UTF-8 (or as UTF-16 with a byte-order mark)",
+        )
+    raise InputError(
+        f"the file is not text: it holds NUL bytes (the first at byte {first}; "
+        f"{head.count(0) / len(head):.0%} of its first {len(head):,} bytes)",
+        path,
+        line,
+        hint="the file is damaged or is not the tool's output (a disk image, an archive?): restore it from its source",
+    )
+
+
 def read_bytes(path: str | Path, what: str = "file") -> bytes:
-    """The bytes of `path`; a missing file, a directory or a symlink loop is an InputError naming it."""
+    """The bytes of `path`; a missing file, a directory, a symlink loop or a file that is not text is an
+    InputError naming it."""
     path = Path(path)
     try:
+        with open(path, "rb") as handle:
+            _refuse_binary(path, handle.read(SNIFF_BYTES))
         return path.read_bytes()
     except IsADirectoryError:
         raise InputError(f"expected a {what} but found a directory", path) from None
@@ -126,6 +157,8 @@ def read_csv_file(path: str | Path, what: str, index_by_line: bool = False, **re
     text = read_text(path, what)
     if not text.strip():
         raise InputError(f"the {what} is empty", path, hint="restore the file, or remove it if it holds no data")
+    if read_kwargs.get("header", "infer") is not None:
+        _refuse_duplicate_columns(text, path, what)
     try:
         frame = pd.read_csv(io.StringIO(text), **read_kwargs)
         if index_by_line:
@@ -140,6 +173,25 @@ def read_csv_file(path: str | Path, what: str, index_by_line: bool = False, **re
             hint="a decimal comma ('0,5') or an unquoted comma in a cell splits the row: "
             "use '.' for decimals and quote cells that hold commas",
         ) from None
+
+
+def _refuse_duplicate_columns(text: str, path: str | Path, what: str) -> None:
+    """A header naming one column twice: pandas would read the second as `name.1` and ignore it."""
+    try:
+        header = next(csv.reader(io.StringIO(text)), [])
+    except csv.Error:
+        return  # the parser names the problem
+    seen = set()
+    for name in (cell.strip() for cell in header):
+        if name and name in seen:
+            raise InputError(
+                f"the {what}'s header names column {name!r} twice",
+                path,
+                1,
+                name,
+                hint="rename or remove one of them: which one holds the data cannot be guessed",
+            )
+        seen.add(name)
 
 
 def refuse_empty_table(frame: pd.DataFrame, path: str | Path, what: str) -> None:

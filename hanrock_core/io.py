@@ -112,6 +112,20 @@ def atomic_directory(target: str | Path, replace: bool = False) -> Iterator[Path
                 shutil.rmtree(leftover)
 
 
+def move_directory(source: str | Path, target: str | Path) -> Path:
+    """Move a directory to `target` (same file system), swapping out an existing `target` whole."""
+    source, target = Path(source), Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    old = None
+    if target.exists():
+        old = Path(tempfile.mkdtemp(prefix=_temporary_prefix(target), suffix=".old.tmp", dir=target.parent))
+        os.replace(target, old)
+    os.replace(source, target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+    return target
+
+
 def write_parquet_atomic(df: pd.DataFrame, target: str | Path) -> Path:
     """Write a DataFrame as Parquet so that readers never see a partial file."""
     with atomic_path(target) as tmp:

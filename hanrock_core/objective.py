@@ -141,12 +141,10 @@ class Objective:
     def _keep(self, trial: optuna.Trial, slot: int, result) -> None:
         """The trial's test predictions, and its chosen epoch's state while it may still be selected."""
         if result.test_predictions is not None:
-            write_parquet_atomic(
-                result.test_predictions, self.files.predictions / f"{self.condition.name}-{slot}.parquet"
-            )
+            write_parquet_atomic(result.test_predictions, self.files.trial_predictions(self.condition.name, slot))
         value = result.dev.get(self.metric)
         if value is not None and could_be_selected(trial.study, slot, value, self.metric, self.higher_better):
-            keep_trial_state(self.files.states, self.condition.name, slot, result.state_dict)
+            keep_trial_state(self.files.trial_state(self.condition.name, slot), result.state_dict)
 
     def _record(self, trial: optuna.Trial, history: list[dict], started: float) -> None:
         """Keep the epoch curve and the best epoch's metrics on the trial (pruned trials too)."""

@@ -21,7 +21,7 @@ from .config_file import (
     refuse_unknown,
 )
 from .errors import InputError
-from .search_space import BOUNDS, CHOICES, INTEGER, PAPER_SPACE, TRAINING_DEFAULTS, outside
+from .search_space import BOUNDS, CHOICES, INTEGER, PAPER_SPACE, PROFILE_LIMITS, TRAINING_DEFAULTS, outside
 from .word_vectors import VectorSpec, parse_vector_spec
 
 # a profile's `space:` may narrow every Table 6 bound, and list the choices of P for H1 and H3
@@ -93,16 +93,16 @@ def _read_profile(path: Path, modified_ns: int) -> Profile:
     refuse_unknown(cfg, data, PROFILE_KEYS)
     if isinstance(data.get("compile"), bool):  # YAML reads a bare off / on as a boolean
         data["compile"] = "on" if data["compile"] else "off"
-    for key in ("seed", "patience", "replicates"):
+    whole = ("seed", "patience", "replicates", "trials_per_condition", "epochs", "capacity_total")
+    for key in (*whole, "default_primary_units", "embedding_dim"):
         if key in data:
-            as_int(cfg, key, data[key], 0)
+            as_int(cfg, key, data[key], *map(int, PROFILE_LIMITS[key]))
     if "fusion_prior" in data:
         as_bool(cfg, "fusion_prior", data["fusion_prior"])
     if "warmup_epochs" in data:
-        data["warmup_epochs"] = float(as_number(cfg, "warmup_epochs", data["warmup_epochs"], 0.0))
-    for key in ("trials_per_condition", "epochs", "capacity_total", "default_primary_units", "embedding_dim"):
-        if key in data:
-            as_int(cfg, key, data[key], 1)
+        data["warmup_epochs"] = float(
+            as_number(cfg, "warmup_epochs", data["warmup_epochs"], *PROFILE_LIMITS["warmup_epochs"])
+        )
     for key, allowed in CHOICES.items():
         if key in data and data[key] not in allowed:
             raise cfg.error(key, f"{key} must be one of {list(allowed)}, not {data[key]!r}")
@@ -110,13 +110,15 @@ def _read_profile(path: Path, modified_ns: int) -> Profile:
         as_str(cfg, "name", data["name"])
     if "h2_primary_units" in data:
         units = as_list(cfg, "h2_primary_units", data["h2_primary_units"])
-        data["h2_primary_units"] = tuple(as_int(cfg, "h2_primary_units", u, 1) for u in units)
+        data["h2_primary_units"] = tuple(
+            as_int(cfg, "h2_primary_units", u, *map(int, PROFILE_LIMITS["h2_primary_units"])) for u in units
+        )
     _check_space(cfg, as_mapping(cfg, "space", data.get("space") or {}))
     for key, known in NESTED_INTS.items():
         nested = as_mapping(cfg, key, data.get(key) or {})
         refuse_unknown(cfg, nested, known, f"{key}.")
         for sub, value in nested.items():
-            as_int(cfg, f"{key}.{sub}", value, 0)
+            as_int(cfg, f"{key}.{sub}", value, *map(int, PROFILE_LIMITS[f"{key}.{sub}"]))
     data["embeddings"] = parse_vector_spec(cfg, "embeddings", data.get("embeddings"), path.parent)
     profile = Profile(**data)
     bad = [
@@ -126,8 +128,6 @@ def _read_profile(path: Path, modified_ns: int) -> Profile:
     ]
     if bad or profile.default_primary_units >= profile.capacity_total:
         raise InputError(f"primary units must be between 1 and capacity_total - 1 = {profile.capacity_total - 1}", path)
-    if profile.trials_per_condition < 2:
-        raise cfg.error("trials_per_condition", "trials_per_condition must be >= 2 (the bootstrap compares trials)")
     return profile
 
 

@@ -20,7 +20,8 @@ import numpy as np
 import optuna
 import pandas as pd
 
-from .io import atomic_path
+from .home import TrialFiles
+from .io import atomic_path, write_parquet_atomic
 from .median_stopping import slot_of
 from .selection import selected_trials
 from .training import TaskData, TrainConfig, train
@@ -36,18 +37,24 @@ def replicate_seed(trial_seed: int, replicate: int) -> int:
 
 @dataclass(frozen=True)
 class ReplicateJob:
-    """One replicate to train: the selected trial's configuration and loss weights with seed k, and its file."""
+    """One replicate to train: the selected trial's configuration and loss weights with seed k, and its files."""
 
     condition: str
     slot: int
     replicate: int
     config: dict
     loss_weights: dict
-    file: Path
+    file: Path  # its result row, written last
+    predictions: Path  # its test predictions
+
+    @property
+    def done(self) -> bool:
+        return self.file.exists() and self.predictions.exists()
 
 
 def _train(data: TaskData, job: ReplicateJob) -> dict:
-    """Train one replicate and write its row (atomically: a killed run leaves no partial file)."""
+    """Train one replicate, write its test predictions, then its row (each atomically: a killed run leaves no
+    partial file, and a replicate without its row is trained again)."""
     names = {f.name for f in fields(TrainConfig)}
     config = TrainConfig(**{k: v for k, v in job.config.items() if k in names})
     config = replace(config, seed=replicate_seed(config.seed, job.replicate))
@@ -65,13 +72,15 @@ def _train(data: TaskData, job: ReplicateJob) -> dict:
         "dev_metrics": result.dev,
         "test_metrics": result.test,
     }
+    if result.test_predictions is not None:
+        write_parquet_atomic(result.test_predictions, job.predictions)
     with atomic_path(job.file) as tmp:
         Path(tmp).write_text(json.dumps(row), encoding="utf-8")
     return row
 
 
 def replicate_jobs(
-    studies: dict[str, optuna.Study], trials: pd.DataFrame, count: int, folder: Path
+    studies: dict[str, optuna.Study], trials: pd.DataFrame, count: int, files: TrialFiles
 ) -> list[ReplicateJob]:
     """Every replicate of each condition's selected trial (`trials`: the searched conditions' rows)."""
     jobs = []
@@ -89,7 +98,8 @@ def replicate_jobs(
                     replicate,
                     dict(trial.user_attrs["config"]),
                     dict(trial.user_attrs["loss_weights"]),
-                    Path(folder) / f"{condition}-{slot}-{replicate}.json",
+                    files.replicate_row(condition, slot, replicate),
+                    files.replicate_predictions(condition, slot, replicate),
                 )
             )
     return jobs
@@ -98,7 +108,7 @@ def replicate_jobs(
 def train_missing(data: TaskData, jobs: list[ReplicateJob], log: Log) -> None:
     """Train the replicates no run has written yet, here, one after another."""
     for job in jobs:
-        if not job.file.exists():
+        if not job.done:
             row = _train(data, job)
             log(f"{job.condition} trial {job.slot} replicate {job.replicate}: dev {row['dev_value']:.4f}")
 
@@ -108,18 +118,21 @@ def run_replicates(
     studies: dict[str, optuna.Study],
     trials: pd.DataFrame,
     count: int,
-    folder: Path,
+    files: TrialFiles,
     key: dict,
     log: Log,
-) -> pd.DataFrame:
-    """`count` more seeds of each condition's selected trial (trained here when no worker did); one row per
-    replicate (the `all_replicates` table)."""
-    jobs = replicate_jobs(studies, trials, count, folder)
+) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
+    """`count` more seeds of each condition's selected trial (trained here when no worker did): one row per
+    replicate (the `all_replicates` table), and each replicate's test predictions (`all_predictions` rows)."""
+    jobs = replicate_jobs(studies, trials, count, files)
     train_missing(data, jobs, log)
     metric, _ = data.selection
-    rows, values = [], {}
+    rows, values, predictions = [], {}, []
     for job in jobs:
         row = json.loads(job.file.read_text(encoding="utf-8"))
+        if job.predictions.exists():
+            frame = pd.read_parquet(job.predictions)
+            predictions.append(frame.assign(**key, condition=job.condition, trial=job.slot, replicate=job.replicate))
         values.setdefault((job.condition, job.slot), []).append(row["test_value"])
         rows.append(
             {
@@ -139,7 +152,7 @@ def run_replicates(
             f"{key['hypothesis']} {key['dataset']}.{key['task']} {condition} trial {slot} and {len(tests)} seed "
             f"replicates: test {metric} {seeds.mean():.4f} (sd {seeds.std(ddof=1):.4f})"
         )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows), predictions
 
 
 __all__ = ["ReplicateJob", "replicate_jobs", "replicate_seed", "run_replicates", "train_missing"]

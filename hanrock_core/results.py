@@ -7,6 +7,7 @@ session) is retried with a log line until `LOCK_WAIT_S`, then reported.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -140,20 +141,105 @@ def _keep_rows_before_identities(conn) -> None:
             conn.execute(f"ALTER TABLE {name} ADD COLUMN IF NOT EXISTS identity VARCHAR")
 
 
+# tables whose primary key grew a column after they shipped: (the new column, its value for old rows)
+WIDER_KEYS = {"all_predictions": ("replicate", "0"), "significance": ("method", "'paper'")}
+
+
+def _widen_keys(conn) -> list[str]:
+    """A file whose tables lack a key column of this version: each such table is renamed aside and its rows
+    come back under the new key once the schema is applied (`_restore_widened`)."""
+    moved = []
+    for table, (column, _) in WIDER_KEYS.items():
+        columns = [
+            r[0]
+            for r in conn.execute(
+                f"SELECT column_name FROM information_schema.columns WHERE table_name = '{table}'"
+            ).fetchall()
+        ]
+        if columns and column not in columns:
+            conn.execute(f"ALTER TABLE {table} RENAME TO {table}_old_key")
+            moved.append(table)
+    return moved
+
+
+def _restore_widened(conn, moved: list[str]) -> None:
+    for table in moved:
+        column, value = WIDER_KEYS[table]
+        old = [
+            r[0]
+            for r in conn.execute(
+                f"SELECT column_name FROM information_schema.columns WHERE table_name = '{table}_old_key'"
+            ).fetchall()
+        ]
+        names = ", ".join(old)
+        conn.execute(f"INSERT INTO {table} ({names}, {column}) SELECT {names}, {value} FROM {table}_old_key")
+        conn.execute(f"DROP TABLE {table}_old_key")
+
+
 # columns added to a table after it first shipped: a file written by an older version gains them
-ADDED_COLUMNS = {"all_trials": {"stopped": "VARCHAR"}}
+ADDED_COLUMNS = {
+    "all_trials": {"stopped": "VARCHAR"},
+    "all_chance_levels": {"unseen_classes": "VARCHAR"},
+    "all_predictions": {"dialogue": "VARCHAR"},
+    "significance": {
+        "difference": "DOUBLE",
+        "p_value": "DOUBLE",
+        "detectable_effect": "DOUBLE",
+        "seeds": "INTEGER",
+        "test_dialogues": "INTEGER",
+        "test_talkturns": "INTEGER",
+    },
+}
+
+
+def schema_fingerprint() -> str:
+    """What this version's tables and views are: a file stamped with another fingerprint needs migrating."""
+    digest = hashlib.sha256(repr((sorted(ADDED_COLUMNS.items()), sorted(WIDER_KEYS.items()))).encode())
+    for path in sql_files():
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def apply_schema(conn: duckdb.DuckDBPyConnection) -> None:
     """The tables (an older file's kept apart or completed) and the views, on an open connection."""
     _keep_rows_before_identities(conn)
+    moved = _widen_keys(conn)
     schema, views = sql_files()
     conn.execute(schema.read_text())
+    _restore_widened(conn, moved)
     for table, columns in ADDED_COLUMNS.items():
         for column, kind in columns.items():
             conn.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {kind}")
     conn.execute(views.read_text())
     conn.execute(paper_row_macro(conn))
+    conn.execute("CREATE OR REPLACE TABLE schema_version AS SELECT ? AS fingerprint", [schema_fingerprint()])
+
+
+def _stamp(path: Path, log: Callable[[str], None]) -> str | None:
+    """The schema fingerprint a results file carries (None: written by a version without one)."""
+    with connect(path, log, read_only=True) as conn:
+        try:
+            return conn.execute("SELECT any_value(fingerprint) FROM schema_version").fetchone()[0]
+        except duckdb.CatalogException:
+            return None
+
+
+def ensure_current(path: str | Path, log: Callable[[str], None] = print) -> None:
+    """Before reading a results file: one an older version wrote gets this version's tables and views (its
+    rows kept), with a log line; a file that cannot be updated is explained, never read with missing views."""
+    path = Path(path)
+    if _stamp(path, log) == schema_fingerprint():
+        return
+    log(f"updating {path} to this version's tables and views (every row is kept)")
+    try:
+        ensure_schema(path, log)
+    except (duckdb.Error, OSError) as exc:
+        raise InputError(
+            f"the results file was written by another version of the platform and cannot be updated: {exc}",
+            path,
+            hint="make it writable (or close the session that holds it) and run the command again, "
+            "or run a study, which updates it",
+        ) from exc
 
 
 def ensure_schema(path: str | Path, log: Callable[[str], None] = print) -> None:

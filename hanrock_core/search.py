@@ -5,10 +5,13 @@ in the step's worker processes (worker_pool.py, objective.py), then the floor, t
 
 from __future__ import annotations
 
+import errno
 import multiprocessing
-from collections.abc import Callable
-from contextlib import nullcontext
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
+from pathlib import Path
 
 import optuna
 import pandas as pd
@@ -24,8 +27,17 @@ from .profiles import Profile
 from .replicates import replicate_jobs, train_missing
 from .selection import keep_selected_models
 from .settings import check_data_directory
+from .study_health import unseen_classes
 from .study_identity import StudyIdentity, study_identity
-from .study_storage import InputsCheck, check_inputs, open_condition, open_storage, study_base, without_password
+from .study_storage import (
+    InputsCheck,
+    check_inputs,
+    open_condition,
+    open_storage,
+    partition_held,
+    study_base,
+    without_password,
+)
 from .study_storage import storage_url as storage_url_of
 from .trial_rows import partition_floor, searched_rows, write_results
 from .word_vectors import Vectors, load_vectors
@@ -90,11 +102,7 @@ class Search:
     def run_replicates(self, studies: dict[str, optuna.Study], workers: int, threads: int | None) -> None:
         """The seed replicates of each condition's selected trial that no run has trained yet."""
         searched = pd.DataFrame(searched_rows(self.part, self.hypothesis, self.conditions, studies, self.profile, {}))
-        pending = [
-            j
-            for j in replicate_jobs(studies, searched, self.profile.replicates, self.files.replicates)
-            if not j.file.exists()
-        ]
+        pending = [j for j in replicate_jobs(studies, searched, self.profile.replicates, self.files) if not j.done]
         if workers > 1 and len(pending) > 1:
             run_replicates_in_workers(pending, workers, self.part, threads, self.log)
         else:
@@ -122,14 +130,16 @@ def run_hypothesis(
     threads: int | None = None,
     announced: StepWaiting | None = None,
     on_changed_inputs: str = "new_study",
+    owner: str = "a run",
 ) -> pd.DataFrame:
     """Search every condition of `hypothesis` on one partition, fit its bag-of-words floor, write the rows.
 
     The studies are those of this run's inputs (its identity); studies of other inputs are never
     resumed (`on_changed_inputs`: start new ones, or refuse).  The remaining trials of all
     conditions run in as many worker processes as the machine has free worker slots
-    (worker_pool.py); trial k gives the same result either way.  Returns the trials table rows
-    written (one per trial, and the floor's).
+    (worker_pool.py); trial k gives the same result either way.  `owner` names this run to a second
+    run that tries the same partition meanwhile (it is refused).  Returns the trials table rows written
+    (one per trial, and the floor's).
     """
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own log lines say more
     check_data_directory(home)  # before any training: writable, not nearly full
@@ -138,6 +148,9 @@ def run_hypothesis(
     if profile.embeddings is not None and part.data.vectors is None:
         attach_vectors(part, profile, log)
     identity = study_identity(part, profile)
+    unseen = unseen_classes(part.data)
+    if unseen:
+        log(f"WARNING {part.key} classes: {unseen} (study health flags it)")
     url = storage_url_of(home, hypothesis, part.key, storage_url)
     log(f"{part.key}: Optuna studies in {without_password(url)}")
     search = Search(
@@ -151,21 +164,67 @@ def run_hypothesis(
         conditions(hypothesis, profile, part.available_families()),
         log,
     )
-    # steps that start together share the free worker slots: say early that this one will want some
-    with nullcontext(announced) if announced is not None else StepWaiting(home) as announced:
-        inputs, opened = search.open_studies(on_changed_inputs)
-        jobs = sum(remaining for _, remaining in opened.values())
-        wanted = _workers_wanted(max(jobs, len(search.conditions) * profile.replicates), log)
-        with trial_workers(home, wanted, log=log, announced=announced) as workers:
-            search.run_trials(opened, workers, threads)
-            studies = {name: study for name, (study, _) in opened.items()}
-            search.run_replicates(studies, workers, threads)
-    floor = partition_floor(part, profile.seed, log)
-    trials = write_results(
-        part, hypothesis, search.conditions, studies, search.files, home, log, floor, inputs, profile
-    )
-    keep_models(search, trials, studies)
+    with partition_held(home, hypothesis, part.key, owner), disk_full_said(home, url):
+        # steps that start together share the free worker slots: say early that this one will want some
+        with nullcontext(announced) if announced is not None else StepWaiting(home) as announced:
+            inputs, opened = search.open_studies(on_changed_inputs)
+            jobs = sum(remaining for _, remaining in opened.values())
+            wanted = _workers_wanted(max(jobs, len(search.conditions) * profile.replicates), log)
+            with trial_workers(home, wanted, log=log, announced=announced) as workers:
+                search.run_trials(opened, workers, threads)
+                studies = {name: study for name, (study, _) in opened.items()}
+                search.run_replicates(studies, workers, threads)
+        floor = partition_floor(part, profile.seed, log)
+        trials = write_results(
+            part, hypothesis, search.conditions, studies, search.files, home, log, floor, inputs, profile
+        )
+        keep_models(search, trials, studies)
     return trials
+
+
+FULL_DISK_SIGNS = ("no space left on device", "database or disk is full", "disk quota exceeded")
+
+
+def _says_disk_full(exc: BaseException) -> bool:
+    """Whether an error, or one it arose from (a worker's included), is a full disk."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if any(sign in str(exc).lower() for sign in FULL_DISK_SIGNS):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+@contextmanager
+def disk_full_said(home: Home, url: str) -> Iterator[None]:
+    """A full disk met anywhere in the search (Optuna's SQLite file, a trial's files, the results) becomes
+    one clear error naming the folder, whatever library it surfaced in.  Nothing is half-written: finished
+    trials are in the study, a trial cut off is re-run as itself, every file is written whole or not at all."""
+    try:
+        yield
+    except InputError:
+        raise
+    except Exception as exc:
+        folders = [home.root]
+        if url.startswith("sqlite:///"):
+            folders.insert(0, Path(url.removeprefix("sqlite:///")).parent)
+        full = [f for f in folders if f.exists() and shutil.disk_usage(f).free < NEARLY_FULL_BYTES]
+        if not (_says_disk_full(exc) or full):
+            raise
+        where = (full or folders)[0]
+        raise InputError(
+            f"the disk is full at {where} ({shutil.disk_usage(where).free / 2**20:.1f} MiB free): the search "
+            f"stopped ({type(exc).__name__})",
+            where,
+            hint="free some space or move HANROCK_HOME to a larger disk, then run the same command again: "
+            "finished trials are kept and only the missing ones run",
+        ) from exc
+
+
+NEARLY_FULL_BYTES = 1 << 20  # an unexplained failure with less free than this is the full disk's doing
 
 
 def keep_models(search: Search, trials: pd.DataFrame, studies: dict[str, optuna.Study]) -> pd.DataFrame:
@@ -184,7 +243,7 @@ def keep_models(search: Search, trials: pd.DataFrame, studies: dict[str, optuna.
         part.task,
         trials[trials["condition"] != FLOOR],
         studies,
-        search.files.states,
+        search.files,
         search.home,
         search.log,
         provenance,

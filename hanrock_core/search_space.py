@@ -1,6 +1,6 @@
 """The paper's Table 6 search space and the choices training accepts, declared once.
 
-Profiles are checked against these bounds when they are read (`study.load_profile`, `hanrock
+Profiles are checked against these bounds when they are read (`profiles.load_profile`, `hanrock
 config`) and every training config again before it trains (`training.TrainConfig.validate`); this
 module imports nothing heavy, so reading a profile never imports torch.
 """
@@ -60,6 +60,27 @@ TRAINING_DEFAULTS: dict[str, object] = {
 }
 
 
+# what a profile's other numbers may be: beyond these a study would not finish in any reasonable time, or
+# would exhaust memory before its first trial (the paper's own values are well inside: 30 trials, 350 epochs,
+# P + A = 257, embedding 300)
+PROFILE_LIMITS: dict[str, tuple[float, float]] = {
+    "seed": (0, 2**31 - 1),
+    "trials_per_condition": (2, 1000),
+    "replicates": (0, 100),
+    "epochs": (1, 10_000),
+    "patience": (0, 10_000),
+    "warmup_epochs": (0, 10_000),
+    "capacity_total": (2, 4096),
+    "default_primary_units": (1, 4095),
+    "embedding_dim": (1, 4096),
+    "h2_primary_units": (1, 4095),  # each choice of P (also capped by capacity_total - 1)
+    "median_pruning.first_epoch": (0, 10_000),
+    "median_pruning.every": (1, 10_000),
+    "bootstrap.resamples": (100, 1_000_000),
+    "bootstrap.seed": (0, 2**31 - 1),
+}
+
+
 def outside(name: str, value: float) -> str | None:
     """Why `value` is not allowed for hyper-parameter `name` (None: it is)."""
     low, high = BOUNDS[name]
@@ -69,4 +90,4 @@ def outside(name: str, value: float) -> str | None:
     return f"{name} {value:g} is outside Table 6's {shown}"
 
 
-__all__ = ["BOUNDS", "CHOICES", "INTEGER", "PAPER_SPACE", "TRAINING_DEFAULTS", "outside"]
+__all__ = ["BOUNDS", "CHOICES", "INTEGER", "PAPER_SPACE", "PROFILE_LIMITS", "TRAINING_DEFAULTS", "outside"]

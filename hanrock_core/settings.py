@@ -32,6 +32,8 @@ ALL_METRICS = CLASSIFICATION_METRICS + REGRESSION_METRICS
 
 DEFAULT_HOME = ".hanrock"
 DEFAULT_SYNTHETIC_SCALE = 0.2  # large enough for the quick study's models to learn
+MAX_SEED = 2**32 - 1  # numpy's seeds
+MAX_OPENFACE_FPS = 10_000.0  # high-speed cameras stop near 1,000 frames per second
 PATH_KEYS = ("root", "spec", "splits", "openface", "vokaturi")
 DATASET_KEYS = set(PATH_KEYS) | {
     "openface_fps",
@@ -125,7 +127,7 @@ def _dataset(cfg: ConfigFile, name: str, entry, base: Path) -> DatasetConfig:
                 )
         fps = entry.get("openface_fps")
         if fps is not None:
-            fps = as_number(cfg, f"{key}.openface_fps", fps, 0.0, None, low_open=True)
+            fps = as_number(cfg, f"{key}.openface_fps", fps, 0.0, MAX_OPENFACE_FPS, low_open=True)
         if name not in RAW_CORPORA and "spec" not in paths:
             raise cfg.error(key, f"dataset {name!r} needs a 'spec' (a bring-your-own dataset spec YAML)")
         metrics = as_mapping(cfg, f"{key}.metrics", entry.get("metrics") or {})
@@ -174,10 +176,26 @@ def load_settings(path: str | Path | None = None, home: str | Path | None = None
     synthetic = as_mapping(cfg, "synthetic", data.get("synthetic") or {})
     refuse_unknown(cfg, synthetic, SYNTHETIC_KEYS, "synthetic.")
     scale = as_number(cfg, "synthetic.scale", synthetic.get("scale", DEFAULT_SYNTHETIC_SCALE), 0.0, 1.0, low_open=True)
-    seed = as_int(cfg, "synthetic.seed", synthetic.get("seed", 0), 0)
+    seed = as_int(cfg, "synthetic.seed", synthetic.get("seed", 0), 0, MAX_SEED)
+    if home.exists() and not home.is_dir():
+        key = "home" if "home" in data and not given else None
+        raise InputError(
+            f"the data directory {home} is a file",
+            path if key else None,
+            cfg.line(key) if key else None,
+            hint="point home (or HANROCK_HOME) at a directory, or move the file away",
+        )
     datasets = {name: DatasetConfig(name) for name in RAW_CORPORA}
+    folded = {name.casefold(): name for name in RAW_CORPORA}
     for name, entry in as_mapping(cfg, "datasets", data.get("datasets") or {}).items():
         name = as_name(cfg, f"datasets.{name}", name, "dataset name")
+        other = folded.setdefault(name.casefold(), name)
+        if other != name:  # their folders, files and partition keys would collide on a case-insensitive disk
+            raise cfg.error(
+                f"datasets.{name}",
+                f"datasets {other!r} and {name!r} differ only by case",
+                hint="give each dataset a name that differs in more than case",
+            )
         datasets[name] = _dataset(cfg, name, entry, base)
     return Settings(
         home=Home(home.resolve()),

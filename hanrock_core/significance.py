@@ -1,10 +1,15 @@
-"""Bootstrap significance of a challenger against a baseline (appendix A.4), vectorised.
+"""Significance of a challenger against a baseline, by both of the platform's methods.
 
-Each of R resamples draws the condition's trials with replacement (by their dev performance),
-selects the best-dev trial and reads its test performance.  The element-wise differences
-challenger - baseline over the R resamples give a 95% interval; the difference is significant
-when the interval excludes 0.  For MAE lower is better: the best-dev trial has the lowest dev
+`paper` (appendix A.4, vectorised): each of R resamples draws the condition's trials with replacement
+(by their dev performance), selects the best-dev trial and reads its test performance.  The
+element-wise differences challenger - baseline over the R resamples give a 95% interval; the
+difference is significant when the interval excludes 0 (its p-value: twice the share of resampled
+differences on the far side of 0).  For MAE lower is better: the best-dev trial has the lowest dev
 MAE, and a negative difference is an improvement.
+
+`paired` (paired_test.py): the selected configuration's seeds, paired on resampled test dialogues,
+with a p-value and the minimum detectable effect; computed here from the stored per-talkturn test
+predictions of every seed.
 """
 
 from __future__ import annotations
@@ -17,6 +22,12 @@ import pandas as pd
 
 from .errors import InputError
 from .floor import CONDITION as FLOOR
+from .paired_test import METHOD as PAIRED
+from .paired_test import RESAMPLES as PAIRED_RESAMPLES
+from .paired_test import Arm, compare_paired
+
+PAPER = "paper"
+METHODS = (PAPER, PAIRED)
 
 
 @dataclass(frozen=True)
@@ -27,6 +38,7 @@ class Comparison:
     ci_high: float  # 97.5th percentile
     significant: bool
     better: bool  # the challenger's value is better than the baseline's
+    p_value: float = float("nan")  # twice the share of resampled differences beyond 0 on the far side
 
 
 def resampled_test_values(
@@ -69,6 +81,7 @@ def compare(
     low, high = np.percentile(c - b, [2.5, 97.5])
     b_value = best_dev_test(*map(np.asarray, baseline), higher_better)
     c_value = best_dev_test(*map(np.asarray, challenger), higher_better)
+    p_value = min(1.0, 2 * min(np.mean(c - b <= 0), np.mean(c - b >= 0)))
     return Comparison(
         b_value,
         c_value,
@@ -76,6 +89,7 @@ def compare(
         float(high),
         bool(low > 0 or high < 0),
         bool(c_value > b_value if higher_better else c_value < b_value),
+        float(p_value),
     )
 
 
@@ -123,14 +137,17 @@ def hypothesis_tables(
                     "task": task,
                     "baseline": baseline,
                     "challenger": challenger,
+                    "method": PAPER,
                     "metric": metric,
                     "higher_better": higher,
                     "baseline_value": result.baseline_value,
                     "challenger_value": result.challenger_value,
+                    "difference": result.challenger_value - result.baseline_value,
                     "ci_low": result.ci_low,
                     "ci_high": result.ci_high,
                     "significant": result.significant,
                     "better": result.better,
+                    "p_value": result.p_value,
                     "resamples": resamples,
                     "baseline_trials": len(arms[baseline][0]),
                     "challenger_trials": len(arms[challenger][0]),
@@ -181,3 +198,92 @@ def _class_f1(hypothesis, dataset, task, arms, pairs, resamples, seed) -> list[d
                 }
             )
     return rows
+
+
+def _classes_of(trials: pd.DataFrame) -> list[str] | None:
+    """The partition's classes in the order its models index them (the per-class F1 keys of a trial's test
+    metrics, which name every class), or None for a regression task."""
+    if str(trials["metric"].iloc[0]) == "mae":
+        return None
+    for text in trials["test_metrics"].dropna():
+        names = [k[3:] for k in json.loads(text) if k.startswith("f1_")]
+        if names:
+            return names
+    raise InputError("no trial of the partition records its per-class F1: its classes are unknown")
+
+
+def _arm(rows: pd.DataFrame, talkturns: pd.Index, encode, deterministic: bool = False) -> Arm:
+    """(seeds, talkturns) predictions of one condition, its replicates in order (replicate 0 first)."""
+    table = rows.pivot(index="replicate", columns="utterance_id", values="prediction").sort_index()
+    return Arm(np.stack([encode(table.loc[r, talkturns]) for r in table.index]), deterministic)
+
+
+def paired_table(
+    predictions: pd.DataFrame,
+    trials: pd.DataFrame,
+    hypothesis: str,
+    pairs: list[tuple[str, str]] | dict[str, list[tuple[str, str]]],
+    resamples: int = PAIRED_RESAMPLES,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """The paired test of every comparison, from the seeds' stored test predictions (`seed_predictions`:
+    the selected trial as replicate 0 and its seed replicates) of the current identities."""
+    rows = []
+    for (dataset, task), part in predictions.groupby(["dataset", "task"], sort=True):
+        key = f"{dataset}.{task}"
+        partition_pairs = pairs.get(key, []) if isinstance(pairs, dict) else pairs
+        own = trials[(trials["dataset"] == dataset) & (trials["task"] == task)]
+        metric = str(own["metric"].iloc[0])
+        classes = _classes_of(own)
+        index = {name: i for i, name in enumerate(classes or [])}
+
+        def encode(values, index=index, classes=classes):
+            return np.asarray(values.map(index) if classes else values.astype(float), dtype=float)
+
+        truth = part.drop_duplicates("utterance_id").set_index("utterance_id")
+        arms = {c: g for c, g in part.groupby("condition")}
+        for baseline, challenger in partition_pairs:
+            if baseline not in arms or challenger not in arms:
+                raise InputError(
+                    f"{hypothesis} {key}: no stored test predictions for "
+                    f"{baseline if baseline not in arms else challenger!r}"
+                )
+            talkturns = pd.Index(sorted(set(arms[baseline]["utterance_id"]) & set(arms[challenger]["utterance_id"])))
+            result = compare_paired(
+                _arm(arms[baseline], talkturns, encode, deterministic=baseline == FLOOR),
+                _arm(arms[challenger], talkturns, encode),
+                encode(truth.loc[talkturns, "truth"]).astype(np.int64 if classes else float),
+                truth.loc[talkturns, "dialogue"].fillna("").astype(str).to_numpy(),
+                metric,
+                len(classes) if classes else None,
+                metric != "mae",
+                resamples,
+                seed,
+            )
+            rows.append(
+                {
+                    "hypothesis": hypothesis,
+                    "dataset": dataset,
+                    "task": task,
+                    "baseline": baseline,
+                    "challenger": challenger,
+                    "method": PAIRED,
+                    "metric": metric,
+                    "higher_better": metric != "mae",
+                    "baseline_value": result.baseline_value,
+                    "challenger_value": result.challenger_value,
+                    "difference": result.difference,
+                    "ci_low": result.ci_low,
+                    "ci_high": result.ci_high,
+                    "significant": result.significant,
+                    "better": result.better,
+                    "p_value": result.p_value,
+                    "detectable_effect": result.detectable_effect,
+                    "seeds": result.seeds,
+                    "test_dialogues": result.test_dialogues,
+                    "test_talkturns": result.test_talkturns,
+                    "resamples": resamples,
+                    "identity": str(own["identity"].iloc[0]) if "identity" in own else None,
+                }
+            )
+    return pd.DataFrame(rows).astype({"detectable_effect": "Float64", "p_value": "Float64"}) if rows else pd.DataFrame()

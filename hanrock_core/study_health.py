@@ -12,6 +12,8 @@ reports (through the `study_health` view of sql/views.sql):
     dev_test_gap       how much worse the selected trial is on test than on dev; flagged when it is
                        worse and exceeds the floor's own gap (0 when the floor does better on test) by
                        more than a tenth of the dev value (a gap the floor shares is the split's)
+    unseen_classes     classes of dev or test that no train talkturn has (no model can learn them; their
+                       talkturns count as errors), or of test that dev lacks (selection cannot weigh them)
 
 The margins live in the view; the trivial predictor's values are written beside each study's
 trials (`chance_levels`).
@@ -33,7 +35,7 @@ def chance_levels(data) -> dict:
     """The metric of the trivial predictor on dev and test: the majority train class (for balanced
     accuracy any constant class: 1 / the classes present), or the train mean.
 
-    `data` is a training.TaskData; returns {"metric", "dev_value", "test_value", "predictor"}."""
+    `data` is a training.TaskData; returns {"metric", "dev_value", "test_value", "predictor", "unseen_classes"}."""
     metric, _ = data.selection
     train = data.primary[torch.from_numpy(data.labelled("train"))].numpy()
     out = {"metric": metric}
@@ -56,7 +58,27 @@ def chance_levels(data) -> dict:
             )[metric]
         else:
             out[f"{split}_value"] = regression_metrics(truth, np.full(len(rows), mean))[metric]
+    out["unseen_classes"] = unseen_classes(data)
     return out
+
+
+def unseen_classes(data) -> str | None:
+    """In words, the classes some split has but train (or dev) lacks, with their talkturns; None when none."""
+    if not data.classification:
+        return None
+    counts = {
+        split: np.bincount(data.primary[torch.from_numpy(data.labelled(split))].numpy(), minlength=len(data.classes))
+        for split in ("train", "dev", "test")
+    }
+    said = []
+    for k, name in enumerate(data.classes):
+        elsewhere = {s: int(c[k]) for s, c in counts.items() if c[k]}
+        if counts["train"][k] == 0 and elsewhere:
+            where = ", ".join(f"{n} {s}" for s, n in elsewhere.items())
+            said.append(f"{name!r} never in train ({where} talkturns count as errors)")
+        elif counts["dev"][k] == 0 and counts["test"][k]:
+            said.append(f"{name!r} never in dev ({int(counts['test'][k])} test talkturns; selection cannot weigh it)")
+    return "; ".join(said) or None
 
 
 def health(results_db: Path, hypothesis: str | None = None, keys: list[str] | None = None) -> pd.DataFrame:
@@ -94,10 +116,8 @@ def flagged_comparisons(significance: pd.DataFrame, rows: pd.DataFrame) -> int:
     flagged = flagged_conditions(rows)
     if significance.empty:
         return 0
-    involved = [
-        (h, d, t, b) in flagged or (h, d, t, c) in flagged
-        for h, d, t, b, c in significance[["hypothesis", "dataset", "task", "baseline", "challenger"]].to_numpy()
-    ]
+    keys = significance[["hypothesis", "dataset", "task", "baseline", "challenger"]].drop_duplicates()  # both methods
+    involved = [(h, d, t, b) in flagged or (h, d, t, c) in flagged for h, d, t, b, c in keys.to_numpy()]
     return int(np.sum(involved))
 
 
@@ -109,4 +129,12 @@ def describe(rows: pd.DataFrame) -> list[str]:
     return out
 
 
-__all__ = ["chance_levels", "partition_health", "describe", "flagged_comparisons", "flagged_conditions", "health"]
+__all__ = [
+    "chance_levels",
+    "unseen_classes",
+    "partition_health",
+    "describe",
+    "flagged_comparisons",
+    "flagged_conditions",
+    "health",
+]

@@ -5,40 +5,38 @@ whose inputs differ from a stored study's never resumes it: it starts a study of
 old one stays in the storage (and in the results database) as superseded.  The identity has five
 parts, each a SHA-256 prefix, so a log line can say which one changed:
 
-    profile     the profile's content, not its name (trials_per_condition and bootstrap left out:
-                trial k does not depend on how many trials run, nor on the significance step)
+    profile     the profile's content, not its name (trials_per_condition, replicates and bootstrap
+                left out: trial k does not depend on how many trials or seed replicates run, nor on
+                the significance step)
     narratives  the narrative recipe: family and kept punctuation
     targets     the auxiliary targets (names, kinds, families, values) and their MI (loss weights)
     data        the model input, primary label, split and dialogue position of every talkturn,
                 the selection metric, and pretrained word vectors where used
-    code        the training-relevant modules of this platform (their syntax, docstrings excluded)
+    code        every platform module a trial runs: the import closure of the trial's entry points
+                (TRIAL_ENTRY_POINTS, found by grimp), their syntax without docstrings
 """
 
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
+import importlib.util
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from importlib import resources
+from pathlib import Path
 
 import numpy as np
 
 PARTS = ("profile", "narratives", "targets", "data", "code")
-# the modules whose code decides what a trial computes (their docstrings and comments do not count)
-TRAINING_MODULES = (
-    "content_context",
-    "kernels",
-    "loss_weight",
-    "median_stopping",
-    "metrics",
-    "model",
-    "search",
-    "training",
-    "vocabulary",
-    "floor",
-)
-PROFILE_LEFT_OUT = ("name", "trials_per_condition", "bootstrap")
+PACKAGE = "hanrock_core"
+# where a trial's result is decided: its configuration, loss weights, seed and training (objective), the
+# sampler, pruner and slot queue of its study (study_storage), its seed replicates (replicates), the floor
+# row beside it (floor) and the tensors it trains on (partition_data); every module these import,
+# directly or not, counts too (`trial_modules`)
+TRIAL_ENTRY_POINTS = ("objective", "study_storage", "replicates", "floor", "partition_data")
+PROFILE_LEFT_OUT = ("name", "trials_per_condition", "replicates", "bootstrap")
 SEPARATOR = "#"
 
 
@@ -86,23 +84,51 @@ def profile_part(profile) -> str:
     return _hash_json(content)
 
 
-def code_part() -> str:
-    """The training modules' syntax trees without docstrings: a reformatting or a comment is no new study."""
+@functools.cache
+def trial_modules() -> tuple[str, ...]:
+    """Every module of the package a trial imports, directly or through others (lazy imports included):
+    the import closure of TRIAL_ENTRY_POINTS, read from the source by grimp rather than listed by hand."""
+    import grimp  # the import graph of the package's source; loaded only when an identity is computed
+
+    graph = grimp.build_graph(PACKAGE, cache_dir=None)
+    closure = set()
+    for entry in TRIAL_ENTRY_POINTS:
+        module = f"{PACKAGE}.{entry}"
+        closure |= {module, *graph.find_upstream_modules(module)}
+    return tuple(sorted(m for m in closure if m == PACKAGE or m.startswith(PACKAGE + ".")))
+
+
+def module_source(module: str) -> str:
+    """The source text of one module of the package (a package's `__init__.py`)."""
+    spec = importlib.util.find_spec(module)
+    if spec is None or spec.origin is None:
+        raise ModuleNotFoundError(f"{module} has no source file")
+    return Path(spec.origin).read_text(encoding="utf-8")
+
+
+def _without_docstrings(source: str) -> str:
+    """The module's syntax tree without docstrings: a reformatting, a comment or a docstring is no new study."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (
+            isinstance(body, list)
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree)
+
+
+def code_part(sources: Mapping[str, str] | None = None) -> str:
+    """The fingerprint of every module a trial runs (`sources` replaces some modules' text: for tests)."""
+    sources = sources or {}
     digest = hashlib.sha256()
-    package = resources.files("hanrock_core")
-    for name in TRAINING_MODULES:
-        tree = ast.parse((package / f"{name}.py").read_text(encoding="utf-8"))
-        for node in ast.walk(tree):
-            body = getattr(node, "body", None)
-            if (
-                isinstance(body, list)
-                and body
-                and isinstance(body[0], ast.Expr)
-                and isinstance(body[0].value, ast.Constant)
-                and isinstance(body[0].value.value, str)
-            ):
-                node.body = body[1:] or [ast.Pass()]
-        digest.update(name.encode() + b"\x00" + ast.dump(tree).encode() + b"\x00")
+    for module in trial_modules():
+        text = sources[module] if module in sources else module_source(module)
+        digest.update(module.encode() + b"\x00" + _without_docstrings(text).encode() + b"\x00")
     return digest.hexdigest()[:16]
 
 
@@ -148,4 +174,14 @@ def base_of(name: str) -> str:
     return name.split(SEPARATOR, 1)[0]
 
 
-__all__ = ["PARTS", "StudyIdentity", "base_of", "code_part", "profile_part", "study_identity", "study_name"]
+__all__ = [
+    "PARTS",
+    "TRIAL_ENTRY_POINTS",
+    "StudyIdentity",
+    "base_of",
+    "code_part",
+    "profile_part",
+    "study_identity",
+    "study_name",
+    "trial_modules",
+]

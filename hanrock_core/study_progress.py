@@ -15,7 +15,7 @@ from .floor import CONDITION as FLOOR
 from .hypotheses import Condition, comparisons, conditions
 from .profiles import Profile
 from .results import query, replace_rows
-from .significance import hypothesis_tables
+from .significance import hypothesis_tables, paired_table
 
 
 def partition_conditions(
@@ -62,8 +62,9 @@ def completeness(results_db: Path, hypothesis: str, profile: Profile, keys: list
 def write_significance_tables(
     results_db: Path, hypothesis: str, profile: Profile, log: Callable[[str], None]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Bootstrap every comparison of the hypothesis on every trained dataset.task (against the floor too,
-    where it was fitted); replace the hypothesis's rows of `significance` and `class_f1`."""
+    """Test every comparison of the hypothesis on every trained dataset.task (against the floor too, where it
+    was fitted) by both methods (`paper`, `paired`); replace the hypothesis's rows of `significance` and
+    `class_f1`."""
     trials = query(results_db, "SELECT * FROM trials WHERE hypothesis = ?", [hypothesis])
     keys = sorted(set(trials["dataset"] + "." + trials["task"]))
     floors = trials[trials["condition"] == FLOOR]
@@ -73,7 +74,10 @@ def write_significance_tables(
         for key, conds in partition_conditions(results_db, hypothesis, profile, keys).items()
     }
     boot = profile.bootstrap
-    table, f1 = hypothesis_tables(trials, hypothesis, pairs, boot.get("resamples", 1000), boot.get("seed", 0))
+    paper, f1 = hypothesis_tables(trials, hypothesis, pairs, boot.get("resamples", 1000), boot.get("seed", 0))
+    predictions = query(results_db, "SELECT * FROM seed_predictions WHERE hypothesis = ?", [hypothesis])
+    paired = paired_table(predictions, trials, hypothesis, pairs, seed=boot.get("seed", 0))
+    table = pd.concat([paper, paired], ignore_index=True) if len(paired) else paper
     replace_rows(results_db, "significance", {"hypothesis": hypothesis}, table, log)
     replace_rows(results_db, "class_f1", {"hypothesis": hypothesis}, f1, log)
     return table, f1

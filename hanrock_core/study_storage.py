@@ -9,8 +9,12 @@ is run again as itself.
 
 from __future__ import annotations
 
+import fcntl
+import os
+import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -58,6 +62,35 @@ def open_storage(url: str, attempts: int = 5) -> optuna.storages.RDBStorage:
         except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.OperationalError):
             time.sleep(0.2 * attempt)
     return optuna.storages.RDBStorage(url)  # the last attempt raises what it meets
+
+
+@contextmanager
+def partition_held(home: Home, hypothesis: str, key: str, owner: str) -> Iterator[None]:
+    """Hold a hypothesis x dataset.task's studies for one run; a second run at the same time is refused at
+    once, naming the run that holds them (two runs would both tell Optuna the same trials' ends).  The
+    lock is the operating system's, so a killed run never leaves it held."""
+    path = home.study_lock(hypothesis, key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held open for the whole block
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise InputError(
+                f"another run is training the {hypothesis} studies of {key}: {holder}",
+                path,
+                hint="wait for it to finish or stop it, then run again (its finished trials are kept and not "
+                "trained twice)",
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{owner} (host {socket.gethostname()}, process {os.getpid()}, since {_now()})\n")
+        handle.flush()
+        yield
+    finally:
+        handle.close()  # closing releases the lock
 
 
 def _interrupted(trial: optuna.trial.FrozenTrial) -> bool:
@@ -250,6 +283,7 @@ def slot_trials(study: optuna.Study, slots: int) -> dict[int, optuna.trial.Froze
 
 __all__ = [
     "InputsCheck",
+    "partition_held",
     "check_inputs",
     "condition_study",
     "open_condition",

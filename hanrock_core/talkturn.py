@@ -78,7 +78,12 @@ FEATURES = tuple(c.name for c in COLUMNS[_FIRST_FEATURE:])
 AU_NAMES = ("au05", "au17", "au20", "au25")
 TONES = ("neutrality", "happiness", "sadness", "anger", "fear")
 
-_WORD = re.compile(r"[A-Za-z0-9']+")
+# words in any script: a run of letters or digits (an inner apostrophe kept), and each kana or Han character,
+# since Chinese and Japanese are written without spaces between words; emoji and punctuation are no words
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_WORD = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+(?:'[^\W_{_CJK}]+)*")
+# faster than anyone speaks (auctioneers reach about 400): the talkturn's start or end time is wrong
+MAX_PLAUSIBLE_WPM = 600.0
 
 
 def label_columns(table: pd.DataFrame) -> list[str]:
@@ -92,7 +97,7 @@ def is_class_label(series: pd.Series) -> bool:
 
 
 def count_words(text: pd.Series) -> np.ndarray:
-    """Number of word tokens per talkturn (letters, digits, apostrophes)."""
+    """Number of words per talkturn, in any script (see `_WORD`)."""
     return text.fillna("").map(lambda s: len(_WORD.findall(s))).to_numpy(dtype=float)
 
 
@@ -125,6 +130,36 @@ def delay_to_other_speaker(table: pd.DataFrame) -> pd.Series:
             if next_other != -1:
                 out[idx[j]] = starts[next_other] - ends[j]
     return pd.Series(out, index=table.index, dtype="float64")
+
+
+def unlabelled_splits(table: pd.DataFrame) -> list[tuple[str, str]]:
+    """(label column, split) pairs where the split has talkturns but none of them has that label."""
+    out = []
+    for name in label_columns(table):
+        for part in SPLITS:
+            rows = table["split"] == part
+            if rows.any() and table.loc[rows, name].isna().all():
+                out.append((name, part))
+    return out
+
+
+def classes_unseen_in_train(table: pd.DataFrame) -> list[tuple[str, str, dict[str, int]]]:
+    """(label column, class, {split: talkturns}) for each class of dev or test that no train talkturn has:
+    no model can learn it, and every such talkturn is an error of every model (never a row left out)."""
+    out = []
+    for name in label_columns(table):
+        if not is_class_label(table[name]):
+            continue
+        seen = set(table.loc[table["split"] == "train", name].dropna())
+        counts = table[table["split"] != "train"].groupby([name, "split"]).size()
+        for value in sorted(set(counts.index.get_level_values(0)) - seen):
+            out.append((name, str(value), {str(k): int(v) for k, v in counts.loc[value].items() if v}))
+    return out
+
+
+def implausibly_fast(table: pd.DataFrame) -> pd.DataFrame:
+    """Talkturns spoken faster than MAX_PLAUSIBLE_WPM: their times are wrong (or the text is not theirs)."""
+    return table[table["words_per_minute"] > MAX_PLAUSIBLE_WPM]
 
 
 def missing_column(name: str, index: pd.Index) -> pd.Series:

@@ -126,6 +126,13 @@ class TaskData:
     metric: str | None = None  # the selection metric (None: the paper's, MA or MAE)
     texts: np.ndarray | None = None  # (n,) the model inputs as text, for the bag-of-words floor
     vectors: torch.Tensor | None = None  # (V, E) pretrained word vectors of `vocab` (None: learnt from scratch)
+    dialogues: np.ndarray | None = None  # (D,) the dialogue names `dialogue_codes` index
+
+    def dialogue_names(self) -> np.ndarray:
+        """(n,) each talkturn's dialogue name (its code as text where the names were not kept)."""
+        if self.dialogues is None:
+            return self.dialogue_codes.astype(str)
+        return np.asarray(self.dialogues, dtype=str)[self.dialogue_codes]
 
     def train_token_counts(self) -> np.ndarray:
         """(V,) how often each word id occurs in the train split's talkturns."""
@@ -183,10 +190,12 @@ def build_task_data(
         else:
             aux_cols.append(pd.to_numeric(col).to_numpy(dtype=np.float32))
     aux = torch.tensor(np.stack(aux_cols, axis=1) if aux_cols else np.zeros((len(order), 0), np.float32))
+    dialogue_codes, dialogues = pd.factorize(order["dialogue"])
     return TaskData(
         words=words,
         lengths=lengths,
-        dialogue_codes=pd.factorize(order["dialogue"])[0],
+        dialogue_codes=dialogue_codes,
+        dialogues=np.asarray(dialogues, dtype=str),
         turn_index=order["turn_index"].to_numpy(dtype=np.int64),
         split=order["split"].to_numpy(dtype=str),
         primary=primary,

@@ -57,7 +57,15 @@ def _floor_rows(floor: FloorResult, part: PartitionData, key: dict, metric: str)
     predictions = floor.test_predictions.assign(
         utterance_id=part.data.utterance_ids[floor.test_predictions["row"]], **key, condition=FLOOR, trial=0
     ).drop(columns="row")
-    return row, predictions.astype({"truth": str, "prediction": str})
+    return row, predictions
+
+
+def _with_dialogues(predictions: pd.DataFrame, part: PartitionData) -> pd.DataFrame:
+    """Prediction rows with each talkturn's dialogue (the paired test resamples dialogues), truth and
+    prediction as text."""
+    dialogue = pd.Series(part.data.dialogue_names(), index=part.data.utterance_ids)
+    out = predictions.assign(dialogue=dialogue.reindex(predictions["utterance_id"].astype(str)).to_numpy())
+    return out.astype({"truth": str, "prediction": str})
 
 
 def _state(trial: optuna.trial.FrozenTrial) -> str:
@@ -168,18 +176,20 @@ def write_results(
     ]
     chosen = selected_trials(pd.DataFrame(trial_rows)) if trial_rows else {}
     for condition, number in chosen.items():
-        file = files.predictions / f"{condition}-{number}.parquet"
+        file = files.trial_predictions(condition, number)
         if file.exists():
-            frame = pd.read_parquet(file).assign(**key, condition=condition, trial=number)
-            prediction_frames.append(frame.astype({"truth": str, "prediction": str}))
+            prediction_frames.append(
+                pd.read_parquet(file).assign(**key, condition=condition, trial=number, replicate=0)
+            )
     if floor is not None:
         row, predictions = _floor_rows(floor, part, key, metric)
         trial_rows.append(row)
-        prediction_frames.append(predictions)
+        prediction_frames.append(predictions.assign(replicate=0))
     trials = pd.DataFrame(trial_rows)
-    replicates = run_replicates(
-        part.data, studies, trials[trials["condition"] != FLOOR], profile.replicates, files.replicates, key, log
+    replicates, replicate_predictions = run_replicates(
+        part.data, studies, trials[trials["condition"] != FLOOR], profile.replicates, files, key, log
     )
+    prediction_frames = [_with_dialogues(f, part) for f in prediction_frames + replicate_predictions]
     write_rows(home, "all_trials", key, trials, log)
     write_rows(home, "all_epochs", key, pd.DataFrame(epoch_rows), log)
     write_rows(home, "all_predictions", key, pd.concat(prediction_frames) if prediction_frames else pd.DataFrame(), log)

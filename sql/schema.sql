@@ -58,17 +58,21 @@ CREATE TABLE IF NOT EXISTS all_epochs (
     PRIMARY KEY (hypothesis, dataset, task, identity, condition, trial, epoch)
 );
 
-CREATE TABLE IF NOT EXISTS all_predictions (   -- test predictions of each condition's best-dev trial
+CREATE TABLE IF NOT EXISTS all_predictions (   -- test predictions of each condition's selected trial and its seeds
     hypothesis VARCHAR NOT NULL, dataset VARCHAR NOT NULL, task VARCHAR NOT NULL, identity VARCHAR NOT NULL,
-    condition VARCHAR NOT NULL, trial INTEGER NOT NULL, utterance_id VARCHAR NOT NULL,
+    condition VARCHAR NOT NULL, trial INTEGER NOT NULL,
+    replicate INTEGER NOT NULL,             -- 0: the selected trial itself; 1, 2, ...: its seed replicates
+    utterance_id VARCHAR NOT NULL,
+    dialogue VARCHAR,                       -- the talkturn's dialogue (the paired test resamples dialogues)
     truth VARCHAR, prediction VARCHAR,
-    PRIMARY KEY (hypothesis, dataset, task, identity, condition, utterance_id)
+    PRIMARY KEY (hypothesis, dataset, task, identity, condition, replicate, utterance_id)
 );
 
 CREATE TABLE IF NOT EXISTS all_chance_levels (   -- the trivial predictor of each study's data (study_health)
     hypothesis VARCHAR NOT NULL, dataset VARCHAR NOT NULL, task VARCHAR NOT NULL, identity VARCHAR NOT NULL,
     metric VARCHAR, dev_value DOUBLE, test_value DOUBLE,
     predictor VARCHAR,                      -- e.g. always the majority train class 'neutral'
+    unseen_classes VARCHAR,                 -- classes of dev / test that train (or dev) lacks, in words
     PRIMARY KEY (hypothesis, dataset, task, identity)
 );
 
@@ -87,16 +91,23 @@ CREATE TABLE IF NOT EXISTS mutual_information (
     PRIMARY KEY (dataset, task, aux_task)
 );
 
-CREATE TABLE IF NOT EXISTS significance (
+CREATE TABLE IF NOT EXISTS significance (   -- every comparison under both methods (docs/studies.md, Significance)
     hypothesis VARCHAR NOT NULL, dataset VARCHAR NOT NULL, task VARCHAR NOT NULL,
     baseline VARCHAR NOT NULL, challenger VARCHAR NOT NULL,
+    method VARCHAR NOT NULL,                -- paper: appendix A.4 (resampled trials); paired: seeds x test dialogues
     metric VARCHAR, higher_better BOOLEAN,
-    baseline_value DOUBLE, challenger_value DOUBLE,
+    baseline_value DOUBLE, challenger_value DOUBLE,   -- paper: the best-dev trial's test value; paired: the mean over seeds
     ci_low DOUBLE, ci_high DOUBLE,          -- 95% interval of challenger - baseline
     significant BOOLEAN, better BOOLEAN, resamples INTEGER,
     baseline_trials INTEGER, challenger_trials INTEGER,
     identity VARCHAR,                       -- the study identity both conditions' trials come from
-    PRIMARY KEY (hypothesis, dataset, task, baseline, challenger)
+    difference DOUBLE,                      -- challenger - baseline (negative MAE differences are improvements)
+    p_value DOUBLE,                         -- two-sided
+    detectable_effect DOUBLE,               -- paired: the smallest |difference| found 80% of the time at p < 0.05
+    seeds INTEGER,                          -- paired: seeds per condition (the smaller arm; the floor is one fit)
+    test_dialogues INTEGER,                 -- paired: the test dialogues it resamples
+    test_talkturns INTEGER,                 -- paired: the labelled test talkturns both conditions predict
+    PRIMARY KEY (hypothesis, dataset, task, baseline, challenger, method)
 );
 
 CREATE TABLE IF NOT EXISTS class_f1 (      -- per-class F1 of each condition's best-dev trial (Table 4)

@@ -13,8 +13,11 @@ CREATE OR REPLACE VIEW trials AS
 SELECT t.* FROM all_trials t JOIN current_identities c USING (hypothesis, dataset, task, identity);
 CREATE OR REPLACE VIEW epochs AS
 SELECT e.* FROM all_epochs e JOIN current_identities c USING (hypothesis, dataset, task, identity);
-CREATE OR REPLACE VIEW predictions AS
+-- `predictions`: each condition's selected trial (replicate 0); `seed_predictions`: its seed replicates too
+CREATE OR REPLACE VIEW seed_predictions AS
 SELECT p.* FROM all_predictions p JOIN current_identities c USING (hypothesis, dataset, task, identity);
+CREATE OR REPLACE VIEW predictions AS
+SELECT * FROM seed_predictions WHERE replicate = 0;
 
 CREATE OR REPLACE VIEW chance_levels AS
 SELECT l.* FROM all_chance_levels l JOIN current_identities c USING (hypothesis, dataset, task, identity);
@@ -42,6 +45,9 @@ counts AS (
            count(*) FILTER (WHERE at_chance) AS trials_at_chance, any_value(chance_dev) AS chance_dev
     FROM searched GROUP BY ALL
 ),
+unseen AS (
+    SELECT hypothesis, dataset, task, unseen_classes, test_value AS chance_test FROM chance_levels
+),
 floors AS (
     SELECT hypothesis, dataset, task, dev_value AS floor_dev,
            CASE WHEN metric = 'mae' THEN test_value - dev_value ELSE dev_value - test_value END AS floor_gap
@@ -49,12 +55,15 @@ floors AS (
 ),
 judged AS (
     SELECT c.*, s.trial AS selected_trial, s.metric, s.dev_value AS selected_dev, s.test_value AS selected_test,
-           s.best_epoch, s.epochs_run, s.stopped, f.floor_dev, f.floor_gap,
+           s.best_epoch, s.epochs_run, s.stopped, f.floor_dev, f.floor_gap, u.unseen_classes, u.chance_test,
+           CASE WHEN s.metric = 'mae' THEN s.test_value > u.chance_test
+                ELSE s.test_value < u.chance_test END AS test_below_chance,
            s.best_epoch = s.epochs_run AND coalesce(s.stopped, 'epochs') <> 'patience' AS still_improving,
            CASE WHEN s.metric = 'mae' THEN s.dev_value > f.floor_dev ELSE s.dev_value < f.floor_dev END AS below_floor,
            CASE WHEN s.metric = 'mae' THEN s.test_value - s.dev_value ELSE s.dev_value - s.test_value END AS dev_test_gap
     FROM counts c JOIN selected_trials s USING (hypothesis, dataset, task, condition)
     LEFT JOIN floors f USING (hypothesis, dataset, task)
+    LEFT JOIN unseen u USING (hypothesis, dataset, task)
 )
 SELECT *, concat_ws('; ',
         CASE WHEN trials_at_chance > 0 THEN trials_at_chance || ' of ' || trials || ' trials never left chance level' END,
@@ -62,7 +71,10 @@ SELECT *, concat_ws('; ',
         CASE WHEN below_floor THEN 'the selected trial is below the bag-of-words floor on dev' END,
         CASE WHEN dev_test_gap > 0 AND dev_test_gap - greatest(coalesce(floor_gap, 0), 0) > 0.1 * abs(selected_dev)
              THEN 'test is ' || printf('%.3f', dev_test_gap) || ' worse than dev (the floor: '
-                  || printf('%.3f', coalesce(floor_gap, 0)) || ')' END) AS flags
+                  || printf('%.3f', coalesce(floor_gap, 0)) || ')' END,
+        CASE WHEN test_below_chance THEN 'the selected trial is worse than chance on test ('
+                  || printf('%.3f', selected_test) || ' against ' || printf('%.3f', chance_test) || ')' END,
+        CASE WHEN unseen_classes IS NOT NULL THEN 'classes: ' || unseen_classes END) AS flags
 FROM judged ORDER BY hypothesis, dataset, task, condition;
 
 -- studies a later run on other inputs superseded (their rows stay in the all_* tables)
@@ -94,34 +106,52 @@ SELECT hypothesis, dataset, task, condition, any_value(trial) AS trial, count(*)
        avg(test_value) AS test_mean, stddev_samp(test_value) AS test_sd
 FROM seeds GROUP BY hypothesis, dataset, task, condition;
 
--- one cell per hypothesis x condition x dataset.task: value of the best-dev trial, '*' when
--- significantly different from the hypothesis baseline ('^' for H2's A = 1 against A = 0); with
--- seed replicates, the cell adds the standard deviation over seeds ("0.612 ±0.011*")
+-- one cell per hypothesis x condition x dataset.task: the test value of the best-dev trial, with seed
+-- replicates "± sd over seeds"; then the marks against the hypothesis's baseline, each naming its method:
+--   *   significant by the paper's bootstrap over trials (appendix A.4); ^ H2's A = 1 against A = 0 (A.4)
+--   †   significant by the paired test (seeds x test dialogues, docs/studies.md)
+--   (n.s.; ≥0.041)  not significant by the paired test, which would have found a difference of 0.041 or
+--                   more 80% of the time: "no effect" and "could not have seen one" are told apart
 CREATE OR REPLACE VIEW results_long AS
 WITH best AS (
     SELECT hypothesis, dataset, task, condition, metric, dev_value, test_value, 1 AS pick FROM selected_trials
 ),
-marks AS (   -- against the hypothesis's baseline (the floor has its own column)
-    SELECT hypothesis, dataset, task, challenger AS condition, bool_or(significant) AS star
-    FROM significance WHERE NOT (hypothesis = 'h2' AND baseline LIKE '%\_a0' ESCAPE '\') AND baseline <> 'floor'
-    GROUP BY ALL
+own AS (   -- comparisons with the hypothesis's baseline (the floor has its own column, H2's A = 0 the caret)
+    SELECT * FROM significance
+    WHERE NOT (hypothesis = 'h2' AND baseline LIKE '%\_a0' ESCAPE '\') AND baseline <> 'floor'
+),
+marks AS (
+    SELECT hypothesis, dataset, task, challenger AS condition,
+           bool_or(significant) FILTER (WHERE method = 'paper') AS star,
+           bool_or(significant) FILTER (WHERE method = 'paired') AS paired_significant,
+           max(p_value) FILTER (WHERE method = 'paired') AS paired_p,
+           max(detectable_effect) FILTER (WHERE method = 'paired') AS detectable_effect
+    FROM own GROUP BY ALL
 ),
 floor_marks AS (   -- the condition against the bag-of-words floor: better and significant?
-    SELECT hypothesis, dataset, task, challenger AS condition, bool_or(significant AND better) AS beats_floor
+    SELECT hypothesis, dataset, task, challenger AS condition,
+           bool_or(significant AND better) FILTER (WHERE method = 'paper') AS beats_floor,
+           bool_or(significant AND better) FILTER (WHERE method = 'paired') AS beats_floor_paired
     FROM significance WHERE baseline = 'floor'
     GROUP BY ALL
 ),
 carets AS (
     SELECT hypothesis, dataset, task, challenger AS condition, bool_or(significant) AS caret
-    FROM significance WHERE hypothesis = 'h2' AND baseline LIKE '%\_a0' ESCAPE '\'
+    FROM significance WHERE hypothesis = 'h2' AND baseline LIKE '%\_a0' ESCAPE '\' AND method = 'paper'
     GROUP BY ALL
 )
 SELECT b.hypothesis, b.dataset, b.task, b.condition, b.metric, b.test_value AS value,
-       coalesce(m.star, false) AS significant, f.beats_floor,
+       coalesce(m.star, false) AS significant, m.paired_significant, m.paired_p, m.detectable_effect,
+       f.beats_floor, f.beats_floor_paired,
        coalesce(r.seeds, 1) AS seeds, r.test_mean, r.test_sd,
        printf('%.3f', b.test_value) || CASE WHEN r.seeds > 1 THEN printf(' ±%.3f', r.test_sd) ELSE '' END
                                    || CASE WHEN m.star THEN '*' ELSE '' END
-                                   || CASE WHEN c.caret THEN '^' ELSE '' END AS cell
+                                   || CASE WHEN c.caret THEN '^' ELSE '' END
+                                   || CASE WHEN m.paired_significant THEN '†'
+                                           WHEN m.paired_significant IS NOT NULL AND m.detectable_effect IS NOT NULL
+                                           THEN printf(' (n.s.; ≥%.3f)', m.detectable_effect)
+                                           WHEN m.paired_significant IS NOT NULL THEN ' (n.s.; 1 seed)'
+                                           ELSE '' END AS cell
 FROM best b
 LEFT JOIN marks m USING (hypothesis, dataset, task, condition)
 LEFT JOIN carets c USING (hypothesis, dataset, task, condition)
@@ -189,3 +219,32 @@ SELECT dataset, task, dev_value AS "Dev. set", test_value AS "Test set", learnin
        best_epoch AS "Epoch No.", weight_scheme AS "Aux. weights assignment", primary_weight AS "Main loss",
        loss_weights AS "Aux. loss weights"
 FROM ranked WHERE pick = 1 ORDER BY dataset, task;
+
+-- the answer of each comparison on one line: its difference and interval by the paired test, seeds and
+-- trials per condition, the verdict of both methods, what the paired test could have detected, and the
+-- health flags: `weak test` (not confirmed, and only a difference above "detects >=" could have been) and
+-- those of the two models (the UI shows it first; `hanrock results verdicts`)
+CREATE OR REPLACE VIEW verdicts AS
+WITH paper AS (SELECT * FROM significance WHERE method = 'paper'),
+paired AS (SELECT * FROM significance WHERE method = 'paired'),
+flags AS (SELECT hypothesis, dataset, task, condition, flags FROM study_health WHERE flags <> '')
+SELECT q.hypothesis, q.dataset || '.' || q.task AS "dataset.task",
+       q.challenger || ' vs ' || q.baseline AS comparison,
+       CASE q.metric WHEN 'balanced_accuracy' THEN 'MA' WHEN 'weighted_f1' THEN 'wF1' WHEN 'macro_f1' THEN 'mF1'
+                     WHEN 'mae' THEN 'MAE' ELSE q.metric END AS metric,
+       printf('%+.3f', q.difference) AS difference,
+       '[' || printf('%+.3f', q.ci_low) || ',' || printf('%+.3f', q.ci_high) || ']' AS "95% interval",
+       q.seeds || '/' || p.challenger_trials AS "seeds/trials",
+       CASE WHEN p.significant THEN CASE WHEN p.better THEN 'better' ELSE 'worse' END ELSE 'n.s.' END AS paper,
+       CASE WHEN q.detectable_effect IS NULL THEN 'needs 2+ seeds'
+            WHEN q.significant THEN CASE WHEN q.better THEN 'better' ELSE 'worse' END
+            ELSE 'n.s.' END AS paired,
+       round(q.p_value, 3) AS p,
+       round(q.detectable_effect, 3) AS "detects >=",
+       concat_ws('; ',
+           CASE WHEN NOT q.significant AND q.detectable_effect > abs(q.difference) THEN 'weak test' END,
+           (SELECT string_agg(f.condition || ': ' || f.flags, '; ') FROM flags f
+             WHERE f.hypothesis = q.hypothesis AND f.dataset = q.dataset AND f.task = q.task
+               AND f.condition IN (q.baseline, q.challenger))) AS health
+FROM paired q LEFT JOIN paper p USING (hypothesis, dataset, task, baseline, challenger)
+ORDER BY q.hypothesis, q.dataset, q.task, q.baseline = 'floor', q.challenger;

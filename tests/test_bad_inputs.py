@@ -387,6 +387,12 @@ def iemocap_cases() -> list[Case]:
         Case("OpenFace with ',' instead of ', ' separators", "iemocap", openface_without_spaces, code=0),
         Case("OpenFace header only", "iemocap", openface(lambda p: str(write(p, lines(p)[:1])) + ":2"), ("no frames",)),
         Case(
+            "OpenFace file of 64 MiB of zero bytes",
+            "iemocap",
+            openface(lambda p: str(reencode(p, bytes(64 << 20))) + ":1"),
+            ("the file is not text", "NUL bytes"),
+        ),
+        Case(
             "OpenFace success flag that is not 0/1",
             "iemocap",
             openface(lambda p: set_line(p, 3, lines(p)[2].replace(", 1, ", ", yes, ", 1))),
@@ -886,6 +892,34 @@ def byo_cases() -> list[Case]:
         path.write_bytes(codecs.BOM_UTF16_LE + path.read_text().encode("utf-16-le"))
         return [], ""
 
+    def labels_of(part: str, value: str):
+        """Every label cell of one split file set to `value` (empty: no talkturn of the split is labelled)."""
+
+        def damage(root, tmp):
+            path = root / f"{part}.csv"
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+            frame["emotion"] = value
+            frame.to_csv(path, index=False)
+            return [], str(path)
+
+        return damage
+
+    def class_only_in_test(root, tmp):
+        """The class 'sad' taken out of train and dev (relabelled 'neutral'): it remains in test only."""
+        for part in ("train", "dev"):
+            path = root / f"{part}.csv"
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+            frame.loc[frame["emotion"] == "sad", "emotion"] = "neutral"
+            frame.to_csv(path, index=False)
+        return [], ""
+
+    def duplicate_label_column(root, tmp):
+        path = root / "train.csv"
+        rows = lines(path)
+        rows[0] = rows[0].replace("valence", "emotion", 1)
+        write(path, rows)
+        return [], f"{path}:1"
+
     return [
         Case("a split file with a header and no rows", "byo", header_only, ("header but no rows",)),
         Case("order inf", "byo", cell("train", "idx", "inf"), ("not a finite number",)),
@@ -922,6 +956,22 @@ def byo_cases() -> list[Case]:
             ("labels must be a mapping",),
         ),
         Case("spec in UTF-16 with a BOM", "byo", utf16_spec, code=0),
+        Case(
+            "every dev label empty",
+            "byo",
+            labels_of("dev", ""),
+            ("no talkturn of the dev split has a label for emotion", "column 'emotion'"),
+        ),
+        Case("the text NaN in every dev label", "byo", labels_of("dev", "NaN"), ("text 'NaN'", "leave the cell empty")),
+        Case("a label of NA", "byo", cell("train", "emotion", "NA"), ("text 'NA'", "column 'emotion'")),
+        Case(
+            "a class that only test has",
+            "byo",
+            class_only_in_test,
+            ("class 'sad' of label_emotion has talkturns in", "test but none in train", "errors of every model"),
+            code=0,
+        ),
+        Case("a duplicate label column", "byo", duplicate_label_column, ("column 'emotion' twice",)),
         Case(
             "a class label with a single class",
             "byo",
@@ -1040,6 +1090,13 @@ def emorynlp_cases() -> list[Case]:
         Case("EmoryNLP speaker '[]'", "emorynlp", cell("test", "Speaker", "[]"), ("speaker is empty",)),
         Case("EmoryNLP end time 00:00:xx", "emorynlp", cell("train", "End_Time", "00:00:xx"), ("cannot read time",)),
         Case("EmoryNLP utterance of spaces", "emorynlp", cell("test", "Utterance", "  "), ("text is empty",)),
+        Case(
+            "EmoryNLP talkturn of 10,000 words",
+            "emorynlp",
+            lambda r, t: (cell("train", "Utterance", "yeah " * 10_000)(r, t)[0], ""),
+            ("faster than 600 words per minute", "times are probably wrong"),
+            code=0,
+        ),
     ]
 
 
@@ -1144,6 +1201,60 @@ def config_cases() -> list[Case]:
             "profile",
             profile("space:\n  learning_rate: [0.0001, 0.1]\n", "  learning_rate"),
             ("outside Table 6's [2^-10, 2^-5]",),
+        ),
+        Case(
+            "profile trials_per_condition: 10^20",
+            "profile",
+            profile("trials_per_condition: 100000000000000000000\n", "trials_per_condition"),
+            ("trials_per_condition must be at most 1,000",),
+        ),
+        Case(
+            "profile replicates: 10^9",
+            "profile",
+            profile("replicates: 1000000000\n", "replicates"),
+            ("replicates must be at most 100",),
+        ),
+        Case(
+            "profile bootstrap resamples: 10^12",
+            "profile",
+            profile("bootstrap: {resamples: 1000000000000}\n", "bootstrap"),
+            ("bootstrap.resamples must be at most",),
+        ),
+        Case(
+            "profile epochs given twice",
+            "profile",
+            profile("epochs: 3\nepochs: 5\n", "epochs: 5"),
+            ("key 'epochs' is given twice (first on line 2)",),
+        ),
+        Case(
+            "settings datasets given twice",
+            "settings",
+            lambda r, t: (settings("datasets: {}\nsynthetic: {scale: 0.1}\ndatasets: {}\n", "datasets")(r, t)[0], ":3"),
+            ("key 'datasets' is given twice",),
+        ),
+        Case(
+            "settings datasets tiny and Tiny",
+            "settings",
+            settings("datasets:\n  tiny: {spec: s.yaml}\n  Tiny: {spec: s.yaml}\n", "  Tiny"),
+            ("datasets 'tiny' and 'Tiny' differ only by case",),
+        ),
+        Case(
+            "settings dataset IEMOCAP beside the built-in iemocap",
+            "settings",
+            settings("datasets:\n  IEMOCAP: {spec: s.yaml}\n", "  IEMOCAP"),
+            ("differ only by case",),
+        ),
+        Case(
+            "settings synthetic.seed: 2^40",
+            "settings",
+            settings("synthetic:\n  seed: 1099511627776\n", "  seed"),
+            ("must be at most",),
+        ),
+        Case(
+            "settings openface_fps: 10^9",
+            "settings",
+            settings("datasets:\n  iemocap: {openface_fps: 1000000000}\n", "  iemocap"),
+            ("must be in",),
         ),
         Case(
             "profile dropout outside Table 6",
@@ -1251,6 +1362,15 @@ def test_bad_input(case: Case, masters, tmp_path, capsys):
 def read_only_dir(tmp_path):
     with tmpfs(tmp_path / "ro", "ro,size=1m") as mount_point:
         yield mount_point
+
+
+def test_a_settings_home_that_is_a_file_is_refused(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("HANROCK_HOME")
+    (tmp_path / "afile").write_text("not a directory\n")
+    path = tmp_path / "hanrock.yaml"
+    path.write_text("synthetic: {scale: 0.1}\nhome: afile\n")
+    code, _, err = run_cli(capsys, "config", "--file", path)
+    assert code == 2 and f"{path}:2" in err and "is a file" in err and "Traceback" not in err
 
 
 def test_out_on_a_read_only_file_system_is_refused_before_reading(read_only_dir, tiny_iemocap, capsys):

@@ -38,7 +38,8 @@ def test_h1_study_runs_every_partition_and_prints_table1(tmp_path, monkeypatch, 
     assert list(table["Aux. Target"]) == ["None (Baseline)", "ap", "aphf", "Floor: TF-IDF (not in paper)"]
     assert table.drop(columns="Aux. Target").notna().all().all()  # 8 tasks x (3 conditions and the floor)
     # 2 challengers against the baseline, and all 3 conditions against the floor, on each of 8 partitions
-    assert query(db, "SELECT count(*) AS n FROM significance WHERE hypothesis = 'h1'")["n"].item() == 8 * (2 + 3)
+    # ... under both methods
+    assert query(db, "SELECT count(*) AS n FROM significance WHERE hypothesis = 'h1'")["n"].item() == 8 * (2 + 3) * 2
     assert query(db, "SELECT count(*) AS n FROM mutual_information")["n"].item() == 8 * 16
     assert len(instance.get_materialized_partitions(dg.AssetKey("h1_trials"))) == 8
     assert instance.get_latest_materialization_event(dg.AssetKey("h1_significance")) is not None
@@ -61,9 +62,15 @@ def test_h1_study_runs_every_partition_and_prints_table1(tmp_path, monkeypatch, 
     )
     paper_table = meta["table1_h1"].value.records
     assert [r.data["Aux. Target"] for r in paper_table] == list(table["Aux. Target"])
-    effects = [r.data for r in meta["effects"].value.records]
-    assert len(effects) == 8 * 5 and not any(e["comparison"].endswith("vs floor") for e in effects[:16])
-    assert all(len(e["worse | better"]) == 21 for e in effects)
+    verdicts = [r.data for r in meta["verdicts"].value.records]  # the first table: one line a comparison
+    assert len(verdicts) == 8 * 5 and list(meta)[:2] == ["summary", "verdicts"]
+    assert all("1 seed" in v["paired test"] for v in verdicts)  # this profile trains no seed replicates
+    health = instance.event_log_storage.get_latest_asset_check_execution_by_key(
+        [dg.AssetCheckKey(dg.AssetKey("h1_significance"), "study_health")]
+    )
+    evaluation = list(health.values())[0].evaluation
+    rows = evaluation.metadata["health"].value.records  # every dataset.task x condition, one row each
+    assert len(rows) == 8 * 3 and len({r.data["dataset.task"] for r in rows}) == 8
     trials_meta = instance.get_latest_materialization_event(dg.AssetKey("h1_trials")).asset_materialization.metadata
     assert {r.data["condition"] for r in trials_meta["best_trials"].value.records} == {"none", "ap", "aphf", "floor"}
     rows = query(db, "SELECT count(*) AS n FROM trials")["n"].item()
@@ -200,7 +207,9 @@ def test_h1_on_a_text_only_dataset_trains_with_the_label_families_and_says_so(
     assert list(families["family"]) == ["future", "historical"]
     long = query(db, "SELECT condition FROM results_long WHERE dataset = 'mine' ORDER BY ALL")
     assert list(long["condition"]) == ["aphf", "floor", "none"]
-    pairs = query(db, "SELECT baseline, challenger FROM significance WHERE dataset = 'mine' ORDER BY ALL")
+    pairs = query(
+        db, "SELECT baseline, challenger FROM significance WHERE dataset = 'mine' AND method = 'paper' ORDER BY ALL"
+    )
     assert pairs.values.tolist() == [["floor", "aphf"], ["floor", "none"], ["none", "aphf"]]
     table1 = query(db, "SELECT * FROM table1_h1")  # the own dataset is a column of the paper's view
     assert table1["mine emotion weighted F1"].notna().all()

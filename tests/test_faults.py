@@ -119,3 +119,111 @@ def test_a_live_writers_temporary_file_is_left_alone(tmp_path):
     with atomic_path(target) as tmp:
         tmp.write_bytes(b"being written")
         assert remove_stale_temporaries(target) == [] and tmp.exists()
+
+
+def _valence_partition(root):
+    from .test_search import _partition
+
+    return _partition(root, "valence")
+
+
+def test_a_disk_that_fills_mid_search_is_said_plainly_and_a_rerun_completes(tiny_iemocap, tmp_path):
+    """The studies' folder on a 400 KiB disk: the search stops with 'the disk is full at ...' (not Optuna's
+    or SQLite's own words); on a bigger disk the same call completes with every trial exactly once."""
+    from hanrock_core.errors import InputError
+    from hanrock_core.home import Home
+    from hanrock_core.profiles import load_profile
+    from hanrock_core.search import run_hypothesis
+
+    from .test_search import tiny_profile
+
+    home = tmp_path / "home"
+    part = _valence_partition(tiny_iemocap)
+    profile = load_profile(tiny_profile(tmp_path, trials=4))
+    with tmpfs(home / "studies", "size=400k"):
+        with pytest.raises(InputError, match=r"the disk is full at .*studies") as info:
+            run_hypothesis(part, profile, "h1", Home(home), log=lambda m: None)
+        assert "run the same command again" in str(info.value)
+        kept = sorted(p.name for p in (home / "studies").rglob("*") if p.name.endswith(".tmp"))
+        assert kept == [], "a half-written file was left behind"
+    rows = run_hypothesis(part, profile, "h1", Home(home), log=lambda m: None)  # the disk is big again
+    searched = rows[rows["condition"] != "floor"]
+    assert searched.groupby("condition")["trial"].apply(sorted).to_dict() == {
+        c: [0, 1, 2, 3] for c in searched["condition"].unique()
+    }
+
+
+def test_a_second_run_on_a_partition_in_training_is_told_which_run_holds_it(tiny_iemocap, tmp_path):
+    """Another process holds the partition's studies (as a running `h1_study` does): refused at once with
+    its name, no trial touched; once it ends, the same call runs."""
+    from hanrock_core.errors import InputError
+    from hanrock_core.home import Home
+    from hanrock_core.profiles import load_profile
+    from hanrock_core.search import run_hypothesis
+
+    from .test_search import tiny_profile
+
+    home = tmp_path / "home"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from hanrock_core.home import Home; from hanrock_core.study_storage import "
+            "partition_held\nwith partition_held(Home(sys.argv[1]), 'h1', 'iemocap.valence', 'Dagster run 1234abcd'):"
+            "\n    print('held', flush=True); time.sleep(120)",
+            str(home),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        part = _valence_partition(tiny_iemocap)
+        profile = load_profile(tiny_profile(tmp_path))
+        with pytest.raises(
+            InputError, match=r"another run is training the h1 studies of iemocap.valence: Dagster run 1234abcd \(host"
+        ):
+            run_hypothesis(part, profile, "h1", Home(home), log=lambda m: None)
+    finally:
+        holder.kill()
+        holder.wait()
+    rows = run_hypothesis(part, profile, "h1", Home(home), log=lambda m: None)
+    assert (rows["state"] != "failed").all()
+
+
+def test_ctrl_c_of_a_command_says_so_and_leaves_nothing_partial(tmp_path):
+    """SIGINT while `hanrock synth` writes the full-scale corpus: exit 130, one line, no traceback, no folder."""
+    import signal
+    import time
+
+    target = tmp_path / "corpus"
+    child = subprocess.Popen(
+        [sys.executable, "-m", "hanrock_core.cli", "synth", "iemocap", str(target), "--scale", "1"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob(".corpus.*")) and time.monotonic() < deadline:  # writing has begun
+        time.sleep(0.05)
+    child.send_signal(signal.SIGINT)
+    _, err = child.communicate(timeout=120)
+    assert child.returncode == 130, err
+    assert "interrupted; nothing partial was written" in err and "Traceback" not in err
+    assert not target.exists() and not list(tmp_path.glob(".corpus.*"))
+
+
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["synth", "iemocap", "{tmp}/c", "--seed", "-1"], "between 0 and"),
+        (["synth", "iemocap", "{tmp}/c", "--seed", "99999999999999999999"], "between 0 and"),
+        (["bench", "--steps", "0"], "between 1 and"),
+        (["bench", "--epoch-talkturns", "0"], "between 1 and"),
+        (["load", "iemocap", "{tmp}", "--openface-fps", "1e9"], "at most 10,000"),
+    ],
+)
+def test_command_line_numbers_out_of_range_are_refused(tmp_path, capsys, args, says):
+    from .helpers import run_cli
+
+    code, _, err = run_cli(capsys, *(a.format(tmp=tmp_path) for a in args))
+    assert code == 2 and says in err and "Traceback" not in err

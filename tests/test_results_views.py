@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from hanrock_core.results import ensure_schema, query, replace_rows
 
@@ -49,9 +50,13 @@ def test_table1_layout_and_markers(tmp_path):
                         "task": task,
                         "baseline": "none",
                         "challenger": condition,
+                        "method": "paper",
                         "significant": condition == "ap" and task == "emotion",
                     }
                 )
+                if task == "emotion":  # the paired test beside it: ap confirmed, aphf not (it could detect 0.041)
+                    sig.append({**sig[-1], "method": "paired", "detectable_effect": 0.041, "p_value": 0.5})
+                    sig[-1]["significant"] = condition == "ap"
     for dataset, task, _ in TASKS:
         key = {"hypothesis": "h1", "dataset": dataset, "task": task}
         part = pd.DataFrame([t for t in trials if t["dataset"] == dataset and t["task"] == task])
@@ -63,8 +68,8 @@ def test_table1_layout_and_markers(tmp_path):
     assert list(table["Aux. Target"]) == ["None (Baseline)", "ap", "aphf"]
     assert table.shape == (3, 9)
     # best dev for balanced accuracy is trial 1 (higher); for MAE trial 0 (lower)
-    assert table.loc[1, "IEMOCAP Classif. MA(4)"] == "0.710*"
-    assert table.loc[2, "IEMOCAP Classif. MA(4)"] == "0.720"
+    assert table.loc[1, "IEMOCAP Classif. MA(4)"] == "0.710*†"
+    assert table.loc[2, "IEMOCAP Classif. MA(4)"] == "0.720 (n.s.; ≥0.041)"
     assert table.loc[0, "SEMAINE Val. MAE"] == "0.600"
 
 
@@ -163,6 +168,7 @@ def test_own_datasets_and_the_floor_appear_in_the_paper_views(tmp_path):
                     "task": "emotion",
                     "baseline": "floor",
                     "challenger": "aphf",
+                    "method": "paper",
                     "significant": True,
                     "better": True,
                 },
@@ -172,6 +178,7 @@ def test_own_datasets_and_the_floor_appear_in_the_paper_views(tmp_path):
                     "task": "emotion",
                     "baseline": "none",
                     "challenger": "aphf",
+                    "method": "paper",
                     "significant": False,
                     "better": True,
                 },
@@ -211,3 +218,31 @@ def test_a_database_from_before_study_identities_keeps_its_rows_apart(tmp_path):
     assert query(db, "SELECT count(*) AS n FROM trials_before_identities")["n"].item() == 1
     assert query(db, "SELECT count(*) AS n FROM trials")["n"].item() == 0
     assert "identity" in query(db, "SELECT * FROM significance").columns
+
+
+@pytest.mark.parametrize("view", ["health", "superseded", "table1_h1", "significance", "identities"])
+def test_every_results_command_reads_a_file_from_before_identities(tmp_path, capsys, view):
+    """An old results file: the command updates it (rows kept, a line says so) and answers, never a traceback."""
+    import duckdb
+
+    from .helpers import run_cli
+
+    db = tmp_path / "r.duckdb"
+    with duckdb.connect(str(db)) as conn:
+        conn.execute(OLD_SCHEMA)
+    code, out, err = run_cli(capsys, "results", view, "--db", db)
+    assert code == 0, err
+    assert "Traceback" not in err and "updating" in err
+    code, out, err = run_cli(capsys, "results", view, "--db", db)  # updated once: the second read says nothing
+    assert code == 0 and "updating" not in err
+    assert query(db, "SELECT count(*) AS n FROM trials_before_identities")["n"].item() == 1
+
+
+def test_results_for_a_dataset_without_rows_say_which_have_rows(tmp_path, capsys):
+    from .helpers import run_cli, write_trials
+
+    db = tmp_path / "r.duckdb"
+    key = {"hypothesis": "h1", "dataset": "iemocap", "task": "emotion"}
+    write_trials(db, key, pd.DataFrame([{**key, "condition": "none", "trial": 0, "state": "complete"}]))
+    code, _, err = run_cli(capsys, "results", "results_long", "--dataset", "nosuch", "--db", db)
+    assert code == 2 and "no results for dataset 'nosuch'" in err and "datasets with results: iemocap" in err

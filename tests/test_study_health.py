@@ -62,7 +62,7 @@ def test_a_study_that_never_learnt_is_flagged_where_users_look(tiny_iemocap, tmp
     assert all("still improving at its last epoch (1)" in f for f in rows["flags"])
     assert rows["below_floor"].tolist() == list(rows["selected_dev"] < rows["floor_dev"])
     table, _ = write_significance_tables(db, "h3", profile, lambda m: None)
-    assert flagged_comparisons(table, rows) == len(table)  # every comparison involves a flagged model
+    assert flagged_comparisons(table, rows) == len(table) // 2  # every comparison (two methods) involves one
     assert len(describe(rows)) == 2
     code, out, _ = run_cli(capsys, "results", "health", "--db", db)
     assert code == 0 and "still improving at its last epoch" in out
@@ -122,3 +122,39 @@ def test_replicates_in_two_workers_equal_those_of_one(tiny_iemocap, tmp_path, mo
         assert ("4 seed replicates on 2 workers" in "\n".join(messages)) == (workers == "2")
         tables[workers] = query(home / "results.duckdb", "SELECT * EXCLUDE (identity) FROM replicates ORDER BY ALL")
     pd.testing.assert_frame_equal(tables["1"], tables["2"])
+
+
+def test_a_class_train_lacks_counts_as_an_error_not_a_row_left_out(tiny_iemocap, tmp_path):
+    """'sad' only in test: every condition and the floor are scored on every labelled test talkturn, the
+    talkturns of 'sad' count as errors, and study health says why."""
+    from hanrock_core.auxiliary_target import build_auxiliary_targets
+    from hanrock_core.corpora import read_iemocap
+    from hanrock_core.loss_weight import mutual_information
+    from hanrock_core.metrics import classification_metrics
+    from hanrock_core.narrative import narrative_table
+    from hanrock_core.partition_data import PartitionData
+
+    table = read_iemocap(tiny_iemocap)
+    moved = table["split"].isin(["train", "dev"]) & (table["label_emotion"] == "sad")
+    table.loc[moved, "label_emotion"] = "neutral"
+    targets = build_auxiliary_targets(table, "emotion")
+    inputs = narrative_table(table).set_index("utterance_id")["model_input"]
+    part = PartitionData.build("iemocap", "emotion", table, inputs, targets, mutual_information(targets))
+    assert "sad" in part.data.classes
+    run_hypothesis(part, _profile(tmp_path, "unseen"), "h3", Home(tmp_path), log=lambda m: None)
+    db = tmp_path / "results.duckdb"
+    test = table[(table["split"] == "test") & table["label_emotion"].notna()].set_index("utterance_id")
+    assert (test["label_emotion"] == "sad").sum() > 0
+    predictions = query(db, "SELECT * FROM predictions")
+    trials = query(db, "SELECT * FROM selected_trials")
+    for condition, rows in predictions.groupby("condition"):
+        assert len(rows) == len(test), condition  # none of the labelled test talkturns is left out
+        assert (rows.set_index("utterance_id").loc[test.index, "truth"] == test["label_emotion"]).all()
+        classes = sorted(set(test["label_emotion"]) | set(rows["prediction"]) | set(part.data.classes))
+        index = {c: i for i, c in enumerate(classes)}
+        measured = classification_metrics(
+            rows["truth"].map(index).to_numpy(), rows["prediction"].map(index).to_numpy(), classes
+        )["balanced_accuracy"]
+        assert trials.loc[trials["condition"] == condition, "test_value"].item() == pytest.approx(measured)
+    flags = " ".join(health(db, "h3")["flags"].fillna(""))
+    assert "'sad' never in train" in flags and "test talkturns count as errors" in flags

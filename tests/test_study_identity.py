@@ -5,6 +5,8 @@ queryable as superseded, and an option refuses instead."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +24,15 @@ from hanrock_core.partition_data import PartitionData
 from hanrock_core.profiles import load_profile
 from hanrock_core.results import query
 from hanrock_core.search import run_hypothesis
-from hanrock_core.study_identity import PARTS, StudyIdentity, code_part, study_identity
+from hanrock_core.study_identity import (
+    PARTS,
+    TRIAL_ENTRY_POINTS,
+    StudyIdentity,
+    code_part,
+    module_source,
+    study_identity,
+    trial_modules,
+)
 from hanrock_core.study_progress import write_significance_tables
 
 from .test_search import TINY_PROFILE
@@ -68,6 +78,46 @@ def test_identity_parts_follow_their_inputs(tiny_iemocap, tmp_path):
     assert base.differs(study_identity(_partition(relabelled), profile).parts) == ["targets", "data"]
     assert StudyIdentity(base.parts).differs(None) == list(PARTS)  # a study made before identities
     assert code_part() == code_part()
+    with_replicates = TINY_PROFILE.format(trials=2).replace("name: tiny", "name: a") + "replicates: 3\n"
+    (tmp_path / "replicates.yaml").write_text(
+        with_replicates.replace("space: {", "space: {learning_rate: [0.001, 0.01], ")
+    )
+    # more seed replicates train the missing ones: the search stays the same study
+    assert study_identity(_partition(table), load_profile(tmp_path / "replicates.yaml")) == base
+
+
+def test_the_code_part_covers_every_module_a_trial_runs():
+    modules = set(trial_modules())
+    # the modules that decide a trial's configuration, seed, loss weights and training
+    for name in ("objective", "search_space", "hypotheses", "replicates", "training", "model", "kernels"):
+        assert f"hanrock_core.{name}" in modules, name
+    assert not {"hanrock_core.cli", "hanrock_core.plots", "hanrock_core.significance"} & modules
+    # what Python's own import machinery loads for the entry points is inside the closure grimp found
+    imports = "; ".join(f"import hanrock_core.{e}" for e in TRIAL_ENTRY_POINTS)
+    loaded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"{imports}; import sys; print(' '.join(m for m in sys.modules if m.startswith('hanrock_core')))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert set(loaded) <= modules, set(loaded) - modules
+
+
+def test_any_change_to_a_module_a_trial_runs_changes_the_code_part():
+    base = code_part()
+    for module in trial_modules():
+        changed = module_source(module) + "\n_probe = 1\n"
+        assert code_part({module: changed}) != base, f"a change to {module} left the identity unchanged"
+    objective = module_source("hanrock_core.objective")
+    first_line = objective.splitlines()[0]
+    assert first_line.startswith('"""')
+    assert code_part({"hanrock_core.objective": objective.replace(first_line, '"""Reworded.', 1)}) == base
+    assert code_part({"hanrock_core.objective": objective + "\n# a comment\n"}) == base
+    assert code_part({"hanrock_core.cli": "x = 1\n"}) == base  # a module no trial imports
 
 
 def test_another_profile_starts_new_studies_and_never_mixes_them(tiny_iemocap, tmp_path):
@@ -146,3 +196,51 @@ def test_changed_labels_retrain_and_every_table_reports_the_new_data(tiny_iemoca
         assert card["identity"]["id"] == selected["identity"]
         assert card["metrics"]["test"]["mae"] == pytest.approx(selected["test_value"])
         assert json.loads(selected["test_metrics"])["mae"] == pytest.approx(selected["test_value"])
+
+
+def _kept_predictions_match_the_results(home: Path, table: pd.DataFrame, condition: str) -> dict:
+    """The kept model of `condition` predicts exactly the test predictions the current results hold."""
+    from hanrock_core.kept_model import open_model
+    from hanrock_core.prediction import predict_talkturns
+
+    model = open_model(home / "models" / "h3" / "iemocap.valence" / condition)
+    stored = query(
+        home / "results.duckdb",
+        "SELECT utterance_id, prediction FROM predictions WHERE condition = ? AND trial = ?",
+        [condition, model.card["trial"]],
+    )
+    assert len(stored)
+    predicted = predict_talkturns(model, table, split="test").set_index("utterance_id")
+    assert np.allclose(stored["prediction"].astype(float), predicted.loc[stored["utterance_id"], "prediction"])
+    return model.card
+
+
+def test_kept_models_follow_the_identity_the_tables_show(tiny_iemocap, tmp_path):
+    """A -> B -> A: the tables return to A without training, and so do the kept models; without A's saved
+    models the selected trials are trained again and must reproduce their recorded dev values."""
+    home = tmp_path / "home"
+    table = read_iemocap(tiny_iemocap)
+    part = _partition(table)
+    a, b = _profile(tmp_path, "a", 2, (0.001, 0.002)), _profile(tmp_path, "b", 2, (0.01, 0.02))
+    first = _run(part, a, home)["identity"].iloc[0]
+    second = _run(part, b, home)["identity"].iloc[0]
+    assert {p.name for p in (home / "models" / "h3" / "iemocap.valence" / "superseded").iterdir()} == {first}
+    messages = []
+    _run(part, a, home, messages)
+    said = "\n".join(messages)
+    assert "flat (trial" in said and "restored" in said, said
+    for condition in ("flat", "han_rock"):
+        card = _kept_predictions_match_the_results(home, table, condition)
+        assert card["identity"]["id"] == first and card["profile"]["name"] == "a"
+        superseded = home / "models" / "h3" / "iemocap.valence" / "superseded" / second / condition
+        assert open_card(superseded)["identity"]["id"] == second  # B's model waits in turn
+    # A's models lost (a copied data directory, a cleaned disk): back on B, then on A, they are rebuilt
+    _run(part, b, home)
+    import shutil
+
+    shutil.rmtree(home / "models" / "h3" / "iemocap.valence" / "superseded" / first)
+    messages = []
+    _run(part, a, home, messages)
+    assert "rebuilt" in "\n".join(messages), messages
+    for condition in ("flat", "han_rock"):
+        assert _kept_predictions_match_the_results(home, table, condition)["identity"]["id"] == first

@@ -15,6 +15,7 @@ def test_packaged_profiles():
     assert paper.h2_primary_units == (256, 192, 128, 64, 1) and paper.optimizer == "sgd"
     assert quick.trials_per_condition % 3 == 0 and quick.compile == "off"
     assert quick.sampler == "chunks" and quick.patience > 0 and quick.fusion_prior  # models that finish learning
+    assert quick.replicates >= 1  # the paired test needs 2 seeds a condition
     assert paper.sampler == "shuffle" and not paper.patience and not paper.fusion_prior  # the paper's choices
     standard = load_profile("standard")
     assert standard.replicates == 2 and standard.space["content_size"] == [0, 2]
@@ -48,7 +49,7 @@ def test_profile_errors(tmp_path):
     with pytest.raises(InputError, match="mine.yaml:2: unknown key 'trials'"):
         load_profile(path)
     path.write_text("name: mine\ntrials_per_condition: 1\n")
-    with pytest.raises(InputError, match=">= 2"):
+    with pytest.raises(InputError, match="must be at least 2"):
         load_profile(path)
     path.write_text("name: mine\ncapacity_total: 33\nh2_primary_units: [40]\n")
     with pytest.raises(InputError, match="between 1 and"):

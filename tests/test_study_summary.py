@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from hanrock_core.plots import forest_plot, gains, text_interval
+from hanrock_core.plots import forest_plot, gains
 from hanrock_core.study_summary import summary_lines
 
 
@@ -35,24 +35,26 @@ def test_gains_point_right_when_the_challenger_is_better_whatever_the_metric():
     assert rows["against_floor"].tolist() == [False, False, True]
 
 
-def test_the_text_interval_draws_zero_the_interval_and_the_estimate():
-    bar = text_interval(0.02, 0.05, 0.08, scale=0.1, significant=True)
-    assert len(bar) == 21 and bar[10] == "│" and bar.index("●") > 10 and "─" in bar[11:]
-    assert text_interval(-0.05, 0.0, 0.05, scale=0.1, significant=False)[10] == "○"
-
-
 def test_the_summary_names_what_is_significant_and_where_the_floor_wins():
     health = pd.DataFrame(
         [dict(hypothesis="h1", dataset="iemocap", task="emotion", condition="ap", flags="the selected trial was x")]
     )
     lines = summary_lines("h1", _table(), health)
-    assert lines[:2] == ["H1: 2 comparisons over 2 dataset.tasks", "significantly better: 2, worse: 0 (95% bootstrap)"]
-    assert "iemocap.valence aphf vs none (+0.050)" in lines[3]
-    assert lines[4] == "the floor beats a searched model significantly in 1 of 1 comparisons (iemocap.valence)"
+    assert lines[:2] == ["H1: 2 comparisons over 2 dataset.tasks", "paper's A.4: better 2, worse 0, n.s. 0"]
+    assert "valence aphf vs none +0.050" in lines[3]  # one dataset: its tasks name the comparisons
+    assert lines[4] == "the floor is better in 1 of 1 (paper's A.4; iemocap.valence)"
     assert (
         lines[5] == "study health: 1 condition(s) flagged:"
         and lines[6] == "  iemocap.emotion ap: the selected trial was x"
     )
+    # with the paired test beside it, its verdicts come first, each with its p or what it could have detected
+    paired = _table().assign(method="paired", p_value=[0.2, 0.01, 0.001], detectable_effect=[0.05, 0.03, 0.04])
+    paired.loc[0, "significant"] = False
+    lines = summary_lines("h1", pd.concat([paired, _table().assign(method="paper")]), health)
+    assert lines[1] == "paired test: better 1, worse 0, n.s. 1"
+    assert lines[2] == "  better: valence aphf vs none +0.050 (p 0.010)"
+    assert lines[3] == "  n.s.: emotion ap vs none +0.030 (n.s.; ≥0.050)"
+    assert lines[4] == "paper's A.4: better 2, worse 0, n.s. 0"
 
 
 def test_the_forest_plot_has_a_panel_for_the_hypothesis_and_one_for_the_floor():
@@ -62,3 +64,5 @@ def test_the_forest_plot_has_a_panel_for_the_hypothesis_and_one_for_the_floor():
         "against the bag-of-words floor (not in the paper)",
     ]
     assert "right is better" in fig.axes[-1].get_xlabel()
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "paired test: seeds x test dialogues" in legend and "paper's A.4: resampled trials" in legend

@@ -114,3 +114,10 @@ def test_files_and_settings_from_before_splits_were_called_splits_are_read(tmp_p
     settings.write_text("datasets:\n  iemocap: {partitions: mine.yaml, splits: mine.yaml}\n")
     with pytest.raises(InputError, match="names both splits and partitions"):
         load_settings(settings).dataset("iemocap")
+
+
+def test_words_are_counted_in_every_script():
+    from hanrock_core.talkturn import count_words
+
+    texts = ["I don't know.", "我今天很高兴", "café au lait 😀", "😀😀", "well-known 3.5", "ありがとう ございます"]
+    assert count_words(pd.Series(texts)).tolist() == [3, 6, 3, 0, 4, 10]

@@ -27,7 +27,7 @@ from .conftest import REPO, TINY_SCALE, browser_or_skip
 
 JOB_RUNS = (
     '{ pipelineOrError(params: {pipelineName: "main_job", repositoryName: "__repository__", '
-    'repositoryLocationName: "hanrock"}) { ... on Pipeline { runs { runId status '
+    f'repositoryLocationName: "{LOCATION_NAME}"}}) {{ ... on Pipeline {{ runs {{ runId status '
     "repositoryOrigin { repositoryLocationName repositoryName } } } } }"
 )
 REEXECUTE = (
@@ -87,7 +87,10 @@ def test_the_ui_shows_a_command_line_run_and_launches_its_own(tmp_path):
         # from a different code location" warning), and re-executes from there
         runs = _graphql(base, JOB_RUNS)["pipelineOrError"]["runs"]
         assert [r["status"] for r in runs] == ["SUCCESS"], runs
-        assert runs[0]["repositoryOrigin"] == {"repositoryLocationName": "hanrock", "repositoryName": "__repository__"}
+        assert runs[0]["repositoryOrigin"] == {
+            "repositoryLocationName": LOCATION_NAME,
+            "repositoryName": "__repository__",
+        }
         launched = _graphql(base, REEXECUTE, parent=runs[0]["runId"])["launchRunReexecution"]
         assert launched["__typename"] == "LaunchRunSuccess", launched
         run_id = launched["run"]["runId"]
@@ -106,6 +109,9 @@ def test_the_ui_shows_a_command_line_run_and_launches_its_own(tmp_path):
         _partition_links_open_their_partition(base)
         [(address, png, seconds)] = shoot(base, tour("h1", "iemocap.emotion")[:1], tmp_path / "shots")
         assert imread(png).shape[:2] == (HEIGHT, WIDTH) and imread(png).std() > 0.01, address  # drawn, not blank
+    # Dagster's usual way, `dagster dev -m hanrock_assets`, files both runs under the job too
+    with webserver(free_port(), tmp_path / "dagster-dev-m.log", env, module=True) as base:
+        assert len(_graphql(base, JOB_RUNS)["pipelineOrError"]["runs"]) == 2
 
 
 def _partition_links_open_their_partition(base: str) -> None:

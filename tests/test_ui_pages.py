@@ -29,8 +29,10 @@ def test_the_tour_opens_the_run_the_answer_and_one_partition():
     pages = dict(tour("h2", "semaine.power"))
     assert pages == {
         "overview": "/overview",
-        "h2_study_runs": "/locations/hanrock/jobs/h2_study/runs",
+        "h2_study_runs": "/locations/hanrock_assets/jobs/h2_study/runs",
         "h2_significance": "/assets/h2_significance",
+        "h2_verdicts": "/assets/h2_significance?view=checks&checkDetail=comparisons_decided",
+        "h2_study_health": "/assets/h2_significance?view=checks&checkDetail=study_health",
         "h2_trials_semaine.power": "/assets/h2_trials?view=partitions&partition=semaine.power",
     }
 

@@ -58,7 +58,9 @@ def trials_asset(hypothesis: str) -> dg.AssetsDefinition:
         mutual_information,
     ):
         inputs = steps.TaskInputs(raw_sessions, monah_narratives, auxiliary_targets, mutual_information)
-        result = steps.trials(platform.settings(), study, hypothesis, context.partition_key, inputs, context.log)
+        result = steps.trials(
+            platform.settings(), study, hypothesis, context.partition_key, inputs, context.log, context.run_id
+        )
         yield dg.Output(result.table, metadata=result.metadata)
         yield from check_results(result)
 
@@ -99,7 +101,21 @@ def significance_asset(hypothesis: str, trials: dg.AssetsDefinition) -> dg.Asset
                 asset=names.significance(hypothesis),
                 blocking=True,
                 description="every dataset.task and condition has >= 2 finished trials",
-            )
+            ),
+            dg.AssetCheckSpec(
+                names.DECIDED_CHECK,
+                asset=names.significance(hypothesis),
+                blocking=False,
+                description="every comparison's verdict under both tests, whole; fails (a warning) when the "
+                "paired test confirmed no difference and could only have found a larger one",
+            ),
+            dg.AssetCheckSpec(
+                names.HEALTH_CHECK,
+                asset=names.significance(hypothesis),
+                blocking=False,
+                description="every dataset.task x condition of the study, one row each: trials at chance, "
+                "models still improving, below the floor, worse than chance on test, unseen classes",
+            ),
         ],
         description=descriptions.significance(
             hypothesis, names.trials(hypothesis), task_partitions.get_partition_keys()

@@ -246,10 +246,24 @@ def _feature(values: pd.Series, name: str, path: Path, column: str) -> pd.Series
     return text.map(words).astype("boolean")
 
 
+# label cells that spreadsheets and pandas write for "no value": refused as class names (a class 'NaN' is a mistake)
+MISSING_LABEL_TEXTS = ("NaN", "nan", "NA", "N/A", "n/a", "NULL", "null", "<NA>", "#N/A")
+
+
 def _labels_of(raw: pd.DataFrame, spec: DatasetSpec, path: Path) -> dict[str, pd.Series]:
     out = {}
     for name, label in spec.labels.items():
         values = raw[label["column"]]
+        marked = values.astype("string").str.strip().isin(MISSING_LABEL_TEXTS).fillna(False).to_numpy(dtype=bool)
+        if label["type"] == "class" and marked.any():
+            raise InputError(
+                f"{int(marked.sum())} {name} labels are the text {values[marked].iloc[0]!r}, which would become a "
+                "class of that name",
+                path,
+                _line_at(values, marked),
+                label["column"],
+                hint="leave the cell empty for a talkturn without a label",
+            )
         if label["type"] == "regression":
             out[f"label_{name}"] = numbers(values, path, label["column"], "label value", lines=values.index)
         else:
@@ -268,7 +282,8 @@ def _labels_of(raw: pd.DataFrame, spec: DatasetSpec, path: Path) -> dict[str, pd
 
 
 def _split_table(spec: DatasetSpec, part: str, path: Path, labels_required: bool = True) -> pd.DataFrame:
-    """One split file mapped onto talkturn columns (new talkturns to predict may leave the labels out)."""
+    """One split file mapped onto talkturn columns (new talkturns to predict may leave the labels out); with
+    `labels_required`, a file in which no talkturn has a label of some task is refused."""
     raw = _read_split_file(path)
     mapped = {k: _as_list(v) for k, v in spec.columns.items() if v}
     needed = {c: f"columns.{k}" for k, cols in mapped.items() for c in cols}
@@ -321,6 +336,15 @@ def _split_table(spec: DatasetSpec, part: str, path: Path, labels_required: bool
         if key in mapped:
             out[target] = _seconds(raw[mapped[key][0]], spec.time_format, path, mapped[key][0])
     for column, values in _labels_of(raw, spec, path).items():
+        if labels_required and values.isna().all():
+            name = column.removeprefix("label_")
+            raise InputError(
+                f"no talkturn of the {part} split has a label for {name}: a study could not train, select or test a "
+                "model on it",
+                path,
+                column=spec.labels[name]["column"],
+                hint=f"fill labels.{name}.column in this file (empty cells mean no label)",
+            )
         out[column] = values
     for name, column in spec.features.items():
         out[name] = _feature(raw[column], name, path, column)
@@ -400,13 +424,13 @@ def read_byo_file(spec_path: str | Path, path: str | Path, split: str = "test") 
     return _finalise(table, str(path))
 
 
-def read_byo(spec_path: str | Path, root: str | Path | None = None) -> pd.DataFrame:
+def read_byo(spec_path: str | Path, root: str | Path | None = None, require_labels: bool = True) -> pd.DataFrame:
     """Read a bring-your-own dataset: file paths in the spec are relative to `root` (default: the spec's folder)."""
     spec = load_spec(spec_path)
     base = Path(root) if root is not None else spec.path.parent
     if not base.is_dir():
         raise InputError("data root is not a directory", base)
-    parts = [_split_table(spec, part, base / rel) for part, rel in spec.files.items()]
+    parts = [_split_table(spec, part, base / rel, require_labels) for part, rel in spec.files.items()]
     table = pd.concat(parts, ignore_index=True)
     _refuse_duplicates(table)
     _refuse_label_variants(table, spec)
