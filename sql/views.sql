@@ -222,8 +222,9 @@ FROM ranked WHERE pick = 1 ORDER BY dataset, task;
 
 -- the answer of each comparison on one line: its difference and interval by the paired test, seeds and
 -- trials per condition, the verdict of both methods, what the paired test could have detected, and the
--- health flags: `weak test` (not confirmed, and only a difference above "detects >=" could have been) and
--- those of the two models (the UI shows it first; `hanrock results verdicts`)
+-- health flags: `weak test` (not significant, and only a difference above both the one seen and the
+-- smallest one worth finding -- 0.03 of a classification metric, 5% of the baseline's MAE -- could have
+-- been) and those of the two models (the UI shows it first; `hanrock results verdicts`)
 CREATE OR REPLACE VIEW verdicts AS
 WITH paper AS (SELECT * FROM significance WHERE method = 'paper'),
 paired AS (SELECT * FROM significance WHERE method = 'paired'),
@@ -242,7 +243,9 @@ SELECT q.hypothesis, q.dataset || '.' || q.task AS "dataset.task",
        round(q.p_value, 3) AS p,
        round(q.detectable_effect, 3) AS "detects >=",
        concat_ws('; ',
-           CASE WHEN NOT q.significant AND q.detectable_effect > abs(q.difference) THEN 'weak test' END,
+           CASE WHEN NOT q.significant AND q.detectable_effect > abs(q.difference)
+                     AND q.detectable_effect > CASE WHEN q.metric = 'mae' THEN 0.05 * q.baseline_value ELSE 0.03 END
+                THEN 'weak test' END,
            (SELECT string_agg(f.condition || ': ' || f.flags, '; ') FROM flags f
              WHERE f.hypothesis = q.hypothesis AND f.dataset = q.dataset AND f.task = q.task
                AND f.condition IN (q.baseline, q.challenger))) AS health

@@ -279,3 +279,13 @@ def test_a_study_job_on_another_profile_trains_new_studies_and_says_what_changed
     assert not result.success
     failures = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     assert failures and "trained on other inputs (profile differ)" in str(failures[0].event_specific_data.error)
+
+
+def test_a_run_covers_the_tasks_its_config_names():
+    from hanrock_assets.steps import selected_tasks
+
+    keys = ["iemocap.activation", "iemocap.emotion", "semaine.power"]
+    assert selected_tasks(keys, []) == keys
+    assert selected_tasks(keys, ["iemocap.emotion"]) == ["iemocap.emotion"]
+    with pytest.raises(dg.Failure, match=r"names tasks \['iemocap.mood'\]"):
+        selected_tasks(keys, ["iemocap.mood"])

@@ -55,7 +55,9 @@ def test_table1_layout_and_markers(tmp_path):
                     }
                 )
                 if task == "emotion":  # the paired test beside it: ap confirmed, aphf not (it could detect 0.041)
-                    sig.append({**sig[-1], "method": "paired", "detectable_effect": 0.041, "p_value": 0.5})
+                    sig.append(
+                        {**sig[-1], "method": "paired", "detectable_effect": 0.041, "p_value": 0.5, "difference": 0.01}
+                    )
                     sig[-1]["significant"] = condition == "ap"
     for dataset, task, _ in TASKS:
         key = {"hypothesis": "h1", "dataset": dataset, "task": task}
@@ -70,6 +72,9 @@ def test_table1_layout_and_markers(tmp_path):
     # best dev for balanced accuracy is trial 1 (higher); for MAE trial 0 (lower)
     assert table.loc[1, "IEMOCAP Classif. MA(4)"] == "0.710*†"
     assert table.loc[2, "IEMOCAP Classif. MA(4)"] == "0.720 (n.s.; ≥0.041)"
+    # the verdicts: aphf's test could only have found 0.041, above 0.01 seen and above the 0.03 worth finding
+    verdicts = query(db, "SELECT comparison, paired, health FROM verdicts").set_index("comparison")
+    assert verdicts.loc["aphf vs none", "health"] == "weak test" and verdicts.loc["ap vs none", "paired"] != "n.s."
     assert table.loc[0, "SEMAINE Val. MAE"] == "0.600"
 
 

@@ -18,7 +18,7 @@ def test_packaged_profiles():
     assert quick.replicates >= 1  # the paired test needs 2 seeds a condition
     assert paper.sampler == "shuffle" and not paper.patience and not paper.fusion_prior  # the paper's choices
     standard = load_profile("standard")
-    assert standard.replicates == 2 and standard.space["content_size"] == [0, 2]
+    assert standard.replicates == 4 and standard.space["content_size"] == [0, 2]
 
 
 def test_conditions_and_comparisons():
