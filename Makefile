@@ -39,10 +39,12 @@ report: instance
 test: setup
 	$(BIN)/python -m pytest -n 2 tests
 
-# ruff (configured in pyproject.toml): the format and the lint rules every file keeps
+# ruff (configured in pyproject.toml): the format and the lint rules every file keeps; import-linter: the
+# architecture's contracts ([tool.importlinter] in pyproject.toml)
 lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 format: setup
 	$(BIN)/ruff format .

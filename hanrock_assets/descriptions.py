@@ -4,7 +4,7 @@ One place, so the wording is kept together; developer notes stay in the code's d
 A "dataset.task" partition is one dataset and one primary label, e.g. `iemocap.emotion`.
 """
 
-from hanrock_core.hypotheses import QUESTIONS
+from hanrock_core.study.hypotheses import QUESTIONS
 
 from .pages import partition_links
 

@@ -2,7 +2,7 @@
 
 HANROCK_EXECUTOR = multiprocess (default) | in_process | k8s | celery
 HANROCK_CORES            the cores a study uses: steps at a time (multiprocess, k8s; unset = one per
-                         core / no limit) and worker slots (hanrock_core/concurrency.py)
+                         core / no limit) and worker slots (hanrock_core/base/concurrency.py)
 HANROCK_GPU_STEPS        training steps (tag hanrock/gpu=true) at a time; default 1 when nvidia-smi
                          is on the PATH, else no extra limit
 HANROCK_K8S_NAMESPACE    namespace of the step jobs (k8s)
@@ -20,8 +20,8 @@ from collections.abc import Mapping
 
 import dagster as dg
 
-from hanrock_core.concurrency import configured_cores, gpu_steps
-from hanrock_core.settings import Settings
+from hanrock_core.base.concurrency import configured_cores, gpu_steps
+from hanrock_core.preparation.settings import Settings
 
 GPU_TAG_KEY = "hanrock/gpu"
 # a GPU for every training step when it runs as a Kubernetes job (ignored by other executors)

@@ -12,7 +12,7 @@ import re
 
 import dagster as dg
 
-from hanrock_core.hypotheses import HYPOTHESES
+from hanrock_core.study.hypotheses import HYPOTHESES
 
 from . import names, steps
 from .executors import TRAINING_STEP_TAGS, executor_from_env

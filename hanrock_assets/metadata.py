@@ -9,13 +9,13 @@ from urllib.parse import quote
 import dagster as dg
 import pandas as pd
 
-from hanrock_core.auxiliary_target import AuxiliaryTargets
-from hanrock_core.home import Home
-from hanrock_core.io import atomic_path
-from hanrock_core.narrative import phrase_counts
-from hanrock_core.notices import Notices
-from hanrock_core.plots import mi_ranking, png_markdown, save_png
-from hanrock_core.talkturn import FEATURES, SPLITS, label_columns, label_summaries
+from hanrock_core.base.home import Home
+from hanrock_core.base.io import atomic_path
+from hanrock_core.base.notices import Notices
+from hanrock_core.preparation.auxiliary_target import AuxiliaryTargets
+from hanrock_core.preparation.narrative import phrase_counts
+from hanrock_core.reading.talkturn import FEATURES, SPLITS, label_columns, label_summaries
+from hanrock_core.reports.plots import mi_ranking, png_markdown, save_png
 
 
 def md_table(df: pd.DataFrame) -> dg.MetadataValue:

@@ -14,8 +14,8 @@ import logging
 
 import dagster as dg
 
-from hanrock_core.datasets import dataset_tasks
-from hanrock_core.errors import InputError
+from hanrock_core.base.errors import InputError
+from hanrock_core.preparation.datasets import dataset_tasks
 
 from .resources import platform_settings
 

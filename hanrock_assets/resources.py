@@ -13,9 +13,9 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from hanrock_core.narrative import NarrativeRecipe
-from hanrock_core.profiles import Profile, load_profile
-from hanrock_core.settings import Settings, config_path, load_settings
+from hanrock_core.preparation.narrative import NarrativeRecipe
+from hanrock_core.preparation.settings import Settings, config_path, load_settings
+from hanrock_core.study.profiles import Profile, load_profile
 
 from .storage import read_table, write_table
 

@@ -9,7 +9,7 @@ from enum import Enum
 import dagster as dg
 from pydantic import Field
 
-from hanrock_core.auxiliary_target import AUXILIARY_FAMILIES
+from hanrock_core.preparation.auxiliary_target import AUXILIARY_FAMILIES
 
 
 class Family(str, Enum):

@@ -14,28 +14,33 @@ import dagster as dg
 import pandas as pd
 import torch
 
-from hanrock_core.attention_html import write_attention_report
-from hanrock_core.attention_report import default_models, models_from_kept
-from hanrock_core.auxiliary_target import AuxiliarySpec, AuxiliaryTargets, available_families, build_auxiliary_targets
-from hanrock_core.datasets import dataset_metrics, dataset_tasks, load_dataset
-from hanrock_core.errors import InputError
-from hanrock_core.floor import CONDITION as FLOOR
-from hanrock_core.home import Home
-from hanrock_core.hypotheses import TABLE_VIEWS
-from hanrock_core.kept_model import card_row, folder_bytes, open_card, open_model
-from hanrock_core.loss_weight import mutual_information
-from hanrock_core.narrative import narrative_table, recipe_of
-from hanrock_core.notices import WARNING, Notices
-from hanrock_core.partition_data import PartitionData
-from hanrock_core.plots import forest_plot, learning_curves
-from hanrock_core.results import mutual_information_rows, view_rows
-from hanrock_core.search import attach_vectors, run_hypothesis
-from hanrock_core.settings import Settings
-from hanrock_core.staged_results import gather, read_staged_rows, staged_only, write_rows
-from hanrock_core.study_health import describe, flagged_comparisons, health, partition_health
-from hanrock_core.study_progress import completeness, write_significance_tables
-from hanrock_core.study_summary import summary_lines
-from hanrock_core.worker_pool import StepWaiting
+from hanrock_core.base.errors import InputError
+from hanrock_core.base.home import Home
+from hanrock_core.base.notices import WARNING, Notices
+from hanrock_core.base.results import mutual_information_rows, view_rows
+from hanrock_core.base.staged_results import gather, read_staged_rows, staged_only, write_rows
+from hanrock_core.comparison.study_progress import completeness, write_significance_tables
+from hanrock_core.learning.floor import CONDITION as FLOOR
+from hanrock_core.learning.kept_model import card_row, folder_bytes, open_card, open_model
+from hanrock_core.preparation.auxiliary_target import (
+    AuxiliarySpec,
+    AuxiliaryTargets,
+    available_families,
+    build_auxiliary_targets,
+)
+from hanrock_core.preparation.datasets import dataset_metrics, dataset_tasks, load_dataset
+from hanrock_core.preparation.loss_weight import mutual_information
+from hanrock_core.preparation.narrative import narrative_table, recipe_of
+from hanrock_core.preparation.settings import Settings
+from hanrock_core.reports.attention_html import write_attention_report
+from hanrock_core.reports.attention_report import default_models, models_from_kept
+from hanrock_core.reports.plots import forest_plot, learning_curves
+from hanrock_core.reports.study_summary import summary_lines
+from hanrock_core.study.hypotheses import TABLE_VIEWS
+from hanrock_core.study.partition_data import PartitionData
+from hanrock_core.study.search import attach_vectors, run_hypothesis
+from hanrock_core.study.study_health import describe, flagged_comparisons, health, partition_health
+from hanrock_core.study.worker_pool import StepWaiting
 
 from . import names
 from .metadata import (
@@ -287,7 +292,7 @@ def _stage_key(hypothesis: str, key: str, table: pd.DataFrame) -> dict:
 
 def health_check(home: Home, hypothesis: str, key: str, table: pd.DataFrame, log) -> CheckResult:
     """The non-blocking `study_health` check of a partition's study: trials at chance level, a selected
-    model still improving or below the floor, a large dev/test gap (hanrock_core/study_health.py)."""
+    model still improving or below the floor, a large dev/test gap (hanrock_core/study/study_health.py)."""
     stage_key = _stage_key(hypothesis, key, table)
     rows = partition_health(
         {

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from hanrock_core.home import Home
-from hanrock_core.io import write_parquet_atomic
+from hanrock_core.base.home import Home
+from hanrock_core.base.io import write_parquet_atomic
 
 
 def write_table(home: Home, asset: str, partition: str | None, table: pd.DataFrame) -> Path:

@@ -94,7 +94,7 @@ def webserver(
 
 def shoot(base: str, pages: list[tuple[str, str]], out: Path) -> list[tuple[str, Path, float]]:
     """A PNG of each page and the wall-clock seconds Chromium took to load and render it."""
-    from hanrock_core.browser import screenshot
+    from hanrock_core.checks.browser import screenshot
 
     shots = []
     for stem, address in pages:
@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    from hanrock_core.errors import InputError
+    from hanrock_core.base.errors import InputError
 
     args.out.mkdir(parents=True, exist_ok=True)
     port = args.port or free_port()

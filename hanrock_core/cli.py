@@ -8,11 +8,12 @@ import sys
 import time
 from pathlib import Path
 
-from .errors import InputError
+from hanrock_core.base.errors import InputError
+from hanrock_core.reading.layouts import LAYOUTS, SYNTHETIC_LAYOUTS, ReadingOptions
 
 
 def _synth(args: argparse.Namespace) -> None:
-    from .synthetic import generate
+    from hanrock_core.reading.synthetic import generate
 
     t0 = time.perf_counter()
     generate(args.corpus, args.dir, scale=args.scale, seed=args.seed)
@@ -46,9 +47,9 @@ def _print_notices(notices) -> None:
 
 
 def _load(args: argparse.Namespace) -> None:
-    from .io import write_parquet_atomic
-    from .notices import Notices
-    from .talkturn import summarise
+    from hanrock_core.base.io import write_parquet_atomic
+    from hanrock_core.base.notices import Notices
+    from hanrock_core.reading.talkturn import summarise
 
     t0 = time.perf_counter()
     if args.out:
@@ -70,7 +71,7 @@ def _predict_input(args: argparse.Namespace, notices) -> pd.DataFrame:  # noqa: 
     """The talkturns INPUT names: a talkturn table (.parquet), one file of a bring-your-own spec, or a corpus."""
     import pandas as pd
 
-    from .corpora import read_byo_file
+    from hanrock_core.reading.corpora import read_byo_file
 
     source = args.input
     if source.is_file() and source.suffix.lower() == ".parquet" and args.spec is None:
@@ -97,7 +98,8 @@ def _predict_input(args: argparse.Namespace, notices) -> pd.DataFrame:  # noqa: 
     corpus = args.corpus or ("byo" if args.spec else None)
     if corpus is None:
         raise InputError(
-            "INPUT is a folder: say how to read it with --corpus iemocap|semaine, or --spec SPEC.yaml", source
+            f"INPUT is a folder: say how to read it with --corpus {'|'.join(SYNTHETIC_LAYOUTS)}, or --spec SPEC.yaml",
+            source,
         )
     return _read_corpus_of(args, corpus, source, notices, require_labels=False)
 
@@ -105,29 +107,24 @@ def _predict_input(args: argparse.Namespace, notices) -> pd.DataFrame:  # noqa: 
 def _read_corpus_of(args: argparse.Namespace, corpus: str, root: Path, notices, require_labels: bool = True):
     """The talkturn table of a corpus folder, with the reading options `load` and `predict` share (talkturns to
     predict need no labels)."""
-    from .corpora import read_corpus
+    from hanrock_core.reading.corpora import read_corpus
 
-    return read_corpus(
-        corpus,
-        root,
-        spec=args.spec,
-        split_file=args.splits,
-        openface_dir=args.openface,
-        vokaturi_csv=args.vokaturi,
-        openface_fps=args.openface_fps,
-        notices=notices,
-        require_labels=require_labels,
-    )
+    return read_corpus(corpus, root, _reading_options(args), notices=notices, require_labels=require_labels)
+
+
+def _reading_options(args: argparse.Namespace) -> ReadingOptions:
+    """The reading options `load` and `predict` take, as the one object every reader is given."""
+    return ReadingOptions(args.spec, args.splits, args.openface, args.vokaturi, args.openface_fps)
 
 
 def _predict(args: argparse.Namespace) -> None:
     import pandas as pd
 
-    from .io import write_parquet_atomic
-    from .kept_model import open_model, resolve_model
-    from .notices import Notices
-    from .prediction import predict_talkturns, scores
-    from .settings import load_settings
+    from hanrock_core.base.io import write_parquet_atomic
+    from hanrock_core.base.notices import Notices
+    from hanrock_core.learning.kept_model import open_model, resolve_model
+    from hanrock_core.learning.prediction import predict_talkturns, scores
+    from hanrock_core.preparation.settings import load_settings
 
     t0 = time.perf_counter()
     check_output_path(args.out)
@@ -161,9 +158,9 @@ def _predict(args: argparse.Namespace) -> None:
 
 
 def _config(args: argparse.Namespace) -> None:
-    from .datasets import dataset_tasks
-    from .profiles import load_profile
-    from .settings import config_path, load_settings
+    from hanrock_core.preparation.datasets import dataset_tasks
+    from hanrock_core.preparation.settings import config_path, load_settings
+    from hanrock_core.study.profiles import load_profile
 
     settings = load_settings(args.file)
     print(f"settings: {args.file or config_path() or '(built-in defaults)'}")
@@ -195,7 +192,7 @@ def _config(args: argparse.Namespace) -> None:
 def _bench(args: argparse.Namespace) -> None:
     import json
 
-    from .bench import report, run
+    from hanrock_core.checks.bench import report, run
 
     if args.device == "cuda":
         import torch
@@ -220,8 +217,8 @@ def _bench(args: argparse.Namespace) -> None:
 def _results(args: argparse.Namespace) -> None:
     import pandas as pd
 
-    from .results import connect, ensure_current
-    from .settings import load_settings
+    from hanrock_core.base.results import connect, ensure_current
+    from hanrock_core.preparation.settings import load_settings
 
     path = args.db or load_settings().home.results_db
     if not Path(path).exists():
@@ -268,12 +265,12 @@ RESULT_VIEWS = {"superseded": "superseded_studies", "identities": "current_ident
 def _calibrate(args: argparse.Namespace) -> None:
     import pandas as pd
 
-    from .calibration import calibrate, partition_of
-    from .concurrency import machine_cores
-    from .io import write_parquet_atomic
-    from .profiles import load_profile
-    from .settings import load_settings
-    from .study_identity import study_identity
+    from hanrock_core.base.concurrency import machine_cores
+    from hanrock_core.base.io import write_parquet_atomic
+    from hanrock_core.comparison.calibration import calibrate, partition_of
+    from hanrock_core.preparation.settings import load_settings
+    from hanrock_core.study.profiles import load_profile
+    from hanrock_core.study.study_identity import study_identity
 
     settings = load_settings()
     dataset, _, task = args.partition.partition(".")
@@ -306,7 +303,7 @@ def _calibrate(args: argparse.Namespace) -> None:
 
 
 def _screenshot(args: argparse.Namespace) -> None:
-    from .browser import dump_dom, print_pdf, screenshot
+    from hanrock_core.checks.browser import dump_dom, print_pdf, screenshot
 
     png = screenshot(args.page, args.png, args.width, args.height)
     print(f"screenshot: {png}")
@@ -349,7 +346,7 @@ def _whole(low: int, high: int):
 def _synth_command(sub) -> None:
     """`hanrock synth`."""
     synth = sub.add_parser("synth", help="write the embedded synthetic corpus in a raw layout")
-    synth.add_argument("corpus", choices=["iemocap", "semaine"])
+    synth.add_argument("corpus", choices=SYNTHETIC_LAYOUTS)
     synth.add_argument("dir", type=Path, help="new or empty directory to write into")
     synth.add_argument("--scale", type=float, default=1.0, help="fraction of the paper's talkturn counts (0, 1]")
     synth.add_argument(
@@ -361,7 +358,7 @@ def _synth_command(sub) -> None:
 def _load_command(sub) -> None:
     """`hanrock load`."""
     load = sub.add_parser("load", help="read a corpus into the talkturn table and summarise it")
-    load.add_argument("corpus", choices=["iemocap", "semaine", "byo"])
+    load.add_argument("corpus", choices=list(LAYOUTS))
     load.add_argument("root", type=Path, help="corpus root (byo: the folder the spec's file paths are relative to)")
     load.add_argument("--out", type=Path, help="write the talkturn table to this Parquet file")
     load.add_argument("--spec", type=Path, help="dataset spec YAML (byo only)")
@@ -402,9 +399,7 @@ def _predict_command(sub) -> None:
         "conversations with --spec, or a corpus folder with --corpus / --spec",
     )
     predict.add_argument("--out", type=Path, required=True, help="predictions Parquet file to write")
-    predict.add_argument(
-        "--corpus", choices=["iemocap", "semaine", "byo"], help="INPUT is a corpus folder in this layout"
-    )
+    predict.add_argument("--corpus", choices=list(LAYOUTS), help="INPUT is a corpus folder in this layout")
     predict.add_argument(
         "--spec", type=Path, help="bring-your-own spec: INPUT is one file written in it, or its data root"
     )

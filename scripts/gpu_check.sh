@@ -25,4 +25,4 @@ if ! "$PYTHON" -c "import optuna, duckdb, tabulate" 2>/dev/null; then
 fi
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 export HANROCK_TRIAL_WORKERS=${HANROCK_TRIAL_WORKERS:-1}  # the small study's trials one after another
-exec "$PYTHON" -m hanrock_core.gpu_check "$@"
+exec "$PYTHON" -m hanrock_core.checks.gpu_check "$@"

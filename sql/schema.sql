@@ -2,7 +2,7 @@
 -- $HANROCK_HOME/results.duckdb itself; every statement is idempotent.
 --
 -- A study's rows carry its identity: a fingerprint of what its trials were trained on (profile,
--- narratives, auxiliary targets, data, code; hanrock_core/study_identity.py).  The all_* tables
+-- narratives, auxiliary targets, data, code; hanrock_core/study/study_identity.py).  The all_* tables
 -- keep the rows of every identity; the views `trials`, `epochs` and `predictions` (views.sql)
 -- show those of each partition's current identity, the one its latest run wrote, and every
 -- paper view reads them.  `superseded_studies` lists the others.

@@ -31,7 +31,7 @@ SELECT * EXCLUDE (pick) FROM (
     FROM trials WHERE state IN ('complete', 'pruned') AND dev_value IS NOT NULL
 ) WHERE pick = 1;
 
--- is each condition's study sound? (hanrock_core/study_health.py; `hanrock results health`)
+-- is each condition's study sound? (hanrock_core/study/study_health.py; `hanrock results health`)
 CREATE OR REPLACE VIEW study_health AS
 WITH searched AS (
     SELECT t.*, l.dev_value AS chance_dev,
@@ -160,7 +160,7 @@ LEFT JOIN replicate_summary r USING (hypothesis, dataset, task, condition)
 WHERE b.pick = 1;
 
 -- paper_row(h): one row per condition of hypothesis h, one column per dataset/task.  The platform
--- re-creates this macro after this file (hanrock_core/results.py, `paper_row_macro`) with the
+-- re-creates this macro after this file (hanrock_core/base/results.py, `paper_row_macro`) with the
 -- paper's 8 columns followed by every other dataset/task in `trials`, each named with its metric;
 -- the definition below is the paper's 8 columns, for a database no study has written yet.
 CREATE OR REPLACE MACRO paper_row(h) AS TABLE

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from hanrock_core.browser import find_chromium
-from hanrock_core.synthetic import generate
+from hanrock_core.checks.browser import find_chromium
+from hanrock_core.reading.synthetic import generate
 
 TINY_SCALE = 0.02
 

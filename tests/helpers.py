@@ -32,7 +32,7 @@ def write_trials(db, key: dict, rows, identity: str = "0123456789ab") -> None:
     """Trial rows of one partition as a study writes them: under an identity that is then its current one."""
     import pandas as pd
 
-    from hanrock_core.results import replace_rows
+    from hanrock_core.base.results import replace_rows
 
     key = {**key, "identity": identity}
     replace_rows(db, "all_trials", key, rows.assign(identity=identity))

@@ -1,8 +1,14 @@
-"""The code's shape: no import cycles, a core free of Dagster, and assets and jobs without logic of their own."""
+"""What the import-linter contracts (pyproject.toml, `make lint`) cannot say: no import cycle inside a stage,
+assets and jobs without logic of their own, only `Home` builds paths under the data directory; and that the
+contracts themselves hold and can fail."""
 
 from __future__ import annotations
 
 import ast
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -83,9 +89,29 @@ def test_the_cycle_finder_finds_one():  # the test above must be able to fail
     assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
 
 
-def test_the_core_never_imports_dagster():
-    _, tops = _graph()
-    assert not [m for m, t in tops.items() if m.startswith("hanrock_core") and t & {"dagster", "dagster_duckdb"}]
+def _lint_imports(package_root: Path) -> subprocess.CompletedProcess:
+    """import-linter's verdict on the packages found under `package_root`, with the repository's contracts."""
+    lint = Path(sys.executable).with_name("lint-imports")
+    env = {**os.environ, "PYTHONPATH": str(package_root)}
+    return subprocess.run(
+        [str(lint), "--config", str(REPO / "pyproject.toml"), "--no-cache"],
+        cwd=package_root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_the_layer_contracts_hold_and_fail_when_a_stage_imports_a_later_one(tmp_path):
+    assert _lint_imports(REPO).returncode == 0, _lint_imports(REPO).stdout[-3000:]
+    for pkg in PACKAGES:
+        shutil.copytree(REPO / pkg, tmp_path / pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    io = tmp_path / "hanrock_core" / "base" / "io.py"
+    io.write_text(io.read_text(encoding="utf-8") + "\nfrom hanrock_core.study import search  # noqa\n")
+    broken = _lint_imports(tmp_path)
+    assert broken.returncode != 0
+    assert "hanrock_core.base.io -> hanrock_core.study.search" in broken.stdout, broken.stdout[-3000:]
 
 
 def test_assets_and_jobs_hold_no_sql_and_write_no_files():
@@ -99,13 +125,13 @@ def test_assets_and_jobs_hold_no_sql_and_write_no_files():
             "write_parquet",
             "AssetMaterialization",
             "AssetCheckEvaluation",
-            "from hanrock_core.results",
+            "from hanrock_core.base.results",
             "read_table",
         ):
             assert word not in text, f"{path.name} has {word!r}: move it to steps.py"
 
 
-# the names of the data directory's layout (hanrock_core/home.py): only the Home object joins them
+# the names of the data directory's layout (hanrock_core/base/home.py): only the Home object joins them
 HOME_NAMES = {
     "results.duckdb",
     "staged_results",
@@ -144,7 +170,7 @@ def test_only_the_home_object_builds_paths_under_the_data_directory():
             offenders += [
                 f"{path.relative_to(REPO)}:{line}" for line in _home_paths_built(path.read_text(encoding="utf-8"))
             ]
-    assert not offenders, f"paths under $HANROCK_HOME built outside hanrock_core/home.py: {offenders}"
+    assert not offenders, f"paths under $HANROCK_HOME built outside hanrock_core/base/home.py: {offenders}"
 
 
 def test_the_home_path_finder_finds_one():  # the test above must be able to fail

@@ -15,8 +15,14 @@ from hanrock_assets.assets.corpus import raw_sessions
 from hanrock_assets.assets.narratives import monah_narratives
 from hanrock_assets.assets.reports import attention_report
 from hanrock_assets.resources import resources
-from hanrock_core.attention_html import write_attention_report
-from hanrock_core.attention_report import (
+from hanrock_core.base.errors import InputError
+from hanrock_core.base.results import query
+from hanrock_core.checks.browser import dump_dom, print_pdf, screenshot
+from hanrock_core.learning.training import TrainConfig, distinct_talkturns, make_model
+from hanrock_core.preparation.narrative import narrative_table
+from hanrock_core.reading.corpora import read_iemocap
+from hanrock_core.reports.attention_html import write_attention_report
+from hanrock_core.reports.attention_report import (
     ReportModels,
     attention_level,
     default_models,
@@ -24,13 +30,7 @@ from hanrock_core.attention_report import (
     window_attention,
     zscore,
 )
-from hanrock_core.browser import dump_dom, print_pdf, screenshot
-from hanrock_core.corpora import read_iemocap
-from hanrock_core.errors import InputError
-from hanrock_core.narrative import narrative_table
-from hanrock_core.profiles import load_profile
-from hanrock_core.results import query
-from hanrock_core.training import TrainConfig, distinct_talkturns, make_model
+from hanrock_core.study.profiles import load_profile
 
 from .conftest import browser_or_skip
 from .test_dagster_studies import _settings

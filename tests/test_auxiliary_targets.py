@@ -6,15 +6,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hanrock_core.auxiliary_target import (
+from hanrock_core.base.errors import InputError
+from hanrock_core.preparation.auxiliary_target import (
     NO_LABEL,
     AuxiliarySpec,
     available_families,
     build_auxiliary_targets,
     percentile_rank,
 )
-from hanrock_core.errors import InputError
-from hanrock_core.talkturn import FEATURES, missing_column
+from hanrock_core.reading.talkturn import FEATURES, missing_column
 
 
 def _table(dataset="iemocap", n=8, **columns):

@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from hanrock_core.corpora import read_iemocap
+from hanrock_core.reading.corpora import read_iemocap
 
 from .conftest import EMORYNLP, REPO, tmpfs
 from .helpers import run_cli

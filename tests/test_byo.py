@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from hanrock_core.corpora import read_byo
-from hanrock_core.errors import InputError
+from hanrock_core.base.errors import InputError
+from hanrock_core.reading.corpora import read_byo
 
 from .conftest import EMORYNLP, REPO
 from .helpers import assert_load_fails, run_cli
@@ -157,7 +157,7 @@ def test_global_ids_name_both_places_of_a_clash(tmp_path, capsys):
 
 
 def test_the_spec_names_each_label_s_metric(tmp_path):
-    from hanrock_core.corpora.byo import load_spec
+    from hanrock_core.reading.corpora.byo import load_spec
 
     _, spec = _restarting_ids(tmp_path)
     assert load_spec(spec).labels["emotion"]["metric"] == "weighted_f1"

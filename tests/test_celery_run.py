@@ -21,7 +21,7 @@ from pathlib import Path
 import optuna
 import pytest
 
-from hanrock_core.results import query
+from hanrock_core.base.results import query
 
 from .conftest import REPO, TINY_SCALE
 

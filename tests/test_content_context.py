@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hanrock_core.content_context import PAD, context_windows
-from hanrock_core.errors import InputError
+from hanrock_core.base.errors import InputError
+from hanrock_core.preparation.content_context import PAD, context_windows
 
 
 def test_windows_stay_inside_their_dialogue_whatever_the_row_order():

@@ -14,7 +14,7 @@ from hanrock_assets.assets.narratives import monah_narratives
 from hanrock_assets.assets.studies import build_study_assets
 from hanrock_assets.jobs import h1_study
 from hanrock_assets.resources import resources
-from hanrock_core.results import query
+from hanrock_core.base.results import query
 
 from .conftest import TINY_SCALE
 from .helpers import run_cli
@@ -159,7 +159,7 @@ def test_h1_on_a_text_only_dataset_trains_with_the_label_families_and_says_so(
     tiny_iemocap, tmp_path, monkeypatch, capsys
 ):
     """Bring-your-own data without facial or vocal features: historical and future labels only."""
-    from hanrock_core.corpora import read_iemocap
+    from hanrock_core.reading.corpora import read_iemocap
 
     monkeypatch.delenv("HANROCK_HOME")
     table = read_iemocap(tiny_iemocap)

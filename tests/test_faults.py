@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hanrock_core.io import write_parquet_atomic
+from hanrock_core.base.io import write_parquet_atomic
 
 from .conftest import REPO, tmpfs
 
@@ -87,7 +87,7 @@ def _killed_in_the_middle(code: str) -> None:
 def test_a_killed_writers_temporary_file_is_removed_by_the_next_write(tmp_path):
     target = tmp_path / "assets" / "raw_sessions" / "iemocap.parquet"
     _killed_in_the_middle(
-        "import os, signal\nfrom hanrock_core.io import atomic_path\n"
+        "import os, signal\nfrom hanrock_core.base.io import atomic_path\n"
         f"with atomic_path({str(target)!r}) as tmp:\n    tmp.write_bytes(b'half a parquet file')\n"
         "    os.kill(os.getpid(), signal.SIGKILL)\n"
     )
@@ -98,12 +98,12 @@ def test_a_killed_writers_temporary_file_is_removed_by_the_next_write(tmp_path):
 
 
 def test_a_half_generated_synthetic_corpus_is_removed_when_it_is_generated_again(tmp_path):
-    from hanrock_core.synthetic import generate
+    from hanrock_core.reading.synthetic import generate
 
     target = tmp_path / "synthetic" / "semaine-scale0.02-seed0"
     _killed_in_the_middle(
-        "import os, signal\nfrom hanrock_core.io import atomic_directory\n"
-        "from hanrock_core.synthetic import semaine_layout\n"
+        "import os, signal\nfrom hanrock_core.base.io import atomic_directory\n"
+        "from hanrock_core.reading.synthetic import semaine_layout\n"
         f"with atomic_directory({str(target)!r}) as tmp:\n    semaine_layout.write(tmp, 0.02, 0)\n"
         "    os.kill(os.getpid(), signal.SIGKILL)\n"
     )
@@ -113,7 +113,7 @@ def test_a_half_generated_synthetic_corpus_is_removed_when_it_is_generated_again
 
 
 def test_a_live_writers_temporary_file_is_left_alone(tmp_path):
-    from hanrock_core.io import atomic_path, remove_stale_temporaries
+    from hanrock_core.base.io import atomic_path, remove_stale_temporaries
 
     target = tmp_path / "t.parquet"
     with atomic_path(target) as tmp:
@@ -130,10 +130,10 @@ def _valence_partition(root):
 def test_a_disk_that_fills_mid_search_is_said_plainly_and_a_rerun_completes(tiny_iemocap, tmp_path):
     """The studies' folder on a 400 KiB disk: the search stops with 'the disk is full at ...' (not Optuna's
     or SQLite's own words); on a bigger disk the same call completes with every trial exactly once."""
-    from hanrock_core.errors import InputError
-    from hanrock_core.home import Home
-    from hanrock_core.profiles import load_profile
-    from hanrock_core.search import run_hypothesis
+    from hanrock_core.base.errors import InputError
+    from hanrock_core.base.home import Home
+    from hanrock_core.study.profiles import load_profile
+    from hanrock_core.study.search import run_hypothesis
 
     from .test_search import tiny_profile
 
@@ -156,10 +156,10 @@ def test_a_disk_that_fills_mid_search_is_said_plainly_and_a_rerun_completes(tiny
 def test_a_second_run_on_a_partition_in_training_is_told_which_run_holds_it(tiny_iemocap, tmp_path):
     """Another process holds the partition's studies (as a running `h1_study` does): refused at once with
     its name, no trial touched; once it ends, the same call runs."""
-    from hanrock_core.errors import InputError
-    from hanrock_core.home import Home
-    from hanrock_core.profiles import load_profile
-    from hanrock_core.search import run_hypothesis
+    from hanrock_core.base.errors import InputError
+    from hanrock_core.base.home import Home
+    from hanrock_core.study.profiles import load_profile
+    from hanrock_core.study.search import run_hypothesis
 
     from .test_search import tiny_profile
 
@@ -168,7 +168,7 @@ def test_a_second_run_on_a_partition_in_training_is_told_which_run_holds_it(tiny
         [
             sys.executable,
             "-c",
-            "import sys, time; from hanrock_core.home import Home; from hanrock_core.study_storage import "
+            "import sys, time; from hanrock_core.base.home import Home; from hanrock_core.study.study_storage import "
             "partition_held\nwith partition_held(Home(sys.argv[1]), 'h1', 'iemocap.valence', 'Dagster run 1234abcd'):"
             "\n    print('held', flush=True); time.sleep(120)",
             str(home),

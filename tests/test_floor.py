@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hanrock_core.floor import STRENGTHS, fit_floor
-from hanrock_core.significance import compare
+from hanrock_core.comparison.significance import compare
+from hanrock_core.learning.floor import STRENGTHS, fit_floor
 
 
 def _texts(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 
-from hanrock_core import gpu_check
+from hanrock_core.checks import gpu_check
 
 from .conftest import REPO
 
@@ -45,7 +45,7 @@ def test_asking_for_cuda_without_a_gpu_says_what_to_do(capsys):
 def test_the_projection_states_its_assumptions():
     import pandas as pd
 
-    from hanrock_core.profiles import load_profile
+    from hanrock_core.study.profiles import load_profile
 
     epochs = pd.DataFrame(
         [

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from hanrock_core.corpora import read_iemocap
+from hanrock_core.reading.corpora import read_iemocap
 
 from .helpers import assert_load_fails, run_cli
 

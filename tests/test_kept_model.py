@@ -11,14 +11,14 @@ import optuna
 import pandas as pd
 import pytest
 
-from hanrock_core.corpora import read_iemocap
-from hanrock_core.home import Home
-from hanrock_core.kept_model import open_model
-from hanrock_core.profiles import load_profile
-from hanrock_core.results import query
-from hanrock_core.search import run_hypothesis
-from hanrock_core.selection import could_be_selected, selected_trials
-from hanrock_core.training import TrainConfig, train
+from hanrock_core.base.home import Home
+from hanrock_core.base.results import query
+from hanrock_core.learning.kept_model import open_model
+from hanrock_core.learning.training import TrainConfig, train
+from hanrock_core.reading.corpora import read_iemocap
+from hanrock_core.study.profiles import load_profile
+from hanrock_core.study.search import run_hypothesis
+from hanrock_core.study.selection import could_be_selected, selected_trials
 
 from .conftest import TINY_SCALE
 from .helpers import run_cli
@@ -40,7 +40,7 @@ space: {content_size: [1, 2], batch_size: [16, 32], l2: [0.0, 0.0]}
 @pytest.fixture(scope="module")
 def valence_study(tmp_path_factory):
     """A finished h1 search on the tiny iemocap.valence (regression)."""
-    from hanrock_core.synthetic import generate
+    from hanrock_core.reading.synthetic import generate
 
     base = tmp_path_factory.mktemp("kept")
     root = generate("iemocap", base / "iemocap", scale=TINY_SCALE, seed=7)
@@ -224,7 +224,7 @@ def test_training_stopped_by_its_callback_returns_the_best_epoch_so_far(valence_
 
 
 def test_a_new_selection_replaces_the_kept_folder_whole(valence_study, tmp_path):
-    from hanrock_core.kept_model import open_card, write_model
+    from hanrock_core.learning.kept_model import open_card, write_model
 
     source = valence_study[0] / "home" / "models" / "h1" / "iemocap.valence" / "ap"
     card, vocab = open_card(source), open_model(source).vocab

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hanrock_core.auxiliary_target import AuxiliarySpec, build_auxiliary_targets
-from hanrock_core.corpora import read_iemocap, read_semaine
-from hanrock_core.loss_weight import SCHEMES, assign_loss_weights, mutual_information
-from hanrock_core.synthetic import generate
+from hanrock_core.preparation.auxiliary_target import AuxiliarySpec, build_auxiliary_targets
+from hanrock_core.preparation.loss_weight import SCHEMES, assign_loss_weights, mutual_information
+from hanrock_core.reading.corpora import read_iemocap, read_semaine
+from hanrock_core.reading.synthetic import generate
 
 MI = pd.Series({"au05_r": 0.3, "tone_sadness": 0.1, "valence_t-1": 0.6, "valence_t+1": 0.5})
 

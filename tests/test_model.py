@@ -9,8 +9,8 @@ import torch
 from torch.func import functional_call
 from torch.nn import functional as F
 
-from hanrock_core import kernels
-from hanrock_core.model import RECURRENCES, HierarchicalModel, ModelShape
+from hanrock_core.learning import kernels
+from hanrock_core.learning.model import RECURRENCES, HierarchicalModel, ModelShape
 
 KINDS = ("regression", "class", "regression")
 

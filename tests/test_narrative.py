@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hanrock_core.errors import InputError
-from hanrock_core.narrative import (
+from hanrock_core.base.errors import InputError
+from hanrock_core.preparation.narrative import (
     build_narratives,
     delay_phrase,
     normalise,
@@ -16,7 +16,7 @@ from hanrock_core.narrative import (
     speed_word,
     tone_word,
 )
-from hanrock_core.talkturn import FEATURES, missing_column
+from hanrock_core.reading.talkturn import FEATURES, missing_column
 
 
 def _table(n: int, **columns) -> pd.DataFrame:

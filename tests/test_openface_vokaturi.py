@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hanrock_core.corpora.openface import aggregate_talkturns, read_openface_csv
-from hanrock_core.errors import InputError
+from hanrock_core.base.errors import InputError
+from hanrock_core.reading.corpora.openface import aggregate_talkturns, read_openface_csv
 
 from .helpers import assert_load_fails
 
@@ -117,7 +117,7 @@ def test_vokaturi_row_for_an_unknown_utterance(tiny_iemocap, tmp_path, capsys):
 
 
 def test_vokaturi_invalid_rows_are_missing_and_bad_probabilities_refused(tiny_iemocap, tmp_path, capsys):
-    from hanrock_core.corpora import read_iemocap
+    from hanrock_core.reading.corpora import read_iemocap
 
     path = tiny_iemocap / "preprocessing" / "vokaturi.csv"
     rows = pd.read_csv(path)

@@ -7,14 +7,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hanrock_core.home import Home
-from hanrock_core.metrics import classification_metrics, regression_metrics
-from hanrock_core.paired_test import Arm, compare_paired, dialogue_statistics, metric_from_counts
-from hanrock_core.profiles import load_profile
-from hanrock_core.results import query
-from hanrock_core.search import run_hypothesis
-from hanrock_core.significance import paired_table
-from hanrock_core.study_progress import write_significance_tables
+from hanrock_core.base.home import Home
+from hanrock_core.base.metrics import classification_metrics, regression_metrics
+from hanrock_core.base.results import query
+from hanrock_core.comparison.paired_test import Arm, compare_paired, dialogue_statistics, metric_from_counts
+from hanrock_core.comparison.significance import paired_table
+from hanrock_core.comparison.study_progress import write_significance_tables
+from hanrock_core.study.profiles import load_profile
+from hanrock_core.study.search import run_hypothesis
 
 from .test_search import TINY_PROFILE, _partition
 
@@ -131,7 +131,7 @@ def test_a_study_with_replicates_stores_what_recomputes_its_paired_rows(tiny_iem
 
 
 def test_a_planted_effect_is_the_effect_asked_for():
-    from hanrock_core.calibration import metric_values, plant
+    from hanrock_core.comparison.calibration import metric_values, plant
 
     truth = RNG.integers(0, 4, 800)
     predictions = _noisy(truth, 0.6, 5, 4).astype(np.int64)

@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hanrock_core.corpora import read_iemocap, read_semaine
-from hanrock_core.corpora.openface import read_openface_csv
-from hanrock_core.notices import Notices
+from hanrock_core.base.notices import Notices
+from hanrock_core.reading.corpora import read_iemocap, read_semaine
+from hanrock_core.reading.corpora.openface import read_openface_csv
 
 from .conftest import REPO
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from hanrock_core.results import ensure_schema, query, replace_rows
+from hanrock_core.base.results import ensure_schema, query, replace_rows
 
 from .helpers import write_trials
 
@@ -117,10 +117,10 @@ def test_a_damaged_results_file_is_reported_then_rebuilt_from_the_studies(tiny_i
     """Fault (c): a damaged results.duckdb is named with what to do; re-running rewrites every row, no training."""
     import pytest
 
-    from hanrock_core.errors import InputError
-    from hanrock_core.home import Home
-    from hanrock_core.profiles import load_profile
-    from hanrock_core.search import run_hypothesis
+    from hanrock_core.base.errors import InputError
+    from hanrock_core.base.home import Home
+    from hanrock_core.study.profiles import load_profile
+    from hanrock_core.study.search import run_hypothesis
 
     from .helpers import run_cli
     from .test_search import _partition, tiny_profile

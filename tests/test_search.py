@@ -15,15 +15,15 @@ import pandas as pd
 import pytest
 
 from hanrock_assets.instance import ensure_dagster_home
-from hanrock_core.auxiliary_target import build_auxiliary_targets
-from hanrock_core.corpora import read_iemocap
-from hanrock_core.home import Home
-from hanrock_core.loss_weight import mutual_information
-from hanrock_core.narrative import narrative_table
-from hanrock_core.partition_data import PartitionData
-from hanrock_core.profiles import load_profile
-from hanrock_core.results import query
-from hanrock_core.search import run_hypothesis
+from hanrock_core.base.home import Home
+from hanrock_core.base.results import query
+from hanrock_core.preparation.auxiliary_target import build_auxiliary_targets
+from hanrock_core.preparation.loss_weight import mutual_information
+from hanrock_core.preparation.narrative import narrative_table
+from hanrock_core.reading.corpora import read_iemocap
+from hanrock_core.study.partition_data import PartitionData
+from hanrock_core.study.profiles import load_profile
+from hanrock_core.study.search import run_hypothesis
 
 from .conftest import REPO
 
@@ -92,9 +92,9 @@ KILL_SCRIPT = """
 import sys
 from pathlib import Path
 from tests.test_search import _partition
-from hanrock_core.home import Home
-from hanrock_core.search import run_hypothesis
-from hanrock_core.profiles import load_profile
+from hanrock_core.base.home import Home
+from hanrock_core.study.search import run_hypothesis
+from hanrock_core.study.profiles import load_profile
 part = _partition(Path(sys.argv[1]))
 run_hypothesis(part, load_profile(sys.argv[2]), "h3", Home(sys.argv[3]), log=lambda m: print(m, flush=True))
 """
@@ -170,7 +170,7 @@ def test_kill_minus_9_then_resume_repeats_no_finished_trial(tiny_iemocap, tmp_pa
 
 
 def _open_at(url: str, start: float) -> str:
-    from hanrock_core.study_storage import open_storage
+    from hanrock_core.study.study_storage import open_storage
 
     while time.time() < start:  # every process opens the fresh file at the same moment
         pass

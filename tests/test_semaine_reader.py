@@ -7,8 +7,8 @@ import re
 import numpy as np
 import pytest
 
-from hanrock_core.corpora import read_semaine
-from hanrock_core.corpora.semaine import span_means
+from hanrock_core.reading.corpora import read_semaine
+from hanrock_core.reading.corpora.semaine import span_means
 
 from .helpers import assert_load_fails
 
@@ -65,7 +65,7 @@ def test_span_mean_falls_back_to_the_midpoint():
 
 @pytest.mark.parametrize("attribute", ['character="beginning"', 'character="End"', 'status="forbidden"'])
 def test_skipped_sessions_are_left_out_and_said(tiny_semaine, attribute):
-    from hanrock_core.notices import Notices
+    from hanrock_core.base.notices import Notices
 
     before = read_semaine(tiny_semaine)
     xml = tiny_semaine / "Sessions" / "1" / "session.xml"
@@ -105,7 +105,7 @@ def test_trace_value_out_of_range(tiny_semaine, tmp_path, capsys):
 
 def test_paper_duplicate_session_is_refused(tiny_semaine, tmp_path, capsys):
     plan = tmp_path / "table5-as-printed.yaml"
-    from hanrock_core.splits import default_split_file
+    from hanrock_core.reading.splits import default_split_file
 
     text = default_split_file("semaine").read_text().replace("2009.06.26.14.38.18", "2009.06.26.14.38.17")
     plan.write_text(text)

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hanrock_core.errors import InputError
-from hanrock_core.significance import compare, hypothesis_tables, resampled_test_values
+from hanrock_core.base.errors import InputError
+from hanrock_core.comparison.significance import compare, hypothesis_tables, resampled_test_values
 
 
 def test_hand_computed_case():

@@ -3,10 +3,10 @@
 import pandas as pd
 import pytest
 
-from hanrock_core.errors import InputError
-from hanrock_core.home import Home
-from hanrock_core.results import query
-from hanrock_core.staged_results import gather, read_staged, write_rows
+from hanrock_core.base.errors import InputError
+from hanrock_core.base.home import Home
+from hanrock_core.base.results import query
+from hanrock_core.base.staged_results import gather, read_staged, write_rows
 
 KEY = {"hypothesis": "h1", "dataset": "iemocap", "task": "emotion", "identity": "0123456789ab"}
 

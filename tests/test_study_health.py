@@ -8,12 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hanrock_core.home import Home
-from hanrock_core.profiles import load_profile
-from hanrock_core.results import query
-from hanrock_core.search import run_hypothesis
-from hanrock_core.study_health import chance_levels, describe, flagged_comparisons, health
-from hanrock_core.study_progress import write_significance_tables
+from hanrock_core.base.home import Home
+from hanrock_core.base.results import query
+from hanrock_core.comparison.study_progress import write_significance_tables
+from hanrock_core.study.profiles import load_profile
+from hanrock_core.study.search import run_hypothesis
+from hanrock_core.study.study_health import chance_levels, describe, flagged_comparisons, health
 
 from .helpers import run_cli
 from .test_search import TINY_PROFILE, _partition
@@ -127,12 +127,12 @@ def test_replicates_in_two_workers_equal_those_of_one(tiny_iemocap, tmp_path, mo
 def test_a_class_train_lacks_counts_as_an_error_not_a_row_left_out(tiny_iemocap, tmp_path):
     """'sad' only in test: every condition and the floor are scored on every labelled test talkturn, the
     talkturns of 'sad' count as errors, and study health says why."""
-    from hanrock_core.auxiliary_target import build_auxiliary_targets
-    from hanrock_core.corpora import read_iemocap
-    from hanrock_core.loss_weight import mutual_information
-    from hanrock_core.metrics import classification_metrics
-    from hanrock_core.narrative import narrative_table
-    from hanrock_core.partition_data import PartitionData
+    from hanrock_core.base.metrics import classification_metrics
+    from hanrock_core.preparation.auxiliary_target import build_auxiliary_targets
+    from hanrock_core.preparation.loss_weight import mutual_information
+    from hanrock_core.preparation.narrative import narrative_table
+    from hanrock_core.reading.corpora import read_iemocap
+    from hanrock_core.study.partition_data import PartitionData
 
     table = read_iemocap(tiny_iemocap)
     moved = table["split"].isin(["train", "dev"]) & (table["label_emotion"] == "sad")

@@ -13,18 +13,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hanrock_core.auxiliary_target import build_auxiliary_targets
-from hanrock_core.corpora import read_iemocap
-from hanrock_core.errors import InputError
-from hanrock_core.home import Home
-from hanrock_core.kept_model import open_card
-from hanrock_core.loss_weight import mutual_information
-from hanrock_core.narrative import narrative_table
-from hanrock_core.partition_data import PartitionData
-from hanrock_core.profiles import load_profile
-from hanrock_core.results import query
-from hanrock_core.search import run_hypothesis
-from hanrock_core.study_identity import (
+from hanrock_core.base.errors import InputError
+from hanrock_core.base.home import Home
+from hanrock_core.base.results import query
+from hanrock_core.comparison.study_progress import write_significance_tables
+from hanrock_core.learning.kept_model import open_card
+from hanrock_core.preparation.auxiliary_target import build_auxiliary_targets
+from hanrock_core.preparation.loss_weight import mutual_information
+from hanrock_core.preparation.narrative import narrative_table
+from hanrock_core.reading.corpora import read_iemocap
+from hanrock_core.study.partition_data import PartitionData
+from hanrock_core.study.profiles import load_profile
+from hanrock_core.study.search import run_hypothesis
+from hanrock_core.study.study_identity import (
     PARTS,
     TRIAL_ENTRY_POINTS,
     StudyIdentity,
@@ -33,7 +34,6 @@ from hanrock_core.study_identity import (
     study_identity,
     trial_modules,
 )
-from hanrock_core.study_progress import write_significance_tables
 
 from .test_search import TINY_PROFILE
 
@@ -89,9 +89,17 @@ def test_identity_parts_follow_their_inputs(tiny_iemocap, tmp_path):
 def test_the_code_part_covers_every_module_a_trial_runs():
     modules = set(trial_modules())
     # the modules that decide a trial's configuration, seed, loss weights and training
-    for name in ("objective", "search_space", "hypotheses", "replicates", "training", "model", "kernels"):
+    for name in (
+        "study.objective",
+        "learning.search_space",
+        "study.hypotheses",
+        "study.replicates",
+        "learning.training",
+        "learning.model",
+        "learning.kernels",
+    ):
         assert f"hanrock_core.{name}" in modules, name
-    assert not {"hanrock_core.cli", "hanrock_core.plots", "hanrock_core.significance"} & modules
+    assert not {"hanrock_core.cli", "hanrock_core.reports.plots", "hanrock_core.comparison.significance"} & modules
     # what Python's own import machinery loads for the entry points is inside the closure grimp found
     imports = "; ".join(f"import hanrock_core.{e}" for e in TRIAL_ENTRY_POINTS)
     loaded = subprocess.run(
@@ -112,11 +120,11 @@ def test_any_change_to_a_module_a_trial_runs_changes_the_code_part():
     for module in trial_modules():
         changed = module_source(module) + "\n_probe = 1\n"
         assert code_part({module: changed}) != base, f"a change to {module} left the identity unchanged"
-    objective = module_source("hanrock_core.objective")
+    objective = module_source("hanrock_core.study.objective")
     first_line = objective.splitlines()[0]
     assert first_line.startswith('"""')
-    assert code_part({"hanrock_core.objective": objective.replace(first_line, '"""Reworded.', 1)}) == base
-    assert code_part({"hanrock_core.objective": objective + "\n# a comment\n"}) == base
+    assert code_part({"hanrock_core.study.objective": objective.replace(first_line, '"""Reworded.', 1)}) == base
+    assert code_part({"hanrock_core.study.objective": objective + "\n# a comment\n"}) == base
     assert code_part({"hanrock_core.cli": "x = 1\n"}) == base  # a module no trial imports
 
 
@@ -200,8 +208,8 @@ def test_changed_labels_retrain_and_every_table_reports_the_new_data(tiny_iemoca
 
 def _kept_predictions_match_the_results(home: Path, table: pd.DataFrame, condition: str) -> dict:
     """The kept model of `condition` predicts exactly the test predictions the current results hold."""
-    from hanrock_core.kept_model import open_model
-    from hanrock_core.prediction import predict_talkturns
+    from hanrock_core.learning.kept_model import open_model
+    from hanrock_core.learning.prediction import predict_talkturns
 
     model = open_model(home / "models" / "h3" / "iemocap.valence" / condition)
     stored = query(

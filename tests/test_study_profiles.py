@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from hanrock_core.errors import InputError
-from hanrock_core.hypotheses import comparisons, conditions
-from hanrock_core.profiles import load_profile
+from hanrock_core.base.errors import InputError
+from hanrock_core.study.hypotheses import comparisons, conditions
+from hanrock_core.study.profiles import load_profile
 
 
 def test_packaged_profiles():
@@ -59,8 +59,8 @@ def test_profile_errors(tmp_path):
 
 
 def test_profile_choices_are_the_ones_training_accepts():
-    from hanrock_core import training
-    from hanrock_core.search_space import CHOICES
+    from hanrock_core.learning import training
+    from hanrock_core.learning.search_space import CHOICES
 
     assert CHOICES["optimizer"] == training.OPTIMISERS and CHOICES["sampler"] == training.SAMPLERS
     assert CHOICES["class_weights"] == training.CLASS_WEIGHTS

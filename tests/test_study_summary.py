@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from hanrock_core.plots import forest_plot, gains
-from hanrock_core.study_summary import summary_lines
+from hanrock_core.reports.plots import forest_plot, gains
+from hanrock_core.reports.study_summary import summary_lines
 
 
 def _table() -> pd.DataFrame:

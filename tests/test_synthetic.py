@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hanrock_core.corpora import read_iemocap, read_semaine
-from hanrock_core.errors import InputError
-from hanrock_core.paper_tables import IEMOCAP_SESSIONS, SEMAINE_SESSIONS
-from hanrock_core.synthetic import GROUND_TRUTH_FILE, generate
+from hanrock_core.base.errors import InputError
+from hanrock_core.reading.corpora import read_iemocap, read_semaine
+from hanrock_core.reading.paper_tables import IEMOCAP_SESSIONS, SEMAINE_SESSIONS
+from hanrock_core.reading.synthetic import GROUND_TRUTH_FILE, generate
 
 from .helpers import run_cli
 

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hanrock_core.errors import InputError
-from hanrock_core.paper_tables import IEMOCAP_SESSIONS, SEMAINE_SESSIONS
-from hanrock_core.splits import default_split_file, load_split_plan
-from hanrock_core.talkturn import FEATURES, REQUIRED, delay_to_other_speaker, finalise_table
+from hanrock_core.base.errors import InputError
+from hanrock_core.reading.paper_tables import IEMOCAP_SESSIONS, SEMAINE_SESSIONS
+from hanrock_core.reading.splits import default_split_file, load_split_plan
+from hanrock_core.reading.talkturn import FEATURES, REQUIRED, delay_to_other_speaker, finalise_table
 
 
 def _table(speakers, starts, ends, dialogue="d1"):
@@ -81,7 +81,7 @@ def test_an_unwritable_or_full_data_directory_fails_before_any_work(tmp_path, mo
     import shutil
     from collections import namedtuple
 
-    from hanrock_core.settings import check_data_directory
+    from hanrock_core.preparation.settings import check_data_directory
 
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
@@ -100,8 +100,8 @@ def test_files_and_settings_from_before_splits_were_called_splits_are_read(tmp_p
     """A stored table with a `partition` column, and `partitions:` in the settings (`--partitions` is
     tried in test_semaine_reader), still work; naming both the old and the new key is refused."""
     from hanrock_assets.storage import read_table
-    from hanrock_core.home import Home
-    from hanrock_core.settings import load_settings
+    from hanrock_core.base.home import Home
+    from hanrock_core.preparation.settings import load_settings
 
     path = Home(tmp_path).asset_file("raw_sessions", "iemocap")
     path.parent.mkdir(parents=True)
@@ -117,7 +117,7 @@ def test_files_and_settings_from_before_splits_were_called_splits_are_read(tmp_p
 
 
 def test_words_are_counted_in_every_script():
-    from hanrock_core.talkturn import count_words
+    from hanrock_core.reading.talkturn import count_words
 
     texts = ["I don't know.", "我今天很高兴", "café au lait 😀", "😀😀", "well-known 3.5", "ありがとう ございます"]
     assert count_words(pd.Series(texts)).tolist() == [3, 6, 3, 0, 4, 10]

@@ -7,12 +7,8 @@ import pandas as pd
 import pytest
 import torch
 
-from hanrock_core.auxiliary_target import build_auxiliary_targets
-from hanrock_core.corpora import read_iemocap
-from hanrock_core.errors import InputError
-from hanrock_core.narrative import narrative_table
-from hanrock_core.synthetic import generate
-from hanrock_core.training import (
+from hanrock_core.base.errors import InputError
+from hanrock_core.learning.training import (
     TrainConfig,
     TrainingDiverged,
     batches,
@@ -22,6 +18,10 @@ from hanrock_core.training import (
     make_model,
     train,
 )
+from hanrock_core.preparation.auxiliary_target import build_auxiliary_targets
+from hanrock_core.preparation.narrative import narrative_table
+from hanrock_core.reading.corpora import read_iemocap
+from hanrock_core.reading.synthetic import generate
 
 QUICK = dict(
     primary_units=16,
@@ -165,7 +165,7 @@ def test_the_torch_recurrence_trains_the_same_model(corpus):
 
 
 def test_bench_prints_engine_figures_without_the_reference(tmp_path):
-    from hanrock_core.bench import report, run
+    from hanrock_core.checks.bench import report, run
 
     figures = run(reference=tmp_path / "absent.py", steps=1, epoch_talkturns=150, compile="off", device="cpu")
     assert figures["device"] == "cpu" and figures["gpu"] is None and figures["gru"] == "fused"
@@ -206,7 +206,7 @@ def test_the_dataset_metric_chooses_the_epoch(corpus):
 def test_word_vectors_start_the_embedding_and_can_be_frozen(corpus, tmp_path):
     import torch
 
-    from hanrock_core.word_vectors import VectorSpec, load_vectors
+    from hanrock_core.preparation.word_vectors import VectorSpec, load_vectors
 
     data = _data(corpus, "activation")
     word = data.vocab.words[2]  # the most frequent train word
@@ -225,7 +225,7 @@ def test_word_vectors_start_the_embedding_and_can_be_frozen(corpus, tmp_path):
 
 
 def test_balanced_class_weights_weigh_rare_classes_up(corpus):
-    from hanrock_core.training import balanced_class_weights
+    from hanrock_core.learning.training import balanced_class_weights
 
     data = _data(corpus, "emotion")
     rows = data.labelled("train")
@@ -251,7 +251,7 @@ def test_patience_stops_a_run_that_stopped_improving_and_keeps_its_best_epoch(co
 
 
 def test_learning_rate_schedules(corpus):
-    from hanrock_core.training import LearningRate
+    from hanrock_core.learning.training import LearningRate
 
     steps = 10
     warm = LearningRate(TrainConfig(learning_rate=0.01, epochs=5, warmup_epochs=1, lr_schedule="cosine"), steps)

@@ -20,8 +20,8 @@ from hanrock_assets.code_location import LOCATION_NAME
 from hanrock_assets.instance import ensure_dagster_home
 from hanrock_assets.pages import asset_page, partition_page, tour
 from hanrock_assets.ui_tour import HEIGHT, WAIT_MS, WIDTH, free_port, shoot, webserver
-from hanrock_core.browser import dump_dom
-from hanrock_core.results import query
+from hanrock_core.base.results import query
+from hanrock_core.checks.browser import dump_dom
 
 from .conftest import REPO, TINY_SCALE, browser_or_skip
 

@@ -10,8 +10,8 @@ import sys
 import pytest
 
 from hanrock_assets.pages import partition_links, partition_page, tour
-from hanrock_core.browser import dump_dom
-from hanrock_core.errors import InputError
+from hanrock_core.base.errors import InputError
+from hanrock_core.checks.browser import dump_dom
 
 
 def test_a_partition_page_names_its_partition_safely():

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 import torch
 
-from hanrock_core.errors import InputError
-from hanrock_core.vocabulary import OOV_ID, PAD_ID, build_vocabulary, encode
+from hanrock_core.base.errors import InputError
+from hanrock_core.preparation.vocabulary import OOV_ID, PAD_ID, build_vocabulary, encode
 
 
 def test_train_only_vocabulary_and_oov():
@@ -31,7 +31,7 @@ def test_truncation_and_empty_talkturns():
 def _vectors(tmp_path, text: str, name: str = "v.txt", **spec):
     import gzip
 
-    from hanrock_core.word_vectors import VectorSpec, load_vectors
+    from hanrock_core.preparation.word_vectors import VectorSpec, load_vectors
 
     vocab = build_vocabulary(pd.Series(["cat dog cat Cat"]), pd.Series(["train"]))
     path = tmp_path / name
@@ -65,6 +65,6 @@ def test_word2vec_gz_and_random_missing_vectors(tmp_path):
 
 
 def test_word_vectors_use_the_vocabulary_ids():
-    from hanrock_core import word_vectors
+    from hanrock_core.preparation import word_vectors
 
     assert (word_vectors.PAD_ID, word_vectors.OOV_ID) == (PAD_ID, OOV_ID)

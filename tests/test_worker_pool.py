@@ -3,8 +3,8 @@
 import threading
 import time
 
-from hanrock_core.home import Home
-from hanrock_core.worker_pool import trial_workers
+from hanrock_core.base.home import Home
+from hanrock_core.study.worker_pool import trial_workers
 
 ENV = {"HANROCK_CORES": "2"}
 

@@ -1,0 +1,283 @@
+"""A kept model: the folder a study leaves for each condition's selected trial, and reading it back.
+
+    weights.pt       the state_dict (read back with torch.load(..., weights_only=True))
+    vocabulary.txt   one word per line: line k holds the word of id k (0 <pad>, 1 <oov>)
+    model.json       the card: shape, labels (or the regression range), how inputs are built
+                     (narrative family, normalisation, content size), training config, loss
+                     weights, metrics, provenance (study identity, profile), platform version
+    SHA256SUMS       SHA-256 of the three files (`sha256sum -c SHA256SUMS` checks them by hand)
+
+`open_model` refuses a folder whose files changed since they were written.  Which trial becomes
+a kept model is selection.py's business; using one on new talkturns is prediction.py's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from dataclasses import asdict, dataclass, fields
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from hanrock_core import __version__
+from hanrock_core.base.errors import InputError
+from hanrock_core.base.home import Home
+from hanrock_core.base.io import atomic_directory
+from hanrock_core.learning.model import HierarchicalModel, ModelShape
+from hanrock_core.learning.training import TaskData, TrainConfig
+from hanrock_core.preparation.narrative import NarrativeRecipe
+from hanrock_core.preparation.vocabulary import OOV_ID, PAD_ID, Vocabulary
+
+FORMAT = 1
+
+FILES = ("weights.pt", "vocabulary.txt", "model.json")
+
+SUMS = "SHA256SUMS"
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def folder_bytes(directory: Path) -> int:
+    """Bytes of the files under `directory` (0 when it does not exist)."""
+    return sum(p.stat().st_size for p in Path(directory).rglob("*") if p.is_file())
+
+
+def write_model(target: Path, weights: Path, card: dict, vocab: Vocabulary) -> Path:
+    """Write a kept model folder from a trial's state file, replacing an older one only when complete."""
+    with atomic_directory(target, replace=True) as tmp:
+        shutil.copyfile(weights, tmp / "weights.pt")
+        (tmp / "vocabulary.txt").write_text("\n".join(vocab.words) + "\n", encoding="utf-8")
+        card = {
+            **card,
+            "files": {
+                name: {"sha256": sha256_of(tmp / name), "bytes": (tmp / name).stat().st_size} for name in FILES[:2]
+            },
+        }
+        (tmp / "model.json").write_text(json.dumps(card, indent=1, default=_plain) + "\n", encoding="utf-8")
+        (tmp / SUMS).write_text("".join(f"{sha256_of(tmp / name)}  {name}\n" for name in FILES), encoding="utf-8")
+    return Path(target)
+
+
+def _plain(value):
+    """JSON for numpy numbers and tuples inside a card."""
+    if isinstance(value, (np.integer, np.floating)):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def model_card(
+    data: TaskData, trial: dict, provenance: dict, narrative: NarrativeRecipe, shape: ModelShape, vectors: str | None
+) -> dict:
+    """Everything needed to use the model on new text, and where it came from.
+
+    `trial` is the selected trial's record (selection.trial_record): slot, state, start time,
+    epochs, metrics, config, loss weights."""
+    metric, higher_better = data.selection
+    if data.classification:
+        labels = {"kind": "class", "classes": list(data.classes)}
+    else:
+        train = data.primary[torch.from_numpy(data.labelled("train"))].numpy()
+        labels = {"kind": "regression", "train_range": [float(train.min()), float(train.max())]}
+    family, keep = narrative.family, narrative.keep_punctuation
+    config = trial["config"]
+    return {
+        "format": FORMAT,
+        "platform_version": __version__,
+        "written_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        **provenance,
+        "trial": trial["slot"],
+        "state": trial["state"],
+        "trial_started": trial["started"],
+        "best_epoch": trial["best_epoch"],
+        "epochs_run": trial["epochs_run"],
+        "selection": {"metric": metric, "higher_is_better": higher_better},
+        "metrics": {"dev": trial["dev"], "test": trial["test"]},
+        "shape": asdict(shape),
+        "auxiliary_tasks": list(data.aux_names),
+        "labels": labels,
+        "inputs": {
+            "narrative_family": family,
+            "keep_punctuation": keep,
+            "content_size": int(config["content_size"]),
+            "max_words": int(config["max_words"]),
+            "vocabulary_size": len(data.vocab),
+            "pad_id": PAD_ID,
+            "oov_id": OOV_ID,
+            "word_vectors": vectors,
+        },
+        "training": config,
+        "loss_weights": trial["loss_weights"],
+        "weight_scheme": trial["weight_scheme"],
+    }
+
+
+def card_row(card: dict) -> dict:
+    """A kept model's card as one row of a table: trial, epoch, metrics, shape, inputs, weights' hash."""
+    metric, shape, inputs = card["selection"]["metric"], card["shape"], card["inputs"]
+    return {
+        "trial": card["trial"],
+        "state": card["state"],
+        "epoch": card["best_epoch"],
+        f"dev {metric}": round(card["metrics"]["dev"].get(metric, float("nan")), 4),
+        f"test {metric}": round(card["metrics"]["test"].get(metric, float("nan")), 4),
+        "architecture": shape["architecture"],
+        "P": shape["primary_units"],
+        "A": shape["aux_units"],
+        "content size": inputs["content_size"],
+        "vocabulary": inputs["vocabulary_size"],
+        "narratives": inputs["narrative_family"],
+        "weights sha256": card["files"]["weights.pt"]["sha256"][:16],
+    }
+
+
+def card_if_intact(directory: Path) -> dict | None:
+    """The card of a kept model folder whose files are intact, else None (absent or changed)."""
+    try:
+        return open_card(directory)
+    except InputError:
+        return None
+
+
+def training_config_fields(config: dict) -> dict:
+    """The TrainConfig fields of a stored config (a card written by another version may hold more)."""
+    names = {f.name for f in fields(TrainConfig)}
+    return {k: v for k, v in config.items() if k in names}
+
+
+def open_card(directory: Path) -> dict:
+    """The card of a kept model folder, after checking every file against SHA256SUMS."""
+    directory = Path(directory)
+    sums = directory / SUMS
+    if not sums.exists():
+        raise InputError(
+            f"not a kept model folder: {SUMS} is missing",
+            directory,
+            hint="give a folder under $HANROCK_HOME/models, e.g. models/h1/iemocap.emotion/aphf",
+        )
+    recorded = {}
+    for number, line in enumerate(sums.read_text(encoding="utf-8").splitlines(), 1):
+        digest, _, name = line.partition("  ")
+        if len(digest) != 64 or not name:
+            raise InputError("not a 'SHA-256  name' line", sums, number, hint="the file was edited: re-run the study")
+        recorded[name] = digest
+    for name in FILES:
+        path = directory / name
+        if name not in recorded:
+            raise InputError(f"{SUMS} does not list {name}", sums, hint="the folder was edited: re-run the study")
+        if not path.exists():
+            raise InputError(f"{name} is missing from the kept model", path, hint="re-run the study to write it again")
+        if sha256_of(path) != recorded[name]:
+            raise InputError(
+                f"{name} was changed since the model was written (its SHA-256 differs from {SUMS}); "
+                "a changed model is never used",
+                path,
+                hint="restore the file, or re-run the study to write the model again",
+            )
+    card = json.loads((directory / "model.json").read_text(encoding="utf-8"))
+    if card.get("format") != FORMAT:
+        raise InputError(
+            f"model format {card.get('format')!r}; this platform reads format {FORMAT}",
+            directory / "model.json",
+            hint=f"use the platform version that wrote it ({card.get('platform_version')})",
+        )
+    return card
+
+
+@dataclass
+class TrainedModel:
+    """A kept model ready to predict: its card, vocabulary and network (eval mode, on CPU)."""
+
+    directory: Path
+    card: dict
+    vocab: Vocabulary
+    network: HierarchicalModel
+
+    @property
+    def classes(self) -> list[str] | None:
+        return self.card["labels"].get("classes")
+
+    @property
+    def config(self) -> TrainConfig:
+        return TrainConfig(**training_config_fields(self.card["training"]))
+
+    @property
+    def name(self) -> str:
+        c = self.card
+        return f"{c['hypothesis']} {c['dataset']}.{c['task']} {c['condition']} trial {c['trial']}"
+
+
+def open_model(directory: str | Path) -> TrainedModel:
+    """A kept model folder, checked (SHA-256, vocabulary, labels, shapes) and loaded with weights_only=True."""
+    directory = Path(directory)
+    card = open_card(directory)
+    vocab = Vocabulary(tuple((directory / "vocabulary.txt").read_text(encoding="utf-8").splitlines()))
+    shape_fields = dict(card["shape"], aux_kinds=tuple(card["shape"]["aux_kinds"]))
+    shape = ModelShape(**shape_fields)
+    if len(vocab) != shape.vocab_size or vocab.words[:2] != ("<pad>", "<oov>"):
+        raise InputError(
+            f"the vocabulary has {len(vocab)} words (first {list(vocab.words[:2])}) but the model "
+            f"embeds {shape.vocab_size} (<pad>, <oov> first)",
+            directory / "vocabulary.txt",
+            hint="the folder mixes files of two models: re-run the study",
+        )
+    classes = card["labels"].get("classes")
+    outputs = len(classes) if classes is not None else 1
+    if outputs != shape.n_primary_outputs:
+        raise InputError(
+            f"the card names {outputs} primary outputs but the model has {shape.n_primary_outputs}",
+            directory / "model.json",
+        )
+    network = HierarchicalModel(shape)
+    try:
+        state = torch.load(directory / "weights.pt", map_location="cpu", weights_only=True)
+        network.load_state_dict(state)
+    except Exception as exc:  # noqa: BLE001 - an unreadable or mismatched state is reported, never used
+        raise InputError(
+            f"the weights do not load into the model the card describes ({type(exc).__name__}: {str(exc)[:300]})",
+            directory / "weights.pt",
+            hint="re-run the study to write the model again",
+        ) from None
+    return TrainedModel(directory, card, vocab, network.eval())
+
+
+def resolve_model(name: str | Path, home: Home) -> Path:
+    """A model folder given as a path, or as HYPOTHESIS/DATASET.TASK/CONDITION under $HANROCK_HOME/models."""
+    path = Path(name)
+    if path.exists():
+        return path
+    under_home = home.model_named(name)
+    if under_home.exists():
+        return under_home
+    kept = sorted(str(p.parent.relative_to(home.models)) for p in home.models.glob(f"*/*/*/{SUMS}"))
+    raise InputError(
+        "no such kept model",
+        path,
+        hint=f"kept models under {home.models}: " + (", ".join(kept[:12]) if kept else "none yet (run a study first)"),
+    )
+
+
+__all__ = [
+    "FILES",
+    "SUMS",
+    "TrainedModel",
+    "card_if_intact",
+    "folder_bytes",
+    "model_card",
+    "open_card",
+    "open_model",
+    "resolve_model",
+    "sha256_of",
+    "training_config_fields",
+    "write_model",
+    "card_row",
+]

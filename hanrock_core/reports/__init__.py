@@ -1,0 +1,1 @@
+"""Stage 6, reports: plots, study summaries and the attention report."""

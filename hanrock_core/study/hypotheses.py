@@ -1,0 +1,94 @@
+"""Hypotheses and their conditions (paper section 5).
+
+H1: HAN-ROCK with auxiliary families none (baseline), ap (actions + prosody), aphf (all sixteen).
+H2: HAN-ROCK with the primary GRU units P in the profile's list (the largest is the baseline),
+    A = capacity - P, plus P = largest with A = 0 (the "^" comparison of Table 2).
+H3: flat-MTL HAN (baseline) against HAN-ROCK, both with all auxiliary targets.
+
+("Study" elsewhere: a run of a hypothesis over every partition is a study job, `h1_study`; an
+Optuna study holds one condition's trials on one partition, study_storage.py.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hanrock_core.base.errors import InputError
+from hanrock_core.preparation.auxiliary_target import AUXILIARY_FAMILIES
+from hanrock_core.study.profiles import Profile
+
+HYPOTHESES = ("h1", "h2", "h3")
+
+TABLE_VIEWS = {"h1": "table1_h1", "h2": "table2_h2", "h3": "table3_h3"}  # the view of sql/views.sql printing each
+
+# what each hypothesis asks, in a researcher's words (the UI's asset descriptions use them)
+QUESTIONS = {
+    "h1": "Do auxiliary targets help? HAN-ROCK trained on the primary label alone (none, the baseline) against "
+    "the same model also supervised by facial actions and voice tone (ap) or by all sixteen auxiliary "
+    "targets (aphf)",
+    "h2": "How should the recurrent units be split? HAN-ROCK with P primary units and A = capacity - P "
+    "auxiliary units, the largest P being the baseline",
+    "h3": "Does the architecture matter? A flat multi-task HAN (baseline) against HAN-ROCK, both supervised "
+    "by all auxiliary targets",
+}
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One arm of a hypothesis: architecture, switched-on auxiliary families, capacity split."""
+
+    name: str
+    architecture: str
+    families: tuple[str, ...]
+    primary_units: int
+    aux_units: int
+    baseline: bool = False
+    label: str = ""  # how the paper's table names the row
+
+
+def conditions(hypothesis: str, profile: Profile, available: tuple[str, ...] = AUXILIARY_FAMILIES) -> list[Condition]:
+    """The conditions of a hypothesis (baseline first), restricted to the families the data has.
+
+    H1 leaves out `ap` on data without actions and prosody (e.g. text-only corpora).
+    """
+    P, total = profile.default_primary_units, profile.capacity_total
+    ap = tuple(f for f in ("actions", "prosody") if f in available)
+    aphf = tuple(f for f in AUXILIARY_FAMILIES if f in available)
+    if hypothesis == "h1":  # a challenger whose families the data lacks would only repeat the baseline
+        return [
+            c
+            for c in (
+                Condition("none", "han_rock", (), P, total - P, True, "None (Baseline)"),
+                Condition("ap", "han_rock", ap, P, total - P, False, "ap"),
+                Condition("aphf", "han_rock", aphf, P, total - P, False, "aphf"),
+            )
+            if c.baseline or c.families
+        ]
+    if hypothesis == "h2":
+        units = sorted(profile.h2_primary_units, reverse=True)
+        out = [
+            Condition(f"p{p}", "han_rock", aphf, p, total - p, i == 0, f"{p} (Baseline)" if i == 0 else str(p))
+            for i, p in enumerate(units)
+        ]
+        out.append(Condition(f"p{units[0]}_a0", "han_rock", aphf, units[0], 0, False, f"{units[0]}, A = 0"))
+        return out
+    if hypothesis == "h3":
+        return [
+            Condition("flat", "flat_mtl", aphf, P, total - P, True, "Flat (Baseline)"),
+            Condition("han_rock", "han_rock", aphf, P, total - P, False, "HAN-ROCK"),
+        ]
+    raise InputError(f"unknown hypothesis {hypothesis!r}; choose one of {HYPOTHESES}")
+
+
+def comparisons(hypothesis: str, conds: list[Condition], floor: bool = False) -> list[tuple[str, str]]:
+    """(baseline, challenger) pairs the significance table reports; with `floor`, every condition against it too."""
+    base = next(c.name for c in conds if c.baseline)
+    pairs = [(base, c.name) for c in conds if not c.baseline and not c.name.endswith("_a0")]
+    if hypothesis == "h2":  # "^": A = 1-style auxiliary encoders against none at the same P
+        pairs += [(c.name, base) for c in conds if c.name.endswith("_a0")]
+    if floor:  # does the selected neural model beat a bag of words? (hanrock_core/learning/floor.py)
+        pairs += [("floor", c.name) for c in conds]
+    return pairs
+
+
+__all__ = ["HYPOTHESES", "TABLE_VIEWS", "Condition", "comparisons", "conditions"]

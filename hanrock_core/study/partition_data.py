@@ -1,0 +1,57 @@
+"""The training data of one dataset x primary task partition, as every study step sees it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from hanrock_core.learning.training import TaskData, build_task_data
+from hanrock_core.preparation.auxiliary_target import AuxiliaryTargets
+from hanrock_core.preparation.narrative import NarrativeRecipe
+from hanrock_core.preparation.word_vectors import Vectors
+
+
+@dataclass
+class PartitionData:
+    """Everything one dataset.task partition trains on."""
+
+    dataset: str
+    task: str
+    data: TaskData
+    mi: pd.Series  # auxiliary task -> MI
+    family: dict[str, str]  # auxiliary task -> family
+    vectors: Vectors | None = None  # pretrained word vectors in use, with their coverage
+    narrative: NarrativeRecipe = NarrativeRecipe()  # how the model inputs were built
+
+    @property
+    def key(self) -> str:
+        """`dataset.task`."""
+        return f"{self.dataset}.{self.task}"
+
+    @classmethod
+    def build(
+        cls,
+        dataset: str,
+        task: str,
+        table: pd.DataFrame,
+        model_inputs: pd.Series,
+        targets: AuxiliaryTargets,
+        mi: pd.DataFrame,
+        metric: str | None = None,
+        narrative: NarrativeRecipe = NarrativeRecipe(),
+    ) -> PartitionData:
+        return cls(
+            dataset,
+            task,
+            build_task_data(table, model_inputs, targets, metric=metric),
+            mi.set_index("task")["mi"].reindex(targets.tasks).fillna(0.0),
+            dict(targets.family),
+            narrative=narrative,
+        )
+
+    def available_families(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(self.family.values()))
+
+
+__all__ = ["PartitionData"]

@@ -1,0 +1,158 @@
+"""Seed replicates: each condition's selected configuration trained again with further seeds.
+
+A search selects one trial per condition; how much of its result is the seed is unknown from one
+run.  With `replicates: N` in the profile, after a partition's search every condition's selected
+configuration (hyper-parameters and loss weights) is trained N more times, seed k derived from the
+trial's seed, and `results_long` and the paper views show the mean and standard deviation over the
+selected trial and its replicates.  Each replicate is written to a file when it finishes, so a
+killed run resumes with the missing ones only.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pandas as pd
+
+from hanrock_core.base.home import TrialFiles
+from hanrock_core.base.io import atomic_path, write_parquet_atomic
+from hanrock_core.learning.training import TaskData, TrainConfig, train
+from hanrock_core.study.median_stopping import slot_of
+from hanrock_core.study.selection import selected_trials
+
+Log = Callable[[str], None]
+FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+
+
+def replicate_seed(trial_seed: int, replicate: int) -> int:
+    """The training seed of replicate k (1, 2, ...) of a trial: a function of the trial's seed and k only."""
+    return zlib.crc32(f"{trial_seed}/replicate/{replicate}".encode())
+
+
+@dataclass(frozen=True)
+class ReplicateJob:
+    """One replicate to train: the selected trial's configuration and loss weights with seed k, and its files."""
+
+    condition: str
+    slot: int
+    replicate: int
+    config: dict
+    loss_weights: dict
+    file: Path  # its result row, written last
+    predictions: Path  # its test predictions
+
+    @property
+    def done(self) -> bool:
+        return self.file.exists() and self.predictions.exists()
+
+
+def _train(data: TaskData, job: ReplicateJob) -> dict:
+    """Train one replicate, write its test predictions, then its row (each atomically: a killed run leaves no
+    partial file, and a replicate without its row is trained again)."""
+    names = {f.name for f in fields(TrainConfig)}
+    config = TrainConfig(**{k: v for k, v in job.config.items() if k in names})
+    config = replace(config, seed=replicate_seed(config.seed, job.replicate))
+    weights = np.array([job.loss_weights["primary"], *(job.loss_weights[n] for n in data.aux_names)], dtype=float)
+    result = train(data, config, weights)
+    metric, _ = data.selection
+    row = {
+        "replicate": job.replicate,
+        "seed": config.seed,
+        "dev_value": result.dev.get(metric),
+        "test_value": result.test.get(metric),
+        "best_epoch": result.best_epoch,
+        "epochs_run": len(result.history),
+        "stopped": result.stopped,
+        "dev_metrics": result.dev,
+        "test_metrics": result.test,
+    }
+    if result.test_predictions is not None:
+        write_parquet_atomic(result.test_predictions, job.predictions)
+    with atomic_path(job.file) as tmp:
+        Path(tmp).write_text(json.dumps(row), encoding="utf-8")
+    return row
+
+
+def replicate_jobs(
+    studies: dict[str, optuna.Study], trials: pd.DataFrame, count: int, files: TrialFiles
+) -> list[ReplicateJob]:
+    """Every replicate of each condition's selected trial (`trials`: the searched conditions' rows)."""
+    jobs = []
+    if count <= 0 or trials.empty:
+        return jobs
+    for condition, slot in selected_trials(trials).items():
+        if condition not in studies:
+            continue
+        trial = next(t for t in studies[condition].get_trials(deepcopy=False, states=FINISHED) if slot_of(t) == slot)
+        for replicate in range(1, count + 1):
+            jobs.append(
+                ReplicateJob(
+                    condition,
+                    slot,
+                    replicate,
+                    dict(trial.user_attrs["config"]),
+                    dict(trial.user_attrs["loss_weights"]),
+                    files.replicate_row(condition, slot, replicate),
+                    files.replicate_predictions(condition, slot, replicate),
+                )
+            )
+    return jobs
+
+
+def train_missing(data: TaskData, jobs: list[ReplicateJob], log: Log) -> None:
+    """Train the replicates no run has written yet, here, one after another."""
+    for job in jobs:
+        if not job.done:
+            row = _train(data, job)
+            log(f"{job.condition} trial {job.slot} replicate {job.replicate}: dev {row['dev_value']:.4f}")
+
+
+def run_replicates(
+    data: TaskData,
+    studies: dict[str, optuna.Study],
+    trials: pd.DataFrame,
+    count: int,
+    files: TrialFiles,
+    key: dict,
+    log: Log,
+) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
+    """`count` more seeds of each condition's selected trial (trained here when no worker did): one row per
+    replicate (the `all_replicates` table), and each replicate's test predictions (`all_predictions` rows)."""
+    jobs = replicate_jobs(studies, trials, count, files)
+    train_missing(data, jobs, log)
+    metric, _ = data.selection
+    rows, values, predictions = [], {}, []
+    for job in jobs:
+        row = json.loads(job.file.read_text(encoding="utf-8"))
+        if job.predictions.exists():
+            frame = pd.read_parquet(job.predictions)
+            predictions.append(frame.assign(**key, condition=job.condition, trial=job.slot, replicate=job.replicate))
+        values.setdefault((job.condition, job.slot), []).append(row["test_value"])
+        rows.append(
+            {
+                **key,
+                "condition": job.condition,
+                "trial": job.slot,
+                **row,
+                "metric": metric,
+                "dev_metrics": json.dumps(row["dev_metrics"]),
+                "test_metrics": json.dumps(row["test_metrics"]),
+            }
+        )
+    for (condition, slot), tests in values.items():
+        selected = trials.loc[(trials["condition"] == condition) & (trials["trial"] == slot), "test_value"].tolist()
+        seeds = np.array(selected + tests, dtype=float)
+        log(
+            f"{key['hypothesis']} {key['dataset']}.{key['task']} {condition} trial {slot} and {len(tests)} seed "
+            f"replicates: test {metric} {seeds.mean():.4f} (sd {seeds.std(ddof=1):.4f})"
+        )
+    return pd.DataFrame(rows), predictions
+
+
+__all__ = ["ReplicateJob", "replicate_jobs", "replicate_seed", "run_replicates", "train_missing"]
