@@ -9,26 +9,26 @@ HANROCK_STAGED_RESULTS, DAGSTER_HOME): deploy/local-services.sh writes it for on
 
 from __future__ import annotations
 
-import os
-
 from dagster_celery.config import DEFAULT_CONFIG, dict_wrapper
 from dagster_celery.make_app import make_app
 from dagster_celery.tasks import create_task
+
+from hanrock_core.base.deployment import read_deployment
 
 from .executors import CELERY_SETTINGS
 
 
 def _app_args() -> dict:
-    broker = os.environ.get("HANROCK_CELERY_BROKER")
-    if not broker:
+    deployment = read_deployment()
+    if not deployment.celery_broker:
         raise SystemExit(
             "hanrock: error: HANROCK_CELERY_BROKER is not set\n"
             "  -> export the broker's URL (e.g. redis://host:6379/0; deploy/local-services.sh "
             "writes it to services.env) before starting a worker"
         )
     return {
-        "broker": broker,
-        "backend": os.environ.get("HANROCK_CELERY_BACKEND", broker),
+        "broker": deployment.celery_broker,
+        "backend": deployment.celery_backend,
         "config_source": dict_wrapper({**DEFAULT_CONFIG, **CELERY_SETTINGS}),
     }
 

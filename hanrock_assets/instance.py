@@ -12,11 +12,13 @@ import sys
 from importlib import resources
 from pathlib import Path
 
+from hanrock_core.base.deployment import read_deployment
+
 
 def default_dagster_home() -> Path:
     if os.environ.get("DAGSTER_HOME"):
         return Path(os.environ["DAGSTER_HOME"])
-    return Path(os.environ.get("HANROCK_HOME") or ".hanrock") / "dagster"
+    return Path(read_deployment().home or ".hanrock") / "dagster"
 
 
 def ensure_dagster_home(path: str | Path | None = None) -> Path:

@@ -15,7 +15,7 @@ import dagster as dg
 from hanrock_core.study.hypotheses import HYPOTHESES
 
 from . import names, steps
-from .executors import TRAINING_STEP_TAGS, executor_from_env
+from .executors import TRAINING_STEP_TAGS
 from .op_events import record
 from .resources import NarrativeResource, PlatformResource, StudyResource
 from .run_config import AuxiliaryConfig, DatasetSelection, TaskSelection
@@ -129,7 +129,7 @@ def study_job(
         name=name,
         description=description,
         tags={"hanrock/study": ",".join(hypotheses)},
-        executor_def=executor or executor_from_env(),
+        executor_def=executor,  # None: the Definitions' executor, chosen by the deployment
     )
     def job():
         datasets = each_dataset().map(prepare_dataset)
@@ -142,7 +142,6 @@ def study_job(
 
 @dg.job(
     description="Every dataset: talkturn table, MONAH narratives, auxiliary targets and MI (parallel steps).",
-    executor_def=executor_from_env(),
 )
 def main_job():
     datasets = each_dataset().map(prepare_dataset)

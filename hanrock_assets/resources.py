@@ -13,6 +13,7 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
+from hanrock_core.base.deployment import Deployment, read_deployment
 from hanrock_core.preparation.narrative import NarrativeRecipe
 from hanrock_core.preparation.settings import Settings, config_path, load_settings
 from hanrock_core.study.profiles import Profile, load_profile
@@ -33,12 +34,12 @@ def platform_settings(config_file: str = "", home: str = "") -> Settings:
     """
     path = config_file or str(config_path() or "")
     modified = Path(path).stat().st_mtime_ns if path and Path(path).is_file() else 0
-    return _read_settings(path, modified, home, os.environ.get("HANROCK_HOME", ""), os.getcwd())
+    return _read_settings(path, modified, home, str(read_deployment().home or ""), os.getcwd())
 
 
-def _from_env(name: str):
-    """An EnvVar (the launchpad shows the variable) when the environment sets it, else empty."""
-    return dg.EnvVar(name) if os.environ.get(name) else ""
+def _from_env(name: str, deployment: Deployment):
+    """An EnvVar (the launchpad shows the variable) when the deployment sets it, else empty."""
+    return dg.EnvVar(name) if name in deployment.given else ""
 
 
 class PlatformResource(dg.ConfigurableResource):
@@ -123,7 +124,7 @@ class StudyResource(dg.ConfigurableResource):
     def study_storage(self) -> str | None:
         """The Optuna storage URL: the field, else $HANROCK_OPTUNA_STORAGE (a run config that sets the
         profile replaces the resource's configured fields), else None (SQLite files)."""
-        return self.storage_url or os.environ.get("HANROCK_OPTUNA_STORAGE") or None
+        return self.storage_url or read_deployment().optuna_storage
 
 
 class TalkturnParquetIOManager(dg.ConfigurableIOManager):
@@ -148,14 +149,18 @@ class TalkturnParquetIOManager(dg.ConfigurableIOManager):
         return tables[keys[0]] if len(keys) == 1 else tables
 
 
-def resources(config_file: str = "", profile: str = "quick", home: str = "") -> dict[str, object]:
-    """The resources every definition needs; empty `config_file` / `home`: the environment's."""
+def resources(
+    config_file: str = "", profile: str = "quick", home: str = "", deployment: Deployment | None = None
+) -> dict[str, object]:
+    """The resources every definition needs; empty `config_file` / `home`: the deployment's."""
+    deployment = deployment or read_deployment()
     platform = PlatformResource(
-        config_file=config_file or _from_env("HANROCK_CONFIG"), home=home or _from_env("HANROCK_HOME")
+        config_file=config_file or _from_env("HANROCK_CONFIG", deployment),
+        home=home or _from_env("HANROCK_HOME", deployment),
     )
     return {
         "platform": platform,
         "table_io_manager": TalkturnParquetIOManager(platform=platform),
         "narratives": NarrativeResource(),
-        "study": StudyResource(profile=profile, storage_url=_from_env("HANROCK_OPTUNA_STORAGE")),
+        "study": StudyResource(profile=profile, storage_url=_from_env("HANROCK_OPTUNA_STORAGE", deployment)),
     }

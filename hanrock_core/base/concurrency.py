@@ -14,17 +14,14 @@ each for one of the lines above: `HANROCK_TRIAL_WORKERS` (workers of every step,
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Mapping
 
-CORES = "HANROCK_CORES"
-OLD_CORES = "HANROCK_MAX_CONCURRENT"
+from hanrock_core.base.deployment import read_deployment
 
 
 def configured_cores(env: Mapping[str, str] = os.environ) -> int:
     """The cores the user gave (0: not given)."""
-    value = env.get(CORES) or env.get(OLD_CORES) or "0"
-    return max(0, int(value))
+    return read_deployment(env).cores
 
 
 def machine_cores(env: Mapping[str, str] = os.environ) -> int:
@@ -34,14 +31,12 @@ def machine_cores(env: Mapping[str, str] = os.environ) -> int:
 
 def trial_workers_override(env: Mapping[str, str] = os.environ) -> int | None:
     """HANROCK_TRIAL_WORKERS: a fixed number of trial workers per step (the worker slots are then not used)."""
-    return int(env["HANROCK_TRIAL_WORKERS"]) if env.get("HANROCK_TRIAL_WORKERS") else None
+    return read_deployment(env).trial_workers
 
 
 def gpu_steps(env: Mapping[str, str] = os.environ) -> int:
     """Training steps at a time on a GPU machine (0: no limit): HANROCK_GPU_STEPS, else 1 where nvidia-smi is."""
-    if env.get("HANROCK_GPU_STEPS"):
-        return int(env["HANROCK_GPU_STEPS"])
-    return 1 if shutil.which("nvidia-smi") else 0
+    return read_deployment(env).training_steps_at_a_time()
 
 
-__all__ = ["CORES", "configured_cores", "gpu_steps", "machine_cores", "trial_workers_override"]
+__all__ = ["configured_cores", "gpu_steps", "machine_cores", "trial_workers_override"]

@@ -20,6 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from hanrock_core.base.deployment import read_deployment
 from hanrock_core.base.errors import InputError
 from hanrock_core.base.home import Home
 from hanrock_core.base.io import atomic_path
@@ -35,12 +36,11 @@ STAGED_TABLES = (
     "study_identities",
 )
 KEY_METADATA = b"hanrock.key"
-ENV = "HANROCK_STAGED_RESULTS"
 
 
 def staged_only(env: Mapping[str, str] = os.environ) -> bool:
     """True when steps only stage their rows (a distributed run: the significance step gathers them)."""
-    return env.get(ENV, "").strip().lower() in {"1", "true", "yes", "on"}
+    return read_deployment(env).staged_results
 
 
 def stage(home: Home, table: str, key: dict[str, str], rows: pd.DataFrame) -> Path:
@@ -100,4 +100,4 @@ def gather(home: Home, match: dict[str, str] | None = None, log: Callable[[str],
     return loaded
 
 
-__all__ = ["ENV", "STAGED_TABLES", "gather", "read_staged", "read_staged_rows", "stage", "staged_only", "write_rows"]
+__all__ = ["STAGED_TABLES", "gather", "read_staged", "read_staged_rows", "stage", "staged_only", "write_rows"]

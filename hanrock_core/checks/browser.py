@@ -8,12 +8,12 @@ needs anything from outside renders incomplete rather than fetching it.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
+from hanrock_core.base.deployment import read_deployment
 from hanrock_core.base.errors import InputError
 
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "chrome")
@@ -35,8 +35,8 @@ LOOPBACK = ("http://localhost:", "http://127.0.0.1:", "https://localhost:", "htt
 
 def find_chromium() -> str | None:
     """The browser binary, or None when none is installed."""
-    if os.environ.get("HANROCK_CHROMIUM"):
-        return os.environ["HANROCK_CHROMIUM"]
+    if read_deployment().chromium:
+        return read_deployment().chromium
     return next((path for path in map(shutil.which, CANDIDATES) if path), None)
 
 

@@ -10,7 +10,6 @@ kept.  docs/training.md explains the batch samplers and the schedules.
 from __future__ import annotations
 
 import copy
-import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,6 +19,7 @@ import pandas as pd
 import torch
 from torch.nn import functional as F
 
+from hanrock_core.base.deployment import read_deployment
 from hanrock_core.base.errors import InputError
 from hanrock_core.base.io import atomic_path
 from hanrock_core.base.metrics import classification_metrics, regression_metrics, selection_metric
@@ -311,9 +311,7 @@ def resolve_recurrence(name: str, device: torch.device) -> str:
 
 def setup_kernels(config: TrainConfig, device: torch.device) -> bool:
     """Compile the attention kernel when asked (`auto`: on CPU unless HANROCK_COMPILE=0)."""
-    wanted = config.compile == "on" or (
-        config.compile == "auto" and device.type == "cpu" and os.environ.get("HANROCK_COMPILE", "1") != "0"
-    )
+    wanted = config.compile == "on" or (config.compile == "auto" and device.type == "cpu" and read_deployment().compile)
     return compile_kernels(wanted)
 
 

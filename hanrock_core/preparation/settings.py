@@ -21,6 +21,7 @@ from hanrock_core.base.config_file import (
     read_config,
     refuse_unknown,
 )
+from hanrock_core.base.deployment import read_deployment
 from hanrock_core.base.errors import InputError
 from hanrock_core.base.home import Home
 from hanrock_core.base.metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS
@@ -103,8 +104,9 @@ class Settings:
 
 def config_path() -> Path | None:
     """The settings file in force, if any."""
-    if os.environ.get("HANROCK_CONFIG"):
-        return Path(os.environ["HANROCK_CONFIG"])
+    given = read_deployment().config
+    if given is not None:
+        return given
     local = Path("hanrock.yaml")
     return local if local.exists() else None
 
@@ -210,7 +212,7 @@ def load_settings(path: str | Path | None = None, home: str | Path | None = None
     refuse_unknown(cfg, data, TOP_KEYS)
     base = path.parent.resolve() if path is not None else Path.cwd()
     file_home = as_str(cfg, "home", data["home"]) if "home" in data else DEFAULT_HOME
-    given = str(home or os.environ.get("HANROCK_HOME") or "")
+    given = str(home or read_deployment().home or "")
     home = _path(given or file_home, Path.cwd() if given else base)
     synthetic = as_mapping(cfg, "synthetic", data.get("synthetic") or {})
     refuse_unknown(cfg, synthetic, SYNTHETIC_KEYS, "synthetic.")
