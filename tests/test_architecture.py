@@ -144,7 +144,23 @@ HOME_NAMES = {
     "synthetic",
     ".slots",
     "waiting",
+    # the files of a kept model folder (Home's ModelFiles)
+    "weights.pt",
+    "vocabulary.txt",
+    "model.json",
+    "SHA256SUMS",
 }
+# a file name built from parts and ending so (`x / f"{condition}-{slot}.parquet"`) is a trial, replicate or
+# staged file: Home (TrialFiles) names those too
+BUILT_SUFFIXES = (".parquet", ".pt", ".json")
+
+
+def _built_name(part) -> bool:
+    """An f-string file name ending in one of BUILT_SUFFIXES."""
+    if not isinstance(part, ast.JoinedStr) or not part.values:
+        return False
+    last = part.values[-1]
+    return isinstance(last, ast.Constant) and str(last.value).endswith(BUILT_SUFFIXES)
 
 
 def _home_paths_built(source: str) -> list[int]:
@@ -156,7 +172,7 @@ def _home_paths_built(source: str) -> list[int]:
             parts = [node.right]
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "joinpath":
             parts = list(node.args)
-        if any(isinstance(p, ast.Constant) and p.value in HOME_NAMES for p in parts):
+        if any((isinstance(p, ast.Constant) and p.value in HOME_NAMES) or _built_name(p) for p in parts):
             lines.append(node.lineno)
     return lines
 
@@ -175,5 +191,8 @@ def test_only_the_home_object_builds_paths_under_the_data_directory():
 
 def test_the_home_path_finder_finds_one():  # the test above must be able to fail
     assert sorted(
-        _home_paths_built('p = settings.home / "models" / h\nq = root.joinpath("studies")\nr = a / "other"')
-    ) == [1, 2]
+        _home_paths_built(
+            'p = settings.home / "models" / h\nq = root.joinpath("studies")\nr = a / "other"\n'
+            's = folder / f"{condition}-{slot}.parquet"\nt = folder / "weights.pt"'
+        )
+    ) == [1, 2, 4, 5]

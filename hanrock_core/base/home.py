@@ -52,6 +52,56 @@ class TrialFiles:
 
 
 @dataclass(frozen=True)
+class ModelFiles:
+    """The files of one kept model folder (under `Home.models` or wherever a user copied it), named here."""
+
+    folder: Path
+
+    WEIGHTS, VOCABULARY, CARD, SUMS = "weights.pt", "vocabulary.txt", "model.json", "SHA256SUMS"
+    SUMMED = (WEIGHTS, VOCABULARY, CARD)  # the files SHA256SUMS lists
+
+    @property
+    def weights(self) -> Path:
+        """The state_dict (read back with torch.load(..., weights_only=True))."""
+        return Path(self.folder) / self.WEIGHTS
+
+    @property
+    def vocabulary(self) -> Path:
+        """One word per line: line k holds the word of id k."""
+        return Path(self.folder) / self.VOCABULARY
+
+    @property
+    def card(self) -> Path:
+        """The model card (JSON)."""
+        return Path(self.folder) / self.CARD
+
+    @property
+    def sums(self) -> Path:
+        """SHA-256 of the other three (`sha256sum -c SHA256SUMS`)."""
+        return Path(self.folder) / self.SUMS
+
+    def file(self, name: str) -> Path:
+        """One of SUMMED by name (as SHA256SUMS lists it)."""
+        return Path(self.folder) / name
+
+
+@dataclass(frozen=True)
+class ReportCheckpoints:
+    """The models an attention report trained: a manifest and one checkpoint per model."""
+
+    folder: Path
+
+    @property
+    def manifest(self) -> Path:
+        """Fingerprint of the inputs and each checkpoint's SHA-256 (JSON)."""
+        return Path(self.folder) / "models.json"
+
+    def checkpoint(self, name: str) -> Path:
+        """The state_dict of model `name` (mtl, stl)."""
+        return Path(self.folder) / f"{name}.pt"
+
+
+@dataclass(frozen=True)
 class Home:
     """The data directory; each method names one kind of file or folder in it."""
 

@@ -25,7 +25,7 @@ import torch
 
 from hanrock_core import __version__
 from hanrock_core.base.errors import InputError
-from hanrock_core.base.home import Home
+from hanrock_core.base.home import Home, ModelFiles
 from hanrock_core.base.io import atomic_directory
 from hanrock_core.learning.model import HierarchicalModel, ModelShape
 from hanrock_core.learning.training import TaskData, TrainConfig
@@ -34,9 +34,8 @@ from hanrock_core.preparation.vocabulary import OOV_ID, PAD_ID, Vocabulary
 
 FORMAT = 1
 
-FILES = ("weights.pt", "vocabulary.txt", "model.json")
-
-SUMS = "SHA256SUMS"
+FILES = ModelFiles.SUMMED
+SUMS = ModelFiles.SUMS
 
 
 def sha256_of(path: Path) -> str:
@@ -55,16 +54,18 @@ def folder_bytes(directory: Path) -> int:
 def write_model(target: Path, weights: Path, card: dict, vocab: Vocabulary) -> Path:
     """Write a kept model folder from a trial's state file, replacing an older one only when complete."""
     with atomic_directory(target, replace=True) as tmp:
-        shutil.copyfile(weights, tmp / "weights.pt")
-        (tmp / "vocabulary.txt").write_text("\n".join(vocab.words) + "\n", encoding="utf-8")
+        files = ModelFiles(tmp)
+        shutil.copyfile(weights, files.weights)
+        files.vocabulary.write_text("\n".join(vocab.words) + "\n", encoding="utf-8")
         card = {
             **card,
             "files": {
-                name: {"sha256": sha256_of(tmp / name), "bytes": (tmp / name).stat().st_size} for name in FILES[:2]
+                name: {"sha256": sha256_of(files.file(name)), "bytes": files.file(name).stat().st_size}
+                for name in FILES[:2]
             },
         }
-        (tmp / "model.json").write_text(json.dumps(card, indent=1, default=_plain) + "\n", encoding="utf-8")
-        (tmp / SUMS).write_text("".join(f"{sha256_of(tmp / name)}  {name}\n" for name in FILES), encoding="utf-8")
+        files.card.write_text(json.dumps(card, indent=1, default=_plain) + "\n", encoding="utf-8")
+        files.sums.write_text("".join(f"{sha256_of(files.file(name))}  {name}\n" for name in FILES), encoding="utf-8")
     return Path(target)
 
 
@@ -136,7 +137,7 @@ def card_row(card: dict) -> dict:
         "content size": inputs["content_size"],
         "vocabulary": inputs["vocabulary_size"],
         "narratives": inputs["narrative_family"],
-        "weights sha256": card["files"]["weights.pt"]["sha256"][:16],
+        "weights sha256": card["files"][ModelFiles.WEIGHTS]["sha256"][:16],
     }
 
 
@@ -157,7 +158,7 @@ def training_config_fields(config: dict) -> dict:
 def open_card(directory: Path) -> dict:
     """The card of a kept model folder, after checking every file against SHA256SUMS."""
     directory = Path(directory)
-    sums = directory / SUMS
+    sums = ModelFiles(directory).sums
     if not sums.exists():
         raise InputError(
             f"not a kept model folder: {SUMS} is missing",
@@ -183,11 +184,11 @@ def open_card(directory: Path) -> dict:
                 path,
                 hint="restore the file, or re-run the study to write the model again",
             )
-    card = json.loads((directory / "model.json").read_text(encoding="utf-8"))
+    card = json.loads(ModelFiles(directory).card.read_text(encoding="utf-8"))
     if card.get("format") != FORMAT:
         raise InputError(
             f"model format {card.get('format')!r}; this platform reads format {FORMAT}",
-            directory / "model.json",
+            ModelFiles(directory).card,
             hint=f"use the platform version that wrote it ({card.get('platform_version')})",
         )
     return card
@@ -220,14 +221,14 @@ def open_model(directory: str | Path) -> TrainedModel:
     """A kept model folder, checked (SHA-256, vocabulary, labels, shapes) and loaded with weights_only=True."""
     directory = Path(directory)
     card = open_card(directory)
-    vocab = Vocabulary(tuple((directory / "vocabulary.txt").read_text(encoding="utf-8").splitlines()))
+    vocab = Vocabulary(tuple(ModelFiles(directory).vocabulary.read_text(encoding="utf-8").splitlines()))
     shape_fields = dict(card["shape"], aux_kinds=tuple(card["shape"]["aux_kinds"]))
     shape = ModelShape(**shape_fields)
     if len(vocab) != shape.vocab_size or vocab.words[:2] != ("<pad>", "<oov>"):
         raise InputError(
             f"the vocabulary has {len(vocab)} words (first {list(vocab.words[:2])}) but the model "
             f"embeds {shape.vocab_size} (<pad>, <oov> first)",
-            directory / "vocabulary.txt",
+            ModelFiles(directory).vocabulary,
             hint="the folder mixes files of two models: re-run the study",
         )
     classes = card["labels"].get("classes")
@@ -235,16 +236,16 @@ def open_model(directory: str | Path) -> TrainedModel:
     if outputs != shape.n_primary_outputs:
         raise InputError(
             f"the card names {outputs} primary outputs but the model has {shape.n_primary_outputs}",
-            directory / "model.json",
+            ModelFiles(directory).card,
         )
     network = HierarchicalModel(shape)
     try:
-        state = torch.load(directory / "weights.pt", map_location="cpu", weights_only=True)
+        state = torch.load(ModelFiles(directory).weights, map_location="cpu", weights_only=True)
         network.load_state_dict(state)
     except Exception as exc:  # noqa: BLE001 - an unreadable or mismatched state is reported, never used
         raise InputError(
             f"the weights do not load into the model the card describes ({type(exc).__name__}: {str(exc)[:300]})",
-            directory / "weights.pt",
+            ModelFiles(directory).weights,
             hint="re-run the study to write the model again",
         ) from None
     return TrainedModel(directory, card, vocab, network.eval())

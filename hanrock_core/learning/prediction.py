@@ -8,6 +8,7 @@ import pandas as pd
 import torch
 
 from hanrock_core.base.errors import InputError
+from hanrock_core.base.home import ModelFiles
 from hanrock_core.base.metrics import classification_metrics, regression_metrics
 from hanrock_core.learning.attention import attention_level, window_attention, zscore
 from hanrock_core.learning.kept_model import TrainedModel
@@ -23,7 +24,7 @@ def model_inputs(trained: TrainedModel, table: pd.DataFrame) -> pd.Series:
     if family not in NARRATIVE_FAMILIES:
         raise InputError(
             f"the model records narrative family {family!r}, not one of {NARRATIVE_FAMILIES}",
-            trained.directory / "model.json",
+            ModelFiles(trained.directory).card,
         )
     try:
         narratives = build_narratives(table, family)

@@ -21,6 +21,7 @@ import pandas as pd
 import torch
 
 from hanrock_core.base.errors import InputError
+from hanrock_core.base.home import ReportCheckpoints
 from hanrock_core.base.io import atomic_path
 from hanrock_core.learning.attention import LEVELS, WindowAttention, attention_level, window_attention, zscore
 from hanrock_core.learning.kept_model import TrainedModel, sha256_of
@@ -134,7 +135,8 @@ def trained_pair(
     """
     trained_here = tuple(name for name in MODELS if not (name == "mtl" and models.kept is not None))
     pair = {"mtl": (models.kept.network, models.kept.card["metrics"]["test"])} if models.kept is not None else {}
-    manifest_path = directory / "models.json"
+    files = ReportCheckpoints(directory)
+    manifest_path = files.manifest
     fingerprint = _fingerprint(data, models)
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
     if manifest.get("fingerprint") == fingerprint:
@@ -142,7 +144,7 @@ def trained_pair(
         pair.update(
             {
                 name: (
-                    _load(data, models.config, directory / f"{name}.pt", manifest[name]["sha256"]),
+                    _load(data, models.config, files.checkpoint(name), manifest[name]["sha256"]),
                     manifest[name]["test"],
                 )
                 for name in trained_here
@@ -162,7 +164,7 @@ def trained_pair(
             weights,
             on_epoch=lambda e, r, tag=name.upper(): log(f"{tag} epoch {e}: train loss {r['train_loss']:.4f}"),
         )
-        path = save_checkpoint(result.state_dict, directory / f"{name}.pt")
+        path = save_checkpoint(result.state_dict, files.checkpoint(name))
         entries[name] = {"sha256": sha256_of(path), "best_epoch": result.best_epoch, "test": result.test}
         pair[name] = (_load(data, models.config, path, entries[name]["sha256"]), result.test)
     with atomic_path(manifest_path) as tmp:

@@ -113,7 +113,7 @@ def train_missing(data: TaskData, jobs: list[ReplicateJob], log: Log) -> None:
             log(f"{job.condition} trial {job.slot} replicate {job.replicate}: dev {row['dev_value']:.4f}")
 
 
-def run_replicates(
+def replicate_rows(
     data: TaskData,
     studies: dict[str, optuna.Study],
     trials: pd.DataFrame,
@@ -122,10 +122,13 @@ def run_replicates(
     key: dict,
     log: Log,
 ) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
-    """`count` more seeds of each condition's selected trial (trained here when no worker did): one row per
-    replicate (the `all_replicates` table), and each replicate's test predictions (`all_predictions` rows)."""
+    """The `count` seed replicates of each condition's selected trial, as the search trained them: one row per
+    replicate (the `all_replicates` table), and each replicate's test predictions (`all_predictions` rows).
+    Reading only: a replicate not trained yet is an error of the caller (search.py trains them first)."""
     jobs = replicate_jobs(studies, trials, count, files)
-    train_missing(data, jobs, log)
+    missing = [f"{j.condition} trial {j.slot} replicate {j.replicate}" for j in jobs if not j.done]
+    if missing:
+        raise RuntimeError(f"seed replicates not trained before their rows were written: {', '.join(missing)}")
     metric, _ = data.selection
     rows, values, predictions = [], {}, []
     for job in jobs:
@@ -155,4 +158,4 @@ def run_replicates(
     return pd.DataFrame(rows), predictions
 
 
-__all__ = ["ReplicateJob", "replicate_jobs", "replicate_seed", "run_replicates", "train_missing"]
+__all__ = ["ReplicateJob", "replicate_jobs", "replicate_seed", "replicate_rows", "train_missing"]

@@ -16,7 +16,7 @@ from hanrock_core.learning.floor import FloorResult, fit_floor
 from hanrock_core.study.hypotheses import Condition
 from hanrock_core.study.partition_data import PartitionData
 from hanrock_core.study.profiles import Profile
-from hanrock_core.study.replicates import run_replicates
+from hanrock_core.study.replicates import replicate_rows
 from hanrock_core.study.selection import selected_trials
 from hanrock_core.study.study_health import chance_levels
 from hanrock_core.study.study_storage import InputsCheck, slot_trials
@@ -154,8 +154,8 @@ def write_results(
     profile: Profile,
 ) -> pd.DataFrame:
     """Replace this partition's rows of its identity in trials, epochs, predictions, chance levels and seed
-    replicates (trained here first when the profile asks for them; one transaction per table; the floor is
-    a row too), then record the identity as the partition's current one."""
+    replicates (as the search trained them; one transaction per table; the floor is a row too), then record
+    the identity as the partition's current one."""
     metric, _ = part.data.selection
     identity = inputs.identity.id
     key = {"hypothesis": hypothesis, "dataset": part.dataset, "task": part.task, "identity": identity}
@@ -186,7 +186,7 @@ def write_results(
         trial_rows.append(row)
         prediction_frames.append(predictions.assign(replicate=0))
     trials = pd.DataFrame(trial_rows)
-    replicates, replicate_predictions = run_replicates(
+    replicates, replicate_predictions = replicate_rows(
         part.data, studies, trials[trials["condition"] != FLOOR], profile.replicates, files, key, log
     )
     prediction_frames = [_with_dialogues(f, part) for f in prediction_frames + replicate_predictions]
