@@ -1,6 +1,6 @@
 """Where steps run: the Dagster executor of the deployment's HANROCK_EXECUTOR (multiprocess, in_process,
 k8s, celery), configured from the deployment (`hanrock_core/base/deployment.py` declares and reads every
-variable; docs/deployment.md lists them). `definitions.py` calls `executor_for(read_deployment())`.
+variable; the README's Deployment section lists them). `definitions.py` calls `executor_for(read_deployment())`.
 """
 
 from __future__ import annotations

@@ -170,7 +170,7 @@ def read_deployment(env: Mapping[str, str] = os.environ) -> Deployment:
 
 
 def variables_table() -> str:
-    """VARIABLES as the Markdown table docs/deployment.md holds."""
+    """VARIABLES as the Markdown table the README's Deployment section holds."""
     rows = ["| variable | what it sets | when unset |", "|---|---|---|"]
     rows += [f"| `{v.name}` | {v.meaning} | {v.unset or '(nothing)'} |" for v in VARIABLES]
     return "\n".join(rows)
