@@ -124,7 +124,7 @@ def test_h1_study_on_celery_survives_a_killed_worker(tmp_path, services):
     settings = tmp_path / "hanrock.yaml"
     settings.write_text(f"home: {home}\nsynthetic: {{scale: {TINY_SCALE}, seed: 3}}\n")
     profile = tmp_path / "profile.yaml"
-    quick = (REPO / "hanrock_core" / "profiles" / "quick.yaml").read_text()
+    quick = (REPO / "hanrock_core" / "study" / "profiles" / "quick.yaml").read_text()
     profile.write_text(
         quick.replace("name: quick", "name: celery-test").replace(
             "trials_per_condition: 3", f"trials_per_condition: {TRIALS}"
