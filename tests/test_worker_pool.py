@@ -60,3 +60,60 @@ def test_a_fixed_number_of_workers_skips_the_slots(tmp_path):
     with trial_workers(Home(tmp_path), 8, env={"HANROCK_TRIAL_WORKERS": "3"}) as n:
         assert n == 3
     assert not (tmp_path / ".slots").exists()
+
+
+def _take_queued_trials(url: str, name: str, count: int, claim: bool, start, out) -> None:
+    """A worker process: takes `count` queued trials of the study and finishes each (a spawn target)."""
+    from contextlib import nullcontext
+
+    import optuna
+
+    from hanrock_core.study.study_storage import claiming_trials, open_storage
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    study = optuna.load_study(study_name=name, storage=open_storage(url))
+    start.wait()
+    for _ in range(count):
+        with claiming_trials(url) if claim else nullcontext():
+            trial = study.ask()
+        out.put(trial.number)
+        time.sleep(0.01)
+        try:
+            study.tell(trial, 0.0)
+        except ValueError:  # taken twice: the other process told it first
+            out.put(-1)
+
+
+def _taken_numbers(tmp_path, claim: bool, workers: int = 4, each: int = 6) -> list[int]:
+    import multiprocessing
+
+    import optuna
+
+    from hanrock_core.study.study_storage import open_storage
+
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    study = optuna.create_study(study_name="s", storage=open_storage(url))
+    for slot in range(workers * each):
+        study.enqueue_trial({}, user_attrs={"slot": slot})
+    context = multiprocessing.get_context("spawn")
+    start, out = context.Event(), context.Queue()
+    processes = [
+        context.Process(target=_take_queued_trials, args=(url, "s", each, claim, start, out)) for _ in range(workers)
+    ]
+    for p in processes:
+        p.start()
+    time.sleep(2.0)  # every process has opened the study
+    start.set()
+    for p in processes:
+        p.join(timeout=120)
+    taken = []
+    while not out.empty():
+        taken.append(out.get())
+    return taken
+
+
+def test_worker_processes_never_take_the_same_queued_trial(tmp_path):
+    """SQLite does not lock the queued trial Optuna reads before marking it running; the claim does."""
+    taken = _taken_numbers(tmp_path, claim=True)
+    assert -1 not in taken
+    assert sorted(taken) == list(range(24))  # each queued trial taken once, none created anew

@@ -7,6 +7,7 @@ import os
 import socket
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 
 import numpy as np
 import optuna
@@ -159,9 +160,27 @@ class Objective:
             trial.set_user_attr("test", {k[5:]: v for k, v in history[best].items() if k.startswith("test_")})
 
 
-def run_trials(study: optuna.Study, objective: Objective, n: int) -> None:
-    """Run `n` trials of a study here; a diverging or out-of-memory trial is recorded and the study goes on."""
-    study.optimize(objective, n_trials=n, catch=(TrainingDiverged, RuntimeError), gc_after_trial=False)
+def run_trials(
+    study: optuna.Study, objective: Objective, n: int, claim: Callable[[], AbstractContextManager] = nullcontext
+) -> None:
+    """Run `n` queued trials of a study here; a diverging or out-of-memory trial is recorded and the study goes on.
+
+    `claim`: held while a queued trial is taken, so that two processes never take the same one
+    (study_storage.claiming_trials).  Any other error marks the trial failed and is raised."""
+    for _ in range(n):
+        with claim():
+            trial = study.ask()
+        try:
+            value = objective(trial)
+        except optuna.TrialPruned:
+            study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+        except (TrainingDiverged, RuntimeError):
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        except BaseException:
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            raise
+        else:
+            study.tell(trial, value)
 
 
 __all__ = ["Objective", "loss_weights_for", "run_trials", "sample_config", "trial_seed"]

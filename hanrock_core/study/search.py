@@ -33,6 +33,7 @@ from hanrock_core.study.study_identity import StudyIdentity, study_identity
 from hanrock_core.study.study_storage import (
     InputsCheck,
     check_inputs,
+    claiming_trials,
     open_condition,
     open_storage,
     partition_held,
@@ -95,9 +96,8 @@ class Search:
         for c in self.conditions:
             study, remaining = opened[c.name]
             if remaining:
-                run_trials(
-                    study, Objective(self.part, self.profile, self.hypothesis, c, self.files, self.log), remaining
-                )
+                objective = Objective(self.part, self.profile, self.hypothesis, c, self.files, self.log)
+                run_trials(study, objective, remaining, claim=lambda: claiming_trials(self.url))
 
     def run_replicates(self, studies: dict[str, optuna.Study], workers: int, threads: int | None) -> None:
         """The seed replicates of each condition's selected trial that no run has trained yet."""

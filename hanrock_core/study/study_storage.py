@@ -48,6 +48,23 @@ def without_password(url: str) -> str:
     return sqlalchemy.engine.make_url(url).render_as_string(hide_password=True)
 
 
+@contextmanager
+def claiming_trials(url: str) -> Iterator[None]:
+    """Held while a process takes a queued trial of a SQLite study.
+
+    Optuna reads a queued trial, then marks it running; SQLite does not lock the row in between,
+    so two worker processes can both take the same trial (and the second to finish is refused:
+    "Cannot tell a COMPLETE trial").  One taker at a time per database file; a server database
+    (PostgreSQL) locks the row itself."""
+    parsed = sqlalchemy.engine.make_url(url)
+    if not parsed.drivername.startswith("sqlite") or not parsed.database:
+        yield
+        return
+    with open(f"{parsed.database}.claim.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
 def open_storage(url: str, attempts: int = 5) -> optuna.storages.RDBStorage:
     """The study storage, opened once per run.
 

@@ -35,7 +35,7 @@ from hanrock_core.study.partition_data import PartitionData
 from hanrock_core.study.profiles import Profile
 from hanrock_core.study.replicates import train_missing
 from hanrock_core.study.study_identity import StudyIdentity
-from hanrock_core.study.study_storage import condition_study, open_storage
+from hanrock_core.study.study_storage import claiming_trials, condition_study, open_storage
 
 Log = Callable[[str], None]
 
@@ -173,6 +173,7 @@ def _init_worker(part, profile, hypothesis, identity, url, files, threads, queue
         hypothesis=hypothesis,
         identity=identity,
         storage=open_storage(url),
+        url=url,
         files=files,
         log=queue.put,
     )
@@ -182,7 +183,8 @@ def _trial_job(condition: Condition) -> None:
     """One trial of `condition` in a worker process."""
     w = _WORKER
     study = condition_study(w["part"], w["profile"], w["hypothesis"], condition, w["identity"], w["storage"], w["log"])
-    run_trials(study, Objective(w["part"], w["profile"], w["hypothesis"], condition, w["files"], w["log"]), 1)
+    objective = Objective(w["part"], w["profile"], w["hypothesis"], condition, w["files"], w["log"])
+    run_trials(study, objective, 1, claim=lambda: claiming_trials(w["url"]))
 
 
 def _pool(workers: int, initializer, initargs: tuple, submit, log: Log) -> None:
