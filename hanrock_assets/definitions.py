@@ -13,15 +13,17 @@ from .assets.narratives import monah_narratives
 from .assets.reports import attention_report
 from .assets.studies import build_study_assets
 from .executors import executor_for
-from .jobs import h1_study, h2_study, h3_study, main_job, paper_study
+from hanrock_core.study.hypotheses import HYPOTHESES
+
+from .jobs import h1_study, h2_study, h3_study, h4_study, main_job, paper_study
 from .resources import resources
 
 deployment = read_deployment()
-study_assets = [a for h in ("h1", "h2", "h3") for a in build_study_assets(h)]
+study_assets = [a for h in HYPOTHESES for a in build_study_assets(h)]
 
 defs = dg.Definitions(
     assets=[raw_sessions, monah_narratives, auxiliary_targets, *study_assets, attention_report],
-    jobs=[main_job, h1_study, h2_study, h3_study, paper_study],
+    jobs=[main_job, h1_study, h2_study, h3_study, h4_study, paper_study],
     resources=resources(deployment=deployment),
     executor=executor_for(deployment),
 )

@@ -154,4 +154,10 @@ h1_study = study_job(
 )
 h2_study = study_job("h2_study", ("h2",), "H2: capacity split P / A on every dataset x task, then Table 2")
 h3_study = study_job("h3_study", ("h3",), "H3: flat-MTL HAN against HAN-ROCK on every dataset x task, then Table 3")
+h4_study = study_job(
+    "h4_study",
+    ("h4",),
+    "H4: the paper's fixed loss weights against learned weightings and auto-selected targets on every dataset x "
+    "task, then the H4 table",
+)
 paper_study = study_job("paper_study", ("h1", "h2", "h3"), "H1, H2 and H3 on every dataset x task, then Tables 1-4")

@@ -36,6 +36,7 @@ from hanrock_core.reports.attention_html import write_attention_report
 from hanrock_core.reports.attention_report import default_models, models_from_kept
 from hanrock_core.reports.plots import forest_plot, learning_curves
 from hanrock_core.reports.study_summary import summary_lines
+from hanrock_core.comparison.auxiliary_affinity import affinity_ranking
 from hanrock_core.study.hypotheses import TABLE_VIEWS
 from hanrock_core.study.partition_data import PartitionData
 from hanrock_core.study.search import attach_vectors, run_hypothesis
@@ -363,6 +364,9 @@ def trials_metadata(table: pd.DataFrame, home: Home, hypothesis: str, key: str, 
     }
     stage_key = _stage_key(hypothesis, key, table)
     meta.update(identity_metadata(read_staged_rows(home, "study_identities", stage_key).iloc[0]))
+    affinity = affinity_ranking(read_staged_rows(home, "all_auxiliary_affinity", stage_key), part.mi, part.family)
+    if len(affinity):  # which auxiliary targets help: measured while training, beside the paper's MI ranking
+        meta["auxiliary_affinity"] = inline_table(affinity)
     if len(neural):
         epochs = read_staged_rows(home, "all_epochs", stage_key)
         chosen = neural[["condition", "trial"]].astype({"trial": int})

@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m hanrock_assets.ui_tour", description=__doc__.split("\n\n")[0].replace("\n", " ")
     )
     parser.add_argument("--out", type=Path, default=Path(".hanrock/ui-shots"), help="folder for the PNGs")
-    parser.add_argument("--hypothesis", default="h1", choices=["h1", "h2", "h3"])
+    parser.add_argument("--hypothesis", default="h1", choices=["h1", "h2", "h3", "h4"])
     parser.add_argument("--partition", default="iemocap.emotion", help="the dataset.task whose trials page to show")
     parser.add_argument("--port", type=int, help="a free port (default: one chosen now)")
     args = parser.parse_args(argv)

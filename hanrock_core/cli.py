@@ -259,7 +259,12 @@ def _results(args: argparse.Namespace) -> None:
 
 
 # `hanrock results NAME`: the views of sql/views.sql, and short names for a few
-RESULT_VIEWS = {"superseded": "superseded_studies", "identities": "current_identities", "health": "study_health"}
+RESULT_VIEWS = {
+    "superseded": "superseded_studies",
+    "identities": "current_identities",
+    "health": "study_health",
+    "affinity": "auxiliary_affinity",
+}
 
 
 def _calibrate(args: argparse.Namespace) -> None:
@@ -478,19 +483,22 @@ def _results_command(sub) -> None:
             "table1_h1",
             "table2_h2",
             "table3_h3",
+            "table_h4_weighting",
             "table4_class_f1",
             "table7_best_hyperparameters",
             "results_long",
             "significance",
             "verdicts",
             "mutual_information",
+            "affinity",
             "trials",
             "health",
             "superseded",
             "identities",
         ],
         help="a paper table, results_long, significance (both methods), verdicts (each comparison's answer on one "
-        "line), mutual_information, trials (current "
+        "line), mutual_information, affinity (each auxiliary target's measured affinity with the primary task "
+        "beside its MI rank), trials (current "
         "studies), health (did each condition's trials learn, did its selected model finish "
         "learning, does it beat the floor), superseded (studies whose inputs changed since), identities (what each "
         "partition's current studies were trained on)",

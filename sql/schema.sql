@@ -19,7 +19,7 @@ CREATE TABLE IF NOT EXISTS study_identities (   -- one row per partition and ide
 );
 
 CREATE TABLE IF NOT EXISTS all_trials (
-    hypothesis      VARCHAR NOT NULL,   -- h1, h2, h3
+    hypothesis      VARCHAR NOT NULL,   -- h1, h2, h3, h4
     dataset         VARCHAR NOT NULL,
     task            VARCHAR NOT NULL,   -- primary task, e.g. emotion, valence
     identity        VARCHAR NOT NULL,   -- the study identity (study_identities)
@@ -83,6 +83,17 @@ CREATE TABLE IF NOT EXISTS all_replicates (   -- each condition's selected trial
     seed BIGINT, metric VARCHAR, dev_value DOUBLE, test_value DOUBLE,
     best_epoch INTEGER, epochs_run INTEGER, stopped VARCHAR, dev_metrics JSON, test_metrics JSON,
     PRIMARY KEY (hypothesis, dataset, task, identity, condition, replicate)
+);
+
+CREATE TABLE IF NOT EXISTS all_auxiliary_affinity (   -- each trial's measured affinity per auxiliary target
+    hypothesis VARCHAR NOT NULL, dataset VARCHAR NOT NULL, task VARCHAR NOT NULL, identity VARCHAR NOT NULL,
+    condition VARCHAR NOT NULL, trial INTEGER NOT NULL,
+    aux_task VARCHAR NOT NULL,
+    weighting VARCHAR,                      -- fixed, uncertainty, gating, lookahead, auto (loss_weighting.py)
+    affinity DOUBLE,                        -- mean cosine of its and the primary loss's gradients on v_aux[t]
+    final_weight DOUBLE,                    -- its loss weight at the end of training (learned or gated)
+    kept BOOLEAN,                           -- auto: kept after the warm-up (NULL for other weightings)
+    PRIMARY KEY (hypothesis, dataset, task, identity, condition, trial, aux_task)
 );
 
 CREATE TABLE IF NOT EXISTS mutual_information (

@@ -22,6 +22,28 @@ SELECT * FROM seed_predictions WHERE replicate = 0;
 CREATE OR REPLACE VIEW chance_levels AS
 SELECT l.* FROM all_chance_levels l JOIN current_identities c USING (hypothesis, dataset, task, identity);
 
+-- each auxiliary target's measured affinity with the primary task per condition (mean over its finished
+-- trials; hanrock_core/learning/loss_weighting.py), beside the paper's mutual-information ranking
+CREATE OR REPLACE VIEW auxiliary_affinity AS
+WITH per_condition AS (
+    SELECT a.hypothesis, a.dataset, a.task, a.condition, a.weighting, a.aux_task,
+           avg(a.affinity) AS affinity, avg(a.final_weight) AS final_weight, count(*) AS trials,
+           avg(CASE WHEN a.kept THEN 1.0 WHEN NOT a.kept THEN 0.0 END) AS kept_share
+    FROM all_auxiliary_affinity a
+    JOIN current_identities c USING (hypothesis, dataset, task, identity)
+    JOIN all_trials t USING (hypothesis, dataset, task, identity, condition, trial)
+    WHERE t.state IN ('complete', 'pruned')
+    GROUP BY ALL
+)
+SELECT p.hypothesis, p.dataset, p.task, p.condition, p.aux_task, m.family,
+       round(p.affinity, 4) AS affinity,
+       rank() OVER (PARTITION BY p.hypothesis, p.dataset, p.task, p.condition ORDER BY p.affinity DESC) AS affinity_rank,
+       round(m.mi, 4) AS mi, m.rank AS mi_rank,
+       round(p.final_weight, 4) AS final_weight, p.kept_share, p.trials, p.weighting
+FROM per_condition p
+LEFT JOIN mutual_information m ON m.dataset = p.dataset AND m.task = p.task AND m.aux_task = p.aux_task
+ORDER BY p.hypothesis, p.dataset, p.task, p.condition, affinity_rank;
+
 -- the trial each condition selects: the best dev value among complete and pruned trials, the lower
 -- trial on a tie (what significance, the kept models and the paper views pick)
 CREATE OR REPLACE VIEW selected_trials AS
@@ -193,6 +215,15 @@ CREATE OR REPLACE VIEW table3_h3 AS
 SELECT CASE condition WHEN 'flat' THEN 'Flat (Baseline)' WHEN 'floor' THEN 'Floor: TF-IDF (not in paper)'
        ELSE 'HAN-ROCK' END AS "Hierarchy", * EXCLUDE (condition)
 FROM paper_row('h3') ORDER BY CASE condition WHEN 'flat' THEN 0 WHEN 'han_rock' THEN 1 ELSE 2 END;
+
+-- H4 (not in the paper): the same model and search, the losses weighted fixed (baseline) or learned;
+-- `auto` keeps only the targets with positive measured affinity and also faces `none`
+CREATE OR REPLACE VIEW table_h4_weighting AS
+SELECT CASE condition WHEN 'aphf' THEN 'aphf, fixed (Baseline)' WHEN 'none' THEN 'None'
+       WHEN 'floor' THEN 'Floor: TF-IDF (not in paper)' ELSE condition END AS "Weighting", * EXCLUDE (condition)
+FROM paper_row('h4')
+ORDER BY CASE condition WHEN 'aphf' THEN 0 WHEN 'uncertainty' THEN 1 WHEN 'gating' THEN 2 WHEN 'lookahead' THEN 3
+                        WHEN 'auto' THEN 4 WHEN 'none' THEN 5 ELSE 6 END;
 
 -- Table 4: per-class F1 on IEMOCAP classification, baseline and challenger of each hypothesis
 CREATE OR REPLACE VIEW table4_class_f1 AS

@@ -222,6 +222,36 @@ def backend_figures(
     }
 
 
+WEIGHTING_SHAPE = dict(primary_units=32, aux_units=1, embedding_dim=32, batch_size=32, content_size=3)  # the quick profile's
+
+
+def weighting_seconds(talkturns: int = 2000, seed: int = 0, device: str = "auto") -> dict[str, float]:
+    """Wall time of one training epoch (no evaluation; the faster of two after a warm-up) under each loss weighting (learning/loss_weighting.py),
+    at the quick profile's model size with 16 auxiliary targets; a fifth of the talkturns are dev (lookahead's
+    held-out batches).  The same data, seed and batches for each: only the weighting differs."""
+    from hanrock_core.learning.loss_weighting import WEIGHTINGS
+    from hanrock_core.learning.training import _Run
+
+    data = random_corpus(talkturns, 24, 4000, 16, seed)
+    data.split[: talkturns // 5] = "dev"
+    weights = np.r_[0.84, np.full(16, 0.01)]
+    out: dict[str, float] = {}
+    for repeat in range(3):  # the first pass warms up; each weighting's figure is the faster of two
+        for name in WEIGHTINGS:
+            config = TrainConfig(
+                **WEIGHTING_SHAPE, optimizer="adam", learning_rate=2**-7, sampler="chunks", seed=seed, weighting=name,
+                device=device, fusion_prior=True,
+            )
+            run = _Run.start(data, config, weights)
+            _synchronise(run.device)
+            start = time.perf_counter()
+            run.train_epoch(1)
+            _synchronise(run.device)
+            if repeat:
+                out[name] = min(out.get(name, np.inf), time.perf_counter() - start)
+    return out
+
+
 def run(
     reference: Path | None = None,
     steps: int = 8,
@@ -233,6 +263,7 @@ def run(
     compile: str = "auto",
     device: str = "auto",
     recurrences: tuple[str, ...] = RECURRENCES,
+    weightings: bool = True,
 ) -> dict:
     """Every figure of the benchmark, measured now on this machine: each recurrence, the reference, on `device`.
 
@@ -261,8 +292,10 @@ def run(
     default = resolve_recurrence("auto", where)
     main = backends.get(default) or next(iter(backends.values()))
     ref = reference_rate(Path(reference), batch, content, words, 3, where)
+    costs = weighting_seconds(seed=seed, device=device) if weightings else {}
     return {
         **main,
+        "weighting_epoch_s": {k: round(v, 3) for k, v in costs.items()},
         "gru": default if default in backends else next(iter(backends)),
         "reference_talkturns_per_s": round(ref, 1) if ref else ref,
         "speedup": round(main["engine_talkturns_per_s"] / ref, 2) if ref else None,
@@ -288,6 +321,17 @@ def run(
     }
 
 
+def _weighting_lines(costs: dict[str, float]) -> list[str]:
+    """One line per loss weighting: its epoch's seconds and its cost against the fixed weights."""
+    if not costs:
+        return []
+    fixed = costs["fixed"]
+    lines = ["loss weightings, one epoch of 2000 talkturns at the quick profile's size (P 32, A 1, 16 targets):"]
+    for name, seconds in costs.items():
+        lines.append(f"  {name}: {seconds:.2f} s, {seconds / fixed:.2f}x the fixed weights")
+    return lines
+
+
 def report(figures: dict) -> str:
     ref = figures["reference_talkturns_per_s"]
     where = figures["device"] + (f" ({figures['gpu']})" if figures.get("gpu") else "")
@@ -306,6 +350,7 @@ def report(figures: dict) -> str:
         f"{figures['speedup']:.2f}x (target >= 8)"
         if ref
         else "reference: not found (pass --reference PATH); engine figures only",
+        *_weighting_lines(figures.get("weighting_epoch_s") or {}),
         f"GEMM {figures['gemm_gflops']:.1f} GFLOP/s on {figures['shape']['threads']} threads; "
         f"compiled attention kernel: {figures['shape']['compiled_attention']}",
     ]

@@ -52,6 +52,7 @@ class ModelOutput:
     primary: torch.Tensor  # (B, n_primary_outputs)
     aux: torch.Tensor | None  # (N, B, K): K = classes + 1 for class tasks; regression reads column 0
     attention: dict[str, torch.Tensor] = field(default_factory=dict)
+    aux_input: torch.Tensor | None = None  # (N, B, 2P) HAN-ROCK's auxiliary talkturn vectors, read by heads and fusion
 
 
 class Attention(nn.Module):
@@ -316,4 +317,9 @@ class HierarchicalModel(nn.Module):
                 aux = self.aux_heads(v_primary)  # flat-MTL: every head on the same v
         if return_attention:
             attention.update(word=word_alpha[0], talkturn=turn_alpha[0], aligned_windows=aligned)
-        return ModelOutput(self.primary_head(v), aux, attention)
+        return ModelOutput(self.primary_head(v), aux, attention, aux_input=v_aux if self.rock else None)
+
+    def aux_talkturn_parameters(self) -> list[torch.Tensor]:
+        """The auxiliary talkturn encoders' parameters (HAN-ROCK): grouped by target, each group trained
+        only by its target's loss and, through the fusion, the primary loss (loss_weighting.Lookahead)."""
+        return list(self.aux_talkturns.parameters()) if self.rock else []

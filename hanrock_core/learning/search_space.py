@@ -40,6 +40,8 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "class_weights": ("none", "balanced"),
     "gru": ("auto", "fused", "torch"),
     "lr_schedule": ("constant", "cosine", "plateau"),
+    # how the losses are weighted while training (loss_weighting.py; H4's conditions)
+    "weighting": ("fixed", "uncertainty", "gating", "lookahead", "auto"),
 }
 
 

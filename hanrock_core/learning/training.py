@@ -24,6 +24,7 @@ from hanrock_core.base.errors import InputError
 from hanrock_core.base.io import atomic_path
 from hanrock_core.base.metrics import classification_metrics, regression_metrics, selection_metric
 from hanrock_core.learning.kernels import compile_kernels
+from hanrock_core.learning.loss_weighting import Weighting, make_weighting
 from hanrock_core.learning.model import ARCHITECTURES, HierarchicalModel, ModelShape
 from hanrock_core.learning.search_space import CHOICES, TRAINING_DEFAULTS, outside
 from hanrock_core.preparation.auxiliary_target import AuxiliaryTargets
@@ -78,6 +79,8 @@ class TrainConfig:
     warmup_epochs: float = TRAINING_DEFAULTS["warmup_epochs"]
     # HAN-ROCK's fusion starts with half its weight on the primary vector (not the paper)
     fusion_prior: bool = TRAINING_DEFAULTS["fusion_prior"]
+    # how the losses are weighted while training: fixed (the paper) or an adaptive method (H4, loss_weighting.py)
+    weighting: str = "fixed"
 
     def validate(self) -> None:
         """Refuse values outside Table 6's ranges or inconsistent ones, before any training."""
@@ -367,6 +370,7 @@ class TrainResult:
     test_predictions: pd.DataFrame | None = None
     config: dict = field(default_factory=dict)
     stopped: str = "epochs"  # one of STOPPED
+    weighting: dict = field(default_factory=dict)  # final loss weights, each target's affinity (loss_weighting.py)
 
 
 class LearningRate:
@@ -445,13 +449,14 @@ class _Run:
     config: TrainConfig
     device: torch.device
     model: HierarchicalModel
-    weights: torch.Tensor  # (1 + N,) loss weights on the device
+    weighting: Weighting  # how each step weighs its (1 + N,) losses
     optimiser: torch.optim.Optimizer
     schedule: LearningRate
     windows: torch.Tensor
     rows: dict[str, np.ndarray]  # split -> labelled rows
     class_weights: torch.Tensor | None
     rng: np.random.Generator
+    heldout_rng: np.random.Generator  # the dev batches of the `lookahead` weighting (never the train order's)
     step: int = 0
 
     @classmethod
@@ -468,7 +473,12 @@ class _Run:
         model = make_model(data, config).to(device).use_recurrence(resolve_recurrence(config.gru, device))
         if model.aux_heads is None:
             weights = weights[:1] / weights[:1]  # a single-task model: the primary loss alone
+        weighting = make_weighting(config.weighting, weights.to(device), model)
         optimiser = _optimiser(config, [p for p in model.parameters() if p.requires_grad])
+        if weighting.parameters():  # learned loss weights: no weight decay on them
+            optimiser.add_param_group(
+                {"params": weighting.parameters(), "weight_decay": 0.0, "fixed_lr": weighting.learning_rate()}
+            )
         windows = data.windows(config.content_size)
         rows = {split: data.labelled(split) for split in ("train", "dev", "test")}
         if len(rows["train"]) == 0:
@@ -476,19 +486,21 @@ class _Run:
         balanced = config.class_weights == "balanced"
         class_weights = balanced_class_weights(data, rows["train"]).to(device) if balanced else None
         schedule = LearningRate(config, -(-len(rows["train"]) // config.batch_size))
+        heldout_rng = np.random.default_rng([config.seed, 1])
         return cls(
-            data, config, device, model, weights.to(device), optimiser, schedule, windows, rows, class_weights, rng
+            data, config, device, model, weighting, optimiser, schedule, windows, rows, class_weights, rng, heldout_rng
         )
 
     def train_epoch(self, epoch: int) -> float:
         """One pass over the labelled train talkturns; returns the mean weighted loss."""
         data, config, device = self.data, self.config, self.device
-        params = [p for group in self.optimiser.param_groups for p in group["params"]]
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        heldout = self._heldout_loss if len(self.rows["dev"]) else None
         self.model.train()
         total, steps = 0.0, 0
         for rows in batches(data, self.rows["train"], config.batch_size, config.sampler, self.rng):
             for group in self.optimiser.param_groups:
-                group["lr"] = self.schedule.at(self.step)
+                group["lr"] = group.get("fixed_lr") or self.schedule.at(self.step)
             self.step += 1
             out = self.model(*distinct_talkturns(data, self.windows, rows, device))
             per_task = losses(
@@ -499,7 +511,7 @@ class _Run:
                 data.classification,
                 self.class_weights,
             )
-            loss = (self.weights[: len(per_task)] * per_task).sum()
+            loss = self.weighting.loss(out, per_task, heldout)
             if not torch.isfinite(loss):
                 raise TrainingDiverged(
                     f"the loss became {loss.item()} at epoch {epoch}, step {steps + 1} "
@@ -512,7 +524,16 @@ class _Run:
             self.optimiser.step()
             total += loss.item()
             steps += 1
+        self.weighting.epoch_end(epoch)
         return total / max(steps, 1)
+
+    def _heldout_loss(self) -> torch.Tensor:
+        """The primary loss of a random dev batch (the `lookahead` weighting's held-out signal)."""
+        dev = self.rows["dev"]
+        rows = np.sort(self.heldout_rng.choice(dev, size=min(len(dev), self.config.batch_size), replace=False))
+        out = self.model(*distinct_talkturns(self.data, self.windows, rows, self.device))
+        primary = self.data.primary[rows].to(self.device)
+        return losses(out, primary, self.data.aux[rows][:, :0].to(self.device), (), self.data.classification)[0]
 
     def record(self, epoch: int, train_loss: float) -> dict:
         """The epoch's history entry: train loss, learning rate, every dev and test metric."""
@@ -573,6 +594,7 @@ def train(
         state_dict=state,
         config=asdict(config),
         stopped=stopped,
+        weighting=run.weighting.summary(data.aux_names if run.model.aux_heads is not None else ()),
     )
     if len(test_rows):
         pred = predict(model, data, windows, test_rows, config, device)

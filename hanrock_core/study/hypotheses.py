@@ -4,6 +4,10 @@ H1: HAN-ROCK with auxiliary families none (baseline), ap (actions + prosody), ap
 H2: HAN-ROCK with the primary GRU units P in the profile's list (the largest is the baseline),
     A = capacity - P, plus P = largest with A = 0 (the "^" comparison of Table 2).
 H3: flat-MTL HAN (baseline) against HAN-ROCK, both with all auxiliary targets.
+H4: HAN-ROCK with every auxiliary target (H1's aphf) and the paper's fixed loss weights (baseline)
+    against the same model with learned weightings (uncertainty, gating, lookahead), against
+    `auto` (only the targets whose measured affinity is positive) and, for `auto`, against none
+    (learning/loss_weighting.py).
 
 ("Study" elsewhere: a run of a hypothesis over every partition is a study job, `h1_study`; an
 Optuna study holds one condition's trials on one partition, study_storage.py.)
@@ -17,9 +21,9 @@ from hanrock_core.base.errors import InputError
 from hanrock_core.preparation.auxiliary_target import AUXILIARY_FAMILIES
 from hanrock_core.study.profiles import Profile
 
-HYPOTHESES = ("h1", "h2", "h3")
+HYPOTHESES = ("h1", "h2", "h3", "h4")
 
-TABLE_VIEWS = {"h1": "table1_h1", "h2": "table2_h2", "h3": "table3_h3"}  # the view of sql/views.sql printing each
+TABLE_VIEWS = {"h1": "table1_h1", "h2": "table2_h2", "h3": "table3_h3", "h4": "table_h4_weighting"}  # the view of sql/views.sql printing each
 
 # what each hypothesis asks, in a researcher's words (the UI's asset descriptions use them)
 QUESTIONS = {
@@ -30,6 +34,10 @@ QUESTIONS = {
     "auxiliary units, the largest P being the baseline",
     "h3": "Does the architecture matter? A flat multi-task HAN (baseline) against HAN-ROCK, both supervised "
     "by all auxiliary targets",
+    "h4": "How should the auxiliary losses be weighted? HAN-ROCK with all auxiliary targets and the paper's fixed "
+    "loss weights (baseline) against learned weightings (uncertainty, gradient-similarity gating, held-out "
+    "lookahead) and against auto, which keeps only the targets whose measured affinity with the primary task "
+    "is positive",
 }
 
 
@@ -44,6 +52,7 @@ class Condition:
     aux_units: int
     baseline: bool = False
     label: str = ""  # how the paper's table names the row
+    weighting: str = "fixed"  # how the losses are weighted while training (learning/loss_weighting.py)
 
 
 def conditions(hypothesis: str, profile: Profile, available: tuple[str, ...] = AUXILIARY_FAMILIES) -> list[Condition]:
@@ -77,6 +86,13 @@ def conditions(hypothesis: str, profile: Profile, available: tuple[str, ...] = A
             Condition("flat", "flat_mtl", aphf, P, total - P, True, "Flat (Baseline)"),
             Condition("han_rock", "han_rock", aphf, P, total - P, False, "HAN-ROCK"),
         ]
+    if hypothesis == "h4":
+        rock = ("han_rock", aphf, P, total - P)
+        return [
+            Condition("aphf", *rock, True, "aphf, fixed (Baseline)"),
+            Condition("none", "han_rock", (), P, total - P, False, "None"),
+            *(Condition(w, *rock, False, w, weighting=w) for w in ("uncertainty", "gating", "lookahead", "auto")),
+        ]
     raise InputError(f"unknown hypothesis {hypothesis!r}; choose one of {HYPOTHESES}")
 
 
@@ -84,6 +100,8 @@ def comparisons(hypothesis: str, conds: list[Condition], floor: bool = False) ->
     """(baseline, challenger) pairs the significance table reports; with `floor`, every condition against it too."""
     base = next(c.name for c in conds if c.baseline)
     pairs = [(base, c.name) for c in conds if not c.baseline and not c.name.endswith("_a0")]
+    if hypothesis == "h4":  # the weightings against the fixed one; auto's chosen targets against none too
+        pairs = [(base, c.name) for c in conds if c.weighting != "fixed"] + [("none", "auto")]
     if hypothesis == "h2":  # "^": A = 1-style auxiliary encoders against none at the same P
         pairs += [(c.name, base) for c in conds if c.name.endswith("_a0")]
     if floor:  # does the selected neural model beat a bag of words? (hanrock_core/learning/floor.py)

@@ -64,6 +64,7 @@ def sample_config(trial: optuna.Trial, profile: Profile, condition: Condition, h
         dropout=trial.suggest_float("dropout", *profile.search_range("dropout")),
         recurrent_dropout=trial.suggest_float("recurrent_dropout", *profile.search_range("recurrent_dropout")),
         seed=trial_seed(profile, slot_of(trial)),
+        weighting=condition.weighting,
         **profile.fixed_training(),
     )
 
@@ -133,6 +134,7 @@ class Objective:
             self.log(f"{tag} failed: {exc}")
             raise
         trial.set_user_attr("stopped", "pruned" if pruned else result.stopped)
+        trial.set_user_attr("weighting", result.weighting)  # final loss weights, each target's affinity
         self._record(trial, history, started)
         self._keep(trial, slot, result)
         if pruned:

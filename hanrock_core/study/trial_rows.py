@@ -125,6 +125,31 @@ def searched_rows(
     ]
 
 
+def affinity_rows(
+    conds: list[Condition], studies: dict[str, optuna.Study], profile: Profile, key: dict
+) -> pd.DataFrame:
+    """Each trial's measured affinity and final loss weight per auxiliary target (loss_weighting.py)."""
+    rows = []
+    for condition in conds:
+        for slot, t in slot_trials(studies[condition.name], profile.trials_per_condition).items():
+            recorded = t.user_attrs.get("weighting") or {}
+            kept = recorded.get("kept_targets")
+            for target, value in (recorded.get("affinity") or {}).items():
+                rows.append(
+                    {
+                        **key,
+                        "condition": condition.name,
+                        "trial": slot,
+                        "aux_task": target,
+                        "weighting": recorded.get("weighting"),
+                        "affinity": value,
+                        "final_weight": (recorded.get("final_weights") or {}).get(target),
+                        "kept": None if kept is None else target in kept,
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
 def identity_row(key: dict, inputs: InputsCheck, profile: Profile) -> pd.DataFrame:
     """The `study_identities` row of a partition's studies: what they were trained on, and what changed."""
     return pd.DataFrame(
@@ -195,6 +220,7 @@ def write_results(
     write_rows(home, "all_predictions", key, pd.concat(prediction_frames) if prediction_frames else pd.DataFrame(), log)
     write_rows(home, "all_chance_levels", key, pd.DataFrame([{**key, **chance_levels(part.data)}]), log)
     write_rows(home, "all_replicates", key, replicates, log)
+    write_rows(home, "all_auxiliary_affinity", key, affinity_rows(conds, studies, profile, key), log)
     write_rows(home, "study_identities", key, identity_row(key, inputs, profile), log)  # last: now current
     counts = trials.groupby(["condition", "state"]).size().to_dict() if len(trials) else {}
     where = "staged for the significance step" if staged_only() else f"to {home.results_db}"
@@ -202,4 +228,4 @@ def write_results(
     return trials
 
 
-__all__ = ["partition_floor", "searched_rows", "write_results"]
+__all__ = ["affinity_rows", "partition_floor", "searched_rows", "write_results"]
