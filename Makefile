@@ -12,7 +12,7 @@ export DAGSTER_HOME ?= $(HANROCK_HOME)/dagster
 # the demo's settings (the synthetic corpus at full scale) for every target, so the UI shows what the demo ran
 export HANROCK_CONFIG ?= $(CURDIR)/examples/demo/hanrock.yaml
 
-.PHONY: setup instance demo report test lint format bench gpu-wheels gpu-check-dry ui ui-shots clean
+.PHONY: setup instance demo demo-h4 report test lint format bench gpu-wheels gpu-check-dry ui ui-shots clean
 
 setup: $(VENV)/.hanrock-installed
 
@@ -30,6 +30,13 @@ demo: instance
 	$(BIN)/dagster job execute -m hanrock_assets -j h1_study -c examples/demo/h1_study.yaml
 	$(BIN)/hanrock results verdicts
 	$(BIN)/hanrock results table1_h1
+
+# H4 on iemocap.emotion: the paper's fixed loss weights against learned weightings and auto-selected targets
+demo-h4: instance
+	$(BIN)/dagster job execute -m hanrock_assets -j h4_study -c examples/demo/h4_study.yaml
+	$(BIN)/hanrock results verdicts
+	$(BIN)/hanrock results table_h4_weighting
+	$(BIN)/hanrock results affinity
 
 # after `make demo`: the attention report of iemocap.emotion, and a headless-Chromium screenshot of it
 report: instance

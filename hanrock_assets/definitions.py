@@ -6,6 +6,7 @@ from __future__ import annotations
 import dagster as dg
 
 from hanrock_core.base.deployment import read_deployment
+from hanrock_core.study.hypotheses import HYPOTHESES
 
 from .assets.auxiliary import auxiliary_targets
 from .assets.corpus import raw_sessions
@@ -13,8 +14,6 @@ from .assets.narratives import monah_narratives
 from .assets.reports import attention_report
 from .assets.studies import build_study_assets
 from .executors import executor_for
-from hanrock_core.study.hypotheses import HYPOTHESES
-
 from .jobs import h1_study, h2_study, h3_study, h4_study, main_job, paper_study
 from .resources import resources
 

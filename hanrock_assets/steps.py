@@ -19,6 +19,7 @@ from hanrock_core.base.home import Home
 from hanrock_core.base.notices import WARNING, Notices
 from hanrock_core.base.results import mutual_information_rows, view_rows
 from hanrock_core.base.staged_results import gather, read_staged_rows, staged_only, write_rows
+from hanrock_core.comparison.auxiliary_affinity import affinity_ranking
 from hanrock_core.comparison.study_progress import completeness, write_significance_tables
 from hanrock_core.learning.floor import CONDITION as FLOOR
 from hanrock_core.learning.kept_model import card_row, folder_bytes, open_card, open_model
@@ -36,7 +37,6 @@ from hanrock_core.reports.attention_html import write_attention_report
 from hanrock_core.reports.attention_report import default_models, models_from_kept
 from hanrock_core.reports.plots import forest_plot, learning_curves
 from hanrock_core.reports.study_summary import summary_lines
-from hanrock_core.comparison.auxiliary_affinity import affinity_ranking
 from hanrock_core.study.hypotheses import TABLE_VIEWS
 from hanrock_core.study.partition_data import PartitionData
 from hanrock_core.study.search import attach_vectors, run_hypothesis

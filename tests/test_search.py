@@ -288,3 +288,52 @@ def test_two_workers_give_the_same_trials_as_one(tiny_iemocap, tmp_path, monkeyp
         assert ("on 2 workers" in "\n".join(messages)) == (workers == "2")
         tables[workers] = rows.drop(columns=["seconds"]).sort_values(["condition", "trial"]).reset_index(drop=True)
     pd.testing.assert_frame_equal(tables["1"], tables["2"])
+
+
+def test_h4_runs_every_weighting_and_its_tables_show_them(tiny_iemocap, tmp_path, capsys):
+    """H4 through the platform: each condition's weighting recorded, affinity beside MI, significance rows
+    of every H4 comparison under both methods, the H4 table and `hanrock results affinity`."""
+    from hanrock_core.base.results import mutual_information_rows
+    from hanrock_core.base.staged_results import write_rows
+    from hanrock_core.comparison.study_progress import write_significance_tables
+
+    from .helpers import run_cli
+
+    part = _partition(tiny_iemocap, "emotion")
+    mi = mutual_information(build_auxiliary_targets(read_iemocap(tiny_iemocap), "emotion"))
+    profile = load_profile(tiny_profile(tmp_path))
+    db = tmp_path / "results.duckdb"
+    write_rows(  # what the auxiliary targets' step writes before any training
+        Home(tmp_path),
+        "mutual_information",
+        {"dataset": "iemocap", "task": "emotion"},
+        mutual_information_rows("iemocap", "emotion", mi),
+        lambda m: None,
+    )
+    rows = run_hypothesis(part, profile, "h4", Home(tmp_path), log=lambda m: None)
+    assert set(rows["condition"]) == {"aphf", "none", "uncertainty", "gating", "lookahead", "auto", "floor"}
+    affinity = query(db, "SELECT * FROM auxiliary_affinity")
+    weightings = set(zip(affinity["condition"], affinity["weighting"]))
+    assert {("aphf", "fixed"), ("uncertainty", "uncertainty"), ("gating", "gating"), ("auto", "auto")} <= weightings
+    assert "none" not in set(affinity["condition"])  # no auxiliary target, nothing to measure
+    aphf = affinity[affinity["condition"] == "aphf"]
+    assert len(aphf) == 16 and aphf["mi_rank"].notna().all() and aphf["affinity"].notna().all()
+    assert sorted(aphf["affinity_rank"]) == sorted(aphf["affinity"].rank(ascending=False, method="min").astype(int))
+    assert affinity.loc[affinity["condition"] == "auto", "kept_share"].notna().all()
+    table, _ = write_significance_tables(db, "h4", profile, log=lambda m: None)
+    pairs = set(zip(table["baseline"], table["challenger"], table["method"]))
+    for pair in [("aphf", c) for c in ("uncertainty", "gating", "lookahead", "auto")] + [("none", "auto")]:
+        assert {(*pair, "paper"), (*pair, "paired")} <= pairs
+    h4 = query(db, "SELECT * FROM table_h4_weighting")
+    assert list(h4["Weighting"]) == [
+        "aphf, fixed (Baseline)",
+        "uncertainty",
+        "gating",
+        "lookahead",
+        "auto",
+        "None",
+        "Floor: TF-IDF (not in paper)",
+    ]
+    code, out, err = run_cli(capsys, "results", "affinity", "--db", db)
+    assert code == 0, err
+    assert "affinity_rank" in out and "mi_rank" in out and "emotion_t-1" in out

@@ -222,13 +222,16 @@ def backend_figures(
     }
 
 
-WEIGHTING_SHAPE = dict(primary_units=32, aux_units=1, embedding_dim=32, batch_size=32, content_size=3)  # the quick profile's
+WEIGHTING_SHAPE = dict(
+    primary_units=32, aux_units=1, embedding_dim=32, batch_size=32, content_size=3
+)  # the quick profile's
 
 
 def weighting_seconds(talkturns: int = 2000, seed: int = 0, device: str = "auto") -> dict[str, float]:
-    """Wall time of one training epoch (no evaluation; the faster of two after a warm-up) under each loss weighting (learning/loss_weighting.py),
-    at the quick profile's model size with 16 auxiliary targets; a fifth of the talkturns are dev (lookahead's
-    held-out batches).  The same data, seed and batches for each: only the weighting differs."""
+    """Wall time of one training epoch (no evaluation; the faster of two after a warm-up) under each loss
+    weighting (learning/loss_weighting.py), at the quick profile's model size with 16 auxiliary targets; a
+    fifth of the talkturns are dev (lookahead's held-out batches).  The same data, seed and batches for
+    each: only the weighting differs."""
     from hanrock_core.learning.loss_weighting import WEIGHTINGS
     from hanrock_core.learning.training import _Run
 
@@ -239,8 +242,14 @@ def weighting_seconds(talkturns: int = 2000, seed: int = 0, device: str = "auto"
     for repeat in range(3):  # the first pass warms up; each weighting's figure is the faster of two
         for name in WEIGHTINGS:
             config = TrainConfig(
-                **WEIGHTING_SHAPE, optimizer="adam", learning_rate=2**-7, sampler="chunks", seed=seed, weighting=name,
-                device=device, fusion_prior=True,
+                **WEIGHTING_SHAPE,
+                optimizer="adam",
+                learning_rate=2**-7,
+                sampler="chunks",
+                seed=seed,
+                weighting=name,
+                device=device,
+                fusion_prior=True,
             )
             run = _Run.start(data, config, weights)
             _synchronise(run.device)

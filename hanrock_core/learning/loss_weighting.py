@@ -70,6 +70,7 @@ class Weighting:
         self.affinity_squares = torch.zeros(n, dtype=torch.float64)
         self.affinity_count = 0
         self.step = 0
+        self.measures = bool(n) and bool(weights[1:].sum() > 0)  # a model trained on the primary alone measures none
 
     def parameters(self) -> list[torch.nn.Parameter]:
         """Parameters the optimiser also trains (none here)."""
@@ -81,7 +82,7 @@ class Weighting:
 
     def _measure(self, out, per_task: torch.Tensor, every: int) -> torch.Tensor | None:
         """The step's cosines when this step measures them (every `every` steps), added to the affinity."""
-        if out.aux_input is None or len(per_task) < 2 or self.step % every:
+        if not self.measures or out.aux_input is None or len(per_task) < 2 or self.step % every:
             return None
         cosines = representation_cosines(out.aux_input, per_task).detach()
         self.affinity_sum += cosines.double().cpu()
@@ -120,7 +121,7 @@ class Weighting:
         """What the trial records: the final weights and each target's affinity."""
         weights = self.current_weights().detach().cpu().numpy()
         out = {"weighting": self.name, "final_weights": dict(zip(["primary", *names], map(float, weights)))}
-        if len(names):
+        if len(names) and self.measures:
             out["affinity"] = dict(zip(names, map(float, self.affinity())))
         return out
 

@@ -23,7 +23,12 @@ from hanrock_core.study.profiles import Profile
 
 HYPOTHESES = ("h1", "h2", "h3", "h4")
 
-TABLE_VIEWS = {"h1": "table1_h1", "h2": "table2_h2", "h3": "table3_h3", "h4": "table_h4_weighting"}  # the view of sql/views.sql printing each
+TABLE_VIEWS = {
+    "h1": "table1_h1",
+    "h2": "table2_h2",
+    "h3": "table3_h3",
+    "h4": "table_h4_weighting",
+}  # the view of sql/views.sql printing each
 
 # what each hypothesis asks, in a researcher's words (the UI's asset descriptions use them)
 QUESTIONS = {
