@@ -19,7 +19,7 @@ from hanrock_core.base.home import Home
 from hanrock_core.base.notices import WARNING, Notices
 from hanrock_core.base.results import mutual_information_rows, view_rows
 from hanrock_core.base.staged_results import gather, read_staged_rows, staged_only, write_rows
-from hanrock_core.comparison.auxiliary_affinity import affinity_ranking
+from hanrock_core.comparison.auxiliary_affinity import affinity_ranking, family_ranking
 from hanrock_core.comparison.study_progress import completeness, write_significance_tables
 from hanrock_core.learning.floor import CONDITION as FLOOR
 from hanrock_core.learning.kept_model import card_row, folder_bytes, open_card, open_model
@@ -367,6 +367,7 @@ def trials_metadata(table: pd.DataFrame, home: Home, hypothesis: str, key: str, 
     affinity = affinity_ranking(read_staged_rows(home, "all_auxiliary_affinity", stage_key), part.mi, part.family)
     if len(affinity):  # which auxiliary targets help: measured while training, beside the paper's MI ranking
         meta["auxiliary_affinity"] = inline_table(affinity)
+        meta["auxiliary_affinity_by_family"] = inline_table(family_ranking(affinity))
     if len(neural):
         epochs = read_staged_rows(home, "all_epochs", stage_key)
         chosen = neural[["condition", "trial"]].astype({"trial": int})

@@ -264,6 +264,7 @@ RESULT_VIEWS = {
     "identities": "current_identities",
     "health": "study_health",
     "affinity": "auxiliary_affinity",
+    "affinity_family": "auxiliary_affinity_family",
 }
 
 
@@ -491,6 +492,7 @@ def _results_command(sub) -> None:
             "verdicts",
             "mutual_information",
             "affinity",
+            "affinity_family",
             "trials",
             "health",
             "superseded",
@@ -498,7 +500,7 @@ def _results_command(sub) -> None:
         ],
         help="a paper table, results_long, significance (both methods), verdicts (each comparison's answer on one "
         "line), mutual_information, affinity (each auxiliary target's measured affinity with the primary task "
-        "beside its MI rank), trials (current "
+        "beside its MI rank; affinity_family: per family), trials (current "
         "studies), health (did each condition's trials learn, did its selected model finish "
         "learning, does it beat the floor), superseded (studies whose inputs changed since), identities (what each "
         "partition's current studies were trained on)",

@@ -44,6 +44,21 @@ FROM per_condition p
 LEFT JOIN mutual_information m ON m.dataset = p.dataset AND m.task = p.task AND m.aux_task = p.aux_task
 ORDER BY p.hypothesis, p.dataset, p.task, p.condition, affinity_rank;
 
+-- each auxiliary family's affinity: the mean over its targets (of auxiliary_affinity), beside their mean MI
+CREATE OR REPLACE VIEW auxiliary_affinity_family AS
+WITH per_family AS (
+    SELECT hypothesis, dataset, task, condition, family, count(*) AS targets,
+           avg(affinity) AS affinity, avg(mi) AS mi, avg(kept_share) AS kept_share, any_value(weighting) AS weighting
+    FROM auxiliary_affinity GROUP BY ALL
+)
+SELECT hypothesis, dataset, task, condition, family, targets, round(affinity, 4) AS affinity,
+       rank() OVER (PARTITION BY hypothesis, dataset, task, condition ORDER BY affinity DESC) AS affinity_rank,
+       round(mi, 4) AS mi,
+       rank() OVER (PARTITION BY hypothesis, dataset, task, condition ORDER BY mi DESC NULLS LAST) AS mi_rank,
+       round(kept_share, 4) AS kept_share, weighting
+FROM per_family
+ORDER BY hypothesis, dataset, task, condition, affinity_rank;
+
 -- the trial each condition selects: the best dev value among complete and pruned trials, the lower
 -- trial on a tie (what significance, the kept models and the paper views pick)
 CREATE OR REPLACE VIEW selected_trials AS

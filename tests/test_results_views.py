@@ -225,7 +225,19 @@ def test_a_database_from_before_study_identities_keeps_its_rows_apart(tmp_path):
     assert "identity" in query(db, "SELECT * FROM significance").columns
 
 
-@pytest.mark.parametrize("view", ["health", "superseded", "table1_h1", "significance", "identities"])
+@pytest.mark.parametrize(
+    "view",
+    [
+        "health",
+        "superseded",
+        "table1_h1",
+        "significance",
+        "identities",
+        "affinity",
+        "affinity_family",
+        "table_h4_weighting",
+    ],
+)
 def test_every_results_command_reads_a_file_from_before_identities(tmp_path, capsys, view):
     """An old results file: the command updates it (rows kept, a line says so) and answers, never a traceback."""
     import duckdb

@@ -337,3 +337,9 @@ def test_h4_runs_every_weighting_and_its_tables_show_them(tiny_iemocap, tmp_path
     code, out, err = run_cli(capsys, "results", "affinity", "--db", db)
     assert code == 0, err
     assert "affinity_rank" in out and "mi_rank" in out and "emotion_t-1" in out
+    families = query(db, "SELECT * FROM auxiliary_affinity_family WHERE condition = 'aphf'")
+    assert set(families["family"]) == {"actions", "prosody", "historical", "future"}
+    means = aphf.groupby("family")["affinity"].mean().round(4)
+    assert (families.set_index("family")["affinity"] - means.reindex(families["family"])).abs().max() < 2e-4
+    code, out, err = run_cli(capsys, "results", "affinity_family", "--db", db)
+    assert code == 0 and "historical" in out, err

@@ -23,4 +23,18 @@ def affinity_ranking(rows: pd.DataFrame, mi: pd.Series, family: dict[str, str]) 
     return out[["aux_task", "family", "affinity", "affinity_rank", "mi", "mi_rank", "auto_kept"]].round(4)
 
 
-__all__ = ["affinity_ranking"]
+def family_ranking(targets: pd.DataFrame) -> pd.DataFrame:
+    """One row per auxiliary family: the mean affinity and mean MI of its targets, both ranked (the paper
+    switches families on and off; `targets` is affinity_ranking's output)."""
+    if targets.empty:
+        return pd.DataFrame(columns=["family", "targets", "affinity", "affinity_rank", "mi", "mi_rank", "auto_kept"])
+    out = targets.groupby("family").agg(
+        targets=("aux_task", "size"), affinity=("affinity", "mean"), mi=("mi", "mean"), auto_kept=("auto_kept", "mean")
+    )
+    out["affinity_rank"] = out["affinity"].rank(ascending=False, method="min").astype(int)
+    out["mi_rank"] = out["mi"].rank(ascending=False, method="min")
+    out = out.reset_index().sort_values("affinity_rank")
+    return out[["family", "targets", "affinity", "affinity_rank", "mi", "mi_rank", "auto_kept"]].round(4)
+
+
+__all__ = ["affinity_ranking", "family_ranking"]
