@@ -56,6 +56,7 @@ def _weights(data):
 
 
 def test_a_planted_noise_target_is_found_and_suppressed(planted):
+    """The noise target: lowest affinity, smallest learned weight, gated least, dropped by `auto`."""
     fixed = train(planted, TrainConfig(**QUICK), _weights(planted)).weighting
     affinity = fixed["affinity"]
     assert min(affinity, key=affinity.get) == "noise"  # the lowest affinity of all targets
@@ -64,6 +65,9 @@ def test_a_planted_noise_target_is_found_and_suppressed(planted):
     learned = train(planted, TrainConfig(**QUICK, weighting="uncertainty"), _weights(planted)).weighting
     aux_weights = {k: v for k, v in learned["final_weights"].items() if k != "primary"}
     assert min(aux_weights, key=aux_weights.get) == "noise"  # the smallest learned weight
+
+    gated = train(planted, TrainConfig(**QUICK, weighting="gating"), _weights(planted)).weighting["mean_gates"]
+    assert min(gated, key=gated.get) == "noise"  # gated least, on average over the run
 
     auto = train(planted, TrainConfig(**QUICK, weighting="auto"), _weights(planted)).weighting
     assert "noise" not in auto["kept_targets"] and len(auto["kept_targets"]) >= 4  # dropped; the family kept

@@ -40,7 +40,7 @@ def test_conditions_and_comparisons():
     label_only = conditions("h1", profile, available=("historical", "future"))
     assert [c.name for c in label_only] == ["none", "aphf"] and label_only[1].families == ("historical", "future")
     with pytest.raises(InputError, match="unknown hypothesis"):
-        conditions("h4", profile)
+        conditions("h5", profile)
 
 
 def test_profile_errors(tmp_path):

@@ -168,16 +168,25 @@ class Gating(Weighting):
     def __init__(self, weights: torch.Tensor):
         super().__init__(weights)
         self.gates = torch.ones_like(weights)  # (1 + N,): the primary's is always 1
+        self.gate_sum = torch.zeros(len(weights) - 1, dtype=torch.float64)  # (N,) over the gated steps
 
     def loss(self, out, per_task, heldout=None):
         cosines = self._measure(out, per_task, 1)
         self.step += 1
         if cosines is not None:
             self.gates = torch.cat([self.gates[:1], cosines.clamp(min=0)])
+            self.gate_sum += self.gates[1:].double().cpu()
         return (self.weights * self.gates[: len(per_task)] * per_task).sum()
 
     def current_weights(self):
         return self.weights * self.gates
+
+    def summary(self, names):
+        """Also each target's mean gate over the run (the last step's gate alone is one step's noise)."""
+        out = super().summary(names)
+        if self.affinity_count:
+            out["mean_gates"] = dict(zip(names, map(float, self.gate_sum / self.affinity_count)))
+        return out
 
 
 class Lookahead(Weighting):
