@@ -364,6 +364,11 @@ def trials_metadata(table: pd.DataFrame, home: Home, hypothesis: str, key: str, 
     }
     stage_key = _stage_key(hypothesis, key, table)
     meta.update(identity_metadata(read_staged_rows(home, "study_identities", stage_key).iloc[0]))
+    ensembles = read_staged_rows(home, "all_ensembles", stage_key)
+    if len(ensembles):  # each condition's seeds averaged, beside its selected trial alone
+        single = best.set_index("condition")[["dev_value", "test_value"]].add_prefix("selected_")
+        shown = ensembles.set_index("condition")[["seeds", "dev_value", "test_value"]].add_prefix("ensemble_")
+        meta["seed_ensembles"] = inline_table(shown.join(single).reset_index().round(4))
     affinity = affinity_ranking(read_staged_rows(home, "all_auxiliary_affinity", stage_key), part.mi, part.family)
     if len(affinity):  # which auxiliary targets help: measured while training, beside the paper's MI ranking
         meta["auxiliary_affinity"] = inline_table(affinity)

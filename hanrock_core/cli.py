@@ -128,9 +128,12 @@ def _predict(args: argparse.Namespace) -> None:
 
     t0 = time.perf_counter()
     check_output_path(args.out)
-    model = open_model(resolve_model(args.model, load_settings().home))
+    if args.ensemble and args.attention:
+        raise InputError("--attention reads one network's attention; it cannot be combined with --ensemble")
+    model = open_model(resolve_model(args.model, load_settings().home), ensemble=args.ensemble)
     print(
-        f"model: {model.name} ({model.directory}); narratives {model.card['inputs']['narrative_family']}, "
+        f"model: {model.name}{f' (seed ensemble of {len(model.members)})' if model.members else ''} "
+        f"({model.directory}); narratives {model.card['inputs']['narrative_family']}, "
         f"content size {model.card['inputs']['content_size']}, {len(model.vocab):,} words"
     )
     notices = Notices()
@@ -423,6 +426,12 @@ def _predict_command(sub) -> None:
         action="store_true",
         help="add each talkturn's window, talkturn and word attention levels (appendix A.5)",
     )
+    predict.add_argument(
+        "--ensemble",
+        action="store_true",
+        help="the model's seed ensemble: the selected trial and its seed replicates, probabilities averaged "
+        "(what `hanrock results ensembles` reports)",
+    )
     predict.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
     predict.set_defaults(func=_predict)
 
@@ -488,6 +497,7 @@ def _results_command(sub) -> None:
             "table4_class_f1",
             "table7_best_hyperparameters",
             "results_long",
+            "ensembles",
             "significance",
             "verdicts",
             "mutual_information",

@@ -85,6 +85,14 @@ CREATE TABLE IF NOT EXISTS all_replicates (   -- each condition's selected trial
     PRIMARY KEY (hypothesis, dataset, task, identity, condition, replicate)
 );
 
+CREATE TABLE IF NOT EXISTS all_ensembles (   -- each condition's seed ensemble: its seeds' outputs averaged
+    hypothesis VARCHAR NOT NULL, dataset VARCHAR NOT NULL, task VARCHAR NOT NULL, identity VARCHAR NOT NULL,
+    condition VARCHAR NOT NULL, trial INTEGER NOT NULL,   -- the selected trial whose seeds are averaged
+    seeds INTEGER,                          -- the selected trial and its replicates
+    metric VARCHAR, dev_value DOUBLE, test_value DOUBLE, dev_metrics JSON, test_metrics JSON,
+    PRIMARY KEY (hypothesis, dataset, task, identity, condition)
+);
+
 CREATE TABLE IF NOT EXISTS all_auxiliary_affinity (   -- each trial's measured affinity per auxiliary target
     hypothesis VARCHAR NOT NULL, dataset VARCHAR NOT NULL, task VARCHAR NOT NULL, identity VARCHAR NOT NULL,
     condition VARCHAR NOT NULL, trial INTEGER NOT NULL,

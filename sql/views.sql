@@ -130,6 +130,11 @@ ORDER BY s.hypothesis, s.dataset, s.task, s.recorded_at DESC;
 CREATE OR REPLACE VIEW replicates AS
 SELECT r.* FROM all_replicates r JOIN current_identities c USING (hypothesis, dataset, task, identity);
 
+-- each condition's seed ensemble (the selected trial and its replicates, their outputs averaged;
+-- hanrock_core/study/seed_ensemble.py)
+CREATE OR REPLACE VIEW ensembles AS
+SELECT e.* FROM all_ensembles e JOIN current_identities c USING (hypothesis, dataset, task, identity);
+
 -- the selected trial and its seed replicates (profile key `replicates`): mean and sd over seeds
 CREATE OR REPLACE VIEW replicate_summary AS
 WITH seeds AS (
@@ -149,6 +154,7 @@ FROM seeds GROUP BY hypothesis, dataset, task, condition;
 --   †   significant by the paired test (seeds x test dialogues, docs/studies.md)
 --   (n.s.; ≥0.041)  not significant by the paired test, which would have found a difference of 0.041 or
 --                   more 80% of the time: "no effect" and "could not have seen one" are told apart
+--   ens. 0.770      the seed ensemble's test value (its seeds' outputs averaged), when there are replicates
 CREATE OR REPLACE VIEW results_long AS
 WITH best AS (
     SELECT hypothesis, dataset, task, condition, metric, dev_value, test_value, 1 AS pick FROM selected_trials
@@ -181,6 +187,7 @@ SELECT b.hypothesis, b.dataset, b.task, b.condition, b.metric, b.test_value AS v
        coalesce(m.star, false) AS significant, m.paired_significant, m.paired_p, m.detectable_effect,
        f.beats_floor, f.beats_floor_paired,
        coalesce(r.seeds, 1) AS seeds, r.test_mean, r.test_sd,
+       e.seeds AS ensemble_seeds, e.dev_value AS ensemble_dev, e.test_value AS ensemble_test,
        printf('%.3f', b.test_value) || CASE WHEN r.seeds > 1 THEN printf(' ±%.3f', r.test_sd) ELSE '' END
                                    || CASE WHEN m.star THEN '*' ELSE '' END
                                    || CASE WHEN c.caret THEN '^' ELSE '' END
@@ -188,12 +195,15 @@ SELECT b.hypothesis, b.dataset, b.task, b.condition, b.metric, b.test_value AS v
                                            WHEN m.paired_significant IS NOT NULL AND m.detectable_effect IS NOT NULL
                                            THEN printf(' (n.s.; ≥%.3f)', m.detectable_effect)
                                            WHEN m.paired_significant IS NOT NULL THEN ' (n.s.; 1 seed)'
+                                           ELSE '' END
+                                   || CASE WHEN e.test_value IS NOT NULL THEN printf(' ens. %.3f', e.test_value)
                                            ELSE '' END AS cell
 FROM best b
 LEFT JOIN marks m USING (hypothesis, dataset, task, condition)
 LEFT JOIN carets c USING (hypothesis, dataset, task, condition)
 LEFT JOIN floor_marks f USING (hypothesis, dataset, task, condition)
 LEFT JOIN replicate_summary r USING (hypothesis, dataset, task, condition)
+LEFT JOIN ensembles e USING (hypothesis, dataset, task, condition)
 WHERE b.pick = 1;
 
 -- paper_row(h): one row per condition of hypothesis h, one column per dataset/task.  The platform

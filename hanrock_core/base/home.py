@@ -38,6 +38,10 @@ class TrialFiles:
         """The test predictions of trial `slot` of a condition (its chosen epoch's)."""
         return self.predictions / f"{condition}-{slot}.parquet"
 
+    def trial_outputs(self, condition: str, slot: int) -> Path:
+        """The dev and test primary outputs of trial `slot` (probabilities or values): what an ensemble averages."""
+        return self.predictions / f"{condition}-{slot}.outputs.parquet"
+
     def trial_state(self, condition: str, slot: int) -> Path:
         """The chosen epoch's state of a trial, kept while it may still be selected."""
         return self.states / f"{condition}-{slot}.pt"
@@ -49,6 +53,14 @@ class TrialFiles:
     def replicate_predictions(self, condition: str, slot: int, replicate: int) -> Path:
         """The test predictions of seed replicate k."""
         return self.replicates / f"{condition}-{slot}-{replicate}.parquet"
+
+    def replicate_outputs(self, condition: str, slot: int, replicate: int) -> Path:
+        """The dev and test primary outputs of seed replicate k."""
+        return self.replicates / f"{condition}-{slot}-{replicate}.outputs.parquet"
+
+    def replicate_state(self, condition: str, slot: int, replicate: int) -> Path:
+        """The chosen epoch's state of seed replicate k: a member of the kept model's seed ensemble."""
+        return self.replicates / f"{condition}-{slot}-{replicate}.pt"
 
 
 @dataclass(frozen=True)
@@ -77,11 +89,16 @@ class ModelFiles:
 
     @property
     def sums(self) -> Path:
-        """SHA-256 of the other three (`sha256sum -c SHA256SUMS`)."""
+        """SHA-256 of the other files (`sha256sum -c SHA256SUMS`)."""
         return Path(self.folder) / self.SUMS
 
+    @staticmethod
+    def seed_weights_name(k: int) -> str:
+        """The state_dict of seed k (1, 2, ...) of the seed ensemble; the selected trial is `weights.pt`."""
+        return f"seed-{k}.pt"
+
     def file(self, name: str) -> Path:
-        """One of SUMMED by name (as SHA256SUMS lists it)."""
+        """A file of the folder by name (as SHA256SUMS lists it)."""
         return Path(self.folder) / name
 
 

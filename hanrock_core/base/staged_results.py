@@ -33,6 +33,7 @@ STAGED_TABLES = (
     "all_predictions",
     "all_chance_levels",
     "all_replicates",
+    "all_ensembles",
     "all_auxiliary_affinity",
     "study_identities",
 )

@@ -134,6 +134,7 @@ def train_seed_runs(
                     weights,
                     files.replicate_row(name, 0, k),
                     files.replicate_predictions(name, 0, k),
+                    files.replicate_outputs(name, 0, k),
                 )
             )
     missing = [j for j in jobs if not j.done]

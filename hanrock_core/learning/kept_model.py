@@ -5,7 +5,9 @@
     model.json       the card: shape, labels (or the regression range), how inputs are built
                      (narrative family, normalisation, content size), training config, loss
                      weights, metrics, provenance (study identity, profile), platform version
-    SHA256SUMS       SHA-256 of the three files (`sha256sum -c SHA256SUMS` checks them by hand)
+    seed-1.pt ...    the seed replicates' states, when the study trained any: the seed ensemble
+                     (`hanrock predict --ensemble` averages their outputs with weights.pt's)
+    SHA256SUMS       SHA-256 of every other file (`sha256sum -c SHA256SUMS` checks them by hand)
 
 `open_model` refuses a folder whose files changed since they were written.  Which trial becomes
 a kept model is selection.py's business; using one on new talkturns is prediction.py's.
@@ -51,22 +53,35 @@ def folder_bytes(directory: Path) -> int:
     return sum(p.stat().st_size for p in Path(directory).rglob("*") if p.is_file())
 
 
-def write_model(target: Path, weights: Path, card: dict, vocab: Vocabulary) -> Path:
-    """Write a kept model folder from a trial's state file, replacing an older one only when complete."""
+def write_model(
+    target: Path, weights: Path, card: dict, vocab: Vocabulary, seed_weights: tuple[Path, ...] = ()
+) -> Path:
+    """Write a kept model folder from a trial's state file (and its seed replicates' states, the seed
+    ensemble), replacing an older one only when complete."""
     with atomic_directory(target, replace=True) as tmp:
         files = ModelFiles(tmp)
         shutil.copyfile(weights, files.weights)
+        seeds = [ModelFiles.seed_weights_name(k) for k in range(1, len(seed_weights) + 1)]
+        for source, name in zip(seed_weights, seeds, strict=True):
+            shutil.copyfile(source, files.file(name))
         files.vocabulary.write_text("\n".join(vocab.words) + "\n", encoding="utf-8")
         card = {
             **card,
             "files": {
                 name: {"sha256": sha256_of(files.file(name)), "bytes": files.file(name).stat().st_size}
-                for name in FILES[:2]
+                for name in (*FILES[:2], *seeds)
             },
+            "ensemble": {"seeds": 1 + len(seeds), "files": [ModelFiles.WEIGHTS, *seeds]},
         }
         files.card.write_text(json.dumps(card, indent=1, default=_plain) + "\n", encoding="utf-8")
-        files.sums.write_text("".join(f"{sha256_of(files.file(name))}  {name}\n" for name in FILES), encoding="utf-8")
+        summed = (*FILES, *seeds)
+        files.sums.write_text("".join(f"{sha256_of(files.file(name))}  {name}\n" for name in summed), encoding="utf-8")
     return Path(target)
+
+
+def ensemble_seeds(card: dict | None) -> int:
+    """How many seeds a kept model's ensemble holds (1: the selected trial alone, or a card before ensembles)."""
+    return int(((card or {}).get("ensemble") or {}).get("seeds", 1))
 
 
 def _plain(value):
@@ -171,7 +186,8 @@ def open_card(directory: Path) -> dict:
         if len(digest) != 64 or not name:
             raise InputError("not a 'SHA-256  name' line", sums, number, hint="the file was edited: re-run the study")
         recorded[name] = digest
-    for name in FILES:
+    seeds = sorted(name for name in recorded if name.startswith("seed-"))
+    for name in (*FILES, *seeds):
         path = directory / name
         if name not in recorded:
             raise InputError(f"{SUMS} does not list {name}", sums, hint="the folder was edited: re-run the study")
@@ -185,6 +201,13 @@ def open_card(directory: Path) -> dict:
                 hint="restore the file, or re-run the study to write the model again",
             )
     card = json.loads(ModelFiles(directory).card.read_text(encoding="utf-8"))
+    listed = (card.get("ensemble") or {}).get("files", [ModelFiles.WEIGHTS])
+    if sorted(set(listed) - {ModelFiles.WEIGHTS}) != seeds:
+        raise InputError(
+            f"the card's seed ensemble {listed} and {SUMS}'s seed files {seeds} differ",
+            ModelFiles(directory).card,
+            hint="the folder was edited: re-run the study to write the model again",
+        )
     if card.get("format") != FORMAT:
         raise InputError(
             f"model format {card.get('format')!r}; this platform reads format {FORMAT}",
@@ -202,6 +225,7 @@ class TrainedModel:
     card: dict
     vocab: Vocabulary
     network: HierarchicalModel
+    members: tuple[HierarchicalModel, ...] = ()  # the seed ensemble (network first), when opened for it
 
     @property
     def classes(self) -> list[str] | None:
@@ -217,8 +241,9 @@ class TrainedModel:
         return f"{c['hypothesis']} {c['dataset']}.{c['task']} {c['condition']} trial {c['trial']}"
 
 
-def open_model(directory: str | Path) -> TrainedModel:
-    """A kept model folder, checked (SHA-256, vocabulary, labels, shapes) and loaded with weights_only=True."""
+def open_model(directory: str | Path, ensemble: bool = False) -> TrainedModel:
+    """A kept model folder, checked (SHA-256, vocabulary, labels, shapes) and loaded with weights_only=True;
+    `ensemble`: every seed's network too (refused when the folder holds one seed only)."""
     directory = Path(directory)
     card = open_card(directory)
     vocab = Vocabulary(tuple(ModelFiles(directory).vocabulary.read_text(encoding="utf-8").splitlines()))
@@ -238,17 +263,33 @@ def open_model(directory: str | Path) -> TrainedModel:
             f"the card names {outputs} primary outputs but the model has {shape.n_primary_outputs}",
             ModelFiles(directory).card,
         )
+    network = _load_network(shape, ModelFiles(directory).weights)
+    members: tuple[HierarchicalModel, ...] = ()
+    if ensemble:
+        names = card.get("ensemble", {}).get("files", [ModelFiles.WEIGHTS])
+        if len(names) < 2:
+            raise InputError(
+                "this kept model has no seed ensemble (its study trained no seed replicates)",
+                directory,
+                hint="leave out --ensemble, or re-run the study with a profile that has replicates >= 1",
+            )
+        members = (network, *(_load_network(shape, ModelFiles(directory).file(n)) for n in names[1:]))
+    return TrainedModel(directory, card, vocab, network, members)
+
+
+def _load_network(shape: ModelShape, weights: Path) -> HierarchicalModel:
+    """One network of the card's shape from a state file (weights_only=True), in eval mode on CPU."""
     network = HierarchicalModel(shape)
     try:
-        state = torch.load(ModelFiles(directory).weights, map_location="cpu", weights_only=True)
+        state = torch.load(weights, map_location="cpu", weights_only=True)
         network.load_state_dict(state)
     except Exception as exc:  # noqa: BLE001 - an unreadable or mismatched state is reported, never used
         raise InputError(
             f"the weights do not load into the model the card describes ({type(exc).__name__}: {str(exc)[:300]})",
-            ModelFiles(directory).weights,
+            weights,
             hint="re-run the study to write the model again",
         ) from None
-    return TrainedModel(directory, card, vocab, network.eval())
+    return network.eval()
 
 
 def resolve_model(name: str | Path, home: Home) -> Path:
@@ -272,6 +313,7 @@ __all__ = [
     "SUMS",
     "TrainedModel",
     "card_if_intact",
+    "ensemble_seeds",
     "folder_bytes",
     "model_card",
     "open_card",

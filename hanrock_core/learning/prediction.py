@@ -122,13 +122,16 @@ def predict_talkturns(
     setup_kernels(config, where)  # the kernels training used: the same arithmetic
     network = trained.network.to(where).use_recurrence(resolve_recurrence(config.gru, where))
     windows = data.windows(trained.card["inputs"]["content_size"])
-    outputs = primary_outputs(network, data, windows, rows, config.eval_batch_size, where).double()  # (n, K)
+    classes = trained.classes
+    if trained.members:  # the seed ensemble: its seeds' probabilities (or values) averaged, as the study did
+        outputs = ensemble_outputs(trained, data, windows, rows, where, classes is not None)  # (n, K)
+    else:
+        outputs = primary_outputs(network, data, windows, rows, config.eval_batch_size, where).double()  # (n, K)
     out = table.loc[rows, [c for c in ("utterance_id", "dialogue", "turn_index", "speaker", "split") if c in table]]
     out = out.reset_index(drop=True)
-    classes = trained.classes
     truth = data.primary[torch.from_numpy(rows)].numpy()
     if classes is not None:
-        probabilities = torch.softmax(outputs, dim=-1).numpy()
+        probabilities = (outputs if trained.members else torch.softmax(outputs, dim=-1)).numpy()
         out["truth"] = [classes[t] if t >= 0 else None for t in truth]
         out["prediction"] = [classes[k] for k in outputs.argmax(-1).numpy()]
         for k, name in enumerate(classes):
@@ -146,6 +149,19 @@ def predict_talkturns(
         out["words"] = [list(tokens.iloc[s.row][: len(s.words[-1])]) for s in samples]
         out["word_attention"] = [[attention_level(z) for z in zscore(s.words[-1])] for s in samples]
     return out
+
+
+def ensemble_outputs(trained: TrainedModel, data: TaskData, windows, rows: np.ndarray, where, classification: bool):
+    """(n, K) mean over the seed ensemble's networks of each talkturn's class probabilities (softmax in
+    float32, as training stores them) or value."""
+    config = trained.config
+    total = None
+    for member in trained.members:
+        member = member.to(where).use_recurrence(resolve_recurrence(config.gru, where))
+        out = primary_outputs(member, data, windows, rows, config.eval_batch_size, where)  # (n, K) float32
+        values = (torch.softmax(out, dim=-1) if classification else out).double()
+        total = values if total is None else total + values
+    return total / len(trained.members)
 
 
 def scores(trained: TrainedModel, predictions: pd.DataFrame) -> pd.DataFrame:

@@ -368,6 +368,8 @@ class TrainResult:
     history: list[dict] = field(default_factory=list)  # per epoch: epoch, train_loss, lr, dev_*, test_*
     state_dict: dict | None = None
     test_predictions: pd.DataFrame | None = None
+    # per labelled dev and test talkturn: utterance_id, split, output_0.. (class probabilities, or the value)
+    outputs: pd.DataFrame | None = None
     config: dict = field(default_factory=dict)
     stopped: str = "epochs"  # one of STOPPED
     weighting: dict = field(default_factory=dict)  # final loss weights, each target's affinity (loss_weighting.py)
@@ -428,17 +430,45 @@ def predict(
     model: HierarchicalModel, data: TaskData, windows: torch.Tensor, rows: np.ndarray, config: TrainConfig, device
 ) -> np.ndarray:
     """Primary predictions for `rows`: class indices or values."""
-    primary = primary_outputs(model, data, windows, rows, config.eval_batch_size, device)
-    values = primary.argmax(-1) if data.classification else primary[:, 0]
+    return decide(data, primary_outputs(model, data, windows, rows, config.eval_batch_size, device))
+
+
+def outputs_frame(data: TaskData, rows: dict[str, np.ndarray], outputs: dict[str, torch.Tensor]) -> pd.DataFrame | None:
+    """Each labelled dev and test talkturn's primary output: class probabilities (softmax), or the value.
+
+    `outputs`: split -> (n, K) raw outputs of `rows[split]`.  What a seed ensemble averages
+    (study/seed_ensemble.py); float32, one column per class (`output_k`)."""
+    frames = []
+    for split, out in outputs.items():
+        values = torch.softmax(out, -1) if data.classification else out[:, :1]
+        frame = pd.DataFrame(values.numpy().astype(np.float32), columns=output_columns(values.shape[1]))
+        frame.insert(0, "split", split)
+        frame.insert(0, "utterance_id", data.utterance_ids[rows[split]])
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True) if frames else None
+
+
+def output_columns(k: int) -> list[str]:
+    """The names of K primary output columns in an outputs file."""
+    return [f"output_{i}" for i in range(k)]
+
+
+def decide(data: TaskData, out: torch.Tensor) -> np.ndarray:
+    """Predictions from (n, K) primary outputs: the class index (argmax), or the value in column 0."""
+    values = out.argmax(-1) if data.classification else out[:, 0]
     return values.double().numpy()
 
 
-def evaluate(model, data: TaskData, windows, rows: np.ndarray, config: TrainConfig, device) -> dict[str, float]:
-    pred = predict(model, data, windows, rows, config, device)
+def metrics_of(data: TaskData, rows: np.ndarray, pred: np.ndarray) -> dict[str, float]:
+    """The task's metrics of predictions `pred` for `rows` (metrics.py, as the paper computes them)."""
     truth = data.primary[torch.from_numpy(rows)].numpy()
     if data.classification:
         return classification_metrics(truth.astype(int), pred.astype(int), data.classes)
     return regression_metrics(truth, pred)
+
+
+def evaluate(model, data: TaskData, windows, rows: np.ndarray, config: TrainConfig, device) -> dict[str, float]:
+    return metrics_of(data, rows, predict(model, data, windows, rows, config, device))
 
 
 @dataclass
@@ -535,14 +565,20 @@ class _Run:
         primary = self.data.primary[rows].to(self.device)
         return losses(out, primary, self.data.aux[rows][:, :0].to(self.device), (), self.data.classification)[0]
 
-    def record(self, epoch: int, train_loss: float) -> dict:
-        """The epoch's history entry: train loss, learning rate, every dev and test metric."""
+    def record(self, epoch: int, train_loss: float) -> tuple[dict, dict[str, torch.Tensor]]:
+        """The epoch's history entry (train loss, learning rate, every dev and test metric), and the raw
+        dev and test outputs it was computed from (kept for the best epoch: no second pass later)."""
         record = {"epoch": epoch, "train_loss": train_loss, "lr": self.optimiser.param_groups[0]["lr"]}
+        outputs = {}
         for split in ("dev", "test"):
-            if len(self.rows[split]):
-                metrics = evaluate(self.model, self.data, self.windows, self.rows[split], self.config, self.device)
+            rows = self.rows[split]
+            if len(rows):
+                outputs[split] = primary_outputs(
+                    self.model, self.data, self.windows, rows, self.config.eval_batch_size, self.device
+                )  # (n, K)
+                metrics = metrics_of(self.data, rows, decide(self.data, outputs[split]))
                 record.update({f"{split}_{k}": v for k, v in metrics.items()})
-        return record
+        return record, outputs
 
 
 def _optimiser(config: TrainConfig, params: list) -> torch.optim.Optimizer:
@@ -566,17 +602,19 @@ def train(
     loss raises TrainingDiverged.
     """
     run = _Run.start(data, config, loss_weights)
-    model, device, windows = run.model, run.device, run.windows
+    model = run.model
     test_rows = run.rows["test"]
     metric, higher_better = data.selection
     best, history, stopped = None, [], "epochs"
+    best_outputs: dict[str, torch.Tensor] = {}  # split -> (n, K) outputs of the best epoch
     for epoch in range(1, config.epochs + 1):
-        record = run.record(epoch, run.train_epoch(epoch))
+        record, outputs = run.record(epoch, run.train_epoch(epoch))
         history.append(record)
         score = record.get(f"dev_{metric}", -record["train_loss"] if higher_better else record["train_loss"])
         improved = best is None or (score > best[0] if higher_better else score < best[0])
         if improved:
             best = (score, epoch, copy.deepcopy(model.state_dict()))
+            best_outputs = outputs
         run.schedule.epoch_end(improved)
         if on_epoch is not None and on_epoch(epoch, record):
             stopped = "callback"
@@ -596,8 +634,9 @@ def train(
         stopped=stopped,
         weighting=run.weighting.summary(data.aux_names if run.model.aux_heads is not None else ()),
     )
+    result.outputs = outputs_frame(data, run.rows, best_outputs)
     if len(test_rows):
-        pred = predict(model, data, windows, test_rows, config, device)
+        pred = decide(data, best_outputs["test"])  # what predict() gives after the state is loaded
         labels = data.classes
         truth = data.primary[torch.from_numpy(test_rows)].numpy()
         result.test_predictions = pd.DataFrame(
@@ -649,5 +688,7 @@ __all__ = [
     "primary_outputs",
     "resolve_recurrence",
     "save_checkpoint",
+    "outputs_frame",
+    "output_columns",
     "train",
 ]

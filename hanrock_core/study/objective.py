@@ -142,9 +142,11 @@ class Objective:
         return result.dev[self.metric]
 
     def _keep(self, trial: optuna.Trial, slot: int, result) -> None:
-        """The trial's test predictions, and its chosen epoch's state while it may still be selected."""
+        """The trial's test predictions and outputs, and its chosen epoch's state while it may still be selected."""
         if result.test_predictions is not None:
             write_parquet_atomic(result.test_predictions, self.files.trial_predictions(self.condition.name, slot))
+        if result.outputs is not None:
+            write_parquet_atomic(result.outputs, self.files.trial_outputs(self.condition.name, slot))
         value = result.dev.get(self.metric)
         if value is not None and could_be_selected(trial.study, slot, value, self.metric, self.higher_better):
             keep_trial_state(self.files.trial_state(self.condition.name, slot), result.state_dict)

@@ -22,7 +22,7 @@ import pandas as pd
 
 from hanrock_core.base.home import TrialFiles
 from hanrock_core.base.io import atomic_path, write_parquet_atomic
-from hanrock_core.learning.training import TaskData, TrainConfig, train
+from hanrock_core.learning.training import TaskData, TrainConfig, save_checkpoint, train
 from hanrock_core.study.median_stopping import slot_of
 from hanrock_core.study.selection import selected_trials
 
@@ -46,10 +46,13 @@ class ReplicateJob:
     loss_weights: dict
     file: Path  # its result row, written last
     predictions: Path  # its test predictions
+    outputs: Path  # its dev and test primary outputs (what the seed ensemble averages)
+    state: Path | None = None  # its chosen epoch's state (a member of the kept seed ensemble); None: not kept
 
     @property
     def done(self) -> bool:
-        return self.file.exists() and self.predictions.exists()
+        files = (self.file, self.predictions, self.outputs, *([self.state] if self.state else []))
+        return all(f.exists() for f in files)
 
 
 def _train(data: TaskData, job: ReplicateJob) -> dict:
@@ -74,6 +77,10 @@ def _train(data: TaskData, job: ReplicateJob) -> dict:
     }
     if result.test_predictions is not None:
         write_parquet_atomic(result.test_predictions, job.predictions)
+    if result.outputs is not None:
+        write_parquet_atomic(result.outputs, job.outputs)
+    if job.state is not None:
+        save_checkpoint(result.state_dict, job.state)
     with atomic_path(job.file) as tmp:
         Path(tmp).write_text(json.dumps(row), encoding="utf-8")
     return row
@@ -100,6 +107,8 @@ def replicate_jobs(
                     dict(trial.user_attrs["loss_weights"]),
                     files.replicate_row(condition, slot, replicate),
                     files.replicate_predictions(condition, slot, replicate),
+                    files.replicate_outputs(condition, slot, replicate),
+                    files.replicate_state(condition, slot, replicate),
                 )
             )
     return jobs

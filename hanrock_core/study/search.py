@@ -228,7 +228,8 @@ NEARLY_FULL_BYTES = 1 << 20  # an unexplained failure with less free than this i
 
 
 def keep_models(search: Search, trials: pd.DataFrame, studies: dict[str, optuna.Study]) -> pd.DataFrame:
-    """The search is over: each condition's selected trial becomes a kept model under $HANROCK_HOME/models."""
+    """The search is over: each condition's selected trial (with its seeds) becomes a kept model under
+    $HANROCK_HOME/models."""
     part, identity, profile = search.part, search.identity, search.profile
     provenance = {
         "identity": {"id": identity.id, "parts": identity.parts},
@@ -247,6 +248,7 @@ def keep_models(search: Search, trials: pd.DataFrame, studies: dict[str, optuna.
         search.home,
         search.log,
         provenance,
+        profile.replicates,
     )
 
 

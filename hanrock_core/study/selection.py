@@ -27,6 +27,7 @@ from hanrock_core.base.home import Home, TrialFiles
 from hanrock_core.base.io import move_directory
 from hanrock_core.learning.kept_model import (
     card_if_intact,
+    ensemble_seeds,
     folder_bytes,
     model_card,
     training_config_fields,
@@ -90,13 +91,15 @@ def trial_record(trial: optuna.trial.FrozenTrial) -> dict:
     }
 
 
-def _is_this_trial(card: dict | None, study: optuna.Study, record: dict) -> bool:
-    """Whether a kept model's card names this study's trial (its start time tells a re-run slot apart)."""
+def _is_this_trial(card: dict | None, study: optuna.Study, record: dict, seeds: int) -> bool:
+    """Whether a kept model's card names this study's trial (its start time tells a re-run slot apart) with
+    the seed ensemble of `seeds` seeds (more replicates trained since: the folder is written again)."""
     return bool(
         card
         and card.get("study") == study.study_name
         and card.get("trial") == record["slot"]
         and card.get("trial_started") == record["started"]
+        and ensemble_seeds(card) == seeds
     )
 
 
@@ -132,6 +135,7 @@ def _keep_one(
     slot: int,
     target: Path,
     state: Path,
+    seed_states: tuple[Path, ...],
     provenance: dict,
     narrative: NarrativeRecipe,
     vectors: str | None,
@@ -144,12 +148,13 @@ def _keep_one(
     trial = next(t for t in study.get_trials(deepcopy=False, states=FINISHED) if slot_of(t) == slot)
     record = trial_record(trial)
     card = card_if_intact(target)
-    if _is_this_trial(card, study, record):
+    seeds = 1 + len(seed_states)
+    if _is_this_trial(card, study, record, seeds):
         return "unchanged"
     if card is not None:  # another study's model: kept for a run that returns to its inputs
         move_directory(target, archive(_card_identity(card)))
     waiting = archive(str(provenance["identity"]["id"])) if provenance.get("identity") else None
-    if waiting is not None and _is_this_trial(card_if_intact(waiting), study, record):
+    if waiting is not None and _is_this_trial(card_if_intact(waiting), study, record, seeds):
         move_directory(waiting, target)
         return "restored"
     status = "kept"
@@ -166,6 +171,7 @@ def _keep_one(
         state,
         model_card(data, record, {**provenance, "study": study.study_name}, narrative, shape, vectors),
         data.vocab,
+        seed_states,
     )
     return status
 
@@ -183,8 +189,10 @@ def keep_selected_models(
     home: Home,
     log: Log,
     provenance: dict | None = None,
+    replicates: int = 0,
 ) -> pd.DataFrame:
-    """After the search: the selected trial of each condition becomes a kept model; the other states go.
+    """After the search: the selected trial of each condition becomes a kept model, with its `replicates`
+    seed replicates' states as its seed ensemble; the other states go.
 
     `provenance` (the studies' identity and profile) goes on every card.  Returns one row per
     condition: its trial, what happened (kept, unchanged, restored, rebuilt, not reproduced), folder, bytes."""
@@ -208,7 +216,8 @@ def keep_selected_models(
             def archive(identity: str, condition: str = condition) -> Path:
                 return home.superseded_model_dir(hypothesis, key, identity, condition)
 
-            status = _keep_one(data, study, slot, target, state, where, narrative, vectors, archive, log)
+            seed_states = _replicate_states(files, condition, slot, replicates)
+            status = _keep_one(data, study, slot, target, state, seed_states, where, narrative, vectors, archive, log)
             if status == "not reproduced":
                 log(
                     f"WARNING {hypothesis} {key} {condition}: the selected trial {slot} left no state and training "
@@ -233,6 +242,18 @@ def keep_selected_models(
         + f"; {kept['bytes'].sum() / 1e6:.1f} MB under {home.model_dir(hypothesis, key)}"
     )
     return kept
+
+
+def _replicate_states(files: TrialFiles, condition: str, slot: int, replicates: int) -> tuple[Path, ...]:
+    """The states of the selected trial's seed replicates 1..`replicates` that exist (each is written with
+    its replicate; one missing -- e.g. trained by an older version -- leaves the ensemble at the seeds before it)."""
+    states = []
+    for k in range(1, replicates + 1):
+        path = files.replicate_state(condition, slot, k)
+        if not path.exists():
+            break
+        states.append(path)
+    return tuple(states)
 
 
 def _remove_states(states_dir: Path, condition: str) -> int:

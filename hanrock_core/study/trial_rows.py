@@ -17,6 +17,7 @@ from hanrock_core.study.hypotheses import Condition
 from hanrock_core.study.partition_data import PartitionData
 from hanrock_core.study.profiles import Profile
 from hanrock_core.study.replicates import replicate_rows
+from hanrock_core.study.seed_ensemble import ensemble_rows
 from hanrock_core.study.selection import selected_trials
 from hanrock_core.study.study_health import chance_levels
 from hanrock_core.study.study_storage import InputsCheck, slot_trials
@@ -214,12 +215,16 @@ def write_results(
     replicates, replicate_predictions = replicate_rows(
         part.data, studies, trials[trials["condition"] != FLOOR], profile.replicates, files, key, log
     )
+    ensembles = ensemble_rows(
+        part.data, studies, trials[trials["condition"] != FLOOR], profile.replicates, files, key, log
+    )
     prediction_frames = [_with_dialogues(f, part) for f in prediction_frames + replicate_predictions]
     write_rows(home, "all_trials", key, trials, log)
     write_rows(home, "all_epochs", key, pd.DataFrame(epoch_rows), log)
     write_rows(home, "all_predictions", key, pd.concat(prediction_frames) if prediction_frames else pd.DataFrame(), log)
     write_rows(home, "all_chance_levels", key, pd.DataFrame([{**key, **chance_levels(part.data)}]), log)
     write_rows(home, "all_replicates", key, replicates, log)
+    write_rows(home, "all_ensembles", key, ensembles, log)
     write_rows(home, "all_auxiliary_affinity", key, affinity_rows(conds, studies, profile, key), log)
     write_rows(home, "study_identities", key, identity_row(key, inputs, profile), log)  # last: now current
     counts = trials.groupby(["condition", "state"]).size().to_dict() if len(trials) else {}

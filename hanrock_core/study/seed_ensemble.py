@@ -1,0 +1,112 @@
+"""Seed ensembles: each condition's selected configuration, its seeds' outputs averaged.
+
+The selected trial and its seed replicates are already trained.  Averaging their predicted class
+probabilities (or values, for regression) talkturn by talkturn gives one more model at no training
+cost, usually better than a single seed and steadier.  One `all_ensembles` row per condition: the
+ensemble's dev and test metrics, how many seeds it averages and the mean of its members' values.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from hanrock_core.base.home import TrialFiles
+from hanrock_core.learning.training import TaskData, decide, metrics_of
+from hanrock_core.study.replicates import replicate_jobs
+
+Log = Callable[[str], None]
+SPLITS = ("dev", "test")
+
+
+def average_outputs(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """The mean over seeds of each talkturn's outputs.  Every frame must hold the same talkturns of the same
+    splits (each seed predicts every labelled dev and test talkturn); a frame that does not is refused."""
+    keys = ["utterance_id", "split"]
+    first = frames[0].set_index(keys).sort_index()
+    total = first.to_numpy(dtype=np.float64, copy=True)
+    for frame in frames[1:]:
+        other = frame.set_index(keys).sort_index()
+        if not other.index.equals(first.index) or list(other.columns) != list(first.columns):
+            raise ValueError("the seeds' outputs do not cover the same talkturns; the ensemble cannot pair them")
+        total += other.to_numpy(dtype=np.float64)
+    return pd.DataFrame(total / len(frames), index=first.index, columns=first.columns).reset_index()
+
+
+def ensemble_metrics(data: TaskData, averaged: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """split -> the task's metrics of the averaged outputs' predictions (argmax of the mean probabilities,
+    or the mean value)."""
+    position = pd.Index(data.utterance_ids.astype(str))
+    columns = [c for c in averaged.columns if c.startswith("output_")]
+    metrics = {}
+    for split in SPLITS:
+        part = averaged[averaged["split"] == split]
+        if part.empty:
+            continue
+        rows = position.get_indexer(part["utterance_id"].astype(str))
+        if (rows < 0).any():
+            raise ValueError(f"{int((rows < 0).sum())} {split} talkturns of the outputs are not in the data")
+        pred = decide(data, torch.tensor(part[columns].to_numpy(dtype=np.float32)))
+        metrics[split] = metrics_of(data, rows, pred)
+    return metrics
+
+
+def ensemble_rows(
+    data: TaskData,
+    studies: dict,
+    trials: pd.DataFrame,
+    count: int,
+    files: TrialFiles,
+    key: dict,
+    log: Log,
+) -> pd.DataFrame:
+    """One row per searched condition with seed replicates: its seed ensemble's dev and test metrics.
+
+    `trials`: the searched conditions' rows (the floor is one deterministic fit: no ensemble).  A seed
+    whose outputs file is missing is said in the log and left out of the ensemble, never silently."""
+    metric, _ = data.selection
+    by_condition: dict[tuple[str, int], list[Path]] = {}
+    for job in replicate_jobs(studies, trials, count, files):
+        by_condition.setdefault((job.condition, job.slot), []).append(job.outputs)
+    rows = []
+    for (condition, slot), replicate_files in by_condition.items():
+        paths = [files.trial_outputs(condition, slot), *replicate_files]  # the selected trial first
+        missing = [p.name for p in paths if not p.exists()]
+        present = [p for p in paths if p.exists()]
+        if missing:
+            log(
+                f"{condition} seed ensemble: no outputs file {', '.join(missing)}; "
+                f"{len(present)} of {len(paths)} seeds averaged"
+            )
+        if len(present) < 2:
+            continue
+        metrics = ensemble_metrics(data, average_outputs([pd.read_parquet(p) for p in present]))
+        selected = trials.loc[(trials["condition"] == condition) & (trials["trial"] == slot), "test_value"]
+        dev, test = metrics.get("dev", {}), metrics.get("test", {})
+        rows.append(
+            {
+                **key,
+                "condition": condition,
+                "trial": slot,
+                "seeds": len(present),
+                "metric": metric,
+                "dev_value": dev.get(metric),
+                "test_value": test.get(metric),
+                "dev_metrics": json.dumps(dev),
+                "test_metrics": json.dumps(test),
+            }
+        )
+        log(
+            f"{key['hypothesis']} {key['dataset']}.{key['task']} {condition} seed ensemble of {len(present)}: "
+            f"dev {metric} {dev.get(metric, float('nan')):.4f}, test {test.get(metric, float('nan')):.4f} "
+            f"(the selected trial alone: test {float(selected.iloc[0]) if len(selected) else float('nan'):.4f})"
+        )
+    return pd.DataFrame(rows)
+
+
+__all__ = ["average_outputs", "ensemble_metrics", "ensemble_rows"]
