@@ -164,3 +164,24 @@ def test_the_spec_names_each_label_s_metric(tmp_path):
     spec.write_text(spec.read_text().replace("metric: weighted_f1", "metric: mae"))
     with pytest.raises(InputError, match="not a classification metric"):
         load_spec(spec)
+
+
+@needs_emorynlp
+def test_the_season_cut_reads_with_the_same_spec_and_keeps_test_apart(tmp_path):
+    """examples/emorynlp/season_cut.py: train's season 4 becomes dev, the published dev is left out, test is
+    the published test; the tutorial's spec reads the cut unchanged."""
+    import runpy
+    import sys
+
+    cut = tmp_path / "cut"
+    argv, sys.argv = sys.argv, ["season_cut.py", str(EMORYNLP), str(cut)]
+    try:
+        with pytest.raises(SystemExit) as done:
+            runpy.run_path(str(REPO / "examples" / "emorynlp" / "season_cut.py"), run_name="__main__")
+    finally:
+        sys.argv = argv
+    assert done.value.code == 0
+    table = read_byo(SPEC, cut)
+    assert table.groupby("split").size().to_dict() == {"train": 6050, "dev": 1501, "test": 984}
+    seasons = table["dialogue"].str.extract(r"^\w+/(\d+)_")[0]
+    assert set(seasons[table["split"] == "dev"]) == {"4"} and "4" not in set(seasons[table["split"] == "train"])
