@@ -467,10 +467,6 @@ def metrics_of(data: TaskData, rows: np.ndarray, pred: np.ndarray) -> dict[str, 
     return regression_metrics(truth, pred)
 
 
-def evaluate(model, data: TaskData, windows, rows: np.ndarray, config: TrainConfig, device) -> dict[str, float]:
-    return metrics_of(data, rows, predict(model, data, windows, rows, config, device))
-
-
 @dataclass
 class _Run:
     """One training run's moving parts: the model, its optimiser and schedule, the rows and windows it uses."""
@@ -689,6 +685,8 @@ __all__ = [
     "resolve_recurrence",
     "save_checkpoint",
     "outputs_frame",
+    "decide",
+    "metrics_of",
     "output_columns",
     "train",
 ]
