@@ -619,7 +619,7 @@ def attention_report(
     part = partition_data(settings, key, inputs)
     profile = study.load(settings)
     if profile.embeddings is not None:  # the models are the study's: the same word vectors
-        attach_vectors(part, profile, log.info)
+        attach_vectors(part, profile, log.info, home)
     torch.set_num_threads(study.threads())  # like a training step: one step per core under the multiprocess executor
     kept = home.model_dir(config.hypothesis, key, config.condition)
     if kept.exists():

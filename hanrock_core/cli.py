@@ -311,6 +311,40 @@ def _calibrate(args: argparse.Namespace) -> None:
     print(f"wrote {out / 'summary.parquet'} and {out / 'verdicts.parquet'}")
 
 
+def _ablate(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from hanrock_core.base.io import write_parquet_atomic
+    from hanrock_core.comparison.ablation import NAMES, ablate, change_named, summary
+    from hanrock_core.preparation.settings import load_settings
+    from hanrock_core.study.profiles import load_profile
+
+    settings = load_settings()
+    if "." not in args.partition:
+        raise InputError(f"{args.partition!r} is not DATASET.TASK", hint="e.g. emorynlp.emotion")
+    names = args.changes.split(",") if args.changes else list(NAMES)
+    changes = [change_named(n.strip()) for n in names]
+    runs = ablate(settings, args.partition, load_profile(args.profile), changes, args.seeds, log=print)
+    if args.out:
+        write_parquet_atomic(runs, args.out)
+        print(f"wrote {args.out}")
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        print(summary(runs).round(4).to_string(index=False))
+
+
+def _ablate_command(sub) -> None:
+    """`hanrock ablate`."""
+    from hanrock_core.comparison.ablation import NAMES
+
+    abl = sub.add_parser("ablate", help="one change at a time to a profile's defaults, measured on dev over seeds")
+    abl.add_argument("partition", help="DATASET.TASK of the settings, e.g. emorynlp.emotion")
+    abl.add_argument("--profile", default="standard", help="the profile whose middle configuration is changed")
+    abl.add_argument("--seeds", type=_whole(1, 100), default=3, help="seeds per change (default 3)")
+    abl.add_argument("--changes", help=f"comma-separated, from: {', '.join(NAMES)} (default: all)")
+    abl.add_argument("--out", type=Path, help="a parquet file for every run's row")
+    abl.set_defaults(func=_ablate)
+
+
 def _screenshot(args: argparse.Namespace) -> None:
     from hanrock_core.checks.browser import dump_dom, print_pdf, screenshot
 
@@ -573,6 +607,7 @@ def build_parser() -> argparse.ArgumentParser:
         _bench_command,
         _results_command,
         _calibrate_command,
+        _ablate_command,
         _screenshot_command,
     ):
         add(sub)

@@ -61,7 +61,7 @@ CREATE TABLE IF NOT EXISTS all_epochs (
 CREATE TABLE IF NOT EXISTS all_predictions (   -- test predictions of each condition's selected trial and its seeds
     hypothesis VARCHAR NOT NULL, dataset VARCHAR NOT NULL, task VARCHAR NOT NULL, identity VARCHAR NOT NULL,
     condition VARCHAR NOT NULL, trial INTEGER NOT NULL,
-    replicate INTEGER NOT NULL,             -- 0: the selected trial itself; 1, 2, ...: its seed replicates
+    replicate INTEGER NOT NULL,             -- 0: the selected trial itself; 1, 2, ...: its seed replicates; -1: their ensemble
     utterance_id VARCHAR NOT NULL,
     dialogue VARCHAR,                       -- the talkturn's dialogue (the paired test resamples dialogues)
     truth VARCHAR, prediction VARCHAR,

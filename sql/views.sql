@@ -13,11 +13,16 @@ CREATE OR REPLACE VIEW trials AS
 SELECT t.* FROM all_trials t JOIN current_identities c USING (hypothesis, dataset, task, identity);
 CREATE OR REPLACE VIEW epochs AS
 SELECT e.* FROM all_epochs e JOIN current_identities c USING (hypothesis, dataset, task, identity);
--- `predictions`: each condition's selected trial (replicate 0); `seed_predictions`: its seed replicates too
+-- `predictions`: each condition's selected trial (replicate 0); `seed_predictions`: its seed replicates too;
+-- `ensemble_predictions`: its seed ensemble's (replicate -1: the seeds' outputs averaged, seed_ensemble.py)
 CREATE OR REPLACE VIEW seed_predictions AS
-SELECT p.* FROM all_predictions p JOIN current_identities c USING (hypothesis, dataset, task, identity);
+SELECT p.* FROM all_predictions p JOIN current_identities c USING (hypothesis, dataset, task, identity)
+WHERE p.replicate >= 0;
 CREATE OR REPLACE VIEW predictions AS
 SELECT * FROM seed_predictions WHERE replicate = 0;
+CREATE OR REPLACE VIEW ensemble_predictions AS
+SELECT p.* FROM all_predictions p JOIN current_identities c USING (hypothesis, dataset, task, identity)
+WHERE p.replicate = -1;
 
 CREATE OR REPLACE VIEW chance_levels AS
 SELECT l.* FROM all_chance_levels l JOIN current_identities c USING (hypothesis, dataset, task, identity);
@@ -178,6 +183,13 @@ floor_marks AS (   -- the condition against the bag-of-words floor: better and s
     FROM significance WHERE baseline = 'floor'
     GROUP BY ALL
 ),
+ensemble_floor AS (   -- the condition's seed ensemble against the floor (paired test): better, worse or n.s.
+    SELECT hypothesis, dataset, task, left(challenger, length(challenger) - length(' ensemble')) AS condition,
+           CASE WHEN significant THEN CASE WHEN better THEN 'better' ELSE 'worse' END ELSE 'n.s.' END
+               AS ensemble_vs_floor,
+           p_value AS ensemble_vs_floor_p
+    FROM significance WHERE baseline = 'floor' AND method = 'paired' AND challenger LIKE '% ensemble'
+),
 carets AS (
     SELECT hypothesis, dataset, task, challenger AS condition, bool_or(significant) AS caret
     FROM significance WHERE hypothesis = 'h2' AND baseline LIKE '%\_a0' ESCAPE '\' AND method = 'paper'
@@ -188,6 +200,7 @@ SELECT b.hypothesis, b.dataset, b.task, b.condition, b.metric, b.test_value AS v
        f.beats_floor, f.beats_floor_paired,
        coalesce(r.seeds, 1) AS seeds, r.test_mean, r.test_sd,
        e.seeds AS ensemble_seeds, e.dev_value AS ensemble_dev, e.test_value AS ensemble_test,
+       ef.ensemble_vs_floor, ef.ensemble_vs_floor_p,
        printf('%.3f', b.test_value) || CASE WHEN r.seeds > 1 THEN printf(' ±%.3f', r.test_sd) ELSE '' END
                                    || CASE WHEN m.star THEN '*' ELSE '' END
                                    || CASE WHEN c.caret THEN '^' ELSE '' END
@@ -204,6 +217,7 @@ LEFT JOIN carets c USING (hypothesis, dataset, task, condition)
 LEFT JOIN floor_marks f USING (hypothesis, dataset, task, condition)
 LEFT JOIN replicate_summary r USING (hypothesis, dataset, task, condition)
 LEFT JOIN ensembles e USING (hypothesis, dataset, task, condition)
+LEFT JOIN ensemble_floor ef USING (hypothesis, dataset, task, condition)
 WHERE b.pick = 1;
 
 -- paper_row(h): one row per condition of hypothesis h, one column per dataset/task.  The platform
@@ -291,7 +305,7 @@ SELECT q.hypothesis, q.dataset || '.' || q.task AS "dataset.task",
                      WHEN 'mae' THEN 'MAE' ELSE q.metric END AS metric,
        printf('%+.3f', q.difference) AS difference,
        '[' || printf('%+.3f', q.ci_low) || ',' || printf('%+.3f', q.ci_high) || ']' AS "95% interval",
-       q.seeds || '/' || p.challenger_trials AS "seeds/trials",
+       q.seeds || '/' || coalesce(CAST(p.challenger_trials AS VARCHAR), 'ens.') AS "seeds/trials",
        CASE WHEN p.significant THEN CASE WHEN p.better THEN 'better' ELSE 'worse' END ELSE 'n.s.' END AS paper,
        CASE WHEN q.detectable_effect IS NULL THEN 'needs 2+ seeds'
             WHEN q.significant THEN CASE WHEN q.better THEN 'better' ELSE 'worse' END

@@ -90,6 +90,19 @@ def test_more_seeds_detect_smaller_effects_and_one_seed_cannot_be_tested():
                                        "balanced_accuracy", 4, True).p_value)  # fmt: skip
 
 
+def test_an_ensemble_is_one_model_whose_seed_noise_is_its_members_mean():
+    truth = RNG.integers(0, 3, 400)
+    dialogues = np.repeat(np.arange(40), 10)
+    members = _noisy(truth, 0.6, 5, 3)
+    ensemble = _noisy(truth, 0.7, 1, 3)  # stands for the members' outputs averaged
+    floor = Arm(_noisy(truth, 0.55, 1, 3), deterministic=True)
+    result = compare_paired(floor, Arm(ensemble, members=members), truth, dialogues, "accuracy", 3, True)
+    member_values = (members == truth).mean(1)
+    assert result.seeds == 5 and result.se_seeds == pytest.approx(np.sqrt(member_values.var(ddof=1) / 5))
+    assert result.challenger_value == pytest.approx((ensemble == truth).mean())
+    assert result.difference == pytest.approx((ensemble == truth).mean() - (floor.predictions == truth).mean())
+
+
 def test_a_study_with_replicates_stores_what_recomputes_its_paired_rows(tiny_iemocap, tmp_path):
     """Every seed's test predictions are in the results database, with their dialogues: the paired rows
     recomputed from them alone equal the stored ones, and both methods have a row per comparison."""
@@ -100,8 +113,8 @@ def test_a_study_with_replicates_stores_what_recomputes_its_paired_rows(tiny_iem
     run_hypothesis(part, profile, "h3", Home(tmp_path), log=lambda m: None)
     db = tmp_path / "results.duckdb"
     table, _ = write_significance_tables(db, "h3", profile, lambda m: None)
-    # han_rock vs flat, and each of them against the floor
-    assert table.groupby("method").size().to_dict() == {"paired": 3, "paper": 3}
+    # han_rock vs flat, and each of them against the floor; each one's seed ensemble against the floor (paired)
+    assert table.groupby("method").size().to_dict() == {"paired": 5, "paper": 3}
     paired = table[table["method"] == "paired"].set_index(["baseline", "challenger"])
     searched = paired.drop(index=("floor",), level=0, errors="ignore")
     assert (searched["seeds"] == 3).all() and searched["detectable_effect"].notna().all()
@@ -112,8 +125,17 @@ def test_a_study_with_replicates_stores_what_recomputes_its_paired_rows(tiny_iem
     labelled = part.data.labelled("test")
     assert seeds.groupby(["condition", "replicate"]).size().eq(len(labelled)).all()
     trials = query(db, "SELECT * FROM trials")
-    pairs = [tuple(p) for p in paired.index]
-    again = paired_table(seeds, trials, "h3", pairs).set_index(["baseline", "challenger"])
+    ensembles = query(db, "SELECT * FROM ensemble_predictions")
+    assert ensembles.groupby("condition").size().eq(len(labelled)).all() and (ensembles["replicate"] == -1).all()
+    ensemble_rows = paired.loc[[("floor", "flat ensemble"), ("floor", "han_rock ensemble")]]
+    assert (ensemble_rows["seeds"] == 3).all() and ensemble_rows["p_value"].between(0, 1).all()
+    stored = query(db, "SELECT condition, test_value FROM ensembles").set_index("condition")["test_value"]
+    for condition in ("flat", "han_rock"):
+        assert ensemble_rows.loc[("floor", f"{condition} ensemble"), "challenger_value"] == pytest.approx(
+            stored[condition]
+        )
+    pairs = [tuple(p) for p in paired.index if not p[1].endswith(" ensemble")]
+    again = paired_table(seeds, trials, "h3", pairs, ensembles=ensembles).set_index(["baseline", "challenger"])
     columns = ["difference", "ci_low", "ci_high", "p_value", "detectable_effect", "seeds", "test_dialogues"]
     pd.testing.assert_frame_equal(
         again[columns].astype(float), paired[columns].astype(float), check_like=True, check_exact=False

@@ -63,7 +63,7 @@ def test_a_study_with_replicates_writes_each_conditions_ensemble_from_its_seeds_
         folder = next(p for p in studies.iterdir() if p.name.endswith(".predictions"))
         own = pd.read_parquet(next(folder.rglob(f"{condition}-{slot}.outputs.parquet")))
         assert set(own["split"]) == {"dev", "test"}
-        alone = ensemble_metrics(part.data, own)
+        alone, _ = ensemble_metrics(part.data, own)
         assert alone["test"]["balanced_accuracy"] == pytest.approx(trials.loc[condition, "test_value"])
         assert alone["dev"]["balanced_accuracy"] == pytest.approx(trials.loc[condition, "dev_value"])
         replicate_folder = next(p for p in studies.iterdir() if p.name.endswith(".replicates"))
@@ -71,9 +71,13 @@ def test_a_study_with_replicates_writes_each_conditions_ensemble_from_its_seeds_
             pd.read_parquet(f) for f in sorted(replicate_folder.rglob(f"{condition}-{slot}-*.outputs.parquet"))
         ]
         assert len(seeds) == 3
-        again = ensemble_metrics(part.data, average_outputs(seeds))
+        again, predicted = ensemble_metrics(part.data, average_outputs(seeds))
         assert again["test"]["balanced_accuracy"] == pytest.approx(row["test_value"])
         assert again["dev"]["balanced_accuracy"] == pytest.approx(row["dev_value"])
+        stored = query(
+            db, "SELECT utterance_id, prediction FROM ensemble_predictions WHERE condition = ?", [condition]
+        ).set_index("utterance_id")["prediction"]
+        assert stored.sort_index().equals(predicted.set_index("utterance_id")["prediction"].astype(str).sort_index())
         probabilities = own[[c for c in own.columns if c.startswith("output_")]].sum(axis=1)
         assert probabilities.to_numpy() == pytest.approx(1.0, abs=1e-5)
 

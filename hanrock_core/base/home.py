@@ -130,6 +130,12 @@ class Home:
     def __str__(self) -> str:
         return str(self.root)
 
+    # --- caches
+    @property
+    def word_vectors_cache(self) -> Path:
+        """Word vectors learnt from a corpus's train text, by digest (corpus_vectors.py)."""
+        return self.root / "cache" / "word_vectors"
+
     # --- results
     @property
     def results_db(self) -> Path:
@@ -164,6 +170,11 @@ class Home:
     def calibration(self, key: str, fingerprint: str) -> TrialFiles:
         """The seed runs of `hanrock calibrate` on one dataset.task and inputs (their study identity)."""
         base = self.root / "calibration" / key / fingerprint
+        return TrialFiles(base / "predictions", base / "states", base / "runs")
+
+    def ablation(self, key: str, fingerprint: str) -> TrialFiles:
+        """The seed runs of one change of `hanrock ablate` on one dataset.task (by the inputs' identity)."""
+        base = self.root / "ablation" / key / fingerprint
         return TrialFiles(base / "predictions", base / "states", base / "runs")
 
     def calibration_report(self, key: str) -> Path:

@@ -16,7 +16,8 @@ over its seeds; the interval, the two-sided p-value and the minimum detectable e
 p < 0.05) come from a t distribution with Welch-Satterthwaite degrees of freedom, so few seeds give a
 wide interval rather than a false alarm.  Metrics are computed from per-dialogue confusion counts (or
 absolute-error sums), exactly as metrics.py computes them on the whole test set.  The bag-of-words
-floor is one deterministic fit: no seed noise.  Its false-positive rate and power are measured, not
+floor is one deterministic fit: no seed noise.  A seed ensemble (the seeds' outputs averaged) is one
+model whose seed noise is taken as that of its members' mean.  Its false-positive rate and power are measured, not
 assumed: `hanrock calibrate` (calibration.py).
 """
 
@@ -39,10 +40,12 @@ class Arm:
 
     predictions: np.ndarray
     deterministic: bool = False  # one fit that no seed changes (the bag-of-words floor)
+    # a seed ensemble (predictions (1, N)): its members' (S, N) predictions, whose spread stands for its seed noise
+    members: np.ndarray | None = None
 
     @property
     def seeds(self) -> int:
-        return int(self.predictions.shape[0])
+        return int(self.predictions.shape[0] if self.members is None else self.members.shape[0])
 
 
 @dataclass(frozen=True)
@@ -115,6 +118,17 @@ def _mean_difference(challenger: np.ndarray, baseline: np.ndarray, weights: np.n
     return averaged(challenger) - averaged(baseline)
 
 
+def _seed_values(
+    arm: Arm, values: np.ndarray, truth: np.ndarray, dialogues: np.ndarray, n_dialogues: int, classes, metric: str
+) -> np.ndarray:
+    """(S,) the full-test metric per seed: the arm's own, or for an ensemble its members'.  An ensemble's seed
+    variance is taken as its members' variance over S (that of their mean): averaging seeds steadies it."""
+    if arm.members is None:
+        return values
+    counts = dialogue_statistics(arm.members, truth, dialogues, n_dialogues, classes)
+    return metric_from_counts(counts.sum(1), metric)
+
+
 def compare_paired(
     baseline: Arm,
     challenger: Arm,
@@ -176,7 +190,11 @@ def compare_paired(
     )
     se_test = float(boot.standard_error)
     seed_terms = [
-        (float(np.var(values[name], ddof=1)) / arm.seeds, arm.seeds - 1)
+        (
+            float(np.var(_seed_values(arm, values[name], truth, dialogues, n_dialogues, classes, metric), ddof=1))
+            / arm.seeds,
+            arm.seeds - 1,
+        )
         for name, arm in (("baseline", baseline), ("challenger", challenger))
         if not arm.deterministic and arm.seeds > 1
     ]

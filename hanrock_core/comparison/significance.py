@@ -218,6 +218,18 @@ def _arm(rows: pd.DataFrame, talkturns: pd.Index, encode, deterministic: bool = 
     return Arm(np.stack([encode(table.loc[r, talkturns]) for r in table.index]), deterministic)
 
 
+ENSEMBLE_SUFFIX = " ensemble"  # `none ensemble`: a condition's seed ensemble as a challenger of the floor
+
+
+def ensemble_pairs(ensembles: pd.DataFrame | None, key: str, pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """(floor, `<condition> ensemble`) for each condition of the partition with a seed ensemble, where the floor
+    is compared: is the ensemble better than the bag-of-words floor?"""
+    if ensembles is None or ensembles.empty or not any(b == FLOOR for b, _ in pairs):
+        return []
+    own = ensembles[ensembles["dataset"] + "." + ensembles["task"] == key]
+    return [(FLOOR, f"{c}{ENSEMBLE_SUFFIX}") for c in sorted(own["condition"].unique())]
+
+
 def paired_table(
     predictions: pd.DataFrame,
     trials: pd.DataFrame,
@@ -225,13 +237,16 @@ def paired_table(
     pairs: list[tuple[str, str]] | dict[str, list[tuple[str, str]]],
     resamples: int = PAIRED_RESAMPLES,
     seed: int = 0,
+    ensembles: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The paired test of every comparison, from the seeds' stored test predictions (`seed_predictions`:
-    the selected trial as replicate 0 and its seed replicates) of the current identities."""
+    the selected trial as replicate 0 and its seed replicates) of the current identities; with `ensembles`
+    (`ensemble_predictions`), each condition's seed ensemble against the floor too."""
     rows = []
     for (dataset, task), part in predictions.groupby(["dataset", "task"], sort=True):
         key = f"{dataset}.{task}"
         partition_pairs = pairs.get(key, []) if isinstance(pairs, dict) else pairs
+        partition_pairs = [*partition_pairs, *ensemble_pairs(ensembles, key, partition_pairs)]
         own = trials[(trials["dataset"] == dataset) & (trials["task"] == task)]
         metric = str(own["metric"].iloc[0])
         classes = _classes_of(own)
@@ -242,6 +257,9 @@ def paired_table(
 
         truth = part.drop_duplicates("utterance_id").set_index("utterance_id")
         arms = {c: g for c, g in part.groupby("condition")}
+        if ensembles is not None and len(ensembles):
+            own = ensembles[(ensembles["dataset"] == dataset) & (ensembles["task"] == task)]
+            arms.update({f"{c}{ENSEMBLE_SUFFIX}": g for c, g in own.groupby("condition")})
         for baseline, challenger in partition_pairs:
             if baseline not in arms or challenger not in arms:
                 raise InputError(
@@ -249,9 +267,15 @@ def paired_table(
                     f"{baseline if baseline not in arms else challenger!r}"
                 )
             talkturns = pd.Index(sorted(set(arms[baseline]["utterance_id"]) & set(arms[challenger]["utterance_id"])))
+            members = challenger.removesuffix(ENSEMBLE_SUFFIX)
+            challenger_arm = _arm(arms[challenger], talkturns, encode)
+            if members != challenger:  # an ensemble: its members' spread is its seed noise
+                challenger_arm = Arm(
+                    challenger_arm.predictions, members=_arm(arms[members], talkturns, encode).predictions
+                )
             result = compare_paired(
                 _arm(arms[baseline], talkturns, encode, deterministic=baseline == FLOOR),
-                _arm(arms[challenger], talkturns, encode),
+                challenger_arm,
                 encode(truth.loc[talkturns, "truth"]).astype(np.int64 if classes else float),
                 truth.loc[talkturns, "dialogue"].fillna("").astype(str).to_numpy(),
                 metric,

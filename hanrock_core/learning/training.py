@@ -459,6 +459,19 @@ def decide(data: TaskData, out: torch.Tensor) -> np.ndarray:
     return values.double().numpy()
 
 
+def prediction_frame(data: TaskData, rows: np.ndarray, pred: np.ndarray) -> pd.DataFrame:
+    """utterance_id, truth and prediction (class names, or values) of the talkturns `rows`."""
+    labels = data.classes
+    truth = data.primary[torch.from_numpy(rows)].numpy()
+    return pd.DataFrame(
+        {
+            "utterance_id": data.utterance_ids[rows],
+            "truth": [labels[int(t)] for t in truth] if labels else truth,
+            "prediction": [labels[int(p)] for p in pred] if labels else pred,
+        }
+    )
+
+
 def metrics_of(data: TaskData, rows: np.ndarray, pred: np.ndarray) -> dict[str, float]:
     """The task's metrics of predictions `pred` for `rows` (metrics.py, as the paper computes them)."""
     truth = data.primary[torch.from_numpy(rows)].numpy()
@@ -633,15 +646,7 @@ def train(
     result.outputs = outputs_frame(data, run.rows, best_outputs)
     if len(test_rows):
         pred = decide(data, best_outputs["test"])  # what predict() gives after the state is loaded
-        labels = data.classes
-        truth = data.primary[torch.from_numpy(test_rows)].numpy()
-        result.test_predictions = pd.DataFrame(
-            {
-                "utterance_id": data.utterance_ids[test_rows],
-                "truth": [labels[int(t)] for t in truth] if labels else truth,
-                "prediction": [labels[int(p)] for p in pred] if labels else pred,
-            }
-        )
+        result.test_predictions = prediction_frame(data, test_rows, pred)
     if checkpoint is not None:
         save_checkpoint(state, checkpoint)
     return result

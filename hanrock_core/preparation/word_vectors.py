@@ -3,7 +3,8 @@
 Text formats: `glove` (`word v1 ... vd` per line), `word2vec` and `fasttext` (`.vec`: the same
 after a `count dim` header line); a `.gz` file is read compressed.  The platform downloads
 nothing: the user points at their copy.  Words the file lacks start at zero (the authors' choice)
-or random (an option); the file's width must equal the profile's `embedding_dim`.
+or random (an option); the file's width must equal the profile's `embedding_dim`.  Without a file,
+`learn: word2vec | fasttext` trains vectors on the train split's own text first (corpus_vectors.py).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from hanrock_core.base.config_file import ConfigFile, as_bool, as_mapping, as_str, refuse_unknown
+from hanrock_core.base.config_file import ConfigFile, as_bool, as_int, as_mapping, as_str, refuse_unknown
 from hanrock_core.base.errors import InputError
 from hanrock_core.base.input_files import decode
 
@@ -26,17 +27,28 @@ PAD_ID, OOV_ID = 0, 1  # the vocabulary's (vocabulary.py); repeated so that sett
 
 FORMATS = ("glove", "word2vec", "fasttext")
 MISSING = ("zero", "random")
-KEYS = {"path", "format", "trainable", "missing"}
+LEARNERS = ("word2vec", "fasttext")  # gensim's skip-gram word vectors; fastText adds subword pieces
+KEYS = {"path", "format", "trainable", "missing", "learn", "epochs", "window"}
 
 
 @dataclass(frozen=True)
 class VectorSpec:
-    """Where the vectors are and how they are used (`embeddings:` in a profile or the settings)."""
+    """Where the vectors are and how they are used (`embeddings:` in a profile or the settings): a file of
+    pretrained vectors (`path`), or vectors learnt from the train split's text (`learn`)."""
 
-    path: Path
+    path: Path | None
     format: str = "glove"
     trainable: bool = True  # the authors fine-tuned GloVe
     missing: str = "zero"  # words the file lacks: zero (the authors) or random
+    learn: str | None = None  # word2vec or fasttext: trained on the train split's text (no file)
+    epochs: int = 20  # passes of the learner over the train text
+    window: int = 5  # words either side that a word predicts
+
+    def describe(self) -> str:
+        """Where the vectors come from, in words (log lines, the kept model's card)."""
+        if self.learn:
+            return f"{self.learn} learnt on the train split ({self.epochs} epochs, window {self.window})"
+        return str(self.path)
 
 
 def parse_vector_spec(cfg: ConfigFile, key: str, value, base: Path) -> VectorSpec | None:
@@ -45,8 +57,30 @@ def parse_vector_spec(cfg: ConfigFile, key: str, value, base: Path) -> VectorSpe
         return None
     entry = as_mapping(cfg, key, value)
     refuse_unknown(cfg, entry, KEYS, f"{key}.")
+    if "learn" in entry:
+        if "path" in entry:
+            raise cfg.error(
+                key, f"{key} gives both `path` and `learn`", hint="keep one: a vectors file, or vectors learnt"
+            )
+        learn = as_str(cfg, f"{key}.learn", entry["learn"])
+        if learn not in LEARNERS:
+            raise cfg.error(f"{key}.learn", f"{key}.learn must be one of {list(LEARNERS)}, not {learn!r}")
+        return VectorSpec(
+            None,
+            trainable=as_bool(cfg, f"{key}.trainable", entry.get("trainable", True)),
+            learn=learn,
+            epochs=as_int(cfg, f"{key}.epochs", entry.get("epochs", 20), minimum=1, maximum=1000),
+            window=as_int(cfg, f"{key}.window", entry.get("window", 5), minimum=1, maximum=50),
+        )
     if "path" not in entry:
-        raise cfg.error(key, f"{key} needs a `path` to your vectors file (the platform downloads none)")
+        raise cfg.error(
+            key,
+            f"{key} needs a `path` to your vectors file (the platform downloads none)",
+            hint="or `learn: word2vec` (or fasttext) to learn vectors from the train split's text",
+        )
+    for name in ("epochs", "window"):
+        if name in entry:
+            raise cfg.error(f"{key}.{name}", f"{key}.{name} applies to learnt vectors only (`learn:`)")
     path = Path(as_str(cfg, f"{key}.path", entry["path"])).expanduser()
     spec = VectorSpec(
         path if path.is_absolute() else base / path,

@@ -40,11 +40,12 @@ class PartitionData:
         mi: pd.DataFrame,
         metric: str | None = None,
         narrative: NarrativeRecipe = NarrativeRecipe(),
+        min_count: int = 1,
     ) -> PartitionData:
         return cls(
             dataset,
             task,
-            build_task_data(table, model_inputs, targets, metric=metric),
+            build_task_data(table, model_inputs, targets, metric=metric, min_count=min_count),
             mi.set_index("task")["mi"].reindex(targets.tasks).fillna(0.0),
             dict(targets.family),
             narrative=narrative,

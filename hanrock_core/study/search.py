@@ -20,6 +20,7 @@ import torch
 from hanrock_core.base.errors import InputError
 from hanrock_core.base.home import Home, TrialFiles
 from hanrock_core.learning.floor import CONDITION as FLOOR
+from hanrock_core.preparation.corpus_vectors import corpus_vectors
 from hanrock_core.preparation.settings import check_data_directory
 from hanrock_core.preparation.word_vectors import Vectors, load_vectors
 from hanrock_core.study.hypotheses import Condition, conditions
@@ -146,7 +147,7 @@ def run_hypothesis(
     if threads:
         torch.set_num_threads(threads)
     if profile.embeddings is not None and part.data.vectors is None:
-        attach_vectors(part, profile, log)
+        attach_vectors(part, profile, log, home)
     identity = study_identity(part, profile)
     unseen = unseen_classes(part.data)
     if unseen:
@@ -252,13 +253,19 @@ def keep_models(search: Search, trials: pd.DataFrame, studies: dict[str, optuna.
     )
 
 
-def attach_vectors(part: PartitionData, profile: Profile, log: Log) -> Vectors:
-    """Load the profile's pretrained word vectors for the partition's vocabulary; their width must be embedding_dim."""
-    vectors = load_vectors(profile.embeddings, part.data.vocab, part.data.train_token_counts(), profile.seed)
+def attach_vectors(part: PartitionData, profile: Profile, log: Log, home: Home | None = None) -> Vectors:
+    """The profile's word vectors for the partition's vocabulary: a pretrained file (its width must be
+    embedding_dim) or vectors learnt from the train split's text (cached under `home`)."""
+    spec = profile.embeddings
+    if spec.learn:
+        cache = home.word_vectors_cache if home is not None else None
+        vectors = corpus_vectors(spec, part.data, profile.embedding_dim, profile.seed, cache)
+    else:
+        vectors = load_vectors(spec, part.data.vocab, part.data.train_token_counts(), profile.seed)
     if vectors.width != profile.embedding_dim:
         raise InputError(
             f"the word vectors are {vectors.width}-d but the profile's embedding_dim is {profile.embedding_dim}",
-            profile.embeddings.path,
+            spec.path,
             hint=f"set embedding_dim: {vectors.width} in the profile (the paper: 300 for GloVe 300d)",
         )
     part.data.vectors = vectors.matrix

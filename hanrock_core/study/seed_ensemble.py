@@ -3,7 +3,9 @@
 The selected trial and its seed replicates are already trained.  Averaging their predicted class
 probabilities (or values, for regression) talkturn by talkturn gives one more model at no training
 cost, usually better than a single seed and steadier.  One `all_ensembles` row per condition: the
-ensemble's dev and test metrics, how many seeds it averages and the mean of its members' values.
+ensemble's dev and test metrics, how many seeds it averages and the mean of its members' values; and
+its test predictions, as `all_predictions` rows of replicate ENSEMBLE (-1), so that the paired test can
+compare the ensemble with the floor (significance.py).
 """
 
 from __future__ import annotations
@@ -17,11 +19,12 @@ import pandas as pd
 import torch
 
 from hanrock_core.base.home import TrialFiles
-from hanrock_core.learning.training import TaskData, decide, metrics_of
+from hanrock_core.learning.training import TaskData, decide, metrics_of, prediction_frame
 from hanrock_core.study.replicates import replicate_jobs
 
 Log = Callable[[str], None]
 SPLITS = ("dev", "test")
+ENSEMBLE = -1  # the `replicate` of an ensemble's prediction rows (0: the selected trial, 1...: its seeds)
 
 
 def average_outputs(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -38,12 +41,12 @@ def average_outputs(frames: list[pd.DataFrame]) -> pd.DataFrame:
     return pd.DataFrame(total / len(frames), index=first.index, columns=first.columns).reset_index()
 
 
-def ensemble_metrics(data: TaskData, averaged: pd.DataFrame) -> dict[str, dict[str, float]]:
+def ensemble_metrics(data: TaskData, averaged: pd.DataFrame) -> tuple[dict[str, dict[str, float]], pd.DataFrame]:
     """split -> the task's metrics of the averaged outputs' predictions (argmax of the mean probabilities,
-    or the mean value)."""
+    or the mean value), and the test predictions (utterance_id, truth, prediction)."""
     position = pd.Index(data.utterance_ids.astype(str))
     columns = [c for c in averaged.columns if c.startswith("output_")]
-    metrics = {}
+    metrics, test = {}, pd.DataFrame(columns=["utterance_id", "truth", "prediction"])
     for split in SPLITS:
         part = averaged[averaged["split"] == split]
         if part.empty:
@@ -53,7 +56,9 @@ def ensemble_metrics(data: TaskData, averaged: pd.DataFrame) -> dict[str, dict[s
             raise ValueError(f"{int((rows < 0).sum())} {split} talkturns of the outputs are not in the data")
         pred = decide(data, torch.tensor(part[columns].to_numpy(dtype=np.float32)))
         metrics[split] = metrics_of(data, rows, pred)
-    return metrics
+        if split == "test":
+            test = prediction_frame(data, rows, pred)
+    return metrics, test
 
 
 def ensemble_rows(
@@ -64,8 +69,9 @@ def ensemble_rows(
     files: TrialFiles,
     key: dict,
     log: Log,
-) -> pd.DataFrame:
-    """One row per searched condition with seed replicates: its seed ensemble's dev and test metrics.
+) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
+    """One row per searched condition with seed replicates: its seed ensemble's dev and test metrics; and
+    each ensemble's test prediction rows (replicate ENSEMBLE).
 
     `trials`: the searched conditions' rows (the floor is one deterministic fit: no ensemble).  A seed
     whose outputs file is missing is said in the log and left out of the ensemble, never silently."""
@@ -73,7 +79,7 @@ def ensemble_rows(
     by_condition: dict[tuple[str, int], list[Path]] = {}
     for job in replicate_jobs(studies, trials, count, files):
         by_condition.setdefault((job.condition, job.slot), []).append(job.outputs)
-    rows = []
+    rows, predictions = [], []
     for (condition, slot), replicate_files in by_condition.items():
         paths = [files.trial_outputs(condition, slot), *replicate_files]  # the selected trial first
         missing = [p.name for p in paths if not p.exists()]
@@ -85,7 +91,8 @@ def ensemble_rows(
             )
         if len(present) < 2:
             continue
-        metrics = ensemble_metrics(data, average_outputs([pd.read_parquet(p) for p in present]))
+        metrics, test_predictions = ensemble_metrics(data, average_outputs([pd.read_parquet(p) for p in present]))
+        predictions.append(test_predictions.assign(**key, condition=condition, trial=slot, replicate=ENSEMBLE))
         selected = trials.loc[(trials["condition"] == condition) & (trials["trial"] == slot), "test_value"]
         dev, test = metrics.get("dev", {}), metrics.get("test", {})
         rows.append(
@@ -106,7 +113,7 @@ def ensemble_rows(
             f"dev {metric} {dev.get(metric, float('nan')):.4f}, test {test.get(metric, float('nan')):.4f} "
             f"(the selected trial alone: test {float(selected.iloc[0]) if len(selected) else float('nan'):.4f})"
         )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows), predictions
 
 
-__all__ = ["average_outputs", "ensemble_metrics", "ensemble_rows"]
+__all__ = ["ENSEMBLE", "average_outputs", "ensemble_metrics", "ensemble_rows"]

@@ -215,10 +215,12 @@ def write_results(
     replicates, replicate_predictions = replicate_rows(
         part.data, studies, trials[trials["condition"] != FLOOR], profile.replicates, files, key, log
     )
-    ensembles = ensemble_rows(
+    ensembles, ensemble_predictions = ensemble_rows(
         part.data, studies, trials[trials["condition"] != FLOOR], profile.replicates, files, key, log
     )
-    prediction_frames = [_with_dialogues(f, part) for f in prediction_frames + replicate_predictions]
+    prediction_frames = [
+        _with_dialogues(f, part) for f in prediction_frames + replicate_predictions + ensemble_predictions
+    ]
     write_rows(home, "all_trials", key, trials, log)
     write_rows(home, "all_epochs", key, pd.DataFrame(epoch_rows), log)
     write_rows(home, "all_predictions", key, pd.concat(prediction_frames) if prediction_frames else pd.DataFrame(), log)
