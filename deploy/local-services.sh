@@ -2,8 +2,14 @@
 # Redis (the Celery broker) and PostgreSQL (Optuna studies, Dagster runs) for a Celery run on one
 # machine, each on a free local port, owned by this script's directory.
 #
-#   deploy/local-services.sh start DIR   start both; writes DIR/services.env (source it) and DIR/dagster/dagster.yaml
+#   deploy/local-services.sh start DIR [--listen ADDR] [--install]
+#                                        start both; writes DIR/services.env (source it) and DIR/dagster/dagster.yaml
 #   deploy/local-services.sh stop DIR    stop both and remove their data
+#
+# --listen ADDR: the address both services listen on and services.env names (default 127.0.0.1); a
+# services host of deploy/several-hosts.sh gives its own, so that other hosts reach it.  --allow CIDR:
+# PostgreSQL also trusts clients from that network and Redis leaves protected mode (by default both
+# answer only this machine); for a private network such as several-hosts.sh makes, never a public one.
 #
 # Needs Debian's redis-server and postgresql packages (`apt-get install redis-server postgresql`;
 # with --install and root, this script installs them).  PostgreSQL refuses to run as root: as root
@@ -12,14 +18,25 @@
 # Exit codes: 0 done, 2 bad use, 3 a package is missing (install it, or use --install as root).
 set -euo pipefail
 
-usage() { echo "usage: $0 start|stop DIR [--install]" >&2; exit 2; }
+usage() { echo "usage: $0 start|stop DIR [--listen ADDR] [--allow CIDR] [--install]" >&2; exit 2; }
 [ $# -ge 2 ] || usage
 command=$1
 dir=$(realpath -m "$2")
-install=${3:-}
+shift 2
+install=
+listen=127.0.0.1
+allow=
+while [ $# -gt 0 ]; do
+    case $1 in
+        --install) install=--install; shift ;;
+        --listen) [ $# -ge 2 ] || usage; listen=$2; shift 2 ;;
+        --allow) [ $# -ge 2 ] || usage; allow=$2; shift 2 ;;
+        *) usage ;;
+    esac
+done
 here=$(cd "$(dirname "$0")" && pwd)
 
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+free_port() { python3 -c 'import socket, sys; s = socket.socket(); s.bind((sys.argv[1], 0)); print(s.getsockname()[1])' "$listen"; }
 postgres_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
 
 install_packages() {
@@ -49,7 +66,9 @@ start() {
     mkdir -p "$dir/redis" "$dir/dagster"
     local redis_port pg_port pgdata
     redis_port=$(free_port)
-    redis-server --port "$redis_port" --bind 127.0.0.1 --daemonize yes --dir "$dir/redis" \
+    local open_redis=()   # Redis answers only its own machine unless protected mode is off (--allow)
+    [ -z "$allow" ] || open_redis=(--protected-mode no)
+    redis-server --port "$redis_port" --bind "$listen" "${open_redis[@]}" --daemonize yes --dir "$dir/redis" \
         --pidfile "$dir/redis/redis.pid" --logfile "$dir/redis/redis.log" --save "" --appendonly no
     if [ "$(id -u)" = 0 ]; then
         pgdata=$(mktemp -d /tmp/hanrock-postgres.XXXXXX)
@@ -60,25 +79,28 @@ start() {
     fi
     echo "$pgdata" > "$dir/postgres.dir"
     as_postgres "$bin/initdb" -D "$pgdata/data" -U hanrock -A trust -E UTF8 >/dev/null
+    if [ -n "$allow" ]; then
+        echo "host all all $allow trust" | as_postgres tee -a "$pgdata/data/pg_hba.conf" >/dev/null
+    fi
     pg_port=$(free_port)
     as_postgres "$bin/pg_ctl" -D "$pgdata/data" -l "$pgdata/postgres.log" -w \
-        -o "-p $pg_port -h 127.0.0.1 -k $pgdata" start >/dev/null
+        -o "-p $pg_port -h $listen -k $pgdata" start >/dev/null
     for db in hanrock_optuna hanrock_dagster; do
-        "$bin/psql" -q -h 127.0.0.1 -p "$pg_port" -U hanrock -d postgres -c "CREATE DATABASE $db" >/dev/null
+        "$bin/psql" -q -h "$listen" -p "$pg_port" -U hanrock -d postgres -c "CREATE DATABASE $db" >/dev/null
     done
     cp "$here/celery/dagster.yaml" "$dir/dagster/dagster.yaml"
     local tmp="$dir/.services.env.tmp"
     cat > "$tmp" <<EOF
 # written by deploy/local-services.sh start $dir
 export HANROCK_EXECUTOR=celery
-export HANROCK_CELERY_BROKER=redis://127.0.0.1:$redis_port/0
-export HANROCK_OPTUNA_STORAGE=postgresql+psycopg2://hanrock@127.0.0.1:$pg_port/hanrock_optuna
-export HANROCK_DAGSTER_STORAGE=postgresql+psycopg2://hanrock@127.0.0.1:$pg_port/hanrock_dagster
+export HANROCK_CELERY_BROKER=redis://$listen:$redis_port/0
+export HANROCK_OPTUNA_STORAGE=postgresql+psycopg2://hanrock@$listen:$pg_port/hanrock_optuna
+export HANROCK_DAGSTER_STORAGE=postgresql+psycopg2://hanrock@$listen:$pg_port/hanrock_dagster
 export DAGSTER_HOME=$dir/dagster
 export HANROCK_STAGED_RESULTS=1
 EOF
     mv "$tmp" "$dir/services.env"
-    echo "redis on 127.0.0.1:$redis_port, postgresql on 127.0.0.1:$pg_port; environment in $dir/services.env"
+    echo "redis on $listen:$redis_port, postgresql on $listen:$pg_port; environment in $dir/services.env"
 }
 
 stop() {

@@ -2,7 +2,8 @@
 
 It is dagster-celery's step task, configured from the same environment as the runs that send
 steps (HANROCK_CELERY_BROKER, HANROCK_CELERY_BACKEND) and with the same settings
-(executors.CELERY_SETTINGS: one step per worker process, taken only when it is free).  A worker
+(executors.CELERY_SETTINGS: one step per worker process, taken only when it is free, its start
+reported so that the launching side can tell which worker holds it: host_watch.py).  A worker
 also needs the platform's environment (HANROCK_CONFIG, HANROCK_HOME, HANROCK_OPTUNA_STORAGE,
 HANROCK_STAGED_RESULTS, DAGSTER_HOME): deploy/local-services.sh writes it for one machine.
 """
@@ -16,6 +17,7 @@ from dagster_celery.tasks import create_task
 from hanrock_core.base.deployment import read_deployment
 
 from .executors import CELERY_SETTINGS
+from .host_watch import GuardedStepTask
 
 
 def _app_args() -> dict:
@@ -34,4 +36,4 @@ def _app_args() -> dict:
 
 
 app = make_app(_app_args())
-execute_plan = create_task(app)
+execute_plan = create_task(app, base=GuardedStepTask)  # drops a step whose run already ended

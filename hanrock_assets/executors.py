@@ -27,8 +27,9 @@ def multiprocess_config(deployment: Deployment) -> dict:
 
 
 # the same on the workers (hanrock_assets/celery_worker.py): a worker takes one step at a time
-# and takes the next only when it is free, so no step waits behind a long training step elsewhere
-CELERY_SETTINGS = {"worker_prefetch_multiplier": 1, "task_acks_late": True}
+# and takes the next only when it is free, so no step waits behind a long training step elsewhere; it
+# reports a step's start with its name, so that the launching side can watch for a lost host (host_watch.py)
+CELERY_SETTINGS = {"worker_prefetch_multiplier": 1, "task_acks_late": True, "task_track_started": True}
 
 
 def celery_config(deployment: Deployment) -> dict:
@@ -76,9 +77,10 @@ def executor_for(deployment: Deployment) -> dg.ExecutorDefinition:
         from .resources import platform_settings
 
         return k8s_job_executor.configured(k8s_config(platform_settings(), deployment), name="hanrock_k8s")
-    from dagster_celery import celery_executor
+    from .host_watch import watched_celery_executor
 
-    return celery_executor.configured(celery_config(deployment), name="hanrock_celery")
+    executor = watched_celery_executor(deployment.host_lost_after)
+    return executor.configured(celery_config(deployment), name="hanrock_celery")
 
 
 def executor_config(deployment: Deployment) -> dict:

@@ -23,6 +23,7 @@ from hanrock_core.comparison.auxiliary_affinity import affinity_ranking, family_
 from hanrock_core.comparison.study_progress import completeness, write_significance_tables
 from hanrock_core.learning.floor import CONDITION as FLOOR
 from hanrock_core.learning.kept_model import card_row, folder_bytes, open_card, open_model
+from hanrock_core.learning.training import with_min_count
 from hanrock_core.preparation.auxiliary_target import (
     AuxiliarySpec,
     AuxiliaryTargets,
@@ -618,7 +619,8 @@ def attention_report(
     home = settings.home
     part = partition_data(settings, key, inputs)
     profile = study.load(settings)
-    if profile.embeddings is not None:  # the models are the study's: the same word vectors
+    part.data = with_min_count(part.data, profile.min_count)  # the models are the study's: the same vocabulary
+    if profile.embeddings is not None:  # ... and the same word vectors
         attach_vectors(part, profile, log.info, home)
     torch.set_num_threads(study.threads())  # like a training step: one step per core under the multiprocess executor
     kept = home.model_dir(config.hypothesis, key, config.condition)

@@ -286,7 +286,7 @@ def _calibrate(args: argparse.Namespace) -> None:
     if not task:
         raise InputError(f"{args.partition!r} is not DATASET.TASK", hint="e.g. iemocap.emotion")
     profile = load_profile(args.profile)
-    part = partition_of(settings, dataset, task, log=print)
+    part = partition_of(settings, dataset, task, log=print, min_count=profile.min_count)
     identity = study_identity(part, profile)
     files = settings.home.calibration(part.key, identity.id)
     workers = args.workers or machine_cores()

@@ -109,3 +109,30 @@ def test_a_study_starts_from_vectors_learnt_on_its_train_split(tiny_iemocap, tmp
     assert any("word vectors: word2vec learnt on the train split" in line for line in lines)
     assert part.vectors is not None and part.vectors.vocabulary_coverage == 1.0
     assert len(list(Home(tmp_path).word_vectors_cache.glob("*.npz"))) == 1
+
+
+def test_a_profile_min_count_makes_rare_train_words_unknown_in_the_study(tiny_iemocap, tmp_path):
+    from hanrock_core.learning.training import with_min_count
+    from hanrock_core.study.study_identity import study_identity
+
+    part = _partition(tiny_iemocap, "emotion")
+    rare = with_min_count(part.data, 2)
+    counts = rare.train_token_counts()
+    assert rare.min_count == 2 and len(rare.vocab) < len(part.data.vocab) and (counts[2:] >= 2).all()
+    assert torch.equal(with_min_count(rare, 1).words, part.data.words)  # and back
+    path = tmp_path / "p.yaml"
+    path.write_text(TINY_PROFILE.format(trials=2) + "min_count: 2\n")
+    profile = load_profile(path)
+    assert profile.min_count == 2
+    plain = load_profile(_written(tmp_path / "q.yaml", TINY_PROFILE.format(trials=2)))
+    assert study_identity(part, profile).id != study_identity(part, plain).id
+    run_hypothesis(part, profile, "h1", Home(tmp_path), log=lambda m: None)
+    assert part.data.vocab == rare.vocab
+    path.write_text(TINY_PROFILE.format(trials=2) + "min_count: 0\n")
+    with pytest.raises(InputError, match="min_count must be at least 1"):
+        load_profile(path)
+
+
+def _written(path, text):
+    path.write_text(text)
+    return path

@@ -18,6 +18,7 @@ from pathlib import Path
 from hanrock_core.base.errors import InputError
 
 EXECUTORS = ("multiprocess", "in_process", "k8s", "celery")
+HOST_LOST_AFTER_S = 60  # a worker busy training still answers pings within seconds; a minute is a lost host
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,11 @@ VARIABLES = (
     ),
     Variable("HANROCK_CELERY_BROKER", "the Celery broker URL (executor celery), e.g. redis://host:6379/0", ""),
     Variable("HANROCK_CELERY_BACKEND", "the Celery result backend URL", "the broker's URL"),
+    Variable(
+        "HANROCK_HOST_LOST_AFTER",
+        "seconds a Celery worker holding a step may leave pings unanswered before its host is declared lost",
+        "60",
+    ),
     Variable("HANROCK_K8S_NAMESPACE", "namespace of the step jobs (executor k8s)", "default"),
     Variable(
         "HANROCK_K8S_DATA_CLAIM", "a ReadWriteMany volume claim mounted at the data directory in every step pod", ""
@@ -91,6 +97,7 @@ class Deployment:
     staged_results: bool
     celery_broker: str | None
     celery_backend: str | None
+    host_lost_after: int  # seconds
     k8s_namespace: str
     k8s_data_claim: str | None
     k8s_image: str | None
@@ -161,6 +168,7 @@ def read_deployment(env: Mapping[str, str] = os.environ) -> Deployment:
         staged_results=_flag(env, "HANROCK_STAGED_RESULTS", False),
         celery_broker=broker,
         celery_backend=_text(env, "HANROCK_CELERY_BACKEND") or broker,
+        host_lost_after=_whole(env, "HANROCK_HOST_LOST_AFTER", 5) or HOST_LOST_AFTER_S,
         k8s_namespace=env.get("HANROCK_K8S_NAMESPACE") or "default",
         k8s_data_claim=_text(env, "HANROCK_K8S_DATA_CLAIM"),
         k8s_image=_text(env, "HANROCK_K8S_IMAGE"),

@@ -43,8 +43,9 @@ class Change:
     what: str  # in words, for the table
     config: dict = field(default_factory=dict)  # TrainConfig fields replaced
     family: str | None = None  # another narrative family (narrative.py)
-    min_count: int = 1  # the vocabulary's minimum train count
+    min_count: int | None = None  # the vocabulary's minimum train count (None: the profile's)
     vectors: str | None = None  # word vectors learnt from the train text: word2vec or fasttext
+    unit_spread: bool = False  # the learnt vectors rescaled to sd 1
 
 
 CHANGES = (
@@ -52,6 +53,7 @@ CHANGES = (
     Change("content_0", "no content context (the talkturn alone)", config={"content_size": 0}),
     Change("content_3", "three talkturns of content context", config={"content_size": 3}),
     Change("verbatim", "verbatim talkturns: no narrative words (family v)", family="v"),
+    Change("min_count_1", "every train word in the vocabulary", min_count=1),
     Change("min_count_2", "words seen once in train become unknown", min_count=2),
     Change(
         "patience_8",
@@ -61,6 +63,7 @@ CHANGES = (
     Change("class_weights", "balanced class weights n / (K n_c)", config={"class_weights": "balanced"}),
     Change("word2vec", "embeddings start from word2vec learnt on the train text", vectors="word2vec"),
     Change("fasttext", "embeddings start from fastText (subword pieces) learnt on the train text", vectors="fasttext"),
+    Change("word2vec_sd1", "word2vec learnt on the train text, rescaled to sd 1", vectors="word2vec", unit_spread=True),
 )
 NAMES = tuple(c.name for c in CHANGES)
 
@@ -87,9 +90,11 @@ def ablate(settings, key: str, profile: Profile, changes: list[Change], seeds: i
         recipe = settings.dataset(dataset).narratives
         if change.family:
             recipe = NarrativeRecipe(change.family, recipe.keep_punctuation)
-        part = partition_of(settings, dataset, task, log=lambda _: None, recipe=recipe, min_count=change.min_count)
+        part = partition_of(
+            settings, dataset, task, log=lambda _: None, recipe=recipe, min_count=change.min_count or profile.min_count
+        )
         if change.vectors:
-            spec = VectorSpec(None, learn=change.vectors)
+            spec = VectorSpec(None, learn=change.vectors, unit_spread=change.unit_spread)
             part.vectors = corpus_vectors(spec, part.data, profile.embedding_dim, profile.seed, home.word_vectors_cache)
             part.data.vectors = part.vectors.matrix
             log(f"{key} {change.name}: {part.vectors.describe()}")

@@ -75,6 +75,7 @@ PROFILE_LIMITS: dict[str, tuple[float, float]] = {
     "capacity_total": (2, 4096),
     "default_primary_units": (1, 4095),
     "embedding_dim": (1, 4096),
+    "min_count": (1, 1000),
     "h2_primary_units": (1, 4095),  # each choice of P (also capped by capacity_total - 1)
     "median_pruning.first_epoch": (0, 10_000),
     "median_pruning.every": (1, 10_000),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -130,6 +130,7 @@ class TaskData:
     texts: np.ndarray | None = None  # (n,) the model inputs as text, for the bag-of-words floor
     vectors: torch.Tensor | None = None  # (V, E) pretrained word vectors of `vocab` (None: learnt from scratch)
     dialogues: np.ndarray | None = None  # (D,) the dialogue names `dialogue_codes` index
+    min_count: int = 1  # the vocabulary keeps train words seen at least this often (the rest are unknown)
 
     def dialogue_names(self) -> np.ndarray:
         """(n,) each talkturn's dialogue name (its code as text where the names were not kept)."""
@@ -210,7 +211,19 @@ def build_task_data(
         utterance_ids=order["utterance_id"].to_numpy(dtype=str),
         metric=metric,
         texts=inputs.to_numpy(dtype=str),
+        min_count=min_count,
     )
+
+
+def with_min_count(data: TaskData, min_count: int) -> TaskData:
+    """The same data with a vocabulary of the train words seen at least `min_count` times (a profile's
+    `min_count`); pretrained vectors of the old vocabulary are dropped (attach them after)."""
+    if data.min_count == min_count:
+        return data
+    texts, split = pd.Series(data.texts), pd.Series(data.split)
+    vocab = build_vocabulary(texts, split, min_count)
+    words, lengths = encode(texts, vocab, max(1, int(data.words.shape[1])))
+    return replace(data, words=words, lengths=lengths, vocab=vocab, min_count=min_count, vectors=None)
 
 
 CHUNK_TALKTURNS = 4  # the `chunks` sampler's stretch of consecutive talkturns

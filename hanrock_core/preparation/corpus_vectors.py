@@ -99,6 +99,8 @@ def corpus_vectors(spec: VectorSpec, data: TaskText, width: int, seed: int, cach
     for i, word in enumerate(words):
         if i > OOV_ID and word in rows:
             matrix[i], found[i] = rows[word], True
+    if spec.unit_spread and found.any():  # skip-gram vectors are small (sd ~0.15); a new embedding starts at sd 1
+        matrix[found] /= float(matrix[found].std()) or 1.0
     counts = data.train_token_counts()[OOV_ID + 1 :]
     total = float(counts.sum())
     return Vectors(

@@ -28,7 +28,7 @@ PAD_ID, OOV_ID = 0, 1  # the vocabulary's (vocabulary.py); repeated so that sett
 FORMATS = ("glove", "word2vec", "fasttext")
 MISSING = ("zero", "random")
 LEARNERS = ("word2vec", "fasttext")  # gensim's skip-gram word vectors; fastText adds subword pieces
-KEYS = {"path", "format", "trainable", "missing", "learn", "epochs", "window"}
+KEYS = {"path", "format", "trainable", "missing", "learn", "epochs", "window", "unit_spread"}
 
 
 @dataclass(frozen=True)
@@ -43,11 +43,13 @@ class VectorSpec:
     learn: str | None = None  # word2vec or fasttext: trained on the train split's text (no file)
     epochs: int = 20  # passes of the learner over the train text
     window: int = 5  # words either side that a word predicts
+    unit_spread: bool = False  # learnt vectors rescaled to sd 1, the spread a from-scratch embedding starts with
 
     def describe(self) -> str:
         """Where the vectors come from, in words (log lines, the kept model's card)."""
         if self.learn:
-            return f"{self.learn} learnt on the train split ({self.epochs} epochs, window {self.window})"
+            spread = ", rescaled to sd 1" if self.unit_spread else ""
+            return f"{self.learn} learnt on the train split ({self.epochs} epochs, window {self.window}{spread})"
         return str(self.path)
 
 
@@ -71,6 +73,7 @@ def parse_vector_spec(cfg: ConfigFile, key: str, value, base: Path) -> VectorSpe
             learn=learn,
             epochs=as_int(cfg, f"{key}.epochs", entry.get("epochs", 20), minimum=1, maximum=1000),
             window=as_int(cfg, f"{key}.window", entry.get("window", 5), minimum=1, maximum=50),
+            unit_spread=as_bool(cfg, f"{key}.unit_spread", entry.get("unit_spread", False)),
         )
     if "path" not in entry:
         raise cfg.error(
@@ -78,7 +81,7 @@ def parse_vector_spec(cfg: ConfigFile, key: str, value, base: Path) -> VectorSpe
             f"{key} needs a `path` to your vectors file (the platform downloads none)",
             hint="or `learn: word2vec` (or fasttext) to learn vectors from the train split's text",
         )
-    for name in ("epochs", "window"):
+    for name in ("epochs", "window", "unit_spread"):
         if name in entry:
             raise cfg.error(f"{key}.{name}", f"{key}.{name} applies to learnt vectors only (`learn:`)")
     path = Path(as_str(cfg, f"{key}.path", entry["path"])).expanduser()

@@ -63,6 +63,7 @@ class Profile:
     warmup_epochs: float = TRAINING_DEFAULTS["warmup_epochs"]  # linear warm-up of the learning rate (0: none)
     replicates: int = 0  # after the search, each condition's selected configuration trained with more seeds
     fusion_prior: bool = TRAINING_DEFAULTS["fusion_prior"]  # the fusion starts at half weight on the primary vector
+    min_count: int = 1  # the vocabulary keeps train words seen at least this often; rarer ones are unknown words
 
     def search_range(self, name: str) -> tuple[float, float]:
         """The range a trial draws hyper-parameter `name` from: the profile's `space:`, else the paper's."""
@@ -101,7 +102,7 @@ def _read_profile(path: Path, modified_ns: int) -> Profile:
     refuse_unknown(cfg, data, PROFILE_KEYS)
     if isinstance(data.get("compile"), bool):  # YAML reads a bare off / on as a boolean
         data["compile"] = "on" if data["compile"] else "off"
-    whole = ("seed", "patience", "replicates", "trials_per_condition", "epochs", "capacity_total")
+    whole = ("seed", "patience", "replicates", "trials_per_condition", "epochs", "capacity_total", "min_count")
     for key in (*whole, "default_primary_units", "embedding_dim"):
         if key in data:
             as_int(cfg, key, data[key], *map(int, PROFILE_LIMITS[key]))

@@ -20,6 +20,7 @@ import torch
 from hanrock_core.base.errors import InputError
 from hanrock_core.base.home import Home, TrialFiles
 from hanrock_core.learning.floor import CONDITION as FLOOR
+from hanrock_core.learning.training import with_min_count
 from hanrock_core.preparation.corpus_vectors import corpus_vectors
 from hanrock_core.preparation.settings import check_data_directory
 from hanrock_core.preparation.word_vectors import Vectors, load_vectors
@@ -146,6 +147,7 @@ def run_hypothesis(
     check_data_directory(home)  # before any training: writable, not nearly full
     if threads:
         torch.set_num_threads(threads)
+    part.data = with_min_count(part.data, profile.min_count)
     if profile.embeddings is not None and part.data.vectors is None:
         attach_vectors(part, profile, log, home)
     identity = study_identity(part, profile)
