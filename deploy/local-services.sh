@@ -5,6 +5,13 @@
 #   deploy/local-services.sh start DIR [--listen ADDR] [--install]
 #                                        start both; writes DIR/services.env (source it) and DIR/dagster/dagster.yaml
 #   deploy/local-services.sh stop DIR    stop both and remove their data
+#   deploy/local-services.sh restart-redis|restart-postgres DIR [--down SECONDS]
+#                                        stop one service, wait SECONDS (default 0), start it again on
+#                                        the same address and port with its data (a fault drill)
+#
+# Redis keeps its data in an append-only file written before each command returns (--appendonly yes
+# --appendfsync always), so the queued and unacknowledged step messages and the step results survive a
+# restart; PostgreSQL is restarted with `pg_ctl -m fast` (open sessions are ended, clients reconnect).
 #
 # --listen ADDR: the address both services listen on and services.env names (default 127.0.0.1); a
 # services host of deploy/several-hosts.sh gives its own, so that other hosts reach it.  --allow CIDR:
@@ -18,7 +25,7 @@
 # Exit codes: 0 done, 2 bad use, 3 a package is missing (install it, or use --install as root).
 set -euo pipefail
 
-usage() { echo "usage: $0 start|stop DIR [--listen ADDR] [--allow CIDR] [--install]" >&2; exit 2; }
+usage() { echo "usage: $0 start|stop|restart-redis|restart-postgres DIR [--listen ADDR] [--allow CIDR] [--install] [--down SECONDS]" >&2; exit 2; }
 [ $# -ge 2 ] || usage
 command=$1
 dir=$(realpath -m "$2")
@@ -26,11 +33,13 @@ shift 2
 install=
 listen=127.0.0.1
 allow=
+down=0
 while [ $# -gt 0 ]; do
     case $1 in
         --install) install=--install; shift ;;
         --listen) [ $# -ge 2 ] || usage; listen=$2; shift 2 ;;
         --allow) [ $# -ge 2 ] || usage; allow=$2; shift 2 ;;
+        --down) [ $# -ge 2 ] || usage; down=$2; shift 2 ;;
         *) usage ;;
     esac
 done
@@ -51,7 +60,8 @@ install_packages() {
 }
 
 as_postgres() {
-    if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+    # from /, which the postgres user can always read (the caller's directory may be closed to it)
+    if [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 start() {
@@ -68,8 +78,11 @@ start() {
     redis_port=$(free_port)
     local open_redis=()   # Redis answers only its own machine unless protected mode is off (--allow)
     [ -z "$allow" ] || open_redis=(--protected-mode no)
-    redis-server --port "$redis_port" --bind "$listen" "${open_redis[@]}" --daemonize yes --dir "$dir/redis" \
-        --pidfile "$dir/redis/redis.pid" --logfile "$dir/redis/redis.log" --save "" --appendonly no
+    # the command line, kept for restart-redis (one argument per line)
+    printf '%s\n' --port "$redis_port" --bind "$listen" "${open_redis[@]}" --daemonize yes --dir "$dir/redis" \
+        --pidfile "$dir/redis/redis.pid" --logfile "$dir/redis/redis.log" --save "" \
+        --appendonly yes --appendfsync always > "$dir/redis/arguments"
+    start_redis
     if [ "$(id -u)" = 0 ]; then
         pgdata=$(mktemp -d /tmp/hanrock-postgres.XXXXXX)
         chown postgres: "$pgdata"
@@ -83,8 +96,8 @@ start() {
         echo "host all all $allow trust" | as_postgres tee -a "$pgdata/data/pg_hba.conf" >/dev/null
     fi
     pg_port=$(free_port)
-    as_postgres "$bin/pg_ctl" -D "$pgdata/data" -l "$pgdata/postgres.log" -w \
-        -o "-p $pg_port -h $listen -k $pgdata" start >/dev/null
+    echo "-p $pg_port -h $listen -k $pgdata" > "$dir/postgres.options"
+    start_postgres
     for db in hanrock_optuna hanrock_dagster; do
         "$bin/psql" -q -h "$listen" -p "$pg_port" -U hanrock -d postgres -c "CREATE DATABASE $db" >/dev/null
     done
@@ -103,11 +116,50 @@ EOF
     echo "redis on $listen:$redis_port, postgresql on $listen:$pg_port; environment in $dir/services.env"
 }
 
+start_redis() {
+    local arguments=()
+    mapfile -t arguments < "$dir/redis/arguments"
+    redis-server "${arguments[@]}"
+}
+
+start_postgres() {
+    local pgdata; pgdata=$(cat "$dir/postgres.dir")
+    as_postgres "$(postgres_bin)/pg_ctl" -D "$pgdata/data" -l "$pgdata/postgres.log" -w \
+        -o "$(cat "$dir/postgres.options")" start >/dev/null \
+        || { echo "error: postgresql did not start; the end of $pgdata/postgres.log:" >&2
+             tail -n 20 "$pgdata/postgres.log" >&2; exit 1; }
+}
+
+stop_redis() {
+    [ -f "$dir/redis/redis.pid" ] || return 0
+    local pid; pid=$(cat "$dir/redis/redis.pid")
+    kill -TERM "$pid" 2>/dev/null || return 0   # Redis finishes the append-only file, then exits
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+    return 1
+}
+
+restart_redis() {
+    [ -f "$dir/redis/arguments" ] || { echo "error: no services started in $dir" >&2; exit 2; }
+    stop_redis || { echo "error: redis did not stop within 10 s" >&2; exit 1; }
+    sleep "$down"
+    start_redis
+    echo "redis restarted after ${down} s down"
+}
+
+restart_postgres() {
+    [ -f "$dir/postgres.options" ] || { echo "error: no services started in $dir" >&2; exit 2; }
+    local pgdata; pgdata=$(cat "$dir/postgres.dir")
+    as_postgres "$(postgres_bin)/pg_ctl" -D "$pgdata/data" -m fast -w stop >/dev/null \
+        || { echo "error: postgresql did not stop; the end of $pgdata/postgres.log:" >&2
+             tail -n 20 "$pgdata/postgres.log" >&2; exit 1; }
+    sleep "$down"
+    start_postgres
+    echo "postgresql restarted after ${down} s down"
+}
+
 stop() {
     local bin; bin=$(postgres_bin)
-    if [ -f "$dir/redis/redis.pid" ]; then
-        kill "$(cat "$dir/redis/redis.pid")" 2>/dev/null || true
-    fi
+    stop_redis || kill -KILL "$(cat "$dir/redis/redis.pid")" 2>/dev/null || true
     if [ -f "$dir/postgres.dir" ]; then
         local pgdata; pgdata=$(cat "$dir/postgres.dir")
         if [ -d "$pgdata/data" ]; then
@@ -116,11 +168,14 @@ stop() {
         rm -rf "$pgdata"
         rm -f "$dir/postgres.dir"
     fi
-    rm -f "$dir/services.env"
+    rm -rf "$dir/redis"   # its append-only file
+    rm -f "$dir/services.env" "$dir/postgres.options"
 }
 
 case $command in
     start) start ;;
     stop) stop ;;
+    restart-redis) restart_redis ;;
+    restart-postgres) restart_postgres ;;
     *) usage ;;
 esac

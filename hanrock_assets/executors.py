@@ -28,8 +28,19 @@ def multiprocess_config(deployment: Deployment) -> dict:
 
 # the same on the workers (hanrock_assets/celery_worker.py): a worker takes one step at a time
 # and takes the next only when it is free, so no step waits behind a long training step elsewhere; it
-# reports a step's start with its name, so that the launching side can watch for a lost host (host_watch.py)
-CELERY_SETTINGS = {"worker_prefetch_multiplier": 1, "task_acks_late": True, "task_track_started": True}
+# reports a step's start with its name, so that the launching side can watch for a lost host (host_watch.py).
+# Redis restarting (README, "Faults"): reading or storing a step's result and sending a step are retried
+# with a backoff for up to about two minutes rather than failing the run at the first refused connection.
+CELERY_SETTINGS = {
+    "worker_prefetch_multiplier": 1,
+    "task_acks_late": True,
+    "task_track_started": True,
+    "result_backend_always_retry": True,
+    "result_backend_max_retries": 30,  # 10 ms doubling up to 5 s between tries: about 2 minutes in all
+    "result_backend_max_sleep_between_retries_ms": 5000,
+    "task_publish_retry_policy": {"max_retries": 30, "interval_start": 0, "interval_step": 1, "interval_max": 5},
+    "worker_cancel_long_running_tasks_on_connection_loss": False,  # a training step goes on; see host_watch.py
+}
 
 
 def celery_config(deployment: Deployment) -> dict:

@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import celery
 from celery.exceptions import WorkerLostError
-from dagster import DagsterInstance, executor, multiple_process_executor_requirements
+from dagster import DagsterEventType, DagsterInstance, executor, multiple_process_executor_requirements
 from dagster._core.execution.retries import RetryMode
 from dagster._grpc.types import ExecuteStepArgs
 from dagster._serdes import unpack_value
@@ -40,6 +40,7 @@ class HostWatch:
         self.steps: dict[str, str] = {}  # step key -> Celery task id, while its result is not ready
         self.last_answer: dict[str, float] = {}  # worker name -> time of its last answer (or first sight)
         self.lost: list[str] = []  # the messages of the steps declared lost
+        self.outage = False  # the last round could not reach the broker: the next one restarts every clock
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._watch, name="hanrock-host-watch", daemon=True)
@@ -61,6 +62,7 @@ class HostWatch:
             try:
                 self.check(time.monotonic())
             except Exception as exc:  # the broker restarting: the next round asks again
+                self.outage = True
                 self.log(f"host watch: could not ask the workers ({type(exc).__name__}: {exc}); asking again")
 
     def holders(self) -> dict[str, tuple[str, str]]:
@@ -84,6 +86,9 @@ class HostWatch:
             return
         workers = sorted({name for _, name in held.values()})
         answers = self.app.control.ping(destination=workers, timeout=PING_TIMEOUT_S) or []
+        if self.outage:  # the broker is back: a worker's silence counts from now (it reconnects too)
+            self.outage = False
+            self.last_answer.update(dict.fromkeys(workers, now))
         for answer in answers:
             for name in answer:
                 self.last_answer[name] = now
@@ -146,14 +151,25 @@ def watched_celery_executor(lost_after: float):
 
 
 class GuardedStepTask(celery.Task):
-    """A worker's step task that drops a step whose run has already ended (a message delivered again)."""
+    """A worker's step task that drops a step message delivered again: its run has ended, or the step
+    already succeeded in it (Redis hands out an unacknowledged message again after its visibility timeout,
+    e.g. when the worker that took it lost its broker connection while training)."""
 
     def __call__(self, execute_step_args_packed, executable_dict):
         args = unpack_value(execute_step_args_packed, as_type=ExecuteStepArgs)
         instance = DagsterInstance.from_ref(args.instance_ref)
         run = instance.get_run_by_id(args.run_id)
+        steps = ", ".join(args.step_keys_to_execute or [])
         if run is not None and run.is_finished:
-            steps = ", ".join(args.step_keys_to_execute or [])
             print(f"hanrock: step {steps} of run {args.run_id} not run: the run already ended ({run.status.value})")
             return []
+        if _succeeded(instance, args.run_id) >= set(args.step_keys_to_execute or [None]):
+            print(f"hanrock: step {steps} of run {args.run_id} not run again: it already succeeded")
+            return []
         return super().__call__(execute_step_args_packed, executable_dict)
+
+
+def _succeeded(instance: DagsterInstance, run_id: str) -> set[str]:
+    """The step keys with a success event in the run."""
+    records = instance.get_records_for_run(run_id, of_type=DagsterEventType.STEP_SUCCESS).records
+    return {r.event_log_entry.step_key for r in records}

@@ -28,6 +28,7 @@ from hanrock_core.study.hypotheses import Condition
 from hanrock_core.study.median_stopping import OrderedMedianPruner, TrialNumberSampler, slot_of
 from hanrock_core.study.partition_data import PartitionData
 from hanrock_core.study.profiles import Profile
+from hanrock_core.study.retrying_storage import RetryingRDBStorage
 from hanrock_core.study.study_identity import StudyIdentity, base_of
 from hanrock_core.study.study_identity import study_name as identified_name
 
@@ -73,12 +74,20 @@ def open_storage(url: str, attempts: int = 5) -> optuna.storages.RDBStorage:
     initialisation fail ("table ... already exists", a duplicate version row), after which the
     schema is there: open again.  Any other failure is raised by the last attempt.
     """
+
+    def make() -> optuna.storages.RDBStorage:
+        if url.startswith("sqlite"):
+            return optuna.storages.RDBStorage(url)
+        # a server database: pooled connections are checked before use (one a server restart ended is
+        # replaced) and calls are retried while the server restarts (retrying_storage.py)
+        return RetryingRDBStorage(url, engine_kwargs={"pool_pre_ping": True})
+
     for attempt in range(1, attempts):
         try:
-            return optuna.storages.RDBStorage(url)
+            return make()
         except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.OperationalError):
             time.sleep(0.2 * attempt)
-    return optuna.storages.RDBStorage(url)  # the last attempt raises what it meets
+    return make()  # the last attempt raises what it meets
 
 
 @contextmanager
