@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from hanrock_core.cli import main
+
+
+def services_missing() -> str | None:
+    """The Debian package that deploy/local-services.sh needs and this machine lacks, or None."""
+    if not shutil.which("redis-server"):
+        return "redis-server"
+    if not list(Path("/usr/lib/postgresql").glob("*/bin/initdb")):
+        return "postgresql"
+    return None
+
+
+def services_environment(text: str) -> dict[str, str]:
+    """The variables of a services.env that deploy/local-services.sh wrote (`export NAME=VALUE` lines)."""
+    return dict(line[len("export ") :].split("=", 1) for line in text.splitlines() if line.startswith("export "))
 
 
 def run_cli(capsys, *args: str) -> tuple[int, str, str]:

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .conftest import REPO, TINY_SCALE
+from .helpers import services_environment, services_missing
 
 HOSTS_SCRIPT = REPO / "deploy" / "several-hosts.sh"
 SERVICES_SCRIPT = REPO / "deploy" / "local-services.sh"
@@ -30,12 +31,10 @@ FINISHED = ("COMPLETE", "PRUNED", "FAIL")  # Optuna trial states that end a tria
 def missing() -> str | None:
     if os.geteuid() != 0:
         return "root (network namespaces)"
-    for tool in ("ip", "unshare", "nsenter", "taskset", "redis-server"):
+    for tool in ("ip", "unshare", "nsenter", "taskset"):
         if not shutil.which(tool):
             return tool
-    if not list(Path("/usr/lib/postgresql").glob("*/bin/initdb")):
-        return "postgresql"
-    return None
+    return services_missing()
 
 
 def sh(*args: str, timeout: float = 120) -> str:
@@ -101,9 +100,7 @@ class Hosts:
         text = subprocess.run(
             self.command("svc", "cat", f"{where}/services.env"), check=True, capture_output=True, text=True
         ).stdout
-        self.services = dict(
-            line[len("export ") :].split("=", 1) for line in text.splitlines() if line.startswith("export ")
-        )
+        self.services = services_environment(text)
         assert all("127.0.0.1" not in self.services[k] for k in ("HANROCK_CELERY_BROKER", "HANROCK_OPTUNA_STORAGE"))
 
     def stop_services(self, where: str = "/tmp/services") -> None:

@@ -11,7 +11,6 @@ installs them and sets it).
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -24,23 +23,16 @@ import pytest
 from hanrock_core.base.results import query
 
 from .conftest import REPO, TINY_SCALE
+from .helpers import services_environment, services_missing
 
 TRIALS = 3
 SCRIPT = REPO / "deploy" / "local-services.sh"
 
 
-def _services_missing() -> str | None:
-    if not shutil.which("redis-server"):
-        return "redis-server"
-    if not list(Path("/usr/lib/postgresql").glob("*/bin/initdb")):
-        return "postgresql"
-    return None
-
-
 @pytest.fixture
 def services(tmp_path):
     """Redis and PostgreSQL on free ports; the environment a run and its workers need."""
-    missing = _services_missing()
+    missing = services_missing()
     if missing:
         if os.environ.get("HANROCK_REQUIRE_SERVICES") == "1":
             pytest.fail(f"{missing} is not installed and HANROCK_REQUIRE_SERVICES=1")
@@ -49,12 +41,7 @@ def services(tmp_path):
     started = subprocess.run(["bash", str(SCRIPT), "start", str(folder)], capture_output=True, text=True, timeout=120)
     assert started.returncode == 0, started.stdout + started.stderr
     try:
-        env = {}
-        for line in (folder / "services.env").read_text().splitlines():
-            if line.startswith("export "):
-                name, value = line[len("export ") :].split("=", 1)
-                env[name] = value
-        yield env
+        yield services_environment((folder / "services.env").read_text())
     finally:
         subprocess.run(["bash", str(SCRIPT), "stop", str(folder)], capture_output=True, timeout=120)
 
