@@ -4,11 +4,15 @@ dagster-celery waits for each step's Celery result; a worker whose whole host va
 one, and Redis keeps the unacknowledged message for its visibility timeout (an hour), so the run would
 wait that long or forever.  `HostWatch` asks the workers holding started steps for a ping every few
 seconds (Celery's remote control, through the broker); a worker that has not answered for
-HANROCK_HOST_LOST_AFTER seconds is declared lost: its step's result is set to a failure that names the
-worker, its host and the step, and the task is revoked.  The run then fails like one with a killed
-worker process, and the same command resumes it.  `GuardedStepTask` is the worker's half: a step
-message delivered again after its run ended (Redis hands an unacknowledged message out again once the
-visibility timeout passes) is dropped rather than run, so no trial is trained by a run nobody waits for.
+HANROCK_HOST_LOST_AFTER seconds is declared lost and its task revoked.  While another worker answers,
+the step is sent to the queue again (`StepHandle` swaps the result the execution loop waits on), so a
+surviving worker runs it: the trial the lost host was training is marked interrupted and run again from
+its start, finished trials are kept, and the run completes with no command typed.  With no worker left,
+or once a step has been sent MAX_RESENDS times, its result is set to a failure that names the worker, its
+host and the step; the run fails and the same command resumes it.  `GuardedStepTask` is the worker's
+half: a step message delivered again after its run ended (Redis hands an unacknowledged message out again
+once the visibility timeout passes) is dropped rather than run, so no trial is trained by a run nobody
+waits for.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import time
 from collections.abc import Callable
 
 import celery
+import celery.result
 from celery.exceptions import WorkerLostError
 from dagster import DagsterEventType, DagsterInstance, executor, multiple_process_executor_requirements
 from dagster._core.execution.retries import RetryMode
@@ -32,22 +37,53 @@ PING_EVERY_S = 2.0  # seconds between two pings of the workers holding steps
 PING_TIMEOUT_S = 1.0  # how long one ping waits for answers
 
 
-class HostWatch:
-    """Pings the workers that hold started steps; fails the step of one silent for `lost_after` seconds."""
+MAX_RESENDS = 2  # a step sent again more often than this fails the run instead (something beyond one lost host)
 
-    def __init__(self, app: celery.Celery, lost_after: float, log: Log) -> None:
-        self.app, self.lost_after, self.log = app, lost_after, log
-        self.steps: dict[str, str] = {}  # step key -> Celery task id, while its result is not ready
+
+class StepHandle:
+    """The Celery result of one step as dagster-celery's loop sees it (`ready`, `get`, `revoke`), pointing at
+    the step's latest submission: the watch sends a lost host's step again and swaps the result here."""
+
+    def __init__(self, result: celery.result.AsyncResult, resend: Callable[[], celery.result.AsyncResult]) -> None:
+        self.result, self.resend, self.sent = result, resend, 1
+
+    @property
+    def id(self) -> str:
+        return self.result.id
+
+    def ready(self) -> bool:
+        return self.result.ready()
+
+    def get(self):
+        return self.result.get()
+
+    def revoke(self) -> None:
+        self.result.revoke()
+
+    def send_again(self) -> None:
+        """Submit the step once more; the loop now waits on the new submission."""
+        self.result = self.resend()
+        self.sent += 1
+
+
+class HostWatch:
+    """Pings the workers that hold started steps; sends again (or fails) the step of one silent for `lost_after`
+    seconds."""
+
+    def __init__(self, app: celery.Celery, lost_after: float, log: Log, warn: Log | None = None) -> None:
+        self.app, self.lost_after, self.log, self.warn = app, lost_after, log, warn or log
+        self.steps: dict[str, StepHandle] = {}  # step key -> its handle, while its result is not ready
         self.last_answer: dict[str, float] = {}  # worker name -> time of its last answer (or first sight)
-        self.lost: list[str] = []  # the messages of the steps declared lost
+        self.lost: list[str] = []  # the messages of the steps that failed for a lost host
+        self.resent: list[str] = []  # the messages of the steps sent again
         self.outage = False  # the last round could not reach the broker: the next one restarts every clock
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._watch, name="hanrock-host-watch", daemon=True)
 
-    def add(self, step_key: str, task_id: str) -> None:
+    def add(self, step_key: str, handle: StepHandle) -> None:
         with self._lock:
-            self.steps[step_key] = task_id
+            self.steps[step_key] = handle
 
     def __enter__(self) -> HostWatch:
         self._thread.start()
@@ -65,22 +101,22 @@ class HostWatch:
                 self.outage = True
                 self.log(f"host watch: could not ask the workers ({type(exc).__name__}: {exc}); asking again")
 
-    def holders(self) -> dict[str, tuple[str, str]]:
-        """Step key -> (task id, worker name) of every started step whose result is not in yet."""
+    def holders(self) -> dict[str, tuple[StepHandle, str]]:
+        """Step key -> (handle, worker name) of every started step whose result is not in yet."""
         with self._lock:
             steps = dict(self.steps)
         held = {}
-        for key, task_id in steps.items():
-            result = self.app.AsyncResult(task_id)
+        for key, handle in steps.items():
+            result = handle.result
             if result.ready():
                 with self._lock:
                     self.steps.pop(key, None)
             elif result.state == "STARTED" and isinstance(result.info, dict) and result.info.get("hostname"):
-                held[key] = (task_id, result.info["hostname"])
+                held[key] = (handle, result.info["hostname"])
         return held
 
     def check(self, now: float) -> None:
-        """One round: ping the holders, and fail the steps of workers silent for longer than `lost_after`."""
+        """One round: ping the holders, and handle the steps of workers silent for longer than `lost_after`."""
         held = self.holders()
         if not held:
             return
@@ -92,22 +128,45 @@ class HostWatch:
         for answer in answers:
             for name in answer:
                 self.last_answer[name] = now
-        for key, (task_id, name) in held.items():
+        for key, (handle, name) in held.items():
             silent = now - self.last_answer.setdefault(name, now)
             if silent > self.lost_after:
-                self._declare_lost(key, task_id, name, silent)
+                self._declare_lost(key, handle, name, silent)
 
-    def _declare_lost(self, step_key: str, task_id: str, worker: str, silent: float) -> None:
+    def survivors(self, lost: str) -> list[str]:
+        """The workers other than `lost` that answer a ping now."""
+        answers = self.app.control.ping(timeout=PING_TIMEOUT_S) or []
+        return sorted({name for answer in answers for name in answer} - {lost})
+
+    def _declare_lost(self, step_key: str, handle: StepHandle, worker: str, silent: float) -> None:
         host = worker.split("@", 1)[-1]
-        message = (
+        lost = (
             f"host {host} is lost: its Celery worker {worker} has not answered for {silent:.0f} s "
-            f"(HANROCK_HOST_LOST_AFTER) while running step {step_key}; the steps running elsewhere finish, "
-            "then the run fails. Run the same command again: finished trials are kept and only the missing "
-            "ones run (start a worker on another host if none is left)."
+            f"(HANROCK_HOST_LOST_AFTER) while running step {step_key}"
+        )
+        task_id = handle.id
+        self.app.control.revoke(task_id)
+        survivors = self.survivors(worker) if handle.sent <= MAX_RESENDS else []
+        if survivors:
+            handle.send_again()
+            message = (
+                f"{lost}; the step is sent to the queue again (time {handle.sent}), where a surviving worker "
+                f"({', '.join(survivors)}) takes it: the trial it was training runs again from its start, finished "
+                "trials are kept"
+            )
+            self.warn(message)
+            self.last_answer.pop(worker, None)
+            with self._lock:
+                self.resent.append(message)
+            return
+        why = "no other worker answers" if handle.sent <= MAX_RESENDS else f"it was sent {handle.sent} times already"
+        message = (
+            f"{lost}; {why}, so the step fails: the steps running elsewhere finish, then the run fails. Run the same "
+            "command again: finished trials are kept and only the missing ones run (start a worker on another host "
+            "if none is left)."
         )
         self.log(message)
         self.app.backend.mark_as_failure(task_id, WorkerLostError(message))
-        self.app.control.revoke(task_id)
         with self._lock:
             self.steps.pop(step_key, None)
             self.lost.append(message)
@@ -121,12 +180,16 @@ class WatchedCeleryExecutor(CeleryExecutor):
         self.lost_after = lost_after
 
     def execute(self, plan_context, execution_plan):
-        watch = HostWatch(make_app(self.app_args()), self.lost_after, plan_context.log.error)
+        log = plan_context.log
+        watch = HostWatch(make_app(self.app_args()), self.lost_after, log.error, log.warning)
 
         def submit(app, context, step, queue, priority, known_state):
-            result = _submit_task(app, context, step, queue, priority, known_state)
-            watch.add(step.key, result.id)
-            return result
+            def send() -> celery.result.AsyncResult:
+                return _submit_task(app, context, step, queue, priority, known_state)
+
+            handle = StepHandle(send(), send)
+            watch.add(step.key, handle)
+            return handle
 
         with watch:
             yield from core_celery_execution_loop(plan_context, execution_plan, step_execution_fn=submit)

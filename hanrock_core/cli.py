@@ -92,7 +92,7 @@ def _predict_input(args: argparse.Namespace, notices) -> pd.DataFrame:  # noqa: 
                 source,
                 hint="or give a talkturn table (.parquet) from `hanrock load`",
             )
-        return read_byo_file(args.spec, source)
+        return read_byo_file(args.spec, source, notices=notices)
     if not source.is_dir():
         raise InputError("INPUT does not exist", source)
     corpus = args.corpus or ("byo" if args.spec else None)
@@ -138,10 +138,16 @@ def _predict(args: argparse.Namespace) -> None:
     )
     notices = Notices()
     table = _predict_input(args, notices)
-    _print_notices(notices)
     predictions = predict_talkturns(
-        model, table, attention=args.attention, split=args.split, device=args.device, source=str(args.input)
+        model,
+        table,
+        attention=args.attention,
+        split=args.split,
+        device=args.device,
+        source=str(args.input),
+        notices=notices,
     )
+    _print_notices(notices)
     try:
         write_parquet_atomic(predictions, args.out)
     except OSError as exc:
@@ -232,10 +238,12 @@ def _results(args: argparse.Namespace) -> None:
     view = RESULT_VIEWS.get(args.view, args.view)
     with connect(path, read_only=True) as conn, pd.option_context("display.width", 250, "display.max_columns", 20):
         columns = [c[0] for c in conn.execute(f"DESCRIBE {view}").fetchall()]
-        if args.dataset and "dataset" not in columns:
+        by = next((c for c in ("dataset", "dataset.task", "dataset_task") if c in columns), None)
+        if args.dataset and by is None:
             raise InputError(
-                f"{args.view} has one column per paper task and no dataset column",
-                hint="use results_long, significance or mutual_information with --dataset",
+                f"{args.view} has no dataset column (its columns: {', '.join(columns[:8])}"
+                f"{', ...' if len(columns) > 8 else ''})",
+                hint="leave out --dataset, or use results_long, verdicts, significance or mutual_information",
             )
         if args.dataset:
             known = sorted(r[0] for r in conn.execute("SELECT DISTINCT dataset FROM all_trials").fetchall())
@@ -245,7 +253,10 @@ def _results(args: argparse.Namespace) -> None:
                     path,
                     hint=f"datasets with results: {', '.join(known) or 'none yet'}",
                 )
-        where, params = (" WHERE dataset = ?", [args.dataset]) if args.dataset else ("", [])
+        where, params = ("", [])
+        if args.dataset:  # a dataset's rows: its own column, or the dataset part of dataset.task
+            where = f' WHERE "{by}" = ?' if by == "dataset" else f""" WHERE split_part("{by}", '.', 1) = ?"""
+            params = [args.dataset]
         rows = conn.execute(f"SELECT * FROM {view}{where}", params).df()
         if rows.empty and args.view == "superseded":
             print("no superseded studies: every partition's rows come from the inputs its studies were trained on")
@@ -276,7 +287,13 @@ def _calibrate(args: argparse.Namespace) -> None:
 
     from hanrock_core.base.concurrency import machine_cores
     from hanrock_core.base.io import write_parquet_atomic
-    from hanrock_core.comparison.calibration import calibrate, partition_of
+    from hanrock_core.comparison.calibration import (
+        calibrate,
+        check_arguments,
+        partition_of,
+        report_folder,
+        seeds_per_group,
+    )
     from hanrock_core.preparation.settings import load_settings
     from hanrock_core.study.profiles import load_profile
     from hanrock_core.study.study_identity import study_identity
@@ -286,6 +303,8 @@ def _calibrate(args: argparse.Namespace) -> None:
     if not task:
         raise InputError(f"{args.partition!r} is not DATASET.TASK", hint="e.g. iemocap.emotion")
     profile = load_profile(args.profile)
+    challenger = None if args.challenger == "none" else args.challenger
+    check_arguments(profile, args.seeds, args.group, challenger, args.planted)
     part = partition_of(settings, dataset, task, log=print, min_count=profile.min_count)
     identity = study_identity(part, profile)
     files = settings.home.calibration(part.key, identity.id)
@@ -297,13 +316,16 @@ def _calibrate(args: argparse.Namespace) -> None:
         seeds=args.seeds,
         group=args.group,
         comparisons=args.comparisons,
-        challenger=None if args.challenger == "none" else args.challenger,
+        challenger=challenger,
         planted=args.planted,
         workers=workers,
         log=print,
         corpus=args.name or part.key,
     )
-    out = args.out or settings.home.calibration_report(part.key)
+    group = seeds_per_group(profile, args.group)
+    out = args.out or report_folder(
+        settings.home.calibration_report(part.key), profile, args.seeds, group, challenger, args.planted
+    )
     write_parquet_atomic(summary, out / "summary.parquet")
     write_parquet_atomic(pd.concat(verdicts, names=["kind"]).reset_index(level=0), out / "verdicts.parquet")
     with pd.option_context("display.width", 200, "display.max_columns", 20):
@@ -322,8 +344,16 @@ def _ablate(args: argparse.Namespace) -> None:
     settings = load_settings()
     if "." not in args.partition:
         raise InputError(f"{args.partition!r} is not DATASET.TASK", hint="e.g. emorynlp.emotion")
-    names = args.changes.split(",") if args.changes else list(NAMES)
-    changes = [change_named(n.strip()) for n in names]
+    names = [n.strip() for n in args.changes.split(",")] if args.changes is not None else list(NAMES)
+    if not any(names):  # `--changes "$EMPTY"` is not "all of them": that would be hours of training asked by mistake
+        raise InputError(
+            "--changes names no change", hint=f"name one or more of {', '.join(NAMES)}, or leave --changes out for all"
+        )
+    if "" in names or len(set(names)) < len(names):
+        raise InputError(
+            f"--changes {args.changes!r} has an empty or repeated name", hint="e.g. --changes base,word2vec"
+        )
+    changes = [change_named(n) for n in names]
     runs = ablate(settings, args.partition, load_profile(args.profile), changes, args.seeds, log=print)
     if args.out:
         write_parquet_atomic(runs, args.out)
@@ -466,7 +496,7 @@ def _predict_command(sub) -> None:
         help="the model's seed ensemble: the selected trial and its seed replicates, probabilities averaged "
         "(what `hanrock results ensembles` reports)",
     )
-    predict.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
+    predict.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"), help="cpu (default), cuda or auto")
     predict.set_defaults(func=_predict)
 
 

@@ -12,6 +12,7 @@ input silently is exactly what this table is here to catch.  docs/faults.md summ
 from __future__ import annotations
 
 import codecs
+import re
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -675,6 +676,13 @@ def semaine_cases() -> list[Case]:
             ("'character'",),
         ),
         Case(
+            "an operator character none of the four (Bob)",
+            "semaine",
+            xml(lambda s: re.sub(r'character="\w+"', 'character="Bob"', s)),
+            ("operator character 'Bob' is none of SEMAINE's four", "read as it is"),
+            code=0,
+        ),
+        Case(
             "0-byte user transcript",
             "semaine",
             lambda r, t: ([], str(reencode(_transcript(r), b""))),
@@ -797,6 +805,16 @@ def write_byo(table: pd.DataFrame, data: Path) -> Path:
         frame.drop(columns="part").to_csv(data / f"{part}.csv", index=False)
     (data / "spec.yaml").write_text(BYO_SPEC)
     return data
+
+
+def sparse_padding(root: Path, tmp: Path):
+    """A data file whose text is followed by a hole of 1 GiB (a file extended by `truncate`): it must be refused
+    from its first block of zeros, never read whole."""
+    path = root / "dev.csv"
+    text_lines = len(lines(path))
+    with open(path, "r+b") as handle:
+        handle.truncate(path.stat().st_size + (1 << 30))
+    return [], f"{path}:{text_lines + 1}"
 
 
 def set_cell(file_name: str, column: str, value: str, row: int):
@@ -956,6 +974,21 @@ def byo_cases() -> list[Case]:
             ("labels must be a mapping",),
         ),
         Case("spec in UTF-16 with a BOM", "byo", utf16_spec, code=0),
+        Case(
+            "a number among word class labels",
+            "byo",
+            cell("train", "emotion", "3"),
+            ("holds number(s) ['3'] among word classes", "class of its own", "train.csv:2"),
+            code=0,
+        ),
+        Case(
+            "a talkturn whose text holds no word",
+            "byo",
+            cell("train", "said", "..."),
+            ("1 talkturn(s) hold no word", "train.csv:2"),
+            code=0,
+        ),
+        Case("a data file padded by a sparse 1 GiB of zero bytes", "byo", sparse_padding, ("the file is not text",)),
         Case(
             "every dev label empty",
             "byo",

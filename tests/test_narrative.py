@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from hanrock_core.base.errors import InputError
 from hanrock_core.preparation.narrative import (
+    SpeakerNorms,
     build_narratives,
     delay_phrase,
     normalise,
     phrase_counts,
-    speaker_zscores,
     speed_word,
     tone_word,
 )
@@ -124,9 +126,26 @@ def test_delay_edges(delay, z, phrase):
 
 
 def test_zscores_are_per_speaker_and_zero_without_spread():
-    values = pd.Series([1.0, 3.0, 5.0, 5.0, np.nan])
-    speakers = pd.Series(["a", "a", "b", "b", "a"])
-    np.testing.assert_allclose(speaker_zscores(values, speakers), [-1.0, 1.0, 0.0, 0.0, 0.0])
+    values = pd.Series([1.0, 3.0, 5.0, 5.0, np.nan, 5.0])
+    speakers = pd.Series(["a", "a", "b", "b", "a", "c"])
+    norms = SpeakerNorms({"a": {"x": (2.0, 1.0)}, "b": {"x": (5.0, 0.0)}}, {"x": (3.5, 1.5)})
+    # c was never seen: its value is measured against the pooled norm
+    np.testing.assert_allclose(norms.zscores("x", values, speakers), [-1.0, 1.0, 0.0, 0.0, 0.0, 1.0])
+    assert norms.unseen(speakers) == ["c"]
+
+
+def test_measured_norms_are_each_speakers_mean_and_sd_and_survive_the_card():
+    table = _table(4, words_per_minute=[100.0, 200.0, 120.0, np.nan])
+    table["speaker"] = ["a", "a", "b", "b"]
+    norms = SpeakerNorms.measure(table)
+    assert norms.speakers["a"]["words_per_minute"] == (150.0, 50.0)
+    assert norms.speakers["b"]["words_per_minute"] == (120.0, 0.0)
+    assert norms.pooled["words_per_minute"][0] == pytest.approx(140.0)
+    again = SpeakerNorms.from_card(json.loads(json.dumps(norms.to_card())))
+    assert json.dumps(again.to_card()) == json.dumps(norms.to_card())  # NaN (no values) survives as NaN
+    # a subset of the talkturns gets the words the whole table gave when handed the whole table's norms
+    whole = build_narratives(table, "vp")
+    assert build_narratives(table.iloc[2:], "vp", norms).tolist() == whole.iloc[2:].tolist()
 
 
 def test_missing_features_add_no_words():

@@ -140,6 +140,15 @@ def test_a_study_with_replicates_stores_what_recomputes_its_paired_rows(tiny_iem
     pd.testing.assert_frame_equal(
         again[columns].astype(float), paired[columns].astype(float), check_like=True, check_exact=False
     )
+    # a second partition without seed ensembles beside one with them (issue 41: an IndexError on main)
+    both = paired_table(
+        pd.concat([seeds, seeds.assign(dataset="other")]),
+        pd.concat([trials, trials.assign(dataset="other")]),
+        "h3",
+        pairs,
+        ensembles=ensembles,
+    )
+    assert both.groupby("dataset").size().to_dict() == {"iemocap": 5, "other": 3}
     # the selected trial's seed-0 value is the trials table's test value
     for condition, rows in seeds[seeds["replicate"] == 0].groupby("condition"):
         if condition == "floor":
@@ -184,10 +193,14 @@ def test_hanrock_calibrate_measures_both_methods_on_a_tiny_corpus(tiny_iemocap, 
     profile.write_text(TINY_PROFILE.format(trials=2) + "replicates: 1\n")
     out = tmp_path / "cal"
     args = ["calibrate", "iemocap.emotion", "--profile", profile, "--seeds", "4", "--comparisons", "6", "--out", out]
+    monkeypatch.setattr("hanrock_core.comparison.calibration.PROGRESS_EVERY_S", 0.0)  # say how far, every time
     code, printed, err = run_cli(capsys, *args, "--workers", "1")
     assert code == 0, err
+    assert "1 of 3 comparisons judged; about" in printed
     summary = pd.read_parquet(out / "summary.parquet")
-    assert list(summary["method"]) == ["paired", "paper"] and (summary["aa_comparisons"] == 12).all()
+    # 4 seeds make 3 different pairs of groups of 2: each A/A kind judges those 3 (6 asked)
+    assert list(summary["method"]) == ["paired", "paper"] and (summary["aa_comparisons"] == 6).all()
+    assert "allow 3 different pairs of groups of 2; judging 3" in printed
     assert summary["false_positive_rate"].between(0, 1).all() and summary["power"].between(0, 1).all()
     verdicts = pd.read_parquet(out / "verdicts.parquet")
     assert set(verdicts["kind"]) == {"A/A none", "A/A aphf", "planted", "challenger"}

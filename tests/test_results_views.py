@@ -21,7 +21,7 @@ TASKS = [
 ]
 
 
-def test_table1_layout_and_markers(tmp_path):
+def test_table1_layout_and_markers(tmp_path, capsys):
     db = tmp_path / "r.duckdb"
     ensure_schema(db)
     ensure_schema(db)  # idempotent
@@ -75,6 +75,14 @@ def test_table1_layout_and_markers(tmp_path):
     # the verdicts: aphf's test could only have found 0.041, above 0.01 seen and above the 0.03 worth finding
     verdicts = query(db, "SELECT comparison, paired, health FROM verdicts").set_index("comparison")
     assert verdicts.loc["aphf vs none", "health"] == "weak test" and verdicts.loc["ap vs none", "paired"] != "n.s."
+    # `hanrock results verdicts --dataset` filters by the dataset part of `dataset.task` (issue 41, case 12)
+    from .helpers import run_cli
+
+    code, printed, err = run_cli(capsys, "results", "verdicts", "--dataset", "iemocap", "--db", db)
+    assert code == 0, err
+    assert "iemocap.emotion" in printed and "semaine" not in printed
+    code, _, err = run_cli(capsys, "results", "table1_h1", "--dataset", "iemocap", "--db", db)
+    assert code == 2 and "table1_h1 has no dataset column (its columns: Aux. Target" in err
     assert table.loc[0, "SEMAINE Val. MAE"] == "0.600"
 
 

@@ -120,3 +120,11 @@ def test_the_kept_model_holds_its_seeds_and_predict_gives_the_reported_ensemble(
     seed.write_bytes(seed.read_bytes() + b"\0")
     with pytest.raises(InputError, match="seed-2.pt was changed"):
         open_model(seed.parent, ensemble=True)
+    # a seed state cut short before the model was kept (its checksum taken on the cut file) is said to be one
+    from hanrock_core.learning.kept_model import SUMS, sha256_of
+
+    seed.write_bytes(seed.read_bytes()[:200])
+    names = [line.split("  ")[1] for line in (copy / SUMS).read_text().splitlines()]
+    (copy / SUMS).write_text("".join(f"{sha256_of(copy / name)}  {name}\n" for name in names))
+    with pytest.raises(InputError, match="seed-2.pt is not a complete PyTorch state file .200 bytes"):
+        open_model(copy, ensemble=True)

@@ -21,6 +21,7 @@ from hanrock_core.base.input_files import read_text
 # dataset and task names become partition keys `dataset.task` and column names `label_<task>`
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 NAME_HINT = "use letters, digits, '_' or '-' (a '.' would break the `dataset.task` partition keys)"
+MAX_NAME = 64  # dataset and task names become folder and file names (with suffixes) under a 255-byte limit
 
 
 @dataclass
@@ -175,6 +176,12 @@ def as_name(cfg: ConfigFile, key: str, value: Any, what: str) -> str:
     if not NAME.match(name):
         problem = f"{what} {name!r} contains '.'" if "." in name else f"{what} {name!r} is not a plain name"
         raise cfg.error(key, problem, hint=NAME_HINT)
+    if len(name) > MAX_NAME:
+        raise cfg.error(
+            key,
+            f"{what} {name[:20]!r}... is {len(name)} characters long; at most {MAX_NAME} (it names folders and files)",
+            hint="give it a shorter name",
+        )
     return name
 
 

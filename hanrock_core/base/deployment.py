@@ -18,6 +18,7 @@ from pathlib import Path
 from hanrock_core.base.errors import InputError
 
 EXECUTORS = ("multiprocess", "in_process", "k8s", "celery")
+ENVIRONMENT = "environment"  # where a bad value was found, in an error's place of a file
 HOST_LOST_AFTER_S = 60  # a worker busy training still answers pings within seconds; a minute is a lost host
 
 
@@ -126,7 +127,8 @@ def _whole(env: Mapping[str, str], name: str, low: int) -> int | None:
     if number is None or number < low:
         raise InputError(
             f"{name} must be a whole number of at least {low}, not {value!r}",
-            hint=f"set it to a number ({name}=4) or unset it",
+            ENVIRONMENT,
+            hint=f"set it to a whole number ({name}={max(low, 4)}) or unset it",
         )
     return number
 
@@ -139,7 +141,7 @@ def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     if not value:
         return default
     if value not in TRUE + FALSE:
-        raise InputError(f"{name} must be 1 or 0, not {env[name]!r}")
+        raise InputError(f"{name} must be 1 or 0, not {env[name]!r}", ENVIRONMENT, hint=f"set {name}=1 or {name}=0")
     return value in TRUE
 
 
@@ -147,11 +149,34 @@ def _text(env: Mapping[str, str], name: str) -> str | None:
     return env.get(name) or None
 
 
+def _storage_url(env: Mapping[str, str], name: str) -> str | None:
+    """A database URL SQLAlchemy can parse, whose dialect it knows (the driver itself is loaded when used)."""
+    value = _text(env, name)
+    if value is None:
+        return None
+    import sqlalchemy
+
+    try:
+        sqlalchemy.engine.make_url(value).get_dialect()
+    except (sqlalchemy.exc.ArgumentError, sqlalchemy.exc.NoSuchModuleError, ValueError) as exc:
+        raise InputError(
+            f"{name} is not a database URL SQLAlchemy can open ({type(exc).__name__}: {exc})",
+            ENVIRONMENT,
+            hint=f"e.g. {name}=postgresql://user:password@host:5432/optuna or sqlite:////path/optuna.db, "
+            "or unset it (one SQLite file per study)",
+        ) from None
+    return value
+
+
 def read_deployment(env: Mapping[str, str] = os.environ) -> Deployment:
     """The deployment of `env` (the process's environment); a malformed value is an InputError naming it."""
     executor = env.get("HANROCK_EXECUTOR") or "multiprocess"
     if executor not in EXECUTORS:
-        raise InputError(f"HANROCK_EXECUTOR={executor!r} is not one of {list(EXECUTORS)}")
+        raise InputError(
+            f"HANROCK_EXECUTOR={executor!r} is not one of {list(EXECUTORS)}",
+            ENVIRONMENT,
+            hint="set HANROCK_EXECUTOR to one of them, or unset it (multiprocess)",
+        )
     cores = _whole(env, "HANROCK_CORES", 0)
     if cores is None:
         cores = _whole(env, "HANROCK_MAX_CONCURRENT", 0)
@@ -164,7 +189,7 @@ def read_deployment(env: Mapping[str, str] = os.environ) -> Deployment:
         trial_workers=_whole(env, "HANROCK_TRIAL_WORKERS", 1),
         gpu_steps=_whole(env, "HANROCK_GPU_STEPS", 0),
         compile=_flag(env, "HANROCK_COMPILE", True),
-        optuna_storage=_text(env, "HANROCK_OPTUNA_STORAGE"),
+        optuna_storage=_storage_url(env, "HANROCK_OPTUNA_STORAGE"),
         staged_results=_flag(env, "HANROCK_STAGED_RESULTS", False),
         celery_broker=broker,
         celery_backend=_text(env, "HANROCK_CELERY_BACKEND") or broker,

@@ -178,7 +178,7 @@ class Home:
         return TrialFiles(base / "predictions", base / "states", base / "runs")
 
     def calibration_report(self, key: str) -> Path:
-        """Where the latest calibration of a dataset.task writes its tables."""
+        """Where the calibrations of a dataset.task write their tables: a folder each, named by its arguments."""
         return self.root / "calibration" / key
 
     # --- kept models

@@ -35,17 +35,16 @@ def visible(paths: Iterable[Path]) -> list[Path]:
     return sorted(p for p in paths if not is_hidden(p))
 
 
-SNIFF_BYTES = 1 << 16  # the head of a file that is looked at before the whole file is read
+BLOCK_BYTES = 1 << 20  # a file is read in blocks, each looked at for NUL bytes before the next is read
 
 
-def _refuse_binary(path: Path, head: bytes) -> None:
-    """NUL bytes in a file without a UTF-16 byte-order mark: UTF-16 text (every other byte NUL), else not text
-    at all (a zero-filled or binary file): refused from the file's head, before the whole file is read."""
-    if b"\x00" not in head or any(head.startswith(bom) for bom, enc in _BOMS if enc == "utf-16"):
-        return
-    first = head.index(b"\x00")
-    line = head.count(b"\n", 0, first) + 1
-    even, odd = head[0::2], head[1::2]
+def _refuse_nul(path: Path, block: bytes, at: int, offset: int, lines_before: int) -> None:
+    """A NUL byte at `at` of a block (read from byte `offset`) in a file without a UTF-16 byte-order mark:
+    UTF-16 text (every other byte NUL) or not text at all (zero-filled, sparse or binary), said with the
+    line it is on; refused as soon as the block holding it is read, never after reading the whole file."""
+    line = lines_before + block.count(b"\n", 0, at) + 1
+    window = block[at - at % 2 : at - at % 2 + (1 << 16)]
+    even, odd = window[0::2], window[1::2]
     utf16 = min(even.count(0), odd.count(0)) < 0.1 * len(odd) < max(even.count(0), odd.count(0))
     if utf16:
         raise InputError(
@@ -55,12 +54,27 @@ def _refuse_binary(path: Path, head: bytes) -> None:
             hint="save it as UTF-8 (or as UTF-16 with a byte-order mark)",
         )
     raise InputError(
-        f"the file is not text: it holds NUL bytes (the first at byte {first}; "
-        f"{head.count(0) / len(head):.0%} of its first {len(head):,} bytes)",
+        f"the file is not text: it holds NUL bytes (the first at byte {offset + at:,}; "
+        f"{window.count(0) / len(window):.0%} of the {len(window):,} bytes from there)",
         path,
         line,
-        hint="the file is damaged or is not the tool's output (a disk image, an archive?): restore it from its source",
+        hint="the file is damaged or is not the tool's output (a disk image, an archive, a file cut or padded "
+        "by a full disk?): restore it from its source",
     )
+
+
+def _text_bytes(handle, path: Path) -> bytes:
+    """Every byte of an open file, block by block, refusing NUL bytes where no UTF-16 byte-order mark allows them."""
+    blocks, offset, lines = [], 0, 0
+    while block := handle.read(BLOCK_BYTES):
+        if offset == 0 and any(block.startswith(bom) for bom, enc in _BOMS if enc == "utf-16"):
+            return block + handle.read()  # UTF-16: NUL bytes are half its characters
+        if b"\x00" in block:
+            _refuse_nul(path, block, block.index(b"\x00"), offset, lines)
+        blocks.append(block)
+        offset += len(block)
+        lines += block.count(b"\n")
+    return b"".join(blocks)
 
 
 def read_bytes(path: str | Path, what: str = "file") -> bytes:
@@ -69,8 +83,7 @@ def read_bytes(path: str | Path, what: str = "file") -> bytes:
     path = Path(path)
     try:
         with open(path, "rb") as handle:
-            _refuse_binary(path, handle.read(SNIFF_BYTES))
-        return path.read_bytes()
+            return _text_bytes(handle, path)
     except IsADirectoryError:
         raise InputError(f"expected a {what} but found a directory", path) from None
     except OSError as exc:

@@ -24,14 +24,17 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from hanrock_core.base.errors import InputError
 from hanrock_core.base.home import TrialFiles
 from hanrock_core.comparison.paired_test import ALPHA, Arm, compare_paired
 from hanrock_core.comparison.significance import compare
@@ -44,6 +47,7 @@ from hanrock_core.study.replicates import ReplicateJob, train_missing
 
 Log = Callable[[str], None]
 BASE_SEED = 20_261_205  # the calibration's seeds are BASE_SEED + k, apart from every study's
+PROGRESS_EVERY_S = 30.0  # how often a long judging says how far it is
 
 
 @dataclass(frozen=True)
@@ -194,19 +198,36 @@ def plant(
     return np.where(draws < high, truth[None, :], predictions)
 
 
+def distinct_pairs(seeds_a: int, seeds_b: int, group: int, same: bool) -> int:
+    """How many different pairs of disjoint groups of `group` seeds the runs allow (unordered when `same`)."""
+    if same:
+        return math.comb(seeds_a, group) * math.comb(seeds_a - group, group) // 2
+    return math.comb(seeds_a, group) * math.comb(seeds_b, group)
+
+
 def group_pairs(seeds_a: int, seeds_b: int, group: int, count: int, rng: np.random.Generator, same: bool):
-    """`count` pairs of disjoint seed groups of size `group` (from one condition when `same`: A/A)."""
-    pairs = []
+    """`count` different pairs of disjoint seed groups of size `group` (from one condition when `same`: A/A);
+    `count` must not exceed `distinct_pairs`."""
+    pairs, seen = [], set()
+
+    def add(a: np.ndarray, b: np.ndarray) -> None:
+        key = (frozenset(a.tolist()), frozenset(b.tolist()))
+        key = frozenset(key) if same else key
+        if key not in seen and len(pairs) < count:
+            seen.add(key)
+            pairs.append((a, b))
+
     while len(pairs) < count:
         if same:
             order = rng.permutation(seeds_a)
             groups = [order[i : i + group] for i in range(0, seeds_a - group + 1, group)]
-            pairs += [(groups[i], groups[i + 1]) for i in range(0, len(groups) - 1, 2)]
+            for i in range(0, len(groups) - 1, 2):
+                add(groups[i], groups[i + 1])
         else:
             a, b = rng.permutation(seeds_a), rng.permutation(seeds_b)
-            n = min(seeds_a, seeds_b) // group
-            pairs += [(a[i * group : (i + 1) * group], b[i * group : (i + 1) * group]) for i in range(n)]
-    return pairs[:count]
+            for i in range(min(seeds_a, seeds_b) // group):
+                add(a[i * group : (i + 1) * group], b[i * group : (i + 1) * group])
+    return pairs
 
 
 def judge(
@@ -219,9 +240,11 @@ def judge(
     classes: list[str] | None,
     resamples: int,
     planted: float = 0.0,
+    log: Log | None = None,
 ) -> pd.DataFrame:
     """Both methods' verdict on every pair of groups (baseline group, challenger group); with `planted`, the
-    challenger group's test predictions first gain that much (`plant`) and its test values follow."""
+    challenger group's test predictions first gain that much (`plant`) and its test values follow.  `log`
+    hears how far it is, with an estimate of the time left, every PROGRESS_EVERY_S seconds."""
     higher = metric != "mae"
     index = {c: i for i, c in enumerate(classes or [])}
     k_classes = len(classes) if classes else None
@@ -232,7 +255,13 @@ def judge(
     truth_codes = encode(truth).astype(np.int64 if classes else float)
     base_predictions, challenger_predictions = encode(baseline.predictions), encode(challenger.predictions)
     rows = []
+    started = last = time.perf_counter()
     for k, (a, b) in enumerate(pairs):
+        now = time.perf_counter()
+        if log is not None and k and now - last >= PROGRESS_EVERY_S:
+            last = now
+            left = (now - started) / k * (len(pairs) - k)
+            log(f"  {k} of {len(pairs)} comparisons judged; about {left / 60:.1f} min left")
         ours, test_b = challenger_predictions[b], challenger.test[b]
         if planted:
             ours = plant(ours.astype(np.int64) if classes else ours, truth_codes, planted, metric, k_classes, k)
@@ -305,6 +334,55 @@ def summarise(
     return pd.DataFrame(rows)
 
 
+def seeds_per_group(profile: Profile, group: int | None = None) -> int:
+    """Seeds per condition in each comparison: `group`, else as many as a study of the profile has."""
+    return group or max(2, profile.replicates + 1)
+
+
+def check_arguments(profile: Profile, seeds: int, group: int | None, challenger: str | None, planted: float) -> None:
+    """Refuse what cannot make a calibration before any data is read (each message names its option)."""
+    size = seeds_per_group(profile, group)
+    if seeds < 2 * size:
+        chosen = f"--group {group}" if group else f"profile {profile.name!r} ({profile.replicates} replicates + 1)"
+        raise InputError(
+            f"--seeds {seeds} cannot make two disjoint groups of {size} seeds ({chosen})",
+            hint=f"give --seeds {2 * size} or more" + ("" if group else ", or a smaller --group"),
+        )
+    known = [c.name for c in conditions("h1", profile) if not c.baseline]
+    if challenger is not None and challenger not in known:
+        raise InputError(
+            f"--challenger {challenger!r} is not an H1 condition", hint=f"choose one of {known}, or none to skip it"
+        )
+    if not math.isfinite(planted) or planted <= 0:
+        raise InputError(
+            f"--planted {planted} is not an effect: give a positive gain of the metric (e.g. 0.03)",
+            hint="a classification metric's gain is below 1; an MAE's is a reduction below the baseline's MAE",
+        )
+
+
+def check_for_data(part: PartitionData, profile: Profile, challenger: str | None, planted: float) -> None:
+    """Refuse a challenger the data has no families for and an effect beyond the metric's range."""
+    available = [c.name for c in conditions("h1", profile, part.available_families()) if not c.baseline]
+    if challenger is not None and challenger not in available:
+        raise InputError(
+            f"--challenger {challenger!r} needs auxiliary families {part.key} does not have "
+            f"(its data has {list(part.available_families()) or 'none'})",
+            hint=f"choose one of {available}, or none to skip it" if available else "give --challenger none",
+        )
+    metric, _ = part.data.selection
+    if metric != "mae" and planted >= 1:
+        raise InputError(
+            f"--planted {planted} is beyond {metric}, which lies between 0 and 1",
+            hint="give a gain below 1 (e.g. 0.03)",
+        )
+
+
+def report_folder(base: Path, profile: Profile, seeds: int, group: int, challenger: str | None, planted: float) -> Path:
+    """A calibration's own folder under `base`, named by its arguments: another calibration never overwrites it."""
+    name = re.sub(r"[^A-Za-z0-9_-]", "_", profile.name)[:60]
+    return base / f"{name}-seeds{seeds}-group{group}-{challenger or 'none'}-planted{planted:g}"
+
+
 def calibrate(
     part: PartitionData,
     profile: Profile,
@@ -323,9 +401,9 @@ def calibrate(
     kind by both methods: A/A, `planted` (power at that effect), challenger against none; `group` seeds per
     condition (default: the profile's replicates + 1).  Returns the summary and every verdict."""
     started = time.perf_counter()
-    group = group or max(2, profile.replicates + 1)
-    if seeds < 2 * group:
-        raise ValueError(f"{seeds} seeds cannot make two disjoint groups of {group}")
+    check_arguments(profile, seeds, group, challenger, planted)
+    check_for_data(part, profile, challenger, planted)
+    group = seeds_per_group(profile, group)
     names = ("none", challenger) if challenger else ("none",)
     runs = train_seed_runs(part, profile, names, seeds, files, log, workers)
     test = part.data.labelled("test")
@@ -343,9 +421,18 @@ def calibrate(
         kinds[f"A/A {challenger}"] = (runs[challenger], runs[challenger], True, 0.0)
         kinds["challenger"] = (runs["none"], runs[challenger], False, 0.0)
     verdicts = {}
+    room = runs["none"].test.mean() if metric == "mae" else 1 - runs["none"].test.mean()
+    if planted >= room:
+        raise InputError(
+            f"--planted {planted} is more than none's test {metric} can move ({room:.3f} over its {seeds} seeds)",
+            hint=f"give an effect below {room:.3f}",
+        )
     for name, (a, b, same, effect) in kinds.items():
-        pairs = group_pairs(seeds, seeds, group, comparisons, rng, same)
-        verdicts[name] = judge(a, b, pairs, truth, dialogues, metric, part.data.classes, resamples, effect)
+        allowed = distinct_pairs(seeds, seeds, group, same)
+        if comparisons > allowed:
+            log(f"{name}: {seeds} seeds allow {allowed} different pairs of groups of {group}; judging {allowed}")
+        pairs = group_pairs(seeds, seeds, group, min(comparisons, allowed), rng, same)
+        verdicts[name] = judge(a, b, pairs, truth, dialogues, metric, part.data.classes, resamples, effect, log)
         found = {m: int(verdicts[name][f"{m}_significant"].sum()) for m in ("paired", "paper")}
         log(f"{name}: {len(pairs)} comparisons; significant: paired test {found['paired']}, paper's {found['paper']}")
     summary = summarise(verdicts, group, (time.perf_counter() - started) / 60, corpus or part.key, planted)

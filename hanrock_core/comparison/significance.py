@@ -247,9 +247,10 @@ def paired_table(
         key = f"{dataset}.{task}"
         partition_pairs = pairs.get(key, []) if isinstance(pairs, dict) else pairs
         partition_pairs = [*partition_pairs, *ensemble_pairs(ensembles, key, partition_pairs)]
-        own = trials[(trials["dataset"] == dataset) & (trials["task"] == task)]
-        metric = str(own["metric"].iloc[0])
-        classes = _classes_of(own)
+        partition_trials = trials[(trials["dataset"] == dataset) & (trials["task"] == task)]
+        metric = str(partition_trials["metric"].iloc[0])
+        classes = _classes_of(partition_trials)
+        identity = str(partition_trials["identity"].iloc[0]) if "identity" in partition_trials else None
         index = {name: i for i, name in enumerate(classes or [])}
 
         def encode(values, index=index, classes=classes):
@@ -258,8 +259,8 @@ def paired_table(
         truth = part.drop_duplicates("utterance_id").set_index("utterance_id")
         arms = {c: g for c, g in part.groupby("condition")}
         if ensembles is not None and len(ensembles):
-            own = ensembles[(ensembles["dataset"] == dataset) & (ensembles["task"] == task)]
-            arms.update({f"{c}{ENSEMBLE_SUFFIX}": g for c, g in own.groupby("condition")})
+            seed_ensembles = ensembles[(ensembles["dataset"] == dataset) & (ensembles["task"] == task)]
+            arms.update({f"{c}{ENSEMBLE_SUFFIX}": g for c, g in seed_ensembles.groupby("condition")})
         for baseline, challenger in partition_pairs:
             if baseline not in arms or challenger not in arms:
                 raise InputError(
@@ -307,7 +308,7 @@ def paired_table(
                     "test_dialogues": result.test_dialogues,
                     "test_talkturns": result.test_talkturns,
                     "resamples": resamples,
-                    "identity": str(own["identity"].iloc[0]) if "identity" in own else None,
+                    "identity": identity,
                 }
             )
     return pd.DataFrame(rows).astype({"detectable_effect": "Float64", "p_value": "Float64"}) if rows else pd.DataFrame()

@@ -31,7 +31,7 @@ from hanrock_core.base.home import Home, ModelFiles
 from hanrock_core.base.io import atomic_directory
 from hanrock_core.learning.model import HierarchicalModel, ModelShape
 from hanrock_core.learning.training import TaskData, TrainConfig
-from hanrock_core.preparation.narrative import NarrativeRecipe
+from hanrock_core.preparation.narrative import NarrativeRecipe, SpeakerNorms
 from hanrock_core.preparation.vocabulary import OOV_ID, PAD_ID, Vocabulary
 
 FORMAT = 1
@@ -92,9 +92,16 @@ def _plain(value):
 
 
 def model_card(
-    data: TaskData, trial: dict, provenance: dict, narrative: NarrativeRecipe, shape: ModelShape, vectors: str | None
+    data: TaskData,
+    trial: dict,
+    provenance: dict,
+    narrative: NarrativeRecipe,
+    norms: SpeakerNorms | None,
+    shape: ModelShape,
+    vectors: str | None,
 ) -> dict:
-    """Everything needed to use the model on new text, and where it came from.
+    """Everything needed to use the model on new text, and where it came from: `norms` are the speaker norms
+    its narratives' prosody words were measured against (None: its narratives have no prosody words).
 
     `trial` is the selected trial's record (selection.trial_record): slot, state, start time,
     epochs, metrics, config, loss weights."""
@@ -124,6 +131,7 @@ def model_card(
         "inputs": {
             "narrative_family": family,
             "keep_punctuation": keep,
+            "speaker_norms": norms.to_card() if norms is not None else None,
             "content_size": int(config["content_size"]),
             "max_words": int(config["max_words"]),
             "vocabulary_size": len(data.vocab),
@@ -282,12 +290,20 @@ def _load_network(shape: ModelShape, weights: Path) -> HierarchicalModel:
     network = HierarchicalModel(shape)
     try:
         state = torch.load(weights, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - an unreadable state is reported, never used
+        raise InputError(
+            f"{Path(weights).name} is not a complete PyTorch state file ({Path(weights).stat().st_size:,} bytes; "
+            f"{type(exc).__name__}: {str(exc)[:200]}): it was cut short or damaged before the model was kept",
+            weights,
+            hint="re-run the study to write the model again",
+        ) from None
+    try:
         network.load_state_dict(state)
-    except Exception as exc:  # noqa: BLE001 - an unreadable or mismatched state is reported, never used
+    except Exception as exc:  # noqa: BLE001 - a state of another shape is reported, never used
         raise InputError(
             f"the weights do not load into the model the card describes ({type(exc).__name__}: {str(exc)[:300]})",
             weights,
-            hint="re-run the study to write the model again",
+            hint="the folder mixes files of two models: re-run the study to write the model again",
         ) from None
     return network.eval()
 

@@ -10,15 +10,17 @@ import torch
 from hanrock_core.base.errors import InputError
 from hanrock_core.base.home import ModelFiles
 from hanrock_core.base.metrics import classification_metrics, regression_metrics
+from hanrock_core.base.notices import Notices, ensure
 from hanrock_core.learning.attention import attention_level, window_attention, zscore
 from hanrock_core.learning.kept_model import TrainedModel
 from hanrock_core.learning.training import TaskData, primary_outputs, resolve_device, resolve_recurrence, setup_kernels
-from hanrock_core.preparation.narrative import NARRATIVE_FAMILIES, build_narratives, normalise
+from hanrock_core.preparation.narrative import NARRATIVE_FAMILIES, SpeakerNorms, build_narratives, normalise
 from hanrock_core.preparation.vocabulary import encode
 
 
-def model_inputs(trained: TrainedModel, table: pd.DataFrame) -> pd.Series:
-    """The normalised narratives of `table` built with the model's family and normalisation."""
+def model_inputs(trained: TrainedModel, table: pd.DataFrame, notices: Notices | None = None) -> pd.Series:
+    """The normalised narratives of `table` built with the model's family, normalisation and speaker norms
+    (the study's: the same talkturns give the same inputs however many of them are handed over)."""
     inputs = trained.card["inputs"]
     family = inputs["narrative_family"]
     if family not in NARRATIVE_FAMILIES:
@@ -26,8 +28,9 @@ def model_inputs(trained: TrainedModel, table: pd.DataFrame) -> pd.Series:
             f"the model records narrative family {family!r}, not one of {NARRATIVE_FAMILIES}",
             ModelFiles(trained.directory).card,
         )
+    norms = _speaker_norms(trained, table, ensure(notices)) if "p" in family else None
     try:
-        narratives = build_narratives(table, family)
+        narratives = build_narratives(table, family, norms)
     except InputError as exc:
         raise InputError(
             f"the model reads {family!r} narratives: {exc.problem}",
@@ -36,6 +39,30 @@ def model_inputs(trained: TrainedModel, table: pd.DataFrame) -> pd.Series:
             "with its --openface / --vokaturi files)",
         ) from None
     return narratives.map(lambda text: normalise(text, inputs["keep_punctuation"])).astype(str)
+
+
+def _speaker_norms(trained: TrainedModel, table: pd.DataFrame, notices: Notices) -> SpeakerNorms | None:
+    """The speaker norms the model's card carries, with a notice for speakers the study never saw (measured
+    against every study talkturn's pooled norm); None for a card kept before norms (the input's own, said)."""
+    recorded = trained.card["inputs"].get("speaker_norms")
+    if recorded is None:
+        notices.warn(
+            "this model was kept before kept models carried their speaker norms: its tone, speed and delay words "
+            "are measured against the talkturns given here, which can differ from the study's words "
+            "(run the study again to keep a model that carries them)",
+            ModelFiles(trained.directory).card,
+        )
+        return None
+    norms = SpeakerNorms.from_card(recorded)
+    unseen = norms.unseen(table["speaker"])
+    if unseen:
+        count = int(table["speaker"].astype(str).isin(unseen).sum())
+        notices.warn(
+            f"{count} talkturn(s) by {len(unseen)} speaker(s) the study never saw "
+            f"({', '.join(map(repr, unseen[:5]))}{', ...' if len(unseen) > 5 else ''}): their tone, speed and delay "
+            "words are measured against every study talkturn's pooled mean and sd instead of the speaker's own"
+        )
+    return norms
 
 
 def _truth(trained: TrainedModel, table: pd.DataFrame) -> torch.Tensor:
@@ -106,11 +133,12 @@ def predict_talkturns(
     split: str | None = None,
     device: str = "cpu",
     source: str = "<input>",
+    notices: Notices | None = None,
 ) -> pd.DataFrame:
     """One row per talkturn (of `split`, or all): id, prediction, class probabilities or the value,
     the label when the table has it, and with `attention` the word and talkturn levels of A.5."""
     table = ordered_talkturns(table, source)
-    inputs = model_inputs(trained, table)  # (n,) normalised narratives, built once
+    inputs = model_inputs(trained, table, notices)  # (n,) normalised narratives, built once
     data = task_data(trained, table, inputs)
     rows = np.arange(len(table)) if split is None else np.flatnonzero(data.split == split)
     if len(rows) == 0:

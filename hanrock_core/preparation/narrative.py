@@ -75,13 +75,73 @@ def recipe_of(narratives: pd.DataFrame) -> NarrativeRecipe:
     return NarrativeRecipe(str(narratives["narrative_family"].iloc[0]), str(narratives["keep_punctuation"].iloc[0]))
 
 
-def speaker_zscores(values: pd.Series, speakers: pd.Series) -> pd.Series:
-    """z-score within each speaker; a speaker with sd 0 (or one value) and missing values get z = 0."""
-    grouped = values.astype(float).groupby(speakers.to_numpy())
-    mean = grouped.transform("mean")
-    sd = grouped.transform("std", ddof=0)
-    z = (values.astype(float) - mean) / sd.where(sd > 0)
-    return z.fillna(0.0)
+NORMED = ("tone_sadness", "tone_anger", "tone_happiness", "words_per_minute", "delay")  # z-scored per speaker
+
+
+def _mean_sd(values: pd.Series) -> tuple[float, float]:
+    """Mean and population sd of the present values (NaN, NaN when none)."""
+    present = values.dropna().astype(float)
+    return (float(present.mean()), float(present.std(ddof=0))) if len(present) else (float("nan"), float("nan"))
+
+
+@dataclass(frozen=True)
+class SpeakerNorms:
+    """Each speaker's mean and sd of the prosody numbers (NORMED) that the tone, speed and delay words are
+    relative to, and the pooled mean and sd of every talkturn, the stated fallback for a speaker never seen.
+
+    A study measures them on its whole talkturn table; its kept models carry them (the card's
+    `inputs.speaker_norms`), so that the same talkturns get the same words however they are handed over."""
+
+    speakers: dict[str, dict[str, tuple[float, float]]]
+    pooled: dict[str, tuple[float, float]]
+
+    @classmethod
+    def measure(cls, table: pd.DataFrame) -> SpeakerNorms:
+        """The norms of a talkturn table with the prosody columns."""
+        values = _normed_values(table)
+        speakers = table["speaker"].astype(str).to_numpy()
+        per_speaker: dict[str, dict[str, tuple[float, float]]] = {}
+        for column, series in values.items():
+            grouped = series.astype(float).groupby(speakers, sort=True)
+            mean, sd = grouped.mean(), grouped.std(ddof=0)
+            for speaker in mean.index:
+                per_speaker.setdefault(str(speaker), {})[column] = (float(mean[speaker]), float(sd[speaker]))
+        return cls(per_speaker, {column: _mean_sd(series) for column, series in values.items()})
+
+    def zscores(self, column: str, values: pd.Series, speakers: pd.Series) -> pd.Series:
+        """z of each value against its speaker's norm (the pooled one for an unseen speaker); 0 where the
+        value is missing or the norm's sd is 0."""
+        pooled = self.pooled[column]
+        norms = [self.speakers.get(s, {}).get(column, pooled) for s in speakers.astype(str)]
+        mean = pd.Series([m for m, _ in norms], index=values.index, dtype=float)
+        sd = pd.Series([d for _, d in norms], index=values.index, dtype=float)
+        z = (values.astype(float) - mean) / sd.where(sd > 0)
+        return z.fillna(0.0)
+
+    def unseen(self, speakers: pd.Series) -> list[str]:
+        """The speakers of `speakers` these norms were not measured on, in order of appearance."""
+        return [s for s in dict.fromkeys(speakers.astype(str)) if s not in self.speakers]
+
+    def to_card(self) -> dict:
+        """As JSON for a kept model's card (floats round-trip exactly)."""
+        return {
+            "columns": list(NORMED),
+            "speakers": {s: {c: list(v) for c, v in norms.items()} for s, norms in self.speakers.items()},
+            "pooled": {c: list(v) for c, v in self.pooled.items()},
+        }
+
+    @classmethod
+    def from_card(cls, card: dict) -> SpeakerNorms:
+        """The norms a card recorded (`to_card`)."""
+        speakers = {s: {c: (float(v[0]), float(v[1])) for c, v in n.items()} for s, n in card["speakers"].items()}
+        return cls(speakers, {c: (float(v[0]), float(v[1])) for c, v in card["pooled"].items()})
+
+
+def _normed_values(table: pd.DataFrame) -> dict[str, pd.Series]:
+    """Column of NORMED -> its values per talkturn (`delay`: the pause before the talkturn)."""
+    values = {c: table[c] for c in NORMED[:-1]}
+    values["delay"] = response_delay(table)
+    return values
 
 
 def response_delay(table: pd.DataFrame) -> pd.Series:
@@ -157,8 +217,9 @@ def compose(noun: str, text: str, actions: list[str], tone: str | None, speed: s
     return " ".join(sentences)
 
 
-def build_narratives(table: pd.DataFrame, family: str = "vpa") -> pd.Series:
-    """The MONAH narrative of every talkturn (index aligned with `table`)."""
+def build_narratives(table: pd.DataFrame, family: str = "vpa", norms: SpeakerNorms | None = None) -> pd.Series:
+    """The MONAH narrative of every talkturn (index aligned with `table`); prosody words are relative to
+    `norms` (default: the norms of `table` itself, as a study measures them)."""
     if family not in NARRATIVE_FAMILIES:
         raise InputError(f"unknown narrative family {family!r}; choose one of {NARRATIVE_FAMILIES}")
     prosody, actions = "p" in family, "a" in family
@@ -171,12 +232,13 @@ def build_narratives(table: pd.DataFrame, family: str = "vpa") -> pd.Series:
     z: dict[str, np.ndarray] = {}
     delay = response_delay(table) if prosody else pd.Series(np.nan, index=table.index)
     if prosody:
+        norms = norms or SpeakerNorms.measure(table)
         for column in ("tone_sadness", "tone_anger", "tone_happiness", "words_per_minute"):
             # NaN where the feature is missing, so that it adds no word
             z[column] = (
-                speaker_zscores(table[column], table["speaker"]).where(table[column].notna()).to_numpy(dtype=float)
+                norms.zscores(column, table[column], table["speaker"]).where(table[column].notna()).to_numpy(float)
             )
-        z["delay"] = speaker_zscores(delay, table["speaker"]).to_numpy(dtype=float)
+        z["delay"] = norms.zscores("delay", delay, table["speaker"]).to_numpy(dtype=float)
     flags = {c: table[c].fillna(False).astype(bool).to_numpy() for c, _ in ACTION_WORDS} if actions else {}
     delay_values = delay.to_numpy(dtype=float)
     out = []
@@ -189,6 +251,11 @@ def build_narratives(table: pd.DataFrame, family: str = "vpa") -> pd.Series:
             pause = delay_phrase(delay_values[i], z["delay"][i])
         out.append(compose(noun, text, words_actions, tone, speed, pause))
     return pd.Series(out, index=table.index, dtype="string", name="narrative")
+
+
+def norms_for(table: pd.DataFrame, family: str) -> SpeakerNorms | None:
+    """The speaker norms a study's narratives of `family` are relative to (None: the family has no prosody)."""
+    return SpeakerNorms.measure(table) if "p" in family else None
 
 
 _PUNCT = re.compile(r"[^\w\s]")

@@ -213,7 +213,9 @@ def load_settings(path: str | Path | None = None, home: str | Path | None = None
     base = path.parent.resolve() if path is not None else Path.cwd()
     file_home = as_str(cfg, "home", data["home"]) if "home" in data else DEFAULT_HOME
     given = str(home or read_deployment().home or "")
-    home = _path(given or file_home, Path.cwd() if given else base)
+    # a path given by the environment or the caller is taken as it is (the shell already expanded it: a `$`
+    # left in it is part of a folder's name); the file's paths expand `$VAR` and `~` (_path)
+    home = Path.cwd() / given if given else _path(file_home, base)
     synthetic = as_mapping(cfg, "synthetic", data.get("synthetic") or {})
     refuse_unknown(cfg, synthetic, SYNTHETIC_KEYS, "synthetic.")
     scale = as_number(cfg, "synthetic.scale", synthetic.get("scale", DEFAULT_SYNTHETIC_SCALE), 0.0, 1.0, low_open=True)

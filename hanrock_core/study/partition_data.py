@@ -8,7 +8,7 @@ import pandas as pd
 
 from hanrock_core.learning.training import TaskData, build_task_data
 from hanrock_core.preparation.auxiliary_target import AuxiliaryTargets
-from hanrock_core.preparation.narrative import NarrativeRecipe
+from hanrock_core.preparation.narrative import NarrativeRecipe, SpeakerNorms, norms_for
 from hanrock_core.preparation.word_vectors import Vectors
 
 
@@ -23,6 +23,7 @@ class PartitionData:
     family: dict[str, str]  # auxiliary task -> family
     vectors: Vectors | None = None  # pretrained word vectors in use, with their coverage
     narrative: NarrativeRecipe = NarrativeRecipe()  # how the model inputs were built
+    norms: SpeakerNorms | None = None  # what the narratives' prosody words are relative to (kept models carry it)
 
     @property
     def key(self) -> str:
@@ -49,6 +50,7 @@ class PartitionData:
             mi.set_index("task")["mi"].reindex(targets.tasks).fillna(0.0),
             dict(targets.family),
             narrative=narrative,
+            norms=norms_for(table, narrative.family),
         )
 
     def available_families(self) -> tuple[str, ...]:

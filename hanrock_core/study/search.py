@@ -29,6 +29,7 @@ from hanrock_core.study.objective import Objective, run_trials
 from hanrock_core.study.partition_data import PartitionData
 from hanrock_core.study.profiles import Profile
 from hanrock_core.study.replicates import replicate_jobs, train_missing
+from hanrock_core.study.retrying_storage import SERVER_OUTAGE_S, connection_error
 from hanrock_core.study.selection import keep_selected_models
 from hanrock_core.study.study_health import unseen_classes
 from hanrock_core.study.study_identity import StudyIdentity, study_identity
@@ -167,7 +168,7 @@ def run_hypothesis(
         conditions(hypothesis, profile, part.available_families()),
         log,
     )
-    with partition_held(home, hypothesis, part.key, owner), disk_full_said(home, url):
+    with partition_held(home, hypothesis, part.key, owner), stops_said_plainly(home, url):
         # steps that start together share the free worker slots: say early that this one will want some
         with nullcontext(announced) if announced is not None else StepWaiting(home) as announced:
             inputs, opened = search.open_studies(on_changed_inputs)
@@ -202,10 +203,11 @@ def _says_disk_full(exc: BaseException) -> bool:
 
 
 @contextmanager
-def disk_full_said(home: Home, url: str) -> Iterator[None]:
-    """A full disk met anywhere in the search (Optuna's SQLite file, a trial's files, the results) becomes
-    one clear error naming the folder, whatever library it surfaced in.  Nothing is half-written: finished
-    trials are in the study, a trial cut off is re-run as itself, every file is written whole or not at all."""
+def stops_said_plainly(home: Home, url: str) -> Iterator[None]:
+    """A full disk met anywhere in the search (Optuna's SQLite file, a trial's files, the results), or a study
+    storage server that stayed away longer than its retries, becomes one clear error naming the folder or
+    the server, whatever library it surfaced in.  Nothing is half-written: finished trials are in the study,
+    a trial cut off is re-run as itself, every file is written whole or not at all."""
     try:
         yield
     except InputError:
@@ -215,15 +217,23 @@ def disk_full_said(home: Home, url: str) -> Iterator[None]:
         if url.startswith("sqlite:///"):
             folders.insert(0, Path(url.removeprefix("sqlite:///")).parent)
         full = [f for f in folders if f.exists() and shutil.disk_usage(f).free < NEARLY_FULL_BYTES]
-        if not (_says_disk_full(exc) or full):
+        if _says_disk_full(exc) or full:
+            where = (full or folders)[0]
+            raise InputError(
+                f"the disk is full at {where} ({shutil.disk_usage(where).free / 2**20:.1f} MiB free): the search "
+                f"stopped ({type(exc).__name__})",
+                where,
+                hint="free some space or move HANROCK_HOME to a larger disk, then run the same command again: "
+                "finished trials are kept and only the missing ones run",
+            ) from exc
+        cause = connection_error(exc) if not url.startswith("sqlite:") else None  # a server, not a file
+        if cause is None:
             raise
-        where = (full or folders)[0]
+        said = (str(getattr(cause, "orig", None) or cause).strip().splitlines() or ["no message"])[0][:200]
         raise InputError(
-            f"the disk is full at {where} ({shutil.disk_usage(where).free / 2**20:.1f} MiB free): the search "
-            f"stopped ({type(exc).__name__})",
-            where,
-            hint="free some space or move HANROCK_HOME to a larger disk, then run the same command again: "
-            "finished trials are kept and only the missing ones run",
+            f"the study storage did not answer for {SERVER_OUTAGE_S} s ({said}): the search stopped",
+            hint="once the database answers again, run the same command: finished trials are kept and only the "
+            "missing ones run",
         ) from exc
 
 
@@ -241,6 +251,7 @@ def keep_models(search: Search, trials: pd.DataFrame, studies: dict[str, optuna.
     return keep_selected_models(
         part.data,
         part.narrative,
+        part.norms,
         part.vectors.describe() if part.vectors else None,
         search.hypothesis,
         part.dataset,

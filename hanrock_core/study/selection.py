@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import optuna
 import pandas as pd
+import torch
 
 from hanrock_core.base.home import Home, TrialFiles
 from hanrock_core.base.io import move_directory
@@ -34,7 +35,7 @@ from hanrock_core.learning.kept_model import (
     write_model,
 )
 from hanrock_core.learning.training import TaskData, TrainConfig, model_shape, save_checkpoint, train
-from hanrock_core.preparation.narrative import NarrativeRecipe
+from hanrock_core.preparation.narrative import NarrativeRecipe, SpeakerNorms
 from hanrock_core.study.median_stopping import slot_of
 
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
@@ -138,6 +139,7 @@ def _keep_one(
     seed_states: tuple[Path, ...],
     provenance: dict,
     narrative: NarrativeRecipe,
+    norms: SpeakerNorms | None,
     vectors: str | None,
     archive: Callable[[str], Path],
     log: Log,
@@ -169,7 +171,7 @@ def _keep_one(
     write_model(
         target,
         state,
-        model_card(data, record, {**provenance, "study": study.study_name}, narrative, shape, vectors),
+        model_card(data, record, {**provenance, "study": study.study_name}, narrative, norms, shape, vectors),
         data.vocab,
         seed_states,
     )
@@ -179,6 +181,7 @@ def _keep_one(
 def keep_selected_models(
     data: TaskData,
     narrative: NarrativeRecipe,
+    norms: SpeakerNorms | None,
     vectors: str | None,
     hypothesis: str,
     dataset: str,
@@ -216,8 +219,10 @@ def keep_selected_models(
             def archive(identity: str, condition: str = condition) -> Path:
                 return home.superseded_model_dir(hypothesis, key, identity, condition)
 
-            seed_states = _replicate_states(files, condition, slot, replicates)
-            status = _keep_one(data, study, slot, target, state, seed_states, where, narrative, vectors, archive, log)
+            seed_states = _replicate_states(files, condition, slot, replicates, log)
+            status = _keep_one(
+                data, study, slot, target, state, seed_states, where, narrative, norms, vectors, archive, log
+            )
             if status == "not reproduced":
                 log(
                     f"WARNING {hypothesis} {key} {condition}: the selected trial {slot} left no state and training "
@@ -244,7 +249,7 @@ def keep_selected_models(
     return kept
 
 
-def _replicate_states(files: TrialFiles, condition: str, slot: int, replicates: int) -> tuple[Path, ...]:
+def _replicate_states(files: TrialFiles, condition: str, slot: int, replicates: int, log: Log) -> tuple[Path, ...]:
     """The states of the selected trial's seed replicates 1..`replicates` that exist (each is written with
     its replicate; one missing -- e.g. trained by an older version -- leaves the ensemble at the seeds before it)."""
     states = []
@@ -252,8 +257,24 @@ def _replicate_states(files: TrialFiles, condition: str, slot: int, replicates: 
         path = files.replicate_state(condition, slot, k)
         if not path.exists():
             break
+        if not _loads(path):
+            log(
+                f"WARNING the state of seed replicate {k} ({path}) does not load (cut short or damaged): the kept "
+                "model's seed ensemble stops at the seeds before it -> delete that file and run the study again: "
+                "the replicate is trained again"
+            )
+            break
         states.append(path)
     return tuple(states)
+
+
+def _loads(path: Path) -> bool:
+    """Whether a state file reads back (weights_only), so that no damaged state becomes part of a kept model."""
+    try:
+        torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # noqa: BLE001 - any failure to read is a damaged file
+        return False
+    return True
 
 
 def _remove_states(states_dir: Path, condition: str) -> int:

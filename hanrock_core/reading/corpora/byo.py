@@ -27,7 +27,7 @@ from hanrock_core.base.config_file import (
 )
 from hanrock_core.base.errors import InputError
 from hanrock_core.base.input_files import REPLACEMENT, numbers, read_csv_file, refuse_empty_table
-from hanrock_core.base.notices import Notices
+from hanrock_core.base.notices import Notices, ensure
 from hanrock_core.reading.layouts import ReadingOptions
 from hanrock_core.reading.splits import check_speakers_disjoint
 from hanrock_core.reading.talkturn import COLUMN_BY_NAME, FEATURES, SPLITS, finalise_table
@@ -406,6 +406,32 @@ def _refuse_label_variants(table: pd.DataFrame, spec: DatasetSpec) -> None:
             )
 
 
+def _say_odd_labels_and_texts(table: pd.DataFrame, spec: DatasetSpec, notices: Notices) -> None:
+    """Said, not refused: a number among word class labels (a slip that becomes a class of its own), and
+    talkturns whose text holds no word (their model input is the narrative's frame alone)."""
+    for name, label in spec.labels.items():
+        values = table[f"label_{name}"].dropna().astype(str).str.strip()
+        numeric = pd.to_numeric(values, errors="coerce").notna()
+        if label["type"] == "class" and numeric.any() and not numeric.all():
+            row = table.loc[numeric[numeric].index[0]]
+            numbers = sorted(values[numeric].unique())
+            notices.warn(
+                f"class label {label['column']!r} holds number(s) {numbers[:5]} among word classes: each is read as a "
+                f"class of its own ({int(numeric.sum())} row(s); this is the first)",
+                row["_file"],
+                int(row["_line"]),
+            )
+    wordless = ~table["text"].astype(str).str.contains(r"\w", regex=True)
+    if wordless.any():
+        row = table[wordless].iloc[0]
+        notices.warn(
+            f"{int(wordless.sum())} talkturn(s) hold no word (e.g. {row['text']!r}): they are kept, and their model "
+            "input is the narrative's frame alone ('the speaker said'); this is the first",
+            row["_file"],
+            int(row["_line"]),
+        )
+
+
 def _refuse_single_class(table: pd.DataFrame, spec: DatasetSpec) -> None:
     """A class label with one class would train every model to a perfect dev score and teach nothing."""
     for name, label in spec.labels.items():
@@ -422,7 +448,9 @@ def _refuse_single_class(table: pd.DataFrame, spec: DatasetSpec) -> None:
             )
 
 
-def read_byo_file(spec_path: str | Path, path: str | Path, split: str = "test") -> pd.DataFrame:
+def read_byo_file(
+    spec_path: str | Path, path: str | Path, split: str = "test", notices: Notices | None = None
+) -> pd.DataFrame:
     """New talkturns in one file written like a spec's split files (columns, formats); labels optional.
 
     What `hanrock predict` reads: conversations a kept model has never seen, in the spec's format;
@@ -432,10 +460,13 @@ def read_byo_file(spec_path: str | Path, path: str | Path, split: str = "test") 
         raise InputError("data file not found", path, hint="give the CSV (or Parquet) file of new conversations")
     table = _split_table(spec, split, Path(path), labels_required=False)
     _refuse_duplicates(table)
+    _say_odd_labels_and_texts(table, spec, ensure(notices))
     return _finalise(table, str(path))
 
 
-def read_byo(spec_path: str | Path, root: str | Path | None = None, require_labels: bool = True) -> pd.DataFrame:
+def read_byo(
+    spec_path: str | Path, root: str | Path | None = None, require_labels: bool = True, notices: Notices | None = None
+) -> pd.DataFrame:
     """Read a bring-your-own dataset: file paths in the spec are relative to `root` (default: the spec's folder)."""
     spec = load_spec(spec_path)
     base = Path(root) if root is not None else spec.path.parent
@@ -446,6 +477,7 @@ def read_byo(spec_path: str | Path, root: str | Path | None = None, require_labe
     _refuse_duplicates(table)
     _refuse_label_variants(table, spec)
     _refuse_single_class(table, spec)
+    _say_odd_labels_and_texts(table, spec, ensure(notices))
     sessions = table.groupby("session")["split"].nunique()
     if (sessions > 1).any():
         session = sessions[sessions > 1].index[0]
@@ -469,4 +501,4 @@ def _finalise(table: pd.DataFrame, source: str) -> pd.DataFrame:
 
 def read_byo_layout(root: str | Path, options: ReadingOptions, notices: Notices, require_labels: bool) -> pd.DataFrame:
     """The bring-your-own layout's entry point (`layouts.LAYOUTS`): the spec says where everything is."""
-    return read_byo(options.spec, root, require_labels=require_labels)
+    return read_byo(options.spec, root, require_labels=require_labels, notices=notices)

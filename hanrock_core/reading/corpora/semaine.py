@@ -503,6 +503,14 @@ def read_semaine(
             left_out.skipped.append(session.folder.name)
             left_out.skipped_why.append(f"{session.folder.name} ({why})")
             continue
+        if attrs["character"].casefold() not in {c.casefold() for c in CHARACTERS.values()}:
+            notices.warn(
+                f"operator character {attrs['character']!r} is none of SEMAINE's four "
+                f"({', '.join(CHARACTERS.values())}): its session is read as it is (a typing slip would make a "
+                "character of its own)",
+                session.folder / "session.xml",
+                1,
+            )
         frames += _read_session(session, _session_key(session, form, plan, numbers), left_out)
     left_out.report(notices, root / "Sessions")
     if not frames:
