@@ -51,11 +51,13 @@ def models(hypothesis: str) -> str:
 def significance(hypothesis: str, trials_asset: str, keys: list[str]) -> str:
     return (
         f"{QUESTIONS[hypothesis]}: the answer over every dataset.task. First the verdict of each "
-        "comparison under two tests -- the paired test (the selected configuration's seeds, paired on "
-        "resampled test dialogues: difference, interval, p, and the smallest difference it could have "
-        "detected) and the paper's bootstrap over trials -- then the forest plot, the paper's table (* the "
-        "paper's test, † the paired test, n.s.; ≥x what it could have detected) with the bag-of-words "
-        "floor as an extra row, and the study's health, one row per dataset.task x condition (Checks)."
+        "comparison -- better, worse, equivalent (within the smallest difference worth finding) or undecided; "
+        "two conditions by the search test (every slot of both searches, slot k the same configuration and "
+        "seed, paired on resampled test dialogues), the floor and the seed ensembles by the selected "
+        "configurations' seeds -- with the paper's bootstrap over trials beside it; then the forest plot, the "
+        "paper's table (each number labelled: search mean, selected trial, seeds, ensemble; * the paper's "
+        "test) with the bag-of-words floor as an extra row, and the study's health, one row per dataset.task "
+        "x condition (Checks)."
     ) + partition_links(trials_asset, keys, "The trials of one dataset.task")
 
 

@@ -20,6 +20,7 @@ from hanrock_core.base.notices import WARNING, Notices
 from hanrock_core.base.results import mutual_information_rows, view_rows
 from hanrock_core.base.staged_results import gather, read_staged_rows, staged_only, write_rows
 from hanrock_core.comparison.auxiliary_affinity import affinity_ranking, family_ranking
+from hanrock_core.comparison.paired_test import VERDICTS
 from hanrock_core.comparison.study_progress import completeness, write_significance_tables
 from hanrock_core.learning.floor import CONDITION as FLOOR
 from hanrock_core.learning.kept_model import card_row, folder_bytes, open_card, open_model
@@ -512,11 +513,13 @@ def significance(settings: Settings, study: StudyResource, hypothesis: str, keys
     verdicts = view_rows(db, "verdicts", log.info)
     verdicts = verdicts[verdicts["hypothesis"] == hypothesis].drop(columns="hypothesis")
     weak = int(verdicts["health"].fillna("").str.contains("weak test").sum())
+    undecided = int(verdicts["verdict"].str.startswith("undecided").sum())
     decided = CheckResult(
         DECIDED_CHECK,
-        weak == 0,
+        undecided == 0,
         {
             "verdicts": inline_table(verdicts),
+            "undecided": dg.MetadataValue.int(undecided),
             "weak_tests": dg.MetadataValue.int(weak),
         },
     )
@@ -531,11 +534,12 @@ def significance(settings: Settings, study: StudyResource, hypothesis: str, keys
             ),
             view: inline_table(shown),
             "marks": dg.MetadataValue.md(MARKS),
-            "significant_paired": dg.MetadataValue.int(
-                int(table.loc[table["method"] == "paired", "significant"].sum())
-            ),
+            **{
+                f"verdicts_{word}": dg.MetadataValue.int(int(verdicts["verdict"].str.startswith(word).sum()))
+                for word in VERDICTS
+            },
             "significant_paper": dg.MetadataValue.int(int(table.loc[table["method"] == "paper", "significant"].sum())),
-            "comparisons": dg.MetadataValue.int(int((table["method"] == "paper").sum())),
+            "comparisons": dg.MetadataValue.int(len(verdicts)),
             "weak_comparisons": dg.MetadataValue.int(weak),
             "comparisons_with_a_flagged_model": dg.MetadataValue.int(flagged),
             "sql": dg.MetadataValue.md(
@@ -550,34 +554,38 @@ def significance(settings: Settings, study: StudyResource, hypothesis: str, keys
 
 def compact_verdicts(verdicts: pd.DataFrame) -> pd.DataFrame:
     """The `verdicts` view narrow enough for the asset page beside Dagster's sidebar (the whole view is the
-    `comparisons_decided` check's): the comparison, the paired test's answer (`!` where a model has a
-    health flag), the paper's."""
+    `comparisons_decided` check's): the comparison, its verdict with what decided it (`!` where a model has a
+    health flag), the paper's A.4."""
 
-    def paired(r) -> str:
+    def answer(r) -> str:
         parts = [p for p in r["health"].split("; ") if p]
         flag = " !" if any(not p.startswith("weak test") for p in parts) else ""
-        if r["paired"] == "needs 2+ seeds":
-            return f"{r['difference']} 1 seed{flag}"
-        if r["paired"] == "n.s.":
-            return f"{r['difference']} n.s.;≥{r['detects >=']:.3f}{flag}"
-        return f"{r['difference']} {r['paired']} p{r['p']:.3f}{flag}"
+        if r["verdict"] in ("better", "worse"):
+            return f"{r['verdict']} {r['difference']} p{r['p']:.3f}{flag}"
+        if r["verdict"] == "equivalent":
+            return f"equivalent {r['difference']} {r['95% interval']} in {r['margin']}{flag}"
+        if pd.isna(r["detects >= (planning)"]):
+            return f"{r['verdict']} {r['difference']}{flag}"
+        return f"undecided {r['difference']} {r['95% interval']}{flag}"
 
     many = verdicts["dataset.task"].str.split(".").str[0].nunique() > 1
     where = verdicts["dataset.task"] if many else verdicts["dataset.task"].str.split(".").str[-1]
     return pd.DataFrame(
         {
             "comparison": where + " " + verdicts["comparison"],
-            "paired test": [paired(r) for r in verdicts.fillna({"health": ""}).to_dict("records")],
-            "A.4": verdicts["paper"],
+            "verdict": [answer(r) for r in verdicts.fillna({"health": ""}).to_dict("records")],
+            "A.4": verdicts["A.4"],
         }
     )
 
 
-# what the marks of the paper-style tables mean (shown beside them in the UI; sql/views.sql, results_long)
+# what the cells of the paper-style tables mean (shown beside them in the UI; sql/views.sql, results_long)
 MARKS = (
-    "`*` significant by the paper's bootstrap over trials (appendix A.4); `^` H2's A = 1 against A = 0 (A.4); "
-    "`†` significant by the paired test (seeds x test dialogues); `(n.s.; ≥0.041)` not significant by the "
-    "paired test, which would have found a difference of 0.041 or more 80% of the time; `±` sd over seeds"
+    "`search` the mean test value over every slot of the condition's search (what the verdict compares); `sel.` the "
+    "selected trial's (the paper's number); `seeds` its configuration's seeds, mean ± sd; `ens.` their seed "
+    "ensemble; then the verdict against the baseline (better, worse, equivalent within ±0.03 or 5% of MAE, "
+    "undecided); `*` significant by the paper's bootstrap over trials (appendix A.4); `^` H2's A = 1 against "
+    "A = 0 (A.4)"
 )
 
 

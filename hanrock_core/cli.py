@@ -285,15 +285,8 @@ RESULT_VIEWS = {
 def _calibrate(args: argparse.Namespace) -> None:
     import pandas as pd
 
-    from hanrock_core.base.concurrency import machine_cores
     from hanrock_core.base.io import write_parquet_atomic
-    from hanrock_core.comparison.calibration import (
-        calibrate,
-        check_arguments,
-        partition_of,
-        report_folder,
-        seeds_per_group,
-    )
+    from hanrock_core.comparison.calibration import calibrate, check_arguments, partition_of, report_folder
     from hanrock_core.preparation.settings import load_settings
     from hanrock_core.study.profiles import load_profile
     from hanrock_core.study.study_identity import study_identity
@@ -303,32 +296,24 @@ def _calibrate(args: argparse.Namespace) -> None:
     if not task:
         raise InputError(f"{args.partition!r} is not DATASET.TASK", hint="e.g. iemocap.emotion")
     profile = load_profile(args.profile)
-    challenger = None if args.challenger == "none" else args.challenger
-    check_arguments(profile, args.seeds, args.group, challenger, args.planted)
+    check_arguments(profile, args.studies, args.challenger, args.planted)
     part = partition_of(settings, dataset, task, log=print, min_count=profile.min_count)
     identity = study_identity(part, profile)
-    files = settings.home.calibration(part.key, identity.id)
-    workers = args.workers or machine_cores()
     summary, verdicts = calibrate(
         part,
         profile,
-        files,
-        seeds=args.seeds,
-        group=args.group,
-        comparisons=args.comparisons,
-        challenger=challenger,
+        [settings.home.calibration_study(part.key, identity.id, i) for i in range(args.studies)],
         planted=args.planted,
-        workers=workers,
+        challenger=args.challenger,
         log=print,
         corpus=args.name or part.key,
     )
-    group = seeds_per_group(profile, args.group)
     out = args.out or report_folder(
-        settings.home.calibration_report(part.key), profile, args.seeds, group, challenger, args.planted
+        settings.home.calibration_report(part.key), profile, args.studies, args.challenger, args.planted
     )
     write_parquet_atomic(summary, out / "summary.parquet")
-    write_parquet_atomic(pd.concat(verdicts, names=["kind"]).reset_index(level=0), out / "verdicts.parquet")
-    with pd.option_context("display.width", 200, "display.max_columns", 20):
+    write_parquet_atomic(verdicts, out / "verdicts.parquet")
+    with pd.option_context("display.width", 250, "display.max_columns", 20):
         print(summary.round(3).to_string(index=False))
     print(f"wrote {out / 'summary.parquet'} and {out / 'verdicts.parquet'}")
 
@@ -584,29 +569,33 @@ def _results_command(sub) -> None:
     results.set_defaults(func=_results)
 
 
+def _effects(text: str) -> tuple[float, ...]:
+    """Comma-separated effects (`--planted 0.01,0.02,0.03`)."""
+    try:
+        return tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of numbers") from None
+
+
 def _calibrate_command(sub) -> None:
     """`hanrock calibrate`."""
     cal = sub.add_parser(
         "calibrate",
-        help="measure both significance methods: false-positive rate on A/A comparisons, power on a planted effect",
+        help="run the complete H1 study several times and measure the printed verdicts: false-positive rate on "
+        "A/A pairs of studies, power on planted effects",
     )
     cal.add_argument("partition", help="DATASET.TASK of the settings, e.g. iemocap.emotion")
-    cal.add_argument("--profile", default="quick", help="the profile whose middle configuration is trained")
-    cal.add_argument("--seeds", type=_whole(4, 1000), default=20, help="seed runs per condition (default 20)")
+    cal.add_argument("--profile", default="quick", help="the profile of every study (default quick)")
     cal.add_argument(
-        "--group", type=_whole(2, 100), help="seeds per condition in each comparison (default: replicates + 1)"
+        "--studies", type=_whole(2, 100), default=8, help="complete studies, each with its own search seed (default 8)"
     )
-    cal.add_argument("--comparisons", type=_whole(1, 100_000), default=100, help="comparisons of each kind")
-    cal.add_argument(
-        "--challenger", default="aphf", help="the H1 condition also trained and compared with none (none: skip it)"
-    )
+    cal.add_argument("--challenger", help="only this H1 challenger besides none (default: every one the data has)")
     cal.add_argument(
         "--planted",
-        type=float,
-        default=0.03,
-        help="the effect planted in one group's test predictions to measure power (default 0.03)",
+        type=_effects,
+        default=(0.01, 0.02, 0.03),
+        help="effects planted to measure power, comma-separated (default 0.01,0.02,0.03)",
     )
-    cal.add_argument("--workers", type=_whole(1, 256), help="training processes (default: HANROCK_CORES)")
     cal.add_argument("--name", help="how the table names the corpus")
     cal.add_argument("--out", type=Path, help="folder for summary.parquet and verdicts.parquet")
     cal.set_defaults(func=_calibrate)

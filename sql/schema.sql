@@ -68,6 +68,16 @@ CREATE TABLE IF NOT EXISTS all_predictions (   -- test predictions of each condi
     PRIMARY KEY (hypothesis, dataset, task, identity, condition, replicate, utterance_id)
 );
 
+CREATE TABLE IF NOT EXISTS all_slot_predictions (   -- test predictions of every finished trial of a search, by slot
+    hypothesis VARCHAR NOT NULL, dataset VARCHAR NOT NULL, task VARCHAR NOT NULL, identity VARCHAR NOT NULL,
+    condition VARCHAR NOT NULL,
+    trial INTEGER NOT NULL,                 -- the slot: the same configuration and seed in every condition
+    utterance_id VARCHAR NOT NULL,
+    dialogue VARCHAR,
+    truth VARCHAR, prediction VARCHAR,
+    PRIMARY KEY (hypothesis, dataset, task, identity, condition, trial, utterance_id)
+);
+
 CREATE TABLE IF NOT EXISTS all_chance_levels (   -- the trivial predictor of each study's data (study_health)
     hypothesis VARCHAR NOT NULL, dataset VARCHAR NOT NULL, task VARCHAR NOT NULL, identity VARCHAR NOT NULL,
     metric VARCHAR, dev_value DOUBLE, test_value DOUBLE,
@@ -113,7 +123,8 @@ CREATE TABLE IF NOT EXISTS mutual_information (
 CREATE TABLE IF NOT EXISTS significance (   -- every comparison under both methods (docs/studies.md, Significance)
     hypothesis VARCHAR NOT NULL, dataset VARCHAR NOT NULL, task VARCHAR NOT NULL,
     baseline VARCHAR NOT NULL, challenger VARCHAR NOT NULL,
-    method VARCHAR NOT NULL,                -- paper: appendix A.4 (resampled trials); paired: seeds x test dialogues
+    method VARCHAR NOT NULL,                -- paper: appendix A.4 (resampled trials); search: every slot of both searches
+                                            -- x test dialogues; paired: the selected configurations' seeds x test dialogues
     metric VARCHAR, higher_better BOOLEAN,
     baseline_value DOUBLE, challenger_value DOUBLE,   -- paper: the best-dev trial's test value; paired: the mean over seeds
     ci_low DOUBLE, ci_high DOUBLE,          -- 95% interval of challenger - baseline
@@ -126,6 +137,11 @@ CREATE TABLE IF NOT EXISTS significance (   -- every comparison under both metho
     seeds INTEGER,                          -- paired: seeds per condition (the smaller arm; the floor is one fit)
     test_dialogues INTEGER,                 -- paired: the test dialogues it resamples
     test_talkturns INTEGER,                 -- paired: the labelled test talkturns both conditions predict
+    verdict VARCHAR,                        -- search / paired: better, worse, equivalent or undecided
+    margin DOUBLE,                          -- the equivalence margin (the smallest difference worth finding)
+    p_equivalence DOUBLE,                   -- the larger p of the two one-sided tests against -margin and +margin
+    p_seed_permutation DOUBLE,              -- the check: rows relabelled between the arms (seed noise only)
+    estimand VARCHAR,                       -- what the row answers, in one sentence
     PRIMARY KEY (hypothesis, dataset, task, baseline, challenger, method)
 );
 

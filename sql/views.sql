@@ -24,6 +24,11 @@ CREATE OR REPLACE VIEW ensemble_predictions AS
 SELECT p.* FROM all_predictions p JOIN current_identities c USING (hypothesis, dataset, task, identity)
 WHERE p.replicate = -1;
 
+-- `slot_predictions`: every finished trial's test predictions, by slot (the search test pairs slot k of two
+-- conditions: the same configuration and seed)
+CREATE OR REPLACE VIEW slot_predictions AS
+SELECT p.* FROM all_slot_predictions p JOIN current_identities c USING (hypothesis, dataset, task, identity);
+
 CREATE OR REPLACE VIEW chance_levels AS
 SELECT l.* FROM all_chance_levels l JOIN current_identities c USING (hypothesis, dataset, task, identity);
 
@@ -153,41 +158,55 @@ SELECT hypothesis, dataset, task, condition, any_value(trial) AS trial, count(*)
        avg(test_value) AS test_mean, stddev_samp(test_value) AS test_sd
 FROM seeds GROUP BY hypothesis, dataset, task, condition;
 
--- one cell per hypothesis x condition x dataset.task: the test value of the best-dev trial, with seed
--- replicates "± sd over seeds"; then the marks against the hypothesis's baseline, each naming its method:
---   *   significant by the paper's bootstrap over trials (appendix A.4); ^ H2's A = 1 against A = 0 (A.4)
---   †   significant by the paired test (seeds x test dialogues, docs/studies.md)
---   (n.s.; ≥0.041)  not significant by the paired test, which would have found a difference of 0.041 or
---                   more 80% of the time: "no effect" and "could not have seen one" are told apart
---   ens. 0.770      the seed ensemble's test value (its seeds' outputs averaged), when there are replicates
+-- every finished slot of a condition's search: mean and sd over slots of the test value (what the search
+-- test compares between two conditions, slot by slot)
+CREATE OR REPLACE VIEW search_summary AS
+SELECT hypothesis, dataset, task, condition, count(*) AS slots,
+       avg(dev_value) AS dev_mean, avg(test_value) AS test_mean, stddev_samp(test_value) AS test_sd
+FROM trials WHERE condition <> 'floor' AND state IN ('complete', 'pruned') AND test_value IS NOT NULL
+GROUP BY hypothesis, dataset, task, condition;
+
+-- one cell per hypothesis x condition x dataset.task, each number labelled, the one the verdict compares
+-- first:
+--   search 0.748   the mean test value over every slot of the condition's search: what the verdict against
+--                  the baseline compares (the search test, slot by slot; docs/studies.md, Significance)
+--   sel. 0.764     the selected (best-dev) trial's test value: the paper's number
+--   seeds 0.754 ±0.007   the selected configuration's seeds (the selected trial and its replicates)
+--   ens. 0.770     its seed ensemble (the seeds' outputs averaged)
+--   better / worse / equivalent / undecided   the verdict against the hypothesis's baseline (search test;
+--                  the selected configurations' seeds where no slots are stored); * significant by the paper's
+--                  appendix A.4, ^ H2's A = 1 against A = 0 (A.4)
 CREATE OR REPLACE VIEW results_long AS
 WITH best AS (
-    SELECT hypothesis, dataset, task, condition, metric, dev_value, test_value, 1 AS pick FROM selected_trials
+    SELECT hypothesis, dataset, task, condition, metric, dev_value, test_value FROM selected_trials
 ),
 own AS (   -- comparisons with the hypothesis's baseline (the floor has its own column, H2's A = 0 the caret)
     SELECT * FROM significance
     WHERE NOT (hypothesis = 'h2' AND baseline LIKE '%\_a0' ESCAPE '\') AND baseline <> 'floor'
+          AND challenger NOT LIKE '% ensemble'
 ),
 marks AS (
     SELECT hypothesis, dataset, task, challenger AS condition,
            bool_or(significant) FILTER (WHERE method = 'paper') AS star,
-           bool_or(significant) FILTER (WHERE method = 'paired') AS paired_significant,
-           max(p_value) FILTER (WHERE method = 'paired') AS paired_p,
-           max(detectable_effect) FILTER (WHERE method = 'paired') AS detectable_effect
+           coalesce(any_value(verdict) FILTER (WHERE method = 'search'),
+                    any_value(verdict) FILTER (WHERE method = 'paired')) AS verdict,
+           CASE WHEN count(*) FILTER (WHERE method = 'search') > 0 THEN 'search' ELSE 'paired' END AS verdict_method,
+           coalesce(any_value(p_value) FILTER (WHERE method = 'search'),
+                    any_value(p_value) FILTER (WHERE method = 'paired')) AS verdict_p,
+           coalesce(any_value(detectable_effect) FILTER (WHERE method = 'search'),
+                    any_value(detectable_effect) FILTER (WHERE method = 'paired')) AS detectable_effect
     FROM own GROUP BY ALL
 ),
-floor_marks AS (   -- the condition against the bag-of-words floor: better and significant?
+floor_marks AS (   -- the selected configuration against the bag-of-words floor: its verdict (seeds)
     SELECT hypothesis, dataset, task, challenger AS condition,
            bool_or(significant AND better) FILTER (WHERE method = 'paper') AS beats_floor,
-           bool_or(significant AND better) FILTER (WHERE method = 'paired') AS beats_floor_paired
-    FROM significance WHERE baseline = 'floor'
+           any_value(verdict) FILTER (WHERE method = 'paired') AS vs_floor
+    FROM significance WHERE baseline = 'floor' AND challenger NOT LIKE '% ensemble'
     GROUP BY ALL
 ),
-ensemble_floor AS (   -- the condition's seed ensemble against the floor (paired test): better, worse or n.s.
+ensemble_floor AS (   -- the condition's seed ensemble against the floor (paired test)
     SELECT hypothesis, dataset, task, left(challenger, length(challenger) - length(' ensemble')) AS condition,
-           CASE WHEN significant THEN CASE WHEN better THEN 'better' ELSE 'worse' END ELSE 'n.s.' END
-               AS ensemble_vs_floor,
-           p_value AS ensemble_vs_floor_p
+           verdict AS ensemble_vs_floor, p_value AS ensemble_vs_floor_p
     FROM significance WHERE baseline = 'floor' AND method = 'paired' AND challenger LIKE '% ensemble'
 ),
 carets AS (
@@ -196,29 +215,29 @@ carets AS (
     GROUP BY ALL
 )
 SELECT b.hypothesis, b.dataset, b.task, b.condition, b.metric, b.test_value AS value,
-       coalesce(m.star, false) AS significant, m.paired_significant, m.paired_p, m.detectable_effect,
-       f.beats_floor, f.beats_floor_paired,
+       coalesce(m.star, false) AS significant, m.verdict, m.verdict_method, m.verdict_p, m.detectable_effect,
+       f.beats_floor, f.vs_floor,
+       s.slots AS search_slots, s.test_mean AS search_mean, s.test_sd AS search_sd,
        coalesce(r.seeds, 1) AS seeds, r.test_mean, r.test_sd,
        e.seeds AS ensemble_seeds, e.dev_value AS ensemble_dev, e.test_value AS ensemble_test,
        ef.ensemble_vs_floor, ef.ensemble_vs_floor_p,
-       printf('%.3f', b.test_value) || CASE WHEN r.seeds > 1 THEN printf(' ±%.3f', r.test_sd) ELSE '' END
-                                   || CASE WHEN m.star THEN '*' ELSE '' END
-                                   || CASE WHEN c.caret THEN '^' ELSE '' END
-                                   || CASE WHEN m.paired_significant THEN '†'
-                                           WHEN m.paired_significant IS NOT NULL AND m.detectable_effect IS NOT NULL
-                                           THEN printf(' (n.s.; ≥%.3f)', m.detectable_effect)
-                                           WHEN m.paired_significant IS NOT NULL THEN ' (n.s.; 1 seed)'
-                                           ELSE '' END
-                                   || CASE WHEN e.test_value IS NOT NULL THEN printf(' ens. %.3f', e.test_value)
-                                           ELSE '' END AS cell
+       CASE WHEN b.condition = 'floor' THEN printf('%.3f (one fit)', b.test_value)
+       ELSE concat_ws(' · ',
+           CASE WHEN s.slots > 1 THEN printf('search %.3f', s.test_mean) END,
+           printf('sel. %.3f', b.test_value),
+           CASE WHEN r.seeds > 1 THEN printf('seeds %.3f ±%.3f', r.test_mean, r.test_sd) END,
+           CASE WHEN e.test_value IS NOT NULL THEN printf('ens. %.3f', e.test_value) END,
+           nullif(coalesce(m.verdict, '') || CASE WHEN m.star THEN '*' ELSE '' END
+                  || CASE WHEN c.caret THEN '^' ELSE '' END, ''))
+       END AS cell
 FROM best b
 LEFT JOIN marks m USING (hypothesis, dataset, task, condition)
 LEFT JOIN carets c USING (hypothesis, dataset, task, condition)
 LEFT JOIN floor_marks f USING (hypothesis, dataset, task, condition)
+LEFT JOIN search_summary s USING (hypothesis, dataset, task, condition)
 LEFT JOIN replicate_summary r USING (hypothesis, dataset, task, condition)
 LEFT JOIN ensembles e USING (hypothesis, dataset, task, condition)
-LEFT JOIN ensemble_floor ef USING (hypothesis, dataset, task, condition)
-WHERE b.pick = 1;
+LEFT JOIN ensemble_floor ef USING (hypothesis, dataset, task, condition);
 
 -- paper_row(h): one row per condition of hypothesis h, one column per dataset/task.  The platform
 -- re-creates this macro after this file (hanrock_core/base/results.py, `paper_row_macro`) with the
@@ -290,34 +309,47 @@ SELECT dataset, task, dev_value AS "Dev. set", test_value AS "Test set", learnin
        loss_weights AS "Aux. loss weights"
 FROM ranked WHERE pick = 1 ORDER BY dataset, task;
 
--- the answer of each comparison on one line: its difference and interval by the paired test, seeds and
--- trials per condition, the verdict of both methods, what the paired test could have detected, and the
--- health flags: `weak test` (not significant, and only a difference above both the one seen and the
--- smallest one worth finding -- 0.03 of a classification metric, 5% of the baseline's MAE -- could have
--- been) and those of the two models (the UI shows it first; `hanrock results verdicts`)
+-- the answer of each comparison on one line, from the test that answers it: between two searched conditions
+-- the search test (every slot of both searches, slot by slot: about the conditions), against the floor and
+-- between seed ensembles the selected configurations' seeds; its verdict (better, worse, equivalent within
+-- the margin, undecided), difference, interval, p, the equivalence p, the paper's A.4 beside it where A.4
+-- tests the pair, what the test could detect (planning, not a conclusion), health flags -- `weak test`: an
+-- undecided comparison that only a difference above the margin (the smallest worth finding: 0.03 of a
+-- classification metric, 5% of the baseline's MAE) could have decided -- and the estimand in one sentence
 CREATE OR REPLACE VIEW verdicts AS
 WITH paper AS (SELECT * FROM significance WHERE method = 'paper'),
-paired AS (SELECT * FROM significance WHERE method = 'paired'),
+answers AS (
+    SELECT * FROM significance WHERE method = 'search'
+    UNION ALL
+    SELECT s.* FROM significance s
+    WHERE s.method = 'paired' AND NOT EXISTS (
+        SELECT 1 FROM significance x
+        WHERE x.method = 'search' AND x.hypothesis = s.hypothesis AND x.dataset = s.dataset AND x.task = s.task
+              AND x.baseline = s.baseline AND x.challenger = s.challenger)
+),
 flags AS (SELECT hypothesis, dataset, task, condition, flags FROM study_health WHERE flags <> '')
 SELECT q.hypothesis, q.dataset || '.' || q.task AS "dataset.task",
        q.challenger || ' vs ' || q.baseline AS comparison,
        CASE q.metric WHEN 'balanced_accuracy' THEN 'MA' WHEN 'weighted_f1' THEN 'wF1' WHEN 'macro_f1' THEN 'mF1'
                      WHEN 'mae' THEN 'MAE' ELSE q.metric END AS metric,
+       CASE WHEN q.detectable_effect IS NULL THEN 'undecided (needs 2+ seeds)' ELSE q.verdict END AS verdict,
        printf('%+.3f', q.difference) AS difference,
        '[' || printf('%+.3f', q.ci_low) || ',' || printf('%+.3f', q.ci_high) || ']' AS "95% interval",
-       q.seeds || '/' || coalesce(CAST(p.challenger_trials AS VARCHAR), 'ens.') AS "seeds/trials",
-       CASE WHEN p.significant THEN CASE WHEN p.better THEN 'better' ELSE 'worse' END ELSE 'n.s.' END AS paper,
-       CASE WHEN q.detectable_effect IS NULL THEN 'needs 2+ seeds'
-            WHEN q.significant THEN CASE WHEN q.better THEN 'better' ELSE 'worse' END
-            ELSE 'n.s.' END AS paired,
+       q.seeds || CASE q.method WHEN 'search' THEN ' slot' ELSE ' seed' END || CASE WHEN q.seeds = 1 THEN '' ELSE 's' END
+           AS "per condition",
        round(q.p_value, 3) AS p,
-       round(q.detectable_effect, 3) AS "detects >=",
+       round(q.p_equivalence, 3) AS "p within margin",
+       printf('±%.3f', q.margin) AS margin,
+       CASE WHEN p.method IS NULL THEN 'not tested'
+            WHEN p.significant THEN CASE WHEN p.better THEN 'better' ELSE 'worse' END ELSE 'n.s.' END AS "A.4",
+       round(q.detectable_effect, 3) AS "detects >= (planning)",
        concat_ws('; ',
-           CASE WHEN NOT q.significant AND q.detectable_effect > abs(q.difference)
-                     AND q.detectable_effect > CASE WHEN q.metric = 'mae' THEN 0.05 * q.baseline_value ELSE 0.03 END
-                THEN 'weak test' END,
+           CASE WHEN q.verdict = 'undecided' AND q.detectable_effect > q.margin THEN 'weak test' END,
            (SELECT string_agg(f.condition || ': ' || f.flags, '; ') FROM flags f
              WHERE f.hypothesis = q.hypothesis AND f.dataset = q.dataset AND f.task = q.task
-               AND f.condition IN (q.baseline, q.challenger))) AS health
-FROM paired q LEFT JOIN paper p USING (hypothesis, dataset, task, baseline, challenger)
-ORDER BY q.hypothesis, q.dataset, q.task, q.baseline = 'floor', q.challenger;
+               AND f.condition IN (q.baseline, q.challenger,
+                                   replace(q.baseline, ' ensemble', ''), replace(q.challenger, ' ensemble', '')))) AS health,
+       q.method AS test,
+       q.estimand
+FROM answers q LEFT JOIN paper p USING (hypothesis, dataset, task, baseline, challenger)
+ORDER BY q.hypothesis, q.dataset, q.task, q.baseline = 'floor', q.baseline LIKE '% ensemble', q.challenger;

@@ -6,11 +6,19 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from hanrock_core.base.home import Home
 from hanrock_core.base.metrics import classification_metrics, regression_metrics
 from hanrock_core.base.results import query
-from hanrock_core.comparison.paired_test import Arm, compare_paired, dialogue_statistics, metric_from_counts
+from hanrock_core.comparison.paired_simulation import REGIMES, simulate
+from hanrock_core.comparison.paired_test import (
+    Arm,
+    bootstrap_weights,
+    compare_paired,
+    dialogue_statistics,
+    metric_from_counts,
+)
 from hanrock_core.comparison.significance import paired_table
 from hanrock_core.comparison.study_progress import write_significance_tables
 from hanrock_core.study.profiles import load_profile
@@ -58,30 +66,88 @@ def test_no_difference_is_not_significant_and_a_large_one_is():
     assert 0 < result.detectable_effect < result.difference
 
 
-def test_the_two_noise_terms_are_the_seed_spread_and_the_dialogue_bootstrap():
+def test_each_noise_is_counted_once_the_seed_spread_and_the_test_sample_without_the_churn():
+    """se_seeds: each arm's seed variance on the test set over its seeds; se_test: the dialogue bootstrap of the
+    seed-averaged difference less the seeds' own churn it also holds (issue 42: it was counted twice)."""
     truth = RNG.integers(0, 2, 400)
     dialogues = np.repeat(np.arange(20), 20)
+    hard = np.repeat(RNG.normal(0, 0.15, 20), 20)  # dialogues where the challenger gains or loses
     base = _noisy(truth, 0.7, 4, 2)
-    challenger = _noisy(truth, 0.75, 4, 2)
+    right = RNG.random((4, 400)) < np.clip(0.72 + hard, 0, 1)[None, :]
+    challenger = np.where(right, truth[None, :], 1 - truth[None, :])
     result = compare_paired(Arm(base), Arm(challenger), truth, dialogues, "accuracy", 2, True, resamples=4000)
-    per_seed = {name: (p == truth).mean(1) for name, p in (("b", base), ("c", challenger))}
+    correct = {"b": (base == truth).reshape(4, 20, 20), "c": (challenger == truth).reshape(4, 20, 20)}
+    per_seed = {name: c.mean((1, 2)) for name, c in correct.items()}
     assert result.se_seeds == pytest.approx(np.sqrt(per_seed["b"].var(ddof=1) / 4 + per_seed["c"].var(ddof=1) / 4))
-    # the test term: the spread of the seed-averaged difference over resampled dialogues, done by hand
-    gain = ((challenger == truth).mean(0) - (base == truth).mean(0)).reshape(20, 20)  # per dialogue, per talkturn
-    rng = np.random.default_rng(1)
-    by_hand = [gain[rng.integers(0, 20, 20)].mean() for _ in range(4000)]
-    assert result.se_test == pytest.approx(np.std(by_hand), rel=0.1)
+    # by hand, with the test's own draws of dialogues: the raw bootstrap and each arm's churn
+    draws = np.concatenate([bootstrap_weights(20, 200, start) for start in range(0, 4000, 200)])  # (R, D)
+    resampled = {
+        name: np.einsum("rd,sdt->rs", draws, c) / (20 * draws.sum(1, keepdims=True)) for name, c in correct.items()
+    }
+    raw = np.var(resampled["c"].mean(1) - resampled["b"].mean(1), ddof=1) * 20 / 19
+    churned = sum((m - m.mean(1, keepdims=True)).var(0, ddof=1).mean() / 3 * 20 / 19 for m in resampled.values())
+    assert result.se_test**2 == pytest.approx(max(raw - churned, 0.0), rel=1e-6)
+    assert result.se_test > 0.01  # the per-dialogue gains are a real test-sample term
     assert result.difference == pytest.approx(per_seed["c"].mean() - per_seed["b"].mean())
+    se = np.sqrt(result.se_test**2 + result.se_seeds**2)
+    assert result.ci_high - result.difference == pytest.approx(stats.t.ppf(0.975, result.df) * se)
+
+
+def test_the_test_is_calibrated_where_seeds_disagree_talkturn_by_talkturn():
+    """Simulated comparisons with no effect and seed noise that is mostly churn: the mean estimated variance is
+    the variance of the difference over replicates (it was about twice that), and about 5% are significant."""
+    rows = simulate(REGIMES[0], 400, seed=1, resamples=200)
+    ratio = (rows["se"] ** 2).mean() / rows["difference"].var()
+    assert 0.8 < ratio < 1.35, ratio
+    assert 0.015 <= rows["significant"].mean() <= 0.09
+
+
+def test_four_verdicts_and_a_seed_permutation_check():
+    truth = RNG.integers(0, 4, 1200)
+    dialogues = np.repeat(np.arange(60), 20)
+    same = _noisy(truth, 0.6, 5, 4)
+    equal = compare_paired(Arm(same), Arm(_noisy(truth, 0.6, 5, 4)), truth, dialogues, "accuracy", 4, True)
+    assert equal.verdict == "equivalent" and equal.p_equivalence < 0.05 and not equal.significant
+    assert equal.margin == 0.03 and 0.05 < equal.p_seed_permutation <= 1
+    better = compare_paired(Arm(same), Arm(_noisy(truth, 0.75, 5, 4)), truth, dialogues, "accuracy", 4, True)
+    assert better.verdict == "better" and better.p_seed_permutation == pytest.approx(2 / 252)  # 5 + 5 seeds
+    worse = compare_paired(Arm(same), Arm(_noisy(truth, 0.45, 5, 4)), truth, dialogues, "accuracy", 4, True)
+    assert worse.verdict == "worse"
+    few = compare_paired(Arm(same[:2]), Arm(_noisy(truth, 0.61, 2, 4)), truth, dialogues[:], "accuracy", 4, True,
+                         margin=0.001)  # fmt: skip
+    assert few.verdict == "undecided" and few.p_equivalence >= 0.05 and not few.significant
+    values = RNG.normal(3, 1, 1200)  # MAE: the margin is 5% of the baseline's
+    guess = values[None, :] + RNG.normal(0, 0.5, (3, 1200))
+    mae = compare_paired(Arm(guess), Arm(guess + 0.0), values, dialogues, "mae", None, False)
+    assert mae.margin == pytest.approx(0.05 * mae.baseline_value) and mae.verdict == "equivalent"
+
+
+def test_slot_paired_rows_compare_slot_by_slot():
+    """Row k of both arms is slot k of a search (the same configuration and seed): configurations that differ
+    a lot from slot to slot cancel in the differences, and the sign-flip check has 2^K relabellings."""
+    truth = RNG.integers(0, 3, 900)
+    dialogues = np.repeat(np.arange(45), 20)
+    quality = [0.4, 0.5, 0.6, 0.7, 0.8, 0.55]  # six configurations, from poor to good
+    base = np.stack([_noisy(truth, q, 1, 3)[0] for q in quality])
+    gain = np.stack([_noisy(truth, q + 0.04, 1, 3)[0] for q in quality])
+    paired = compare_paired(Arm(base), Arm(gain), truth, dialogues, "accuracy", 3, True, paired=True)
+    unpaired = compare_paired(Arm(base), Arm(gain), truth, dialogues, "accuracy", 3, True)
+    assert paired.paired_rows and paired.seeds == 6 and paired.se_seeds < unpaired.se_seeds / 3
+    assert paired.verdict == "better" and unpaired.verdict == "undecided"
+    assert paired.p_seed_permutation == pytest.approx(2 / 64)
+    with pytest.raises(ValueError, match="same rows"):
+        compare_paired(Arm(base), Arm(gain[:5]), truth, dialogues, "accuracy", 3, True, paired=True)
 
 
 def test_more_seeds_detect_smaller_effects_and_one_seed_cannot_be_tested():
     truth = RNG.integers(0, 4, 500)
     dialogues = np.repeat(np.arange(50), 10)
     effects = []
-    for seeds in (2, 8):
-        a, b = Arm(_noisy(truth, 0.6, seeds, 4)), Arm(_noisy(truth, 0.6, seeds, 4))
-        effects.append(compare_paired(a, b, truth, dialogues, "balanced_accuracy", 4, True).detectable_effect)
-    assert effects[1] < effects[0]
+    for seeds in (2, 8):  # on average over draws: 2 seeds' variance is itself a noisy estimate
+        draws = [(Arm(_noisy(truth, 0.6, seeds, 4)), Arm(_noisy(truth, 0.6, seeds, 4))) for _ in range(10)]
+        found = [compare_paired(a, b, truth, dialogues, "balanced_accuracy", 4, True, 400) for a, b in draws]
+        effects.append(np.mean([f.detectable_effect for f in found]))
+    assert effects[1] < effects[0] / 2
     one = compare_paired(Arm(_noisy(truth, 0.6, 1, 4)), Arm(_noisy(truth, 0.7, 3, 4)), truth, dialogues,
                          "balanced_accuracy", 4, True)  # fmt: skip
     assert np.isnan(one.p_value) and not one.significant
@@ -113,8 +179,19 @@ def test_a_study_with_replicates_stores_what_recomputes_its_paired_rows(tiny_iem
     run_hypothesis(part, profile, "h3", Home(tmp_path), log=lambda m: None)
     db = tmp_path / "results.duckdb"
     table, _ = write_significance_tables(db, "h3", profile, lambda m: None)
-    # han_rock vs flat, and each of them against the floor; each one's seed ensemble against the floor (paired)
-    assert table.groupby("method").size().to_dict() == {"paired": 5, "paper": 3}
+    # han_rock vs flat, and each of them against the floor; each one's seed ensemble against the floor and the two
+    # ensembles against each other (paired); han_rock vs flat slot by slot over both searches (search)
+    assert table.groupby("method").size().to_dict() == {"paired": 6, "paper": 3, "search": 1}
+    search = table[table["method"] == "search"].iloc[0]
+    assert (search["baseline"], search["challenger"], search["seeds"]) == ("flat", "han_rock", 2)
+    assert search["verdict"] in ("better", "worse", "equivalent", "undecided") and "slot k" in search["estimand"]
+    slots = query(db, "SELECT * FROM slot_predictions")
+    assert slots.groupby("condition")["trial"].nunique().to_dict() == {"flat": 2, "han_rock": 2}
+    again_search = paired_table(
+        query(db, "SELECT * FROM seed_predictions"), query(db, "SELECT * FROM trials"), "h3", [("flat", "han_rock")],
+        slots=slots,
+    )  # fmt: skip
+    assert again_search.set_index("method").loc["search", "difference"] == pytest.approx(search["difference"])
     paired = table[table["method"] == "paired"].set_index(["baseline", "challenger"])
     searched = paired.drop(index=("floor",), level=0, errors="ignore")
     assert (searched["seeds"] == 3).all() and searched["detectable_effect"].notna().all()
@@ -148,7 +225,7 @@ def test_a_study_with_replicates_stores_what_recomputes_its_paired_rows(tiny_iem
         pairs,
         ensembles=ensembles,
     )
-    assert both.groupby("dataset").size().to_dict() == {"iemocap": 5, "other": 3}
+    assert both.groupby("dataset").size().to_dict() == {"iemocap": 6, "other": 3}
     # the selected trial's seed-0 value is the trials table's test value
     for condition, rows in seeds[seeds["replicate"] == 0].groupby("condition"):
         if condition == "floor":
@@ -161,49 +238,59 @@ def test_a_study_with_replicates_stores_what_recomputes_its_paired_rows(tiny_iem
         assert selected["test_value"].item() == pytest.approx(measured)
 
 
-def test_a_planted_effect_is_the_effect_asked_for():
-    from hanrock_core.comparison.calibration import metric_values, plant
+def test_a_planted_effect_gains_delta_on_average_fixing_and_breaking_more_in_some_dialogues():
+    """The planted effect of the calibration is a realistic one: its expected gain is delta, its realised gain
+    varies from draw to draw, it breaks some right predictions while it fixes wrong ones, and some dialogues
+    gain more than others (issue 42: the old one fixed the same share everywhere and broke nothing)."""
+    from hanrock_core.comparison.calibration import plant
 
     truth = RNG.integers(0, 4, 800)
+    dialogues = np.repeat(np.arange(40), 20)
     predictions = _noisy(truth, 0.6, 5, 4).astype(np.int64)
-    improved = plant(predictions, truth, 0.05, "balanced_accuracy", 4, seed=0)
-    gain = metric_values(improved, truth, "balanced_accuracy", 4) - metric_values(
-        predictions, truth, "balanced_accuracy", 4
-    )
-    assert (
-        gain.mean() == pytest.approx(0.05, abs=0.002)
-        and (improved[predictions == truth[None, :]] == truth[np.where(predictions == truth[None, :])[1]]).all()
-    )
-    values = RNG.normal(3, 1, 300)
-    guesses = values[None, :] + RNG.normal(0, 0.5, (3, 300))
-    shrunk = plant(guesses, values, 0.1, "mae", None, seed=0)
-    assert (
-        metric_values(guesses, values, "mae", None) - metric_values(shrunk, values, "mae", None)
-    ).mean() == pytest.approx(0.1)
+    rng = np.random.default_rng(3)
+    before = (predictions == truth).mean(1)
+    draws = [plant(predictions, truth, dialogues, 0.05, "accuracy", 4, rng) for _ in range(60)]
+    gains = np.array([((d == truth).mean(1) - before).mean() for d in draws])
+    assert gains.mean() == pytest.approx(0.05, abs=0.004) and gains.std() > 0.002
+    right = predictions == truth[None, :]
+    assert all((d[right] != predictions[right]).any() for d in draws[:5])  # some right predictions broken
+    per_dialogue = ((draws[0] == truth) & ~right).reshape(5, 40, 20).sum((0, 2))
+    assert per_dialogue.std() > 1  # fixed more often in some dialogues than in others
+    values = RNG.normal(3, 1, 800)
+    guesses = values[None, :] + RNG.normal(0, 0.5, (3, 800))
+    shrunk = [plant(guesses, values, dialogues, 0.1, "mae", None, rng) for _ in range(30)]
+    before_mae = np.abs(guesses - values).mean()
+    assert np.mean([before_mae - np.abs(g - values).mean() for g in shrunk]) == pytest.approx(0.1, abs=0.02)
 
 
-def test_hanrock_calibrate_measures_both_methods_on_a_tiny_corpus(tiny_iemocap, tmp_path, capsys, monkeypatch):
-    """The command end to end: seed runs, A/A, planted and challenger comparisons, both methods, the table."""
+def test_hanrock_calibrate_runs_whole_studies_and_judges_pairs_of_them(tiny_iemocap, tmp_path, capsys, monkeypatch):
+    """The command end to end: two complete H1 studies with their own search seeds; A/A of every condition by the
+    search test and by the selected configurations' seeds, planted effects, each study's own verdicts."""
     from .helpers import run_cli
 
     settings = tmp_path / "hanrock.yaml"
     settings.write_text(f"datasets:\n  iemocap: {{root: {tiny_iemocap}}}\n")
     monkeypatch.setenv("HANROCK_CONFIG", str(settings))
     profile = tmp_path / "p.yaml"
-    profile.write_text(TINY_PROFILE.format(trials=2) + "replicates: 1\n")
+    profile.write_text(TINY_PROFILE.format(trials=3) + "replicates: 1\n")
     out = tmp_path / "cal"
-    args = ["calibrate", "iemocap.emotion", "--profile", profile, "--seeds", "4", "--comparisons", "6", "--out", out]
-    monkeypatch.setattr("hanrock_core.comparison.calibration.PROGRESS_EVERY_S", 0.0)  # say how far, every time
-    code, printed, err = run_cli(capsys, *args, "--workers", "1")
+    args = ["calibrate", "iemocap.emotion", "--profile", profile, "--studies", "2", "--planted", "0.02,0.05"]
+    code, printed, err = run_cli(capsys, *args, "--out", out)
     assert code == 0, err
-    assert "1 of 3 comparisons judged; about" in printed
-    summary = pd.read_parquet(out / "summary.parquet")
-    # 4 seeds make 3 different pairs of groups of 2: each A/A kind judges those 3 (6 asked)
-    assert list(summary["method"]) == ["paired", "paper"] and (summary["aa_comparisons"] == 6).all()
-    assert "allow 3 different pairs of groups of 2; judging 3" in printed
-    assert summary["false_positive_rate"].between(0, 1).all() and summary["power"].between(0, 1).all()
     verdicts = pd.read_parquet(out / "verdicts.parquet")
-    assert set(verdicts["kind"]) == {"A/A none", "A/A aphf", "planted", "challenger"}
-    assert "false_positive_rate" in printed
-    code, printed, _ = run_cli(capsys, *args)  # again: every seed run is on disk, nothing is trained
-    assert code == 0 and "8 of 8 calibration runs on disk; training 0" in printed
+    counts = verdicts.groupby("kind").size().to_dict()
+    assert counts == {"A/A search": 3, "A/A seeds": 3, "planted": 2, "challenger": 4}  # 3 conditions, 2 effects, 2 x 2
+    assert set(verdicts["verdict"]) <= {"better", "worse", "equivalent", "undecided"}
+    search = verdicts[verdicts["kind"] == "A/A search"]
+    assert (search["rows"] == 3).all()  # three slots paired slot by slot
+    summary = pd.read_parquet(out / "summary.parquet")
+    assert list(summary["measure"][:4]) == [
+        "false-positive rate at nominal 0.05",
+        "false-positive rate at nominal 0.05",
+        "power at +0.02",
+        "power at +0.05",
+    ]
+    assert summary["rate"].between(0, 1).all() and (summary["rate_low"] <= summary["rate_high"]).all()
+    assert "study-0" in printed and "study-1" in printed
+    code, again, _ = run_cli(capsys, *args, "--out", out)  # again: both studies are on disk, nothing is trained
+    assert code == 0 and " epoch 1:" not in again

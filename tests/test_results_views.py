@@ -54,9 +54,18 @@ def test_table1_layout_and_markers(tmp_path, capsys):
                         "significant": condition == "ap" and task == "emotion",
                     }
                 )
-                if task == "emotion":  # the paired test beside it: ap confirmed, aphf not (it could detect 0.041)
+                if task == "emotion":  # the search test beside it: ap better, aphf undecided (it could detect 0.041)
                     sig.append(
-                        {**sig[-1], "method": "paired", "detectable_effect": 0.041, "p_value": 0.5, "difference": 0.01}
+                        {
+                            **sig[-1],
+                            "method": "search",
+                            "detectable_effect": 0.041,
+                            "p_value": 0.5,
+                            "difference": 0.01,
+                            "margin": 0.03,
+                            "verdict": "better" if condition == "ap" else "undecided",
+                            "estimand": "the mean difference the challenger condition makes over ...",
+                        }
                     )
                     sig[-1]["significant"] = condition == "ap"
     for dataset, task, _ in TASKS:
@@ -70,11 +79,16 @@ def test_table1_layout_and_markers(tmp_path, capsys):
     assert list(table["Aux. Target"]) == ["None (Baseline)", "ap", "aphf"]
     assert table.shape == (3, 9)
     # best dev for balanced accuracy is trial 1 (higher); for MAE trial 0 (lower)
-    assert table.loc[1, "IEMOCAP Classif. MA(4)"] == "0.710*†"
-    assert table.loc[2, "IEMOCAP Classif. MA(4)"] == "0.720 (n.s.; ≥0.041)"
-    # the verdicts: aphf's test could only have found 0.041, above 0.01 seen and above the 0.03 worth finding
-    verdicts = query(db, "SELECT comparison, paired, health FROM verdicts").set_index("comparison")
-    assert verdicts.loc["aphf vs none", "health"] == "weak test" and verdicts.loc["ap vs none", "paired"] != "n.s."
+    # each number labelled: the search's mean over its slots (what the verdict compares), the selected trial
+    assert table.loc[1, "IEMOCAP Classif. MA(4)"] == "search 0.660 · sel. 0.710 · better*"
+    assert table.loc[2, "IEMOCAP Classif. MA(4)"] == "search 0.670 · sel. 0.720 · undecided"
+    # the verdicts: aphf's test could only have found 0.041, above the 0.03 worth finding: undecided, weak test
+    verdicts = query(db, "SELECT comparison, verdict, health, test, estimand FROM verdicts").set_index("comparison")
+    assert (
+        verdicts.loc["aphf vs none", "health"] == "weak test" and verdicts.loc["aphf vs none", "verdict"] == "undecided"
+    )
+    assert verdicts.loc["ap vs none", "verdict"] == "better" and set(verdicts["test"]) == {"search"}
+    assert verdicts["estimand"].str.startswith("the mean difference").all()
     # `hanrock results verdicts --dataset` filters by the dataset part of `dataset.task` (issue 41, case 12)
     from .helpers import run_cli
 
@@ -83,7 +97,7 @@ def test_table1_layout_and_markers(tmp_path, capsys):
     assert "iemocap.emotion" in printed and "semaine" not in printed
     code, _, err = run_cli(capsys, "results", "table1_h1", "--dataset", "iemocap", "--db", db)
     assert code == 2 and "table1_h1 has no dataset column (its columns: Aux. Target" in err
-    assert table.loc[0, "SEMAINE Val. MAE"] == "0.600"
+    assert table.loc[0, "SEMAINE Val. MAE"] == "search 0.650 · sel. 0.600"
 
 
 LOCK_HOLDER = """
@@ -201,7 +215,11 @@ def test_own_datasets_and_the_floor_appear_in_the_paper_views(tmp_path):
     table = query(db, "SELECT * FROM table1_h1")
     assert list(table["Aux. Target"]) == ["None (Baseline)", "aphf", "Floor: TF-IDF (not in paper)"]
     assert list(table.columns)[-1] == "emorynlp emotion weighted F1" and table.shape[1] == 1 + 8 + 1
-    assert list(table["emorynlp emotion weighted F1"]) == ["0.320", "0.320", "0.310"]  # no '*' from the floor
+    assert list(table["emorynlp emotion weighted F1"]) == [  # no '*' from the floor
+        "search 0.315 · sel. 0.320",
+        "search 0.315 · sel. 0.320",
+        "0.310 (one fit)",
+    ]
     long = query(db, "SELECT condition, beats_floor FROM results_long ORDER BY condition")
     assert long.set_index("condition")["beats_floor"].to_dict()["aphf"] is True
 

@@ -323,7 +323,7 @@ def test_h4_runs_every_weighting_and_its_tables_show_them(tiny_iemocap, tmp_path
     table, _ = write_significance_tables(db, "h4", profile, log=lambda m: None)
     pairs = set(zip(table["baseline"], table["challenger"], table["method"]))
     for pair in [("aphf", c) for c in ("uncertainty", "gating", "lookahead", "auto")] + [("none", "auto")]:
-        assert {(*pair, "paper"), (*pair, "paired")} <= pairs
+        assert {(*pair, "paper"), (*pair, "paired"), (*pair, "search")} <= pairs
     h4 = query(db, "SELECT * FROM table_h4_weighting")
     assert list(h4["Weighting"]) == [
         "aphf, fixed (Baseline)",

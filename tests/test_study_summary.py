@@ -47,14 +47,29 @@ def test_the_summary_names_what_is_significant_and_where_the_floor_wins():
         lines[5] == "study health: 1 condition(s) flagged:"
         and lines[6] == "  iemocap.emotion ap: the selected trial was x"
     )
-    # with the paired test beside it, its verdicts come first, each with its p or what it could have detected
-    paired = _table().assign(method="paired", p_value=[0.2, 0.01, 0.001], detectable_effect=[0.05, 0.03, 0.04])
-    paired.loc[0, "significant"] = False
-    lines = summary_lines("h1", pd.concat([paired, _table().assign(method="paper")]), health)
-    assert lines[1] == "paired test: better 1, worse 0, n.s. 1"
+    # with the search test beside it, its verdicts come first, each with what decided it
+    search = (
+        _table()
+        .iloc[:2]
+        .assign(
+            method="search",
+            p_value=[0.2, 0.01],
+            detectable_effect=[0.05, 0.03],
+            verdict=["undecided", "better"],
+            margin=0.03,
+        )
+    )
+    seeds = _table().assign(
+        method="paired", p_value=[0.3, 0.04, 0.001], detectable_effect=[0.06, 0.03, 0.04],
+        verdict=["equivalent", "better", "worse"], margin=0.03,
+    )  # fmt: skip
+    lines = summary_lines("h1", pd.concat([search, seeds, _table().assign(method="paper")]), health)
+    assert lines[1].startswith("search test") and lines[1].endswith("better 1, worse 0, equivalent 0, undecided 1")
     assert lines[2] == "  better: valence aphf vs none +0.050 (p 0.010)"
-    assert lines[3] == "  n.s.: emotion ap vs none +0.030 (n.s.; ≥0.050)"
-    assert lines[4] == "paper's A.4: better 2, worse 0, n.s. 0"
+    assert lines[3] == "  undecided: emotion ap vs none +0.030 (could detect ≥0.050)"
+    assert lines[4].startswith("seeds test") and lines[4].endswith("better 1, worse 0, equivalent 1, undecided 0")
+    assert lines[5] == "paper's A.4: better 2, worse 0, n.s. 0"
+    assert lines[6].startswith("the floor is better in 1 of 1 (seeds test")
 
 
 def test_the_forest_plot_has_a_panel_for_the_hypothesis_and_one_for_the_floor():
@@ -65,4 +80,4 @@ def test_the_forest_plot_has_a_panel_for_the_hypothesis_and_one_for_the_floor():
     ]
     assert "right is better" in fig.axes[-1].get_xlabel()
     legend = [t.get_text() for t in fig.legends[0].get_texts()]
-    assert "paired test: seeds x test dialogues" in legend and "paper's A.4: resampled trials" in legend
+    assert "paper's A.4: resampled trials" in legend and any(t.startswith("search test") for t in legend)

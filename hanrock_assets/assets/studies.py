@@ -106,8 +106,8 @@ def significance_asset(hypothesis: str, trials: dg.AssetsDefinition) -> dg.Asset
                 names.DECIDED_CHECK,
                 asset=names.significance(hypothesis),
                 blocking=False,
-                description="every comparison's verdict under both tests, whole; fails (a warning) when the "
-                "paired test confirmed no difference and could only have found a larger one",
+                description="every comparison's verdict (better, worse, equivalent, undecided), whole, with what "
+                "it answers; a warning while any comparison is undecided",
             ),
             dg.AssetCheckSpec(
                 names.HEALTH_CHECK,

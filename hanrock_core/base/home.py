@@ -167,10 +167,9 @@ class Home:
         return TrialFiles(*(base / f"{key}.{kind}" / identity for kind in ("predictions", "states", "replicates")))
 
     # --- calibration of the significance methods
-    def calibration(self, key: str, fingerprint: str) -> TrialFiles:
-        """The seed runs of `hanrock calibrate` on one dataset.task and inputs (their study identity)."""
-        base = self.root / "calibration" / key / fingerprint
-        return TrialFiles(base / "predictions", base / "states", base / "runs")
+    def calibration_study(self, key: str, fingerprint: str, study: int) -> Path:
+        """The data folder of study `study` of `hanrock calibrate` on one dataset.task and inputs."""
+        return self.root / "calibration" / key / fingerprint / f"study-{study}"
 
     def ablation(self, key: str, fingerprint: str) -> TrialFiles:
         """The seed runs of one change of `hanrock ablate` on one dataset.task (by the inputs' identity)."""

@@ -188,6 +188,11 @@ ADDED_COLUMNS = {
         "seeds": "INTEGER",
         "test_dialogues": "INTEGER",
         "test_talkturns": "INTEGER",
+        "verdict": "VARCHAR",
+        "margin": "DOUBLE",
+        "p_equivalence": "DOUBLE",
+        "p_seed_permutation": "DOUBLE",
+        "estimand": "VARCHAR",
     },
 }
 

@@ -31,6 +31,7 @@ STAGED_TABLES = (
     "all_trials",
     "all_epochs",
     "all_predictions",
+    "all_slot_predictions",
     "all_chance_levels",
     "all_replicates",
     "all_ensembles",

@@ -1,33 +1,33 @@
-"""Calibration of the significance methods: their false-positive rate and power, measured rather than assumed.
+"""Calibration of the platform's verdicts on its own runs: whole studies, search and selection included.
 
-One configuration of a profile (the middle of its search space) is trained with many seeds in each of two
-H1 conditions (`none` and a challenger, `aphf` by default).  The seed runs are then dealt into disjoint
-groups of the size a study has (seeds per condition: the selected trial and its replicates):
+`hanrock calibrate DATASET.TASK --studies N` runs the complete H1 study of the partition N times, each in
+a data folder of its own (`$HANROCK_HOME/calibration/<dataset.task>/<identity>/study-<i>`) with a search
+seed of its own (the profile's seed + i): other configurations and other training seeds, the same data
+and test set.  Disjoint pairs of studies (0 and 1, 2 and 3, ...) then give, each comparison used once:
 
-    A/A         two groups of the same condition: no effect exists, so every significant result is a
-                false positive; the share of them at the nominal 5% is the false-positive rate
-    planted     two groups of the baseline, the second's test predictions improved by a known amount
-                (`plant`: a share of each seed's wrong test predictions set right, or every error shrunk,
-                so that the metric gains `planted` on average): the share found significant and better
-                is the power at that effect, with the runs' real seed and test-sample noise
-    challenger  a group of the challenger (aphf) against a group of the baseline: how often each method
-                declares the real difference on this corpus (no effect is planted)
+    A/A         each H1 condition of one study against the same condition of the other, where no effect
+                exists, judged by the two verdicts the platform prints: the search test (slot k against slot
+                k, every slot of both searches; what two searched conditions are judged by) and the
+                selected configurations' seeds (one search's winner against the other's).  The share called
+                better or worse is that verdict's false-positive rate; the share called equivalent, how
+                often it settles a null
+    planted     `none` of the second study with an effect planted in its slots' test predictions (`plant`:
+                wrong predictions set right and right ones set wrong, more in some dialogues and some rows
+                than others, so that the expected gain is +delta and the realised one varies) against `none`
+                of the first, by the search test: the share called better is its power at delta
+    challenger  each study's own verdict of each challenger against `none`: the real comparison, N times
 
-Each pair of groups is judged by both methods: the paired test (paired_test.py) on the groups' seeds,
-and the paper's appendix A.4 (significance.compare) with the groups' runs as its trials.  Runs are kept
-as seed-replicate files, so an interrupted calibration resumes with the missing seeds only.
-`hanrock calibrate` runs it; docs/studies.md holds the measured table.
+Every share has its 95% Wilson interval.  `paired_simulation.py` (`tests/bench_paired_test.py`) measures
+the same test on thousands of simulated comparisons with a known truth; this measures it on the
+platform's runs, which are few.  Studies already on disk are read, not trained again.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import re
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -35,29 +35,23 @@ import pandas as pd
 from scipy import stats
 
 from hanrock_core.base.errors import InputError
-from hanrock_core.base.home import TrialFiles
-from hanrock_core.comparison.paired_test import ALPHA, Arm, compare_paired
-from hanrock_core.comparison.significance import compare
+from hanrock_core.base.home import Home
+from hanrock_core.base.results import query
+from hanrock_core.comparison.paired_test import ALPHA, dialogue_statistics, metric_from_counts
+from hanrock_core.comparison.significance import SEARCH, compare_rows
+from hanrock_core.comparison.study_progress import write_significance_tables
 from hanrock_core.learning.training import TrainConfig
 from hanrock_core.preparation.loss_weight import assign_loss_weights
 from hanrock_core.study.hypotheses import conditions
 from hanrock_core.study.partition_data import PartitionData
 from hanrock_core.study.profiles import Profile
-from hanrock_core.study.replicates import ReplicateJob, train_missing
 
 Log = Callable[[str], None]
-BASE_SEED = 20_261_205  # the calibration's seeds are BASE_SEED + k, apart from every study's
-PROGRESS_EVERY_S = 30.0  # how often a long judging says how far it is
-
-
-@dataclass(frozen=True)
-class SeedRuns:
-    """One condition trained with many seeds: dev and test values per seed, (seeds, N) test predictions."""
-
-    condition: str
-    dev: np.ndarray
-    test: np.ndarray
-    predictions: np.ndarray
+SEED_STEP = 1_000  # study i searches with the profile's seed + i * SEED_STEP
+PLANTED = (0.01, 0.02, 0.03)
+BREAKAGE = 0.2  # planted effects break this many right predictions for every five they fix
+PLANT_SPREAD = 0.5  # how much a planted effect varies between dialogues and between rows (relative sd)
+KINDS = ("A/A search", "A/A seeds", "planted", "challenger")
 
 
 def partition_of(settings, dataset: str, task: str, log: Log = print, recipe=None, min_count: int = 1) -> PartitionData:
@@ -119,178 +113,220 @@ def condition_weights(profile: Profile, part: PartitionData, condition) -> dict:
     return dict(zip(["primary", *part.mi.index], map(float, weights.to_numpy())))
 
 
-def train_seed_runs(
-    part: PartitionData,
-    profile: Profile,
-    names: tuple[str, str],
-    seeds: int,
-    files: TrialFiles,
-    log: Log,
-    workers: int = 1,
-) -> dict[str, SeedRuns]:
-    """`seeds` runs of each named H1 condition (those already on disk are read, not trained again)."""
-    from hanrock_core.study.worker_pool import run_replicates_in_workers
-
-    by_name = {c.name: c for c in conditions("h1", profile, part.available_families())}
-    jobs = []
-    for name in names:
-        condition = by_name[name]
-        config = typical_config(profile, condition)
-        weights = condition_weights(profile, part, condition)
-        for k in range(1, seeds + 1):
-            jobs.append(
-                ReplicateJob(
-                    name,
-                    0,
-                    k,
-                    {**config.__dict__, "seed": BASE_SEED},
-                    weights,
-                    files.replicate_row(name, 0, k),
-                    files.replicate_predictions(name, 0, k),
-                    files.replicate_outputs(name, 0, k),
-                )
+def check_arguments(profile: Profile, studies: int, challenger: str | None, planted: tuple[float, ...]) -> None:
+    """Refuse what cannot make a calibration before any data is read (each message names its option)."""
+    if studies < 2:
+        raise InputError(f"--studies {studies} cannot make a pair of studies", hint="give --studies 2 or more")
+    known = [c.name for c in conditions("h1", profile) if not c.baseline]
+    if challenger is not None and challenger not in known:
+        raise InputError(
+            f"--challenger {challenger!r} is not an H1 condition", hint=f"choose one of {known}, or none to skip it"
+        )
+    for effect in planted:
+        if not math.isfinite(effect) or effect <= 0:
+            raise InputError(
+                f"--planted {effect} is not an effect: give positive gains of the metric (e.g. 0.01,0.02,0.03)",
+                hint="a classification metric's gain is below 1; an MAE's is a reduction below the baseline's MAE",
             )
-    missing = [j for j in jobs if not j.done]
-    log(f"{part.key}: {len(jobs) - len(missing)} of {len(jobs)} calibration runs on disk; training {len(missing)}")
-    if workers > 1 and len(missing) > 1:  # one thread each: more threads than cores make OpenMP spin
-        run_replicates_in_workers(missing, workers, part, max(1, (os.cpu_count() or 1) // workers), log)
-    else:
-        train_missing(part.data, missing, log)
-    return {name: _read_runs(name, [j for j in jobs if j.condition == name]) for name in names}
 
 
-def _read_runs(name: str, jobs: list[ReplicateJob]) -> SeedRuns:
-    rows = [json.loads(j.file.read_text(encoding="utf-8")) for j in jobs]
-    frames = [pd.read_parquet(j.predictions).set_index("utterance_id") for j in jobs]
-    talkturns = frames[0].index
-    return SeedRuns(
-        name,
-        np.array([r["dev_value"] for r in rows], dtype=float),
-        np.array([r["test_value"] for r in rows], dtype=float),
-        np.stack([f.loc[talkturns, "prediction"].to_numpy() for f in frames]),
-    )
+def check_for_data(part: PartitionData, profile: Profile, challenger: str | None, planted: tuple[float, ...]) -> None:
+    """Refuse a challenger the data has no families for and an effect beyond the metric's range."""
+    available = [c.name for c in conditions("h1", profile, part.available_families()) if not c.baseline]
+    if challenger is not None and challenger not in available:
+        raise InputError(
+            f"--challenger {challenger!r} needs auxiliary families {part.key} does not have "
+            f"(its data has {list(part.available_families()) or 'none'})",
+            hint=f"choose one of {available}, or none to skip it" if available else "give --challenger none",
+        )
+    metric, _ = part.data.selection
+    beyond = [e for e in planted if metric != "mae" and e >= 1]
+    if beyond:
+        raise InputError(
+            f"--planted {beyond[0]} is beyond {metric}, which lies between 0 and 1",
+            hint="give gains below 1 (e.g. 0.01,0.02,0.03)",
+        )
+
+
+def report_folder(
+    base: Path, profile: Profile, studies: int, challenger: str | None, planted: tuple[float, ...]
+) -> Path:
+    """A calibration's own folder under `base`, named by its arguments: another calibration never overwrites it."""
+    name = re.sub(r"[^A-Za-z0-9_-]", "_", profile.name)[:60]
+    effects = "_".join(f"{e:g}" for e in planted)
+    return base / f"{name}-studies{studies}-{challenger or 'none'}-planted{effects}"
+
+
+def study_profile(profile: Profile, i: int) -> Profile:
+    """Study i's profile: the same in all but its search seed (other configurations and training seeds)."""
+    return replace(profile, seed=profile.seed + i * SEED_STEP)
+
+
+def run_studies(part: PartitionData, profile: Profile, folders: list[Path], log: Log) -> list[Home]:
+    """The complete H1 study of the partition in each folder, study i with its own search seed (a study on disk
+    is resumed: its finished trials are kept), and each study's own significance tables."""
+    from hanrock_core.study.search import run_hypothesis
+
+    homes = []
+    for i, folder in enumerate(folders):
+        home, own = Home(folder), study_profile(profile, i)
+        log(f"calibration study {i + 1} of {len(folders)} (search seed {own.seed}) in {home.root}")
+        run_hypothesis(part, own, "h1", home, log=log)
+        write_significance_tables(home.results_db, "h1", own, log)
+        homes.append(home)
+    return homes
 
 
 def plant(
-    predictions: np.ndarray, truth: np.ndarray, delta: float, metric: str, classes: int | None, seed: int
-) -> np.ndarray:
-    """(S, N) predictions improved so that the metric gains `delta` on average over the seeds: for classes, each
-    seed's wrong predictions are set right where a uniform draw is below q (q found by bisection); for
-    numbers, every error shrinks by the same share."""
-    if classes is None:
-        errors = np.abs(predictions - truth[None, :]).mean()
-        share = min(1.0, delta / errors) if errors > 0 else 0.0
-        return truth[None, :] + (predictions - truth[None, :]) * (1 - share)
-    from hanrock_core.comparison.paired_test import dialogue_statistics, metric_from_counts
-
-    draws = np.random.default_rng(seed).random(predictions.shape)
-    one = np.zeros(len(truth), dtype=np.int64)
-
-    def score(p: np.ndarray) -> float:
-        counts = dialogue_statistics(p, truth, one, 1, classes).sum(1)
-        return float(metric_from_counts(counts, metric).mean())
-
-    base, low, high = score(predictions), 0.0, 1.0
-    for _ in range(30):
-        q = (low + high) / 2
-        improved = np.where(draws < q, truth[None, :], predictions)
-        low, high = (q, high) if score(improved) - base < delta else (low, q)
-    return np.where(draws < high, truth[None, :], predictions)
-
-
-def distinct_pairs(seeds_a: int, seeds_b: int, group: int, same: bool) -> int:
-    """How many different pairs of disjoint groups of `group` seeds the runs allow (unordered when `same`)."""
-    if same:
-        return math.comb(seeds_a, group) * math.comb(seeds_a - group, group) // 2
-    return math.comb(seeds_a, group) * math.comb(seeds_b, group)
-
-
-def group_pairs(seeds_a: int, seeds_b: int, group: int, count: int, rng: np.random.Generator, same: bool):
-    """`count` different pairs of disjoint seed groups of size `group` (from one condition when `same`: A/A);
-    `count` must not exceed `distinct_pairs`."""
-    pairs, seen = [], set()
-
-    def add(a: np.ndarray, b: np.ndarray) -> None:
-        key = (frozenset(a.tolist()), frozenset(b.tolist()))
-        key = frozenset(key) if same else key
-        if key not in seen and len(pairs) < count:
-            seen.add(key)
-            pairs.append((a, b))
-
-    while len(pairs) < count:
-        if same:
-            order = rng.permutation(seeds_a)
-            groups = [order[i : i + group] for i in range(0, seeds_a - group + 1, group)]
-            for i in range(0, len(groups) - 1, 2):
-                add(groups[i], groups[i + 1])
-        else:
-            a, b = rng.permutation(seeds_a), rng.permutation(seeds_b)
-            for i in range(min(seeds_a, seeds_b) // group):
-                add(a[i * group : (i + 1) * group], b[i * group : (i + 1) * group])
-    return pairs
-
-
-def judge(
-    baseline: SeedRuns,
-    challenger: SeedRuns,
-    pairs,
+    predictions: np.ndarray,
     truth: np.ndarray,
     dialogues: np.ndarray,
+    delta: float,
     metric: str,
-    classes: list[str] | None,
+    classes: int | None,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """(S, N) predictions with an effect planted whose expected gain of the metric is `delta`: in each row and
+    dialogue, wrong predictions are set right with a chance f and right ones set wrong (another class) with a
+    chance f * BREAKAGE, f varying between dialogues and rows by PLANT_SPREAD around f0, and f0 chosen so that
+    the expected metric of the changed counts is delta above the original; regression errors shrink by a
+    share that varies the same way.  The realised gain varies around delta, as a real effect's would."""
+    codes, dialogue_index = np.unique(dialogues, return_inverse=True)
+    rows, n = predictions.shape
+    spread = np.clip(
+        1
+        + PLANT_SPREAD * rng.standard_normal((rows, 1))
+        + PLANT_SPREAD * rng.standard_normal(len(codes))[dialogue_index],
+        0,
+        None,
+    )  # (S, N): how strongly the effect acts on each row and talkturn
+    if classes is None:
+        errors = np.abs(predictions - truth[None, :]).mean()
+        share = np.clip(min(1.0, delta / errors) * spread, 0, 1) if errors > 0 else np.zeros_like(spread)
+        return truth[None, :] + (predictions - truth[None, :]) * (1 - share)
+    right = predictions == truth[None, :]
+    one = np.zeros(n, dtype=np.int64)
+
+    def expected_gain(f0: float) -> float:
+        fix = np.clip(f0 * spread, 0, 1) * ~right
+        brk = np.clip(f0 * BREAKAGE * spread, 0, 1) * right
+        base = dialogue_statistics(predictions, truth, one, 1, classes)[:, 0]  # (S, K, K)
+        moved = base.copy()
+        for s in range(rows):  # expected counts: fixed talkturns move to the diagonal, broken ones off it
+            np.add.at(moved[s], (truth, predictions[s]), -fix[s] - brk[s])
+            np.add.at(moved[s], (truth, truth), fix[s])
+            np.add.at(moved[s], (truth, (truth + 1) % classes), brk[s])
+        return float((metric_from_counts(moved, metric) - metric_from_counts(base, metric)).mean())
+
+    grid = np.linspace(0.0, 5.0, 51)  # f0 past 1 still fixes where the spread is below 1, and breaks more
+    gains = np.array([expected_gain(f) for f in grid])
+    if gains.max() < delta:
+        raise InputError(
+            f"an effect of {delta} cannot be planted: these predictions gain at most {gains.max():.3f}",
+            hint="plant a smaller effect (--planted)",
+        )
+    first = int(np.argmax(gains >= delta))
+    low, high = grid[first - 1], grid[first]
+    for _ in range(30):
+        middle = (low + high) / 2
+        low, high = (middle, high) if expected_gain(middle) < delta else (low, middle)
+    f0 = (low + high) / 2
+    draws = rng.random(predictions.shape)
+    fixed = ~right & (draws < np.clip(f0 * spread, 0, 1))
+    broken = right & (draws < np.clip(f0 * BREAKAGE * spread, 0, 1))
+    other = (truth[None, :] + rng.integers(1, classes, predictions.shape)) % classes
+    return np.where(fixed, truth[None, :], np.where(broken, other, predictions))
+
+
+def _partition_rows(home: Home, view: str, part: PartitionData) -> pd.DataFrame:
+    return query(
+        home.results_db,
+        f"SELECT * FROM {view} WHERE hypothesis = 'h1' AND dataset = ? AND task = ?",
+        [part.dataset, part.task],
+    )
+
+
+def judge_pairs(
+    homes: list[Home],
+    part: PartitionData,
+    names: list[str],
+    planted: tuple[float, ...],
     resamples: int,
-    planted: float = 0.0,
-    log: Log | None = None,
+    seed: int,
+    log: Log,
 ) -> pd.DataFrame:
-    """Both methods' verdict on every pair of groups (baseline group, challenger group); with `planted`, the
-    challenger group's test predictions first gain that much (`plant`) and its test values follow.  `log`
-    hears how far it is, with an estimate of the time left, every PROGRESS_EVERY_S seconds."""
-    higher = metric != "mae"
-    index = {c: i for i, c in enumerate(classes or [])}
-    k_classes = len(classes) if classes else None
-
-    def encode(values: np.ndarray) -> np.ndarray:
-        return np.vectorize(index.get)(values).astype(float) if classes else values.astype(float)
-
-    truth_codes = encode(truth).astype(np.int64 if classes else float)
-    base_predictions, challenger_predictions = encode(baseline.predictions), encode(challenger.predictions)
+    """One row per comparison of disjoint pairs of studies: A/A of each condition by both verdicts, planted
+    effects by the search test."""
+    trials = _partition_rows(homes[0], "trials", part)
     rows = []
-    started = last = time.perf_counter()
-    for k, (a, b) in enumerate(pairs):
-        now = time.perf_counter()
-        if log is not None and k and now - last >= PROGRESS_EVERY_S:
-            last = now
-            left = (now - started) / k * (len(pairs) - k)
-            log(f"  {k} of {len(pairs)} comparisons judged; about {left / 60:.1f} min left")
-        ours, test_b = challenger_predictions[b], challenger.test[b]
-        if planted:
-            ours = plant(ours.astype(np.int64) if classes else ours, truth_codes, planted, metric, k_classes, k)
-            before = metric_values(challenger_predictions[b], truth_codes, metric, k_classes)
-            test_b = test_b + (metric_values(ours, truth_codes, metric, k_classes) - before)
-        paired = compare_paired(
-            Arm(base_predictions[a]), Arm(ours), truth_codes, dialogues, metric, k_classes, higher, resamples, seed=k
-        )
-        paper = compare((baseline.dev[a], baseline.test[a]), (challenger.dev[b], test_b), higher, resamples, seed=k)
-        rows.append(
-            {
-                "pair": k,
-                "paired_significant": paired.significant,
-                "paired_better": paired.significant and paired.better,
-                "paired_detectable_effect": paired.detectable_effect,
-                "paired_difference": paired.difference,
-                "paper_significant": paper.significant,
-                "paper_better": paper.significant and paper.better,
-            }
-        )
+    rng = np.random.default_rng(seed)
+    metric, _ = part.data.selection
+    classes = len(part.data.classes) if part.data.classes is not None else None
+    for pair, (a, b) in enumerate(zip(homes[0::2], homes[1::2])):
+        slots = {h: _partition_rows(h, "slot_predictions", part) for h in (a, b)}
+        seeds = {h: _partition_rows(h, "seed_predictions", part) for h in (a, b)}
+        for name in names:
+            first, second = (slots[h][slots[h]["condition"] == name] for h in (a, b))
+            result = compare_rows(first, second, trials, "trial", resamples, seed + pair)
+            rows.append(_judged("A/A search", pair, name, 0.0, result))
+            first, second = (seeds[h][seeds[h]["condition"] == name] for h in (a, b))
+            result = compare_rows(first, second, trials, "replicate", resamples, seed + pair)
+            rows.append(_judged("A/A seeds", pair, name, 0.0, result))
+        first, second = (slots[h][slots[h]["condition"] == "none"] for h in (a, b))
+        for delta in planted:
+
+            def planting(predictions, truth, dialogues, delta=delta):
+                return plant(predictions.astype(np.int64) if classes else predictions, truth, dialogues, delta,
+                             metric, classes, rng)  # fmt: skip
+
+            result = compare_rows(first, second, trials, "trial", resamples, seed + pair, plant=planting)
+            rows.append(_judged("planted", pair, "none", delta, result))
+        log(f"calibration pair {pair + 1}: studies {homes.index(a)} and {homes.index(b)} judged")
     return pd.DataFrame(rows)
 
 
-def metric_values(predictions: np.ndarray, truth: np.ndarray, metric: str, classes: int | None) -> np.ndarray:
-    """(S,) the metric of each seed's predictions on the whole test set."""
-    from hanrock_core.comparison.paired_test import dialogue_statistics, metric_from_counts
+def _judged(kind: str, pair: int, condition: str, effect: float, result) -> dict:
+    return {
+        "kind": kind,
+        "pair": pair,
+        "condition": condition,
+        "effect": effect,
+        "verdict": result.verdict,
+        "difference": result.difference,
+        "ci_low": result.ci_low,
+        "ci_high": result.ci_high,
+        "p_value": result.p_value,
+        "p_equivalence": result.p_equivalence,
+        "rows": result.seeds,
+        "detectable_effect": result.detectable_effect,
+    }
 
-    one = np.zeros(len(truth), dtype=np.int64)
-    return metric_from_counts(dialogue_statistics(predictions, truth, one, 1, classes).sum(1), metric)
+
+def challenger_verdicts(homes: list[Home], part: PartitionData, names: list[str]) -> pd.DataFrame:
+    """Each study's own search verdict of each challenger against `none`."""
+    frames = []
+    for i, home in enumerate(homes):
+        sig = _partition_rows(home, "significance", part)
+        own = sig[(sig["method"] == SEARCH) & (sig["baseline"] == "none") & sig["challenger"].isin(names)]
+        frames.append(
+            own.assign(kind="challenger", pair=i, condition=own["challenger"], effect=np.nan, rows=own["seeds"])[
+                [
+                    "kind",
+                    "pair",
+                    "condition",
+                    "effect",
+                    "verdict",
+                    "difference",
+                    "ci_low",
+                    "ci_high",
+                    "p_value",
+                    "p_equivalence",
+                    "rows",
+                    "detectable_effect",
+                ]  # fmt: skip
+            ]
+        )
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def wilson(hits: int, n: int) -> tuple[float, float]:
@@ -303,152 +339,85 @@ def wilson(hits: int, n: int) -> tuple[float, float]:
     return centre - half, centre + half
 
 
-def summarise(
-    verdicts: dict[str, pd.DataFrame], group: int, minutes: float, corpus: str, planted: float
-) -> pd.DataFrame:
-    """Method x measure: false-positive rate (every A/A comparison), power at the planted effect, and how often
-    the real challenger was declared better, each with its 95% interval; seeds per condition; minutes."""
+def summarise(verdicts: pd.DataFrame, corpus: str, studies: int, minutes: float) -> pd.DataFrame:
+    """One row per measure: the A/A false-positive rate of each verdict, the power at each planted effect, how
+    often the real challenger was called better / worse / equivalent; each with its 95% Wilson interval."""
     rows = []
-    aa = pd.concat([v for kind, v in verdicts.items() if kind.startswith("A/A")], ignore_index=True)
-    for method in ("paired", "paper"):
-        hits = int(aa[f"{method}_significant"].sum())
-        row = {
-            "corpus": corpus,
-            "method": method,
-            "seeds": group,
-            "aa_comparisons": len(aa),
-            "false_positive_rate": hits / len(aa),
-            **dict(zip(("fpr_low", "fpr_high"), wilson(hits, len(aa)))),
-        }
-        for kind, name in (("planted", "power"), ("challenger", "challenger_better")):
-            found_in = verdicts.get(kind)
-            if found_in is not None and len(found_in):
-                found = int(found_in[f"{method}_better"].sum())
-                row[name] = found / len(found_in)
-                row.update(dict(zip((f"{name}_low", f"{name}_high"), wilson(found, len(found_in)))))
-        row["planted_effect"] = planted
-        if method == "paired":
-            row["median_detectable_effect"] = float(aa["paired_detectable_effect"].median())
-        row["minutes"] = round(minutes, 1)
-        rows.append(row)
+
+    def add(measure: str, test: str, chosen: pd.DataFrame, hit: pd.Series) -> None:
+        hits, n = int(hit.sum()), len(chosen)
+        low, high = wilson(hits, n)
+        shares = chosen["verdict"].value_counts()
+        rows.append(
+            {
+                "corpus": corpus,
+                "studies": studies,
+                "measure": measure,
+                "test": test,
+                "comparisons": n,
+                "rate": hits / n if n else float("nan"),
+                "rate_low": low,
+                "rate_high": high,
+                **{f"{v}": int(shares.get(v, 0)) for v in ("better", "worse", "equivalent", "undecided")},
+                "median_rows": float(chosen["rows"].median()) if n else float("nan"),
+                "minutes": round(minutes, 1),
+            }
+        )
+
+    for kind, test in (("A/A search", "search (slot by slot)"), ("A/A seeds", "selected configurations' seeds")):
+        chosen = verdicts[verdicts["kind"] == kind]
+        add(f"false-positive rate at nominal {ALPHA}", test, chosen, chosen["verdict"].isin(["better", "worse"]))
+    for effect, chosen in verdicts[verdicts["kind"] == "planted"].groupby("effect"):
+        add(f"power at +{effect:g}", "search (slot by slot)", chosen, chosen["verdict"] == "better")
+    for name, chosen in verdicts[verdicts["kind"] == "challenger"].groupby("condition"):
+        add(f"{name} called better than none", "search (slot by slot)", chosen, chosen["verdict"] == "better")
     return pd.DataFrame(rows)
-
-
-def seeds_per_group(profile: Profile, group: int | None = None) -> int:
-    """Seeds per condition in each comparison: `group`, else as many as a study of the profile has."""
-    return group or max(2, profile.replicates + 1)
-
-
-def check_arguments(profile: Profile, seeds: int, group: int | None, challenger: str | None, planted: float) -> None:
-    """Refuse what cannot make a calibration before any data is read (each message names its option)."""
-    size = seeds_per_group(profile, group)
-    if seeds < 2 * size:
-        chosen = f"--group {group}" if group else f"profile {profile.name!r} ({profile.replicates} replicates + 1)"
-        raise InputError(
-            f"--seeds {seeds} cannot make two disjoint groups of {size} seeds ({chosen})",
-            hint=f"give --seeds {2 * size} or more" + ("" if group else ", or a smaller --group"),
-        )
-    known = [c.name for c in conditions("h1", profile) if not c.baseline]
-    if challenger is not None and challenger not in known:
-        raise InputError(
-            f"--challenger {challenger!r} is not an H1 condition", hint=f"choose one of {known}, or none to skip it"
-        )
-    if not math.isfinite(planted) or planted <= 0:
-        raise InputError(
-            f"--planted {planted} is not an effect: give a positive gain of the metric (e.g. 0.03)",
-            hint="a classification metric's gain is below 1; an MAE's is a reduction below the baseline's MAE",
-        )
-
-
-def check_for_data(part: PartitionData, profile: Profile, challenger: str | None, planted: float) -> None:
-    """Refuse a challenger the data has no families for and an effect beyond the metric's range."""
-    available = [c.name for c in conditions("h1", profile, part.available_families()) if not c.baseline]
-    if challenger is not None and challenger not in available:
-        raise InputError(
-            f"--challenger {challenger!r} needs auxiliary families {part.key} does not have "
-            f"(its data has {list(part.available_families()) or 'none'})",
-            hint=f"choose one of {available}, or none to skip it" if available else "give --challenger none",
-        )
-    metric, _ = part.data.selection
-    if metric != "mae" and planted >= 1:
-        raise InputError(
-            f"--planted {planted} is beyond {metric}, which lies between 0 and 1",
-            hint="give a gain below 1 (e.g. 0.03)",
-        )
-
-
-def report_folder(base: Path, profile: Profile, seeds: int, group: int, challenger: str | None, planted: float) -> Path:
-    """A calibration's own folder under `base`, named by its arguments: another calibration never overwrites it."""
-    name = re.sub(r"[^A-Za-z0-9_-]", "_", profile.name)[:60]
-    return base / f"{name}-seeds{seeds}-group{group}-{challenger or 'none'}-planted{planted:g}"
 
 
 def calibrate(
     part: PartitionData,
     profile: Profile,
-    files: TrialFiles,
-    seeds: int = 20,
-    group: int | None = None,
-    comparisons: int = 100,
-    planted: float = 0.03,
-    challenger: str | None = "aphf",
+    folders: list[Path],
+    planted: tuple[float, ...] = PLANTED,
+    challenger: str | None = None,
     resamples: int = 1000,
-    workers: int = 1,
     log: Log = print,
     corpus: str | None = None,
-) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
-    """Train `seeds` runs of `none` (and of `challenger`, unless None), then judge `comparisons` pairs of each
-    kind by both methods: A/A, `planted` (power at that effect), challenger against none; `group` seeds per
-    condition (default: the profile's replicates + 1).  Returns the summary and every verdict."""
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Run (or read) a complete H1 study of the partition in each folder and judge disjoint pairs of them: A/A of
+    every H1 condition by both verdicts, `planted` effects by the search test, and each study's own
+    challenger verdicts (`challenger`: only that one; None: every H1 challenger).  Returns the summary and
+    every verdict."""
+    import time
+
     started = time.perf_counter()
-    check_arguments(profile, seeds, group, challenger, planted)
+    studies = len(folders)
+    check_arguments(profile, studies, challenger, planted)
     check_for_data(part, profile, challenger, planted)
-    group = seeds_per_group(profile, group)
-    names = ("none", challenger) if challenger else ("none",)
-    runs = train_seed_runs(part, profile, names, seeds, files, log, workers)
-    test = part.data.labelled("test")
-    talkturns = pd.Index(part.data.utterance_ids[test])
-    first = pd.read_parquet(files.replicate_predictions("none", 0, 1)).set_index("utterance_id")
-    truth = first.loc[talkturns, "truth"].to_numpy()
-    dialogues = part.data.dialogue_names()[test]
-    metric, _ = part.data.selection
-    rng = np.random.default_rng(BASE_SEED)
-    kinds = {
-        "A/A none": (runs["none"], runs["none"], True, 0.0),
-        "planted": (runs["none"], runs["none"], True, planted),
-    }
-    if challenger:
-        kinds[f"A/A {challenger}"] = (runs[challenger], runs[challenger], True, 0.0)
-        kinds["challenger"] = (runs["none"], runs[challenger], False, 0.0)
-    verdicts = {}
-    room = runs["none"].test.mean() if metric == "mae" else 1 - runs["none"].test.mean()
-    if planted >= room:
-        raise InputError(
-            f"--planted {planted} is more than none's test {metric} can move ({room:.3f} over its {seeds} seeds)",
-            hint=f"give an effect below {room:.3f}",
-        )
-    for name, (a, b, same, effect) in kinds.items():
-        allowed = distinct_pairs(seeds, seeds, group, same)
-        if comparisons > allowed:
-            log(f"{name}: {seeds} seeds allow {allowed} different pairs of groups of {group}; judging {allowed}")
-        pairs = group_pairs(seeds, seeds, group, min(comparisons, allowed), rng, same)
-        verdicts[name] = judge(a, b, pairs, truth, dialogues, metric, part.data.classes, resamples, effect, log)
-        found = {m: int(verdicts[name][f"{m}_significant"].sum()) for m in ("paired", "paper")}
-        log(f"{name}: {len(pairs)} comparisons; significant: paired test {found['paired']}, paper's {found['paper']}")
-    summary = summarise(verdicts, group, (time.perf_counter() - started) / 60, corpus or part.key, planted)
-    for name, r in runs.items():
-        log(f"{name}: test {metric} over {seeds} seeds {r.test.mean():.4f} (sd {r.test.std(ddof=1):.4f})")
+    homes = run_studies(part, profile, folders, log)
+    available = [c.name for c in conditions("h1", profile, part.available_families())]
+    names = available if challenger is None else ["none", challenger]
+    verdicts = judge_pairs(homes, part, names, planted, resamples, profile.seed, log)
+    verdicts = pd.concat(
+        [verdicts, challenger_verdicts(homes, part, [n for n in names if n != "none"])], ignore_index=True
+    )
+    summary = summarise(verdicts, corpus or part.key, studies, (time.perf_counter() - started) / 60)
     return summary, verdicts
 
 
 __all__ = [
-    "ALPHA",
-    "SeedRuns",
+    "KINDS",
+    "PLANTED",
     "calibrate",
-    "group_pairs",
-    "judge",
-    "summarise",
+    "check_arguments",
+    "check_for_data",
+    "condition_weights",
+    "judge_pairs",
     "partition_of",
+    "plant",
+    "report_folder",
+    "run_studies",
+    "summarise",
     "typical_config",
     "wilson",
 ]

@@ -7,9 +7,14 @@ difference is significant when the interval excludes 0 (its p-value: twice the s
 differences on the far side of 0).  For MAE lower is better: the best-dev trial has the lowest dev
 MAE, and a negative difference is an improvement.
 
-`paired` (paired_test.py): the selected configuration's seeds, paired on resampled test dialogues,
-with a p-value and the minimum detectable effect; computed here from the stored per-talkturn test
-predictions of every seed.
+`search` (paired_test.py, slot-paired): every slot of both conditions' searches, slot k the same
+configuration and seed in both, compared slot by slot on resampled test dialogues: the answer about the
+conditions (no selection enters it), and the verdict a comparison of two searched conditions gets.
+
+`paired` (paired_test.py): the selected configuration's seeds, paired on resampled test dialogues: the
+answer about the kept models (one search's winner against the other's, each against the floor, the seed
+ensembles).  Both give a verdict (better, worse, equivalent, undecided), an interval, a p-value and the
+detectable effect, computed here from the stored per-talkturn test predictions.
 """
 
 from __future__ import annotations
@@ -23,11 +28,12 @@ import pandas as pd
 from hanrock_core.base.errors import InputError
 from hanrock_core.comparison.paired_test import METHOD as PAIRED
 from hanrock_core.comparison.paired_test import RESAMPLES as PAIRED_RESAMPLES
-from hanrock_core.comparison.paired_test import Arm, compare_paired
+from hanrock_core.comparison.paired_test import Arm, PairedComparison, compare_paired
 from hanrock_core.learning.floor import CONDITION as FLOOR
 
 PAPER = "paper"
-METHODS = (PAPER, PAIRED)
+SEARCH = "search"
+METHODS = (PAPER, SEARCH, PAIRED)
 
 
 @dataclass(frozen=True)
@@ -212,22 +218,85 @@ def _classes_of(trials: pd.DataFrame) -> list[str] | None:
     raise InputError("no trial of the partition records its per-class F1: its classes are unknown")
 
 
-def _arm(rows: pd.DataFrame, talkturns: pd.Index, encode, deterministic: bool = False) -> Arm:
-    """(seeds, talkturns) predictions of one condition, its replicates in order (replicate 0 first)."""
-    table = rows.pivot(index="replicate", columns="utterance_id", values="prediction").sort_index()
+def _arm(rows: pd.DataFrame, talkturns: pd.Index, encode, deterministic: bool = False, by: str = "replicate") -> Arm:
+    """(rows, talkturns) predictions of one condition: its replicates in order (replicate 0 first), or with
+    `by="trial"` its search's slots in order."""
+    table = rows.pivot(index=by, columns="utterance_id", values="prediction").sort_index()
     return Arm(np.stack([encode(table.loc[r, talkturns]) for r in table.index]), deterministic)
 
 
 ENSEMBLE_SUFFIX = " ensemble"  # `none ensemble`: a condition's seed ensemble as a challenger of the floor
 
+# what each kind of row answers, in one sentence (the `estimand` column; every verdict table shows it)
+ESTIMANDS = {
+    SEARCH: "the mean difference the challenger condition makes over the configurations and seeds its search draws "
+    "(slot k: the same configuration and seed in both conditions), on new test dialogues like these",
+    "winners": "one search's selected configuration against the other's, over training seeds and new test dialogues "
+    "(the two winners, not the conditions)",
+    "floor": "the condition's selected configuration, over training seeds and new test dialogues, against the "
+    "bag-of-words floor (one fit)",
+    "ensemble vs floor": "the condition's seed ensemble (its selected configuration's seeds, outputs averaged), over "
+    "training seeds and new test dialogues, against the bag-of-words floor",
+    "ensembles": "the two conditions' seed ensembles (their selected configurations' seeds, outputs averaged), over "
+    "training seeds and new test dialogues",
+    PAPER: "appendix A.4: the best-dev trial's test value with the trials resampled (seeds and test set held fixed)",
+}
+
 
 def ensemble_pairs(ensembles: pd.DataFrame | None, key: str, pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """(floor, `<condition> ensemble`) for each condition of the partition with a seed ensemble, where the floor
-    is compared: is the ensemble better than the bag-of-words floor?"""
-    if ensembles is None or ensembles.empty or not any(b == FLOOR for b, _ in pairs):
+    """The comparisons of seed ensembles: (floor, `<condition> ensemble`) for each condition with one, where the
+    floor is compared, and (`<baseline> ensemble`, `<challenger> ensemble`) for each pair of searched
+    conditions that both have one."""
+    if ensembles is None or ensembles.empty:
         return []
-    own = ensembles[ensembles["dataset"] + "." + ensembles["task"] == key]
-    return [(FLOOR, f"{c}{ENSEMBLE_SUFFIX}") for c in sorted(own["condition"].unique())]
+    own = set(ensembles.loc[ensembles["dataset"] + "." + ensembles["task"] == key, "condition"])
+    out = []
+    if any(b == FLOOR for b, _ in pairs):
+        out += [(FLOOR, f"{c}{ENSEMBLE_SUFFIX}") for c in sorted(own)]
+    out += [(f"{b}{ENSEMBLE_SUFFIX}", f"{c}{ENSEMBLE_SUFFIX}") for b, c in pairs if b in own and c in own]
+    return out
+
+
+def _estimand(method: str, baseline: str, challenger: str) -> str:
+    """The sentence of ESTIMANDS a row of `method` comparing these two arms answers."""
+    if method != PAIRED:
+        return ESTIMANDS[method]
+    if baseline == FLOOR:
+        return ESTIMANDS["ensemble vs floor" if challenger.endswith(ENSEMBLE_SUFFIX) else "floor"]
+    return ESTIMANDS["ensembles" if baseline.endswith(ENSEMBLE_SUFFIX) else "winners"]
+
+
+def _row(hypothesis, dataset, task, baseline, challenger, method, metric, result, resamples, identity) -> dict:
+    """One `significance` row of a paired or search comparison."""
+    return {
+        "hypothesis": hypothesis,
+        "dataset": dataset,
+        "task": task,
+        "baseline": baseline,
+        "challenger": challenger,
+        "method": method,
+        "metric": metric,
+        "higher_better": metric != "mae",
+        "baseline_value": result.baseline_value,
+        "challenger_value": result.challenger_value,
+        "difference": result.difference,
+        "ci_low": result.ci_low,
+        "ci_high": result.ci_high,
+        "significant": result.significant,
+        "better": result.better,
+        "p_value": result.p_value,
+        "detectable_effect": result.detectable_effect,
+        "seeds": result.seeds,
+        "test_dialogues": result.test_dialogues,
+        "test_talkturns": result.test_talkturns,
+        "resamples": resamples,
+        "identity": identity,
+        "verdict": result.verdict,
+        "margin": result.margin,
+        "p_equivalence": result.p_equivalence,
+        "p_seed_permutation": result.p_seed_permutation,
+        "estimand": _estimand(method, baseline, challenger),
+    }
 
 
 def paired_table(
@@ -238,77 +307,119 @@ def paired_table(
     resamples: int = PAIRED_RESAMPLES,
     seed: int = 0,
     ensembles: pd.DataFrame | None = None,
+    slots: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """The paired test of every comparison, from the seeds' stored test predictions (`seed_predictions`:
-    the selected trial as replicate 0 and its seed replicates) of the current identities; with `ensembles`
-    (`ensemble_predictions`), each condition's seed ensemble against the floor too."""
+    """The paired test of every comparison from stored per-talkturn test predictions of the current identities:
+    `paired` rows from the selected configurations' seeds (`seed_predictions`: the selected trial as replicate 0
+    and its seed replicates), with each seed ensemble (`ensemble_predictions`) against the floor and against
+    the other condition's; and, given `slots` (`slot_predictions`), a `search` row for every comparison of two
+    searched conditions: slot k of both, the same configuration and seed, compared slot by slot."""
     rows = []
     for (dataset, task), part in predictions.groupby(["dataset", "task"], sort=True):
         key = f"{dataset}.{task}"
         partition_pairs = pairs.get(key, []) if isinstance(pairs, dict) else pairs
-        partition_pairs = [*partition_pairs, *ensemble_pairs(ensembles, key, partition_pairs)]
         partition_trials = trials[(trials["dataset"] == dataset) & (trials["task"] == task)]
         metric = str(partition_trials["metric"].iloc[0])
         classes = _classes_of(partition_trials)
         identity = str(partition_trials["identity"].iloc[0]) if "identity" in partition_trials else None
-        index = {name: i for i, name in enumerate(classes or [])}
-
-        def encode(values, index=index, classes=classes):
-            return np.asarray(values.map(index) if classes else values.astype(float), dtype=float)
-
-        truth = part.drop_duplicates("utterance_id").set_index("utterance_id")
+        judge = _judge(part, metric, classes, resamples, seed)
         arms = {c: g for c, g in part.groupby("condition")}
         if ensembles is not None and len(ensembles):
             seed_ensembles = ensembles[(ensembles["dataset"] == dataset) & (ensembles["task"] == task)]
             arms.update({f"{c}{ENSEMBLE_SUFFIX}": g for c, g in seed_ensembles.groupby("condition")})
+        for baseline, challenger in [*partition_pairs, *ensemble_pairs(ensembles, key, partition_pairs)]:
+            missing = [c for c in (baseline, challenger) if c not in arms]
+            if missing:
+                raise InputError(f"{hypothesis} {key}: no stored test predictions for {missing[0]!r}")
+            result = judge(_arms(arms, baseline, challenger))
+            rows.append(
+                _row(hypothesis, dataset, task, baseline, challenger, PAIRED, metric, result, resamples, identity)
+            )
+        if slots is None:
+            continue
+        searched = slots[(slots["dataset"] == dataset) & (slots["task"] == task)]
+        by_condition = {c: g for c, g in searched.groupby("condition")}
         for baseline, challenger in partition_pairs:
-            if baseline not in arms or challenger not in arms:
-                raise InputError(
-                    f"{hypothesis} {key}: no stored test predictions for "
-                    f"{baseline if baseline not in arms else challenger!r}"
-                )
-            talkturns = pd.Index(sorted(set(arms[baseline]["utterance_id"]) & set(arms[challenger]["utterance_id"])))
-            members = challenger.removesuffix(ENSEMBLE_SUFFIX)
-            challenger_arm = _arm(arms[challenger], talkturns, encode)
-            if members != challenger:  # an ensemble: its members' spread is its seed noise
-                challenger_arm = Arm(
-                    challenger_arm.predictions, members=_arm(arms[members], talkturns, encode).predictions
-                )
-            result = compare_paired(
-                _arm(arms[baseline], talkturns, encode, deterministic=baseline == FLOOR),
-                challenger_arm,
-                encode(truth.loc[talkturns, "truth"]).astype(np.int64 if classes else float),
-                truth.loc[talkturns, "dialogue"].fillna("").astype(str).to_numpy(),
-                metric,
-                len(classes) if classes else None,
-                metric != "mae",
-                resamples,
-                seed,
+            if FLOOR in (baseline, challenger) or not {baseline, challenger} <= set(by_condition):
+                continue
+            result = compare_rows(
+                by_condition[baseline], by_condition[challenger], partition_trials, "trial", resamples, seed
             )
             rows.append(
-                {
-                    "hypothesis": hypothesis,
-                    "dataset": dataset,
-                    "task": task,
-                    "baseline": baseline,
-                    "challenger": challenger,
-                    "method": PAIRED,
-                    "metric": metric,
-                    "higher_better": metric != "mae",
-                    "baseline_value": result.baseline_value,
-                    "challenger_value": result.challenger_value,
-                    "difference": result.difference,
-                    "ci_low": result.ci_low,
-                    "ci_high": result.ci_high,
-                    "significant": result.significant,
-                    "better": result.better,
-                    "p_value": result.p_value,
-                    "detectable_effect": result.detectable_effect,
-                    "seeds": result.seeds,
-                    "test_dialogues": result.test_dialogues,
-                    "test_talkturns": result.test_talkturns,
-                    "resamples": resamples,
-                    "identity": identity,
-                }
+                _row(hypothesis, dataset, task, baseline, challenger, SEARCH, metric, result, resamples, identity)
             )
-    return pd.DataFrame(rows).astype({"detectable_effect": "Float64", "p_value": "Float64"}) if rows else pd.DataFrame()
+    table = pd.DataFrame(rows)
+    return table.astype({"detectable_effect": "Float64", "p_value": "Float64"}) if rows else table
+
+
+def _judge(part: pd.DataFrame, metric: str, classes: list[str] | None, resamples: int, seed: int):
+    """The paired test on a partition's test talkturns: `judge(arms)`, `arms(encode)` giving (baseline Arm,
+    challenger Arm, the talkturns both predicted); `plant` may change the challenger's (S, N) predictions
+    first (calibration.py)."""
+    index = {name: i for i, name in enumerate(classes or [])}
+    truth = part.drop_duplicates("utterance_id").set_index("utterance_id")
+
+    def encode(values):
+        return np.asarray(values.map(index) if classes else values.astype(float), dtype=float)
+
+    def judge(arms, paired: bool = False, plant=None):
+        baseline, challenger, talkturns = arms(encode)
+        truth_codes = encode(truth.loc[talkturns, "truth"]).astype(np.int64 if classes else float)
+        dialogues = truth.loc[talkturns, "dialogue"].fillna("").astype(str).to_numpy()
+        if plant is not None:
+            challenger = Arm(plant(challenger.predictions, truth_codes, dialogues))
+        return compare_paired(
+            baseline,
+            challenger,
+            truth_codes,
+            dialogues,
+            metric,
+            len(classes) if classes else None,
+            metric != "mae",
+            resamples,
+            seed,
+            paired=paired,
+        )
+
+    return judge
+
+
+def compare_rows(
+    baseline: pd.DataFrame,
+    challenger: pd.DataFrame,
+    trials: pd.DataFrame,
+    by: str = "replicate",
+    resamples: int = PAIRED_RESAMPLES,
+    seed: int = 0,
+    plant=None,
+) -> PairedComparison:
+    """The paired test of two arms' stored prediction rows of one partition (utterance_id, dialogue, truth,
+    prediction and `by`: `replicate` for seeds, `trial` for slots, which are then compared slot by slot on the
+    slots both have); `trials` gives the metric and classes; `plant(predictions, truth, dialogues)` may change
+    the challenger's predictions first."""
+    metric = str(trials["metric"].iloc[0])
+    classes = _classes_of(trials)
+    rows = {"baseline": baseline, "challenger": challenger}
+    if by == "trial":
+        both = set(baseline["trial"]) & set(challenger["trial"])
+        rows = {name: r[r["trial"].isin(both)] for name, r in rows.items()}
+    judge = _judge(pd.concat(rows.values()), metric, classes, resamples, seed)
+    return judge(_arms(rows, "baseline", "challenger", by=by), paired=by == "trial", plant=plant)
+
+
+def _arms(arms: dict[str, pd.DataFrame], baseline: str, challenger: str, by: str = "replicate"):
+    """A function of the encoder giving (baseline Arm, challenger Arm, the talkturns both predicted); an
+    ensemble's members are its condition's seeds, whose spread is its seed noise."""
+
+    def make(encode):
+        talkturns = pd.Index(sorted(set(arms[baseline]["utterance_id"]) & set(arms[challenger]["utterance_id"])))
+        built = []
+        for name in (baseline, challenger):
+            arm = _arm(arms[name], talkturns, encode, deterministic=name == FLOOR, by=by)
+            members = name.removesuffix(ENSEMBLE_SUFFIX)
+            if members != name:
+                arm = Arm(arm.predictions, members=_arm(arms[members], talkturns, encode).predictions)
+            built.append(arm)
+        return built[0], built[1], talkturns
+
+    return make

@@ -63,8 +63,10 @@ def write_significance_tables(
     results_db: Path, hypothesis: str, profile: Profile, log: Callable[[str], None]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Test every comparison of the hypothesis on every trained dataset.task (against the floor too, where it
-    was fitted) by both methods (`paper`, `paired`), and each seed ensemble against the floor (`paired`);
-    replace the hypothesis's rows of `significance` and `class_f1`."""
+    was fitted) by the paper's A.4 (`paper`), the selected configurations' seeds (`paired`) and, between two
+    searched conditions, every slot of both searches (`search`: the verdict about the conditions); each seed
+    ensemble against the floor and against the other condition's (`paired`); replace the hypothesis's rows
+    of `significance` and `class_f1`."""
     trials = query(results_db, "SELECT * FROM trials WHERE hypothesis = ?", [hypothesis])
     keys = sorted(set(trials["dataset"] + "." + trials["task"]))
     floors = trials[trials["condition"] == FLOOR]
@@ -77,7 +79,10 @@ def write_significance_tables(
     paper, f1 = hypothesis_tables(trials, hypothesis, pairs, boot.get("resamples", 1000), boot.get("seed", 0))
     predictions = query(results_db, "SELECT * FROM seed_predictions WHERE hypothesis = ?", [hypothesis])
     ensembles = query(results_db, "SELECT * FROM ensemble_predictions WHERE hypothesis = ?", [hypothesis])
-    paired = paired_table(predictions, trials, hypothesis, pairs, seed=boot.get("seed", 0), ensembles=ensembles)
+    slots = query(results_db, "SELECT * FROM slot_predictions WHERE hypothesis = ?", [hypothesis])
+    paired = paired_table(
+        predictions, trials, hypothesis, pairs, seed=boot.get("seed", 0), ensembles=ensembles, slots=slots
+    )
     table = pd.concat([paper, paired], ignore_index=True) if len(paired) else paper
     replace_rows(results_db, "significance", {"hypothesis": hypothesis}, table, log)
     replace_rows(results_db, "class_f1", {"hypothesis": hypothesis}, f1, log)

@@ -67,9 +67,11 @@ def gains(significance: pd.DataFrame) -> pd.DataFrame:
 
 # how the forest plot draws each method: (label in the legend, line width, vertical offset)
 METHOD_STYLE = {
-    "paired": ("paired test: seeds x test dialogues", 2.4, -0.14),
-    "paper": ("paper's A.4: resampled trials", 1.0, 0.14),
+    "search": ("search test: every slot of both searches x test dialogues (the verdict)", 2.6, -0.2),
+    "paired": ("seeds test: the selected configurations' seeds x test dialogues", 1.6, 0.0),
+    "paper": ("paper's A.4: resampled trials", 0.8, 0.2),
 }
+ANSWERING = ("search", "paired")  # the method whose verdict a row shows: the search test where there is one
 
 
 def _rows_by_method(significance: pd.DataFrame) -> pd.DataFrame:
@@ -86,16 +88,19 @@ def _rows_by_method(significance: pd.DataFrame) -> pd.DataFrame:
     wide.columns = [f"{value}_{method}" for value, method in wide.columns]
     extra = rows.drop_duplicates(keys).set_index(keys)[["metric", "against_floor"]]
     if "detectable_effect" in rows:
-        paired = rows[rows["method"] == "paired"].set_index(keys)
-        extra = extra.join(paired[["detectable_effect", "p_value"]])
+        tested = rows[rows["method"].isin(ANSWERING)].assign(order=lambda r: r["method"].map(ANSWERING.index))
+        answer = tested.sort_values("order").drop_duplicates(keys).set_index(keys)
+        columns = [c for c in ("detectable_effect", "p_value", "verdict", "margin") if c in answer]
+        extra = extra.join(answer[columns])
     return wide.join(extra).reset_index()
 
 
 def forest_plot(significance: pd.DataFrame, title: str):
-    """Challenger - baseline with its 95% interval under each method (thick: the paired test, thin: the paper's
-    A.4), signed so that right is always better; filled = significant, blue = challenger better; the
-    hypothesis's own comparisons in one panel, those against the bag-of-words floor in another, each on a
-    scale fitted to its intervals; beside each row the paired test's p or what it could have detected."""
+    """Challenger - baseline with its 95% interval under each method (thickest: the search test, the verdict
+    between two searched conditions; middle: the selected configurations' seeds; thin: the paper's A.4), signed
+    so that right is always better; filled = significant, blue = challenger better; the hypothesis's own
+    comparisons in one panel, those against the bag-of-words floor in another, each on a scale fitted to its
+    intervals; beside each row its verdict (better / worse with p, equivalent within the margin, undecided)."""
     rows = _rows_by_method(significance)
     panels = [
         (f"{title}: the hypothesis's comparisons", rows[~rows["against_floor"]]),
@@ -161,13 +166,16 @@ def forest_plot(significance: pd.DataFrame, title: str):
 
 
 def _row_note(row: dict) -> str:
-    """The paired test's answer beside a forest-plot row: its p, or what it could have detected."""
-    effect, p = row.get("detectable_effect"), row.get("p_value")
-    if effect is None or pd.isna(effect):
+    """The verdict beside a forest-plot row (the search test's where there is one, else the seeds'): with its
+    p, the margin it settled within, or what it could have detected."""
+    effect, p, verdict = row.get("detectable_effect"), row.get("p_value"), row.get("verdict")
+    if effect is None or pd.isna(effect) or not isinstance(verdict, str):
         return ""
-    if row.get("significant_paired"):
-        return f"p = {p:.3f}"
-    return f"n.s.; could detect ≥ {effect:.3f}"
+    if verdict in ("better", "worse"):
+        return f"{verdict}, p = {p:.3f}"
+    if verdict == "equivalent":
+        return f"equivalent (within ±{row.get('margin', float('nan')):.3f})"
+    return f"undecided (could detect ≥ {effect:.3f})"
 
 
 def mi_ranking(mi: pd.DataFrame, title: str):

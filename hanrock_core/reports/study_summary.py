@@ -8,7 +8,12 @@ import pandas as pd
 from hanrock_core.reports.plots import gains
 from hanrock_core.study.study_health import describe
 
-METHOD_NAMES = {"paired": "paired test", "paper": "paper's A.4"}
+METHOD_NAMES = {
+    "search": "search test (every slot of both searches: about the conditions)",
+    "paired": "seeds test (the selected configurations' seeds)",
+    "paper": "paper's A.4",
+}
+VERDICTS = ("better", "worse", "equivalent", "undecided")
 
 
 def _comparison(row) -> str:
@@ -17,49 +22,57 @@ def _comparison(row) -> str:
 
 
 def _detail(row) -> str:
-    """The paired test's p, or for a difference it did not confirm, what it could have detected: `(n.s.;
-    ≥0.029)` (short: the UI shows these lines without wrapping)."""
+    """A comparison with what decided it: p for better / worse, the margin for equivalent, what the test could
+    have detected for undecided (short: the UI shows these lines without wrapping)."""
     if pd.isna(getattr(row, "detectable_effect", None)):
         return _comparison(row)
-    if row.significant:
+    if row.verdict in ("better", "worse"):
         return f"{_comparison(row)} (p {row.p_value:.3f})"
-    return f"{_comparison(row)} (n.s.; ≥{row.detectable_effect:.3f})"
+    if row.verdict == "equivalent":
+        return f"{_comparison(row)} (within ±{row.margin:.3f})"
+    return f"{_comparison(row)} (could detect ≥{row.detectable_effect:.3f})"
+
+
+def _verdicts(rows: pd.DataFrame) -> pd.Series:
+    """Each row's verdict word; the paper's A.4 has none of its own: better, worse or n.s."""
+    own = rows["verdict"] if "verdict" in rows else pd.Series(None, index=rows.index, dtype=object)
+    tested = rows["significant"].astype(bool)
+    paper = pd.Series("n.s.", index=rows.index).where(~tested, rows["gain"].gt(0).map({True: "better", False: "worse"}))
+    return own.where(own.notna() & rows["method"].ne("paper"), paper)
 
 
 def _method_lines(method: str, own: pd.DataFrame, detail: bool) -> list[str]:
-    better = own[own["significant"] & (own["gain"] > 0)]
-    worse = own[own["significant"] & (own["gain"] < 0)]
-    quiet = own[~own["significant"]]
-    lines = [f"{METHOD_NAMES.get(method, method)}: better {len(better)}, worse {len(worse)}, n.s. {len(quiet)}"]
+    words = VERDICTS if method != "paper" else ("better", "worse", "n.s.")
+    counts = own["verdict"].value_counts()
+    lines = [f"{METHOD_NAMES.get(method, method)}: " + ", ".join(f"{w} {int(counts.get(w, 0))}" for w in words)]
     if detail:
-        lines += [f"  better: {_detail(r)}" for r in better.itertuples()]
-        lines += [f"  worse: {_detail(r)}" for r in worse.itertuples()]
-        lines += [f"  n.s.: {_detail(r)}" for r in quiet.itertuples()]
+        lines += [f"  {r.verdict}: {_detail(r)}" for w in words for r in own[own["verdict"] == w].itertuples()]
     return lines
 
 
 def summary_lines(hypothesis: str, significance: pd.DataFrame, health_rows: pd.DataFrame) -> list[str]:
     """Short sentences, most important first (indented ones detail the line above them); `significance`
-    is the hypothesis's table under both methods (the paired test's verdicts detailed, the paper's counted)."""
+    is the hypothesis's table under every method: the verdicts of the test that answers each comparison
+    (the search test between searched conditions, the seeds test against the floor) detailed, the others
+    counted."""
     if significance.empty:
         return [f"{hypothesis.upper()}: no comparisons (no partition trained)"]
     rows = gains(significance if "method" in significance else significance.assign(method="paper"))
-    rows = rows.assign(one_dataset=rows["dataset"].nunique() == 1)  # then a task names its comparison
-    methods = [m for m in ("paired", "paper") if m in set(rows["method"])]
-    first = rows[rows["method"] == methods[0]]
-    own = first[~first["against_floor"]]
-    tasks = own[["dataset", "task"]].drop_duplicates().shape[0]
-    lines = [f"{hypothesis.upper()}: {len(own)} comparisons over {tasks} dataset.tasks"]
+    rows = rows.assign(one_dataset=rows["dataset"].nunique() == 1, verdict=lambda r: _verdicts(r))
+    methods = [m for m in ("search", "paired", "paper") if m in set(rows["method"])]
+    own = rows[~rows["against_floor"] & ~rows["challenger"].str.endswith(" ensemble")]
+    first = own[own["method"] == methods[0]]
+    tasks = first[["dataset", "task"]].drop_duplicates().shape[0]
+    lines = [f"{hypothesis.upper()}: {len(first)} comparisons over {tasks} dataset.tasks"]
     for k, method in enumerate(methods):
-        part = rows[(rows["method"] == method) & ~rows["against_floor"]]
-        lines += _method_lines(method, part, detail=k == 0)
-    floor = first[first["against_floor"]]
+        lines += _method_lines(method, own[own["method"] == method], detail=k == 0)
+    floor = rows[rows["against_floor"] & (rows["method"] == ("paired" if "paired" in methods else methods[-1]))]
     if len(floor):
-        beaten = floor[floor["significant"] & (floor["gain"] < 0)]
+        beaten = floor[floor["verdict"] == "worse"]
         keys = sorted(set(beaten["dataset"] + "." + beaten["task"]))
         lines.append(
-            f"the floor is better in {len(beaten)} of {len(floor)} ({METHOD_NAMES.get(methods[0], methods[0])}"
-            + (f"; {', '.join(keys)})" if keys else ")")
+            f"the floor is better in {len(beaten)} of {len(floor)} "
+            f"({METHOD_NAMES.get(floor['method'].iloc[0])}" + (f"; {', '.join(keys)})" if keys else ")")
         )
     flagged = [line.split(" ", 1)[1] for line in describe(health_rows)] if len(health_rows) else []
     lines.append(f"study health: {len(flagged)} condition(s) flagged" + (":" if flagged else ""))

@@ -167,6 +167,20 @@ def identity_row(key: dict, inputs: InputsCheck, profile: Profile) -> pd.DataFra
     )
 
 
+def slot_prediction_frames(
+    conds: list[Condition], studies: dict[str, optuna.Study], profile: Profile, files: TrialFiles, key: dict
+) -> list[pd.DataFrame]:
+    """The test predictions of every finished slot of every condition (what the search test compares slot by
+    slot); a slot whose file is gone (a trial of an older version) is left out, and the test pairs fewer slots."""
+    frames = []
+    for condition in conds:
+        for slot, trial in slot_trials(studies[condition.name], profile.trials_per_condition).items():
+            file = files.trial_predictions(condition.name, slot)
+            if _state(trial) != "failed" and file.exists():
+                frames.append(pd.read_parquet(file).assign(**key, condition=condition.name, trial=slot))
+    return frames
+
+
 def write_results(
     part: PartitionData,
     hypothesis: str,
@@ -221,9 +235,11 @@ def write_results(
     prediction_frames = [
         _with_dialogues(f, part) for f in prediction_frames + replicate_predictions + ensemble_predictions
     ]
+    slot_frames = [_with_dialogues(f, part) for f in slot_prediction_frames(conds, studies, profile, files, key)]
     write_rows(home, "all_trials", key, trials, log)
     write_rows(home, "all_epochs", key, pd.DataFrame(epoch_rows), log)
     write_rows(home, "all_predictions", key, pd.concat(prediction_frames) if prediction_frames else pd.DataFrame(), log)
+    write_rows(home, "all_slot_predictions", key, pd.concat(slot_frames) if slot_frames else pd.DataFrame(), log)
     write_rows(home, "all_chance_levels", key, pd.DataFrame([{**key, **chance_levels(part.data)}]), log)
     write_rows(home, "all_replicates", key, replicates, log)
     write_rows(home, "all_ensembles", key, ensembles, log)
@@ -235,4 +251,4 @@ def write_results(
     return trials
 
 
-__all__ = ["affinity_rows", "partition_floor", "searched_rows", "write_results"]
+__all__ = ["affinity_rows", "partition_floor", "searched_rows", "slot_prediction_frames", "write_results"]
