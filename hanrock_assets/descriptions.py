@@ -48,17 +48,20 @@ def models(hypothesis: str) -> str:
     )
 
 
-def significance(hypothesis: str, trials_asset: str, keys: list[str]) -> str:
+def significance(hypothesis: str) -> str:
+    """Short, so that the verdicts (the first metadata entry, `answer`) are on the first screen of a laptop."""
     return (
-        f"{QUESTIONS[hypothesis]}: the answer over every dataset.task. First the verdict of each "
-        "comparison -- better, worse, equivalent (within the smallest difference worth finding) or undecided; "
-        "two conditions by the search test (every slot of both searches, slot k the same configuration and "
-        "seed, paired on resampled test dialogues), the floor and the seed ensembles by the selected "
-        "configurations' seeds -- with the paper's bootstrap over trials beside it; then the forest plot, the "
-        "paper's table (each number labelled: search mean, selected trial, seeds, ensemble; * the paper's "
-        "test) with the bag-of-words floor as an extra row, and the study's health, one row per dataset.task "
-        "x condition (Checks)."
-    ) + partition_links(trials_asset, keys, "The trials of one dataset.task")
+        f"{hypothesis.upper()}: {SHORT_QUESTIONS[hypothesis]} The verdicts first; `how to read` says what each number "
+        "is, `trials` links each dataset.task's trials."
+    )
+
+
+SHORT_QUESTIONS = {
+    "h1": "do auxiliary targets help (none against ap and aphf)?",
+    "h2": "how should the recurrent units be split between the primary and the auxiliary branch?",
+    "h3": "does the architecture matter (flat multi-task HAN against HAN-ROCK)?",
+    "h4": "how should the auxiliary losses be weighted (fixed against learned weightings, and auto)?",
+}
 
 
 def with_partition_links(text: str, asset: str, keys: list[str]) -> str:

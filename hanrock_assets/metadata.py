@@ -67,13 +67,14 @@ def served_plot_url(png: bytes, path: Path) -> str | None:
     return "/logs/" + "/".join(quote(part) for part in key) + "/png"
 
 
-def plot_metadata(name: str, fig, path: Path, alt: str) -> dict[str, dg.MetadataValue]:
+def plot_metadata(name: str, fig, path: Path, alt: str, dpi: int = 80) -> dict[str, dg.MetadataValue]:
     """The plot shown in the UI (`name`: on the page when the webserver can serve it, else embedded) and
-    the PNG file it was written to (`name_file`)."""
-    png = save_png(fig, path)
+    the PNG file it was written to (`name file`)."""
+    png = save_png(fig, path, dpi)
     url = served_plot_url(png, path)
     shown = f"![{alt}]({url})" if url else png_markdown(png, alt)
-    return {name: dg.MetadataValue.md(shown), f"{name}_file": dg.MetadataValue.path(str(path))}
+    separator = " " if " " in name else "_"
+    return {name: dg.MetadataValue.md(shown), f"{name}{separator}file": dg.MetadataValue.path(str(path))}
 
 
 def corpus_metadata(table: pd.DataFrame, root: str, notices: Notices | None = None) -> dict[str, dg.MetadataValue]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from .steps import StepResult
+from .steps import CheckResult, StepResult
 from .storage import write_table
 
 
@@ -20,7 +20,7 @@ def record(context: dg.OpExecutionContext, settings, asset: str, partition: str 
     a step whose blocking check failed logs the check and raises its failure instead."""
     if result.failure is not None:
         for check in result.checks:
-            record_check(context, asset, check.name, check.passed, check.metadata, check.severity)
+            record_check(context, asset, check)
         raise result.failure
     metadata = dict(result.metadata)
     if result.table is not None:
@@ -28,20 +28,18 @@ def record(context: dg.OpExecutionContext, settings, asset: str, partition: str 
         metadata["path"] = dg.MetadataValue.path(str(path))
     context.log_event(dg.AssetMaterialization(asset_key=asset, partition=partition, metadata=metadata))
     for check in result.checks:
-        record_check(context, asset, check.name, check.passed, check.metadata, check.severity)
+        record_check(context, asset, check)
 
 
-def record_check(
-    context: dg.OpExecutionContext,
-    asset: str,
-    check_name: str,
-    passed: bool,
-    metadata: dict,
-    severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR,
-) -> None:
+def record_check(context: dg.OpExecutionContext, asset: str, check: CheckResult) -> None:
     """Log the evaluation of an asset's check (the study jobs run it before the significance step)."""
     context.log_event(
         dg.AssetCheckEvaluation(
-            asset_key=dg.AssetKey(asset), check_name=check_name, passed=passed, metadata=metadata, severity=severity
+            asset_key=dg.AssetKey(asset),
+            check_name=check.name,
+            passed=check.passed,
+            metadata=check.metadata,
+            severity=check.severity,
+            description=check.description,
         )
     )

@@ -37,7 +37,7 @@ from hanrock_core.preparation.narrative import narrative_table, recipe_of
 from hanrock_core.preparation.settings import Settings
 from hanrock_core.reports.attention_html import write_attention_report
 from hanrock_core.reports.attention_report import default_models, models_from_kept
-from hanrock_core.reports.plots import forest_plot, learning_curves
+from hanrock_core.reports.plots import FOREST_DPI, METRIC_WORDS, forest_plot, learning_curves
 from hanrock_core.reports.study_summary import summary_lines
 from hanrock_core.study.hypotheses import TABLE_VIEWS
 from hanrock_core.study.partition_data import PartitionData
@@ -55,6 +55,7 @@ from .metadata import (
     narrative_metadata,
     plot_metadata,
 )
+from .pages import partition_links
 from .resources import NarrativeResource, StudyResource
 from .run_config import AttentionReportConfig, AuxiliaryConfig, Family
 from .storage import read_table
@@ -72,6 +73,7 @@ class CheckResult:
     passed: bool
     metadata: dict[str, dg.MetadataValue]
     blocking: bool = False  # a failed blocking check stops what follows (an ERROR); the others warn
+    description: str | None = None  # what the UI says beside the outcome (e.g. "undecided: aphf vs none")
 
     @property
     def severity(self) -> dg.AssetCheckSeverity:
@@ -510,73 +512,120 @@ def significance(settings: Settings, study: StudyResource, hypothesis: str, keys
     flagged = flagged_comparisons(table, rows)
     summary = summary_lines(hypothesis, table, rows)
     log.info("\n".join(summary))  # the run's last words: what the study found, in plain sentences
-    verdicts = view_rows(db, "verdicts", log.info)
+    verdicts = view_rows(db, "comparison_verdicts", log.info)
     verdicts = verdicts[verdicts["hypothesis"] == hypothesis].drop(columns="hypothesis")
     weak = int(verdicts["health"].fillna("").str.contains("weak test").sum())
-    undecided = int(verdicts["verdict"].str.startswith("undecided").sum())
+    undecided = verdicts.loc[verdicts["verdict"] == "undecided", "comparison"].tolist()
+    missing = verdicts.loc[~verdicts["verdict"].isin(VERDICTS), "comparison"].tolist()
     decided = CheckResult(
         DECIDED_CHECK,
-        undecided == 0,
+        not missing,  # fails only when a comparison has no verdict; an undecided one is said, not failed
         {
-            "verdicts": inline_table(verdicts),
-            "undecided": dg.MetadataValue.int(undecided),
-            "weak_tests": dg.MetadataValue.int(weak),
+            "answer": inline_table(answer_table(verdicts)),
+            "what each test answers": inline_table(
+                verdicts[["test", "estimand"]].drop_duplicates().reset_index(drop=True)
+            ),
+            "p values": inline_table(p_value_table(verdicts)),
+            "undecided": dg.MetadataValue.int(len(undecided)),
+            "weak tests": dg.MetadataValue.int(weak),
+            "whole table": dg.MetadataValue.md("`hanrock results verdicts` (or `comparison_verdicts` in SQL)"),
         },
+        description=(f"no verdict: {', '.join(missing)}" if missing else "")
+        + (
+            f"undecided (a warning, not a failure): {', '.join(undecided[:6])}" + (" ..." if len(undecided) > 6 else "")
+            if undecided
+            else "every comparison decided: better, worse or equivalent"
+        ),
     )
-    title = f"{hypothesis.upper()}: challenger - baseline"
+    title = hypothesis.upper()
     return StepResult(
         None,
         {
-            "summary": dg.MetadataValue.md(_short_markdown(summary)),
-            "verdicts": inline_table(compact_verdicts(verdicts)),
+            # the answer first and narrow enough for a laptop beside Dagster's panels (every entry wraps or fits
+            # 380 pixels: one wider entry would make the whole metadata table scroll sideways)
+            "answer": inline_table(answer_table(verdicts)),
             **plot_metadata(
-                "forest_plot", forest_plot(table, title), settings.home.plot(hypothesis, "forest.png"), title
+                "forest plot",
+                forest_plot(table, title),
+                settings.home.plot(hypothesis, "forest.png"),
+                title,
+                FOREST_DPI,
             ),
-            view: inline_table(shown),
-            "marks": dg.MetadataValue.md(MARKS),
+            "summary": dg.MetadataValue.md(_short_markdown(summary)),
+            view: inline_table(filled_columns(shown)),
+            "how to read": dg.MetadataValue.md(MARKS),
             **{
-                f"verdicts_{word}": dg.MetadataValue.int(int(verdicts["verdict"].str.startswith(word).sum()))
+                f"{word} comparisons": dg.MetadataValue.int(int((verdicts["verdict"] == word).sum()))
                 for word in VERDICTS
             },
-            "significant_paper": dg.MetadataValue.int(int(table.loc[table["method"] == "paper", "significant"].sum())),
+            "A.4 significant": dg.MetadataValue.int(int(table.loc[table["method"] == "paper", "significant"].sum())),
             "comparisons": dg.MetadataValue.int(len(verdicts)),
-            "weak_comparisons": dg.MetadataValue.int(weak),
-            "comparisons_with_a_flagged_model": dg.MetadataValue.int(flagged),
+            "weak tests": dg.MetadataValue.int(weak),
+            "flagged models": dg.MetadataValue.int(flagged),
             "sql": dg.MetadataValue.md(
-                f"`hanrock results verdicts`, `hanrock results {view}` and `hanrock results significance` print "
-                f"these tables; every table and view of `{db}`: `hanrock results --help`, or "
-                "`duckdb.connect(path, read_only=True)` in Python"
+                f"`hanrock results verdicts`, `hanrock results {view}`, `hanrock results views` (what each view "
+                "holds); in SQL: `SELECT * FROM comparison_verdicts` on the results file"
+            ),
+            "trials": dg.MetadataValue.md(
+                partition_links(names.trials(hypothesis), keys, "The trials of each dataset.task").strip()
             ),
         },
         [check, decided, all_health_check(rows)],
     )
 
 
-def compact_verdicts(verdicts: pd.DataFrame) -> pd.DataFrame:
-    """The `verdicts` view narrow enough for the asset page beside Dagster's sidebar (the whole view is the
-    `comparisons_decided` check's): the comparison, its verdict with what decided it (`!` where a model has a
-    health flag), the paper's A.4."""
+def answer_table(verdicts: pd.DataFrame) -> pd.DataFrame:
+    """Every comparison's verdict with its difference, interval, seeds or slots, and health: three short text
+    columns whose cells wrap (a table: Dagster folds Markdown from 1,000 characters, never a table), the first
+    thing the significance page shows."""
+    one = verdicts[["dataset", "task"]].drop_duplicates().shape[0] == 1
+    rows = []
+    for r in verdicts.to_dict("records"):
+        metric = METRIC_WORDS.get(r["metric"], str(r["metric"]).replace("_", " "))
+        interval = f" [{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]" if pd.notna(r["ci_low"]) else ""
+        counted = r["counted"] if r["per_condition"] != 1 else r["counted"][:-1]
+        where = r["comparison"] if one else f"{r['dataset']}.{r['task']} {r['comparison']}"
+        rows.append(
+            {
+                "comparison": f"{where} ({metric})",
+                "verdict": f"{r['verdict']} {r['difference']:+.3f}{interval}, {r['per_condition']} {counted}",
+                "health": short_health(r),
+            }
+        )
+    return pd.DataFrame(rows, columns=["comparison", "verdict", "health"])
 
-    def answer(r) -> str:
-        parts = [p for p in r["health"].split("; ") if p]
-        flag = " !" if any(not p.startswith("weak test") for p in parts) else ""
-        if r["verdict"] in ("better", "worse"):
-            return f"{r['verdict']} {r['difference']} p{r['p']:.3f}{flag}"
-        if r["verdict"] == "equivalent":
-            return f"equivalent {r['difference']} {r['95% interval']} in {r['margin']}{flag}"
-        if pd.isna(r["detects >= (planning)"]):
-            return f"{r['verdict']} {r['difference']}{flag}"
-        return f"undecided {r['difference']} {r['95% interval']}{flag}"
 
-    many = verdicts["dataset.task"].str.split(".").str[0].nunique() > 1
-    where = verdicts["dataset.task"] if many else verdicts["dataset.task"].str.split(".").str[-1]
+def short_health(row: dict) -> str:
+    """A comparison's health in a few words: the test's own flags, and which of its models study_health flags
+    (the flags themselves are on that check's page)."""
+    text = row["health"] or ""
+    kept = [flag for flag in ("needs 2+ seeds", "weak test") if flag in text]
+    models = {row["baseline"], row["challenger"]}
+    models |= {m.removesuffix(" ensemble") for m in models}
+    flagged = sorted(m for m in models if f"{m}: " in text)
+    if flagged:
+        kept.append(f"{', '.join(flagged)} flagged (study_health)")
+    return "; ".join(kept) or "ok"
+
+
+def p_value_table(verdicts: pd.DataFrame) -> pd.DataFrame:
+    """Each comparison's p, equivalence p (within the margin), the paper's A.4 and what the test could detect
+    (a planning figure): short numeric columns."""
+    one = verdicts[["dataset", "task"]].drop_duplicates().shape[0] == 1
     return pd.DataFrame(
         {
-            "comparison": where + " " + verdicts["comparison"],
-            "verdict": [answer(r) for r in verdicts.fillna({"health": ""}).to_dict("records")],
-            "A.4": verdicts["A.4"],
+            "comparison": verdicts["comparison"] if one else verdicts["task"] + " " + verdicts["comparison"],
+            "p": verdicts["p_value"].round(3),
+            "p within margin": verdicts["p_equivalence"].round(3),
+            "A.4": verdicts["paper_verdict"].fillna("not tested"),
+            "detects": verdicts["detectable_effect"].round(3),
         }
     )
+
+
+def filled_columns(table: pd.DataFrame) -> pd.DataFrame:
+    """A paper view without the columns of the paper's datasets no study filled (narrower on the page)."""
+    return table[[c for c in table.columns if table[c].notna().any() and (table[c].astype(str) != "").any()]]
 
 
 # what the cells of the paper-style tables mean (shown beside them in the UI; sql/views.sql, results_long)

@@ -25,7 +25,8 @@ import requests
 from .code_location import LOCATION_NAME, MODULE
 from .pages import tour
 
-WIDTH, HEIGHT = 1600, 1200  # a laptop screen: the answer must fit it without scrolling sideways
+WIDTH, HEIGHT = 1600, 1200  # a large laptop screen: the answer must fit it without scrolling sideways
+SMALL = (1280, 800)  # a small laptop screen: the answer pages are rendered at this size too
 WAIT_MS = 20_000  # Chromium's virtual-time budget: the UI's GraphQL answers arrive well within it
 
 
@@ -92,14 +93,17 @@ def webserver(
                 server.wait()
 
 
-def shoot(base: str, pages: list[tuple[str, str]], out: Path) -> list[tuple[str, Path, float]]:
-    """A PNG of each page and the wall-clock seconds Chromium took to load and render it."""
+def shoot(
+    base: str, pages: list[tuple[str, str]], out: Path, size: tuple[int, int] = (WIDTH, HEIGHT)
+) -> list[tuple[str, Path, float]]:
+    """A PNG of each page at `size` and the wall-clock seconds Chromium took to load and render it."""
     from hanrock_core.checks.browser import screenshot
 
     shots = []
+    suffix = "" if size == (WIDTH, HEIGHT) else f"-{size[0]}x{size[1]}"
     for stem, address in pages:
         start = time.perf_counter()
-        png = screenshot(base + address, out / f"{stem}.png", WIDTH, HEIGHT, wait_ms=WAIT_MS)
+        png = screenshot(base + address, out / f"{stem}{suffix}.png", *size, wait_ms=WAIT_MS)
         shots.append((base + address, png, time.perf_counter() - start))
     return shots
 
@@ -129,7 +133,9 @@ def main(argv: list[str] | None = None) -> int:
             with tempfile.TemporaryDirectory() as scratch:  # the browser's own start-up, for comparison
                 [(_, _, seconds)] = shoot(base, [("static", "/favicon.svg")], Path(scratch))
             print(f"{seconds:5.1f} s  browser start-up and one static file (part of every figure below)")
-            for address, png, seconds in shoot(base, tour(args.hypothesis, args.partition), args.out):
+            pages = tour(args.hypothesis, args.partition)
+            answers = [(stem, address) for stem, address in pages if "_significance" in address]
+            for address, png, seconds in shoot(base, pages, args.out) + shoot(base, answers, args.out, SMALL):
                 print(f"{seconds:5.1f} s  {address}  ->  {png}")
     except (InputError, TimeoutError) as exc:
         print(f"hanrock: error: {exc} (the server's log: {args.out / 'dagster-dev.log'})", file=sys.stderr)

@@ -237,6 +237,13 @@ def _results(args: argparse.Namespace) -> None:
     ensure_current(path, log=lambda line: print(f"hanrock: info: {line}", file=sys.stderr))
     view = RESULT_VIEWS.get(args.view, args.view)
     with connect(path, read_only=True) as conn, pd.option_context("display.width", 250, "display.max_columns", 20):
+        if view == "views":  # what each view holds (sql/views.sql's COMMENT ON lines)
+            listed = conn.execute(
+                "SELECT view_name AS view, comment FROM duckdb_views() WHERE NOT internal AND comment IS NOT NULL "
+                "ORDER BY view_name"
+            ).df()
+            print(listed.to_string(index=False, max_colwidth=120))
+            return
         columns = [c[0] for c in conn.execute(f"DESCRIBE {view}").fetchall()]
         by = next((c for c in ("dataset", "dataset.task", "dataset_task") if c in columns), None)
         if args.dataset and by is None:
@@ -316,6 +323,43 @@ def _calibrate(args: argparse.Namespace) -> None:
     with pd.option_context("display.width", 250, "display.max_columns", 20):
         print(summary.round(3).to_string(index=False))
     print(f"wrote {out / 'summary.parquet'} and {out / 'verdicts.parquet'}")
+
+
+def _dashboard(args: argparse.Namespace) -> None:
+    import optuna
+    import optuna_dashboard
+
+    from hanrock_core.base.deployment import read_deployment
+    from hanrock_core.preparation.settings import load_settings
+    from hanrock_core.study.study_storage import dashboard_storage, without_password
+
+    url = dashboard_storage(load_settings().home, args.studies, read_deployment().optuna_storage)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    names = optuna.get_all_study_names(url)
+    print(f"optuna-dashboard of {without_password(url)}: {len(names)} studies (one per condition and inputs)")
+    for name in names:
+        study = optuna.load_study(study_name=name, storage=url)
+        attrs = study.user_attrs
+        where = f"{attrs.get('hypothesis', '?')} {attrs.get('dataset', '?')}.{attrs.get('task', '?')}"
+        objective = ", ".join(study.metric_names or ["dev value"])
+        print(f"  {name}: {where}, {len(study.trials)} trials, objective: {objective}")
+    print(f"open http://{args.host}:{args.port}/ (Ctrl-C stops it)", flush=True)
+    optuna_dashboard.run_server(url, host=args.host, port=args.port)
+
+
+def _dashboard_command(sub) -> None:
+    """`hanrock dashboard`."""
+    board = sub.add_parser(
+        "dashboard",
+        help="explore a study's trials in optuna-dashboard: parallel coordinates, parameter importance, each "
+        "trial's learning curve",
+    )
+    board.add_argument(
+        "studies", nargs="?", help="HYPOTHESIS/DATASET.TASK, e.g. h1/iemocap.emotion (default: the only one there is)"
+    )
+    board.add_argument("--port", type=_whole(1, 65_535), default=8080, help="default 8080")
+    board.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (this machine only)")
+    board.set_defaults(func=_dashboard)
 
 
 def _ablate(args: argparse.Namespace) -> None:
@@ -549,6 +593,9 @@ def _results_command(sub) -> None:
             "ensembles",
             "significance",
             "verdicts",
+            "comparison_verdicts",
+            "replicates",
+            "views",
             "mutual_information",
             "affinity",
             "affinity_family",
@@ -557,8 +604,10 @@ def _results_command(sub) -> None:
             "superseded",
             "identities",
         ],
-        help="a paper table, results_long, significance (both methods), verdicts (each comparison's answer on one "
-        "line), mutual_information, affinity (each auxiliary target's measured affinity with the primary task "
+        help="a paper table, results_long, significance (every method), verdicts (each comparison's answer on one "
+        "line; comparison_verdicts: the same with numeric columns), replicates (every seed of each selected "
+        "configuration, the selected trial as replicate 0), views (every view and what it holds), "
+        "mutual_information, affinity (each auxiliary target's measured affinity with the primary task "
         "beside its MI rank; affinity_family: per family), trials (current "
         "studies), health (did each condition's trials learn, did its selected model finish "
         "learning, does it beat the floor), superseded (studies whose inputs changed since), identities (what each "
@@ -627,6 +676,7 @@ def build_parser() -> argparse.ArgumentParser:
         _results_command,
         _calibrate_command,
         _ablate_command,
+        _dashboard_command,
         _screenshot_command,
     ):
         add(sub)

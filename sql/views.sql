@@ -137,8 +137,16 @@ FROM study_identities s JOIN current_identities c USING (hypothesis, dataset, ta
 WHERE s.identity <> c.identity
 ORDER BY s.hypothesis, s.dataset, s.task, s.recorded_at DESC;
 
+-- every seed of each condition's selected configuration: replicate 0 is the selected trial itself, 1, 2, ...
+-- its seed replicates (profile key `replicates`)
 CREATE OR REPLACE VIEW replicates AS
-SELECT r.* FROM all_replicates r JOIN current_identities c USING (hypothesis, dataset, task, identity);
+SELECT hypothesis, dataset, task, identity, condition, trial, 0 AS replicate, NULL::BIGINT AS seed, metric,
+       dev_value, test_value, best_epoch, epochs_run, stopped, dev_metrics, test_metrics
+FROM selected_trials WHERE condition <> 'floor'
+UNION ALL
+SELECT r.hypothesis, r.dataset, r.task, r.identity, r.condition, r.trial, r.replicate, r.seed, r.metric,
+       r.dev_value, r.test_value, r.best_epoch, r.epochs_run, r.stopped, r.dev_metrics, r.test_metrics
+FROM all_replicates r JOIN current_identities c USING (hypothesis, dataset, task, identity);
 
 -- each condition's seed ensemble (the selected trial and its replicates, their outputs averaged;
 -- hanrock_core/study/seed_ensemble.py)
@@ -147,16 +155,10 @@ SELECT e.* FROM all_ensembles e JOIN current_identities c USING (hypothesis, dat
 
 -- the selected trial and its seed replicates (profile key `replicates`): mean and sd over seeds
 CREATE OR REPLACE VIEW replicate_summary AS
-WITH seeds AS (
-    SELECT hypothesis, dataset, task, condition, trial, 0 AS replicate, dev_value, test_value FROM selected_trials
-    WHERE condition <> 'floor'
-    UNION ALL
-    SELECT hypothesis, dataset, task, condition, trial, replicate, dev_value, test_value FROM replicates
-)
 SELECT hypothesis, dataset, task, condition, any_value(trial) AS trial, count(*) AS seeds,
        avg(dev_value) AS dev_mean, stddev_samp(dev_value) AS dev_sd,
        avg(test_value) AS test_mean, stddev_samp(test_value) AS test_sd
-FROM seeds GROUP BY hypothesis, dataset, task, condition;
+FROM replicates GROUP BY hypothesis, dataset, task, condition;
 
 -- every finished slot of a condition's search: mean and sd over slots of the test value (what the search
 -- test compares between two conditions, slot by slot)
@@ -316,7 +318,7 @@ FROM ranked WHERE pick = 1 ORDER BY dataset, task;
 -- tests the pair, what the test could detect (planning, not a conclusion), health flags -- `weak test`: an
 -- undecided comparison that only a difference above the margin (the smallest worth finding: 0.03 of a
 -- classification metric, 5% of the baseline's MAE) could have decided -- and the estimand in one sentence
-CREATE OR REPLACE VIEW verdicts AS
+CREATE OR REPLACE VIEW comparison_verdicts AS
 WITH paper AS (SELECT * FROM significance WHERE method = 'paper'),
 answers AS (
     SELECT * FROM significance WHERE method = 'search'
@@ -328,28 +330,67 @@ answers AS (
               AND x.baseline = s.baseline AND x.challenger = s.challenger)
 ),
 flags AS (SELECT hypothesis, dataset, task, condition, flags FROM study_health WHERE flags <> '')
-SELECT q.hypothesis, q.dataset || '.' || q.task AS "dataset.task",
-       q.challenger || ' vs ' || q.baseline AS comparison,
-       CASE q.metric WHEN 'balanced_accuracy' THEN 'MA' WHEN 'weighted_f1' THEN 'wF1' WHEN 'macro_f1' THEN 'mF1'
-                     WHEN 'mae' THEN 'MAE' ELSE q.metric END AS metric,
-       CASE WHEN q.detectable_effect IS NULL THEN 'undecided (needs 2+ seeds)' ELSE q.verdict END AS verdict,
-       printf('%+.3f', q.difference) AS difference,
-       '[' || printf('%+.3f', q.ci_low) || ',' || printf('%+.3f', q.ci_high) || ']' AS "95% interval",
-       q.seeds || CASE q.method WHEN 'search' THEN ' slot' ELSE ' seed' END || CASE WHEN q.seeds = 1 THEN '' ELSE 's' END
-           AS "per condition",
-       round(q.p_value, 3) AS p,
-       round(q.p_equivalence, 3) AS "p within margin",
-       printf('±%.3f', q.margin) AS margin,
-       CASE WHEN p.method IS NULL THEN 'not tested'
-            WHEN p.significant THEN CASE WHEN p.better THEN 'better' ELSE 'worse' END ELSE 'n.s.' END AS "A.4",
-       round(q.detectable_effect, 3) AS "detects >= (planning)",
+SELECT q.hypothesis, q.dataset, q.task, q.baseline, q.challenger, q.challenger || ' vs ' || q.baseline AS comparison,
+       q.metric,
+       CASE WHEN q.detectable_effect IS NULL THEN 'undecided' ELSE q.verdict END AS verdict,
+       q.difference, q.ci_low, q.ci_high, q.seeds AS per_condition,
+       CASE q.method WHEN 'search' THEN 'slots' ELSE 'seeds' END AS counted,
+       q.p_value, q.p_equivalence, q.margin, q.detectable_effect, q.p_seed_permutation,
+       CASE WHEN p.method IS NULL THEN NULL
+            WHEN p.significant THEN CASE WHEN p.better THEN 'better' ELSE 'worse' END ELSE 'n.s.' END AS paper_verdict,
        concat_ws('; ',
+           CASE WHEN q.detectable_effect IS NULL THEN 'needs 2+ seeds' END,
            CASE WHEN q.verdict = 'undecided' AND q.detectable_effect > q.margin THEN 'weak test' END,
            (SELECT string_agg(f.condition || ': ' || f.flags, '; ') FROM flags f
              WHERE f.hypothesis = q.hypothesis AND f.dataset = q.dataset AND f.task = q.task
                AND f.condition IN (q.baseline, q.challenger,
                                    replace(q.baseline, ' ensemble', ''), replace(q.challenger, ' ensemble', '')))) AS health,
-       q.method AS test,
-       q.estimand
+       q.method AS test, q.estimand
 FROM answers q LEFT JOIN paper p USING (hypothesis, dataset, task, baseline, challenger)
 ORDER BY q.hypothesis, q.dataset, q.task, q.baseline = 'floor', q.baseline LIKE '% ensemble', q.challenger;
+
+-- the same, printed: one line a comparison (`hanrock results verdicts`, the UI's verdict table)
+CREATE OR REPLACE VIEW verdicts AS
+SELECT hypothesis, dataset || '.' || task AS "dataset.task", comparison,
+       CASE metric WHEN 'balanced_accuracy' THEN 'MA' WHEN 'weighted_f1' THEN 'wF1' WHEN 'macro_f1' THEN 'mF1'
+                   WHEN 'mae' THEN 'MAE' ELSE metric END AS metric,
+       verdict,
+       printf('%+.3f', difference) AS difference,
+       '[' || printf('%+.3f', ci_low) || ',' || printf('%+.3f', ci_high) || ']' AS "95% interval",
+       per_condition || ' ' || CASE WHEN per_condition = 1 THEN rtrim(counted, 's') ELSE counted END AS "per condition",
+       round(p_value, 3) AS p,
+       round(p_equivalence, 3) AS "p within margin",
+       printf('±%.3f', margin) AS margin,
+       coalesce(paper_verdict, 'not tested') AS "A.4",
+       round(detectable_effect, 3) AS "detects >= (planning)",
+       health, test, estimand
+FROM comparison_verdicts;
+
+-- what each view holds, in the database itself (`SELECT view_name, comment FROM duckdb_views()`,
+-- `hanrock results views`)
+COMMENT ON VIEW current_identities IS 'each partition''s current study identity: the inputs its latest run trained on';
+COMMENT ON VIEW trials IS 'every trial (slot) of the current studies: state, configuration, dev and test value';
+COMMENT ON VIEW epochs IS 'every epoch of every trial: train loss, dev and test value';
+COMMENT ON VIEW seed_predictions IS 'test predictions of each condition''s selected trial (replicate 0) and its seed replicates';
+COMMENT ON VIEW predictions IS 'test predictions of each condition''s selected trial';
+COMMENT ON VIEW ensemble_predictions IS 'test predictions of each condition''s seed ensemble (replicate -1)';
+COMMENT ON VIEW slot_predictions IS 'test predictions of every finished slot of every search (the search test compares slot k of two conditions)';
+COMMENT ON VIEW chance_levels IS 'the trivial predictor of each study''s data';
+COMMENT ON VIEW auxiliary_affinity IS 'each auxiliary target''s measured affinity with the primary task, beside its MI rank';
+COMMENT ON VIEW auxiliary_affinity_family IS 'auxiliary affinity per family';
+COMMENT ON VIEW selected_trials IS 'each condition''s selected trial: the best dev value, the lower slot on a tie';
+COMMENT ON VIEW study_health IS 'did each condition learn, did its selected model finish learning, does it beat the floor (flags)';
+COMMENT ON VIEW superseded_studies IS 'studies whose inputs changed since, and what differs';
+COMMENT ON VIEW replicates IS 'every seed of each selected configuration: replicate 0 is the selected trial itself';
+COMMENT ON VIEW ensembles IS 'each condition''s seed ensemble (its seeds'' outputs averaged): dev and test value';
+COMMENT ON VIEW replicate_summary IS 'mean and sd over the seeds of each selected configuration (the selected trial counted)';
+COMMENT ON VIEW search_summary IS 'mean and sd of the test value over every finished slot of each condition''s search';
+COMMENT ON VIEW results_long IS 'one row per hypothesis x condition x dataset.task: every number of the paper tables, numeric, and the labelled cell';
+COMMENT ON VIEW table1_h1 IS 'the paper''s Table 1 (H1), printed: labelled numbers and the verdict against the baseline';
+COMMENT ON VIEW table2_h2 IS 'the paper''s Table 2 (H2), printed';
+COMMENT ON VIEW table3_h3 IS 'the paper''s Table 3 (H3), printed';
+COMMENT ON VIEW table_h4_weighting IS 'H4 (learned loss weightings), printed';
+COMMENT ON VIEW table4_class_f1 IS 'the paper''s Table 4: per-class F1 on IEMOCAP classification';
+COMMENT ON VIEW table7_best_hyperparameters IS 'the paper''s Table 7: hyper-parameters of the best-dev aphf trial';
+COMMENT ON VIEW comparison_verdicts IS 'each comparison''s verdict (better, worse, equivalent, undecided) with numeric difference, interval, p, margin and what it answers (estimand)';
+COMMENT ON VIEW verdicts IS 'comparison_verdicts printed: one line a comparison';

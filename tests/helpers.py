@@ -5,7 +5,11 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import yaml
+
 from hanrock_core.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def services_missing() -> str | None:
@@ -15,6 +19,20 @@ def services_missing() -> str | None:
     if not list(Path("/usr/lib/postgresql").glob("*/bin/initdb")):
         return "postgresql"
     return None
+
+
+def quick_profile(path: Path, name: str, **settings) -> Path:
+    """The packaged quick profile under another name with some settings changed, written to `path`.
+
+    Read and written as YAML, so a change to the packaged values cannot slip past a test (a text
+    replacement of `trials_per_condition: 3` silently did nothing once quick moved to 6 slots).
+    """
+    profile = yaml.safe_load((REPO / "hanrock_core" / "study" / "profiles" / "quick.yaml").read_text())
+    unknown = set(settings) - set(profile)
+    assert not unknown, f"quick.yaml has no {sorted(unknown)}"
+    profile.update(name=name, **settings)
+    path.write_text(yaml.safe_dump(profile, sort_keys=False))
+    return path
 
 
 def services_environment(text: str) -> dict[str, str]:

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .conftest import REPO, TINY_SCALE
-from .helpers import services_environment, services_missing
+from .helpers import quick_profile, services_environment, services_missing
 
 HOSTS_SCRIPT = REPO / "deploy" / "several-hosts.sh"
 SERVICES_SCRIPT = REPO / "deploy" / "local-services.sh"
@@ -133,13 +133,7 @@ def study_files(root: Path, seed: int, trials: int = 3, scale: float = TINY_SCAL
     root.mkdir(parents=True, exist_ok=True)
     settings = root / "hanrock.yaml"
     settings.write_text(f"home: {root / 'home'}\nsynthetic: {{scale: {scale}, seed: {seed}}}\n")
-    quick = (REPO / "hanrock_core" / "study" / "profiles" / "quick.yaml").read_text()
-    profile = root / "profile.yaml"
-    profile.write_text(
-        quick.replace("name: quick", "name: hosts-test")
-        .replace("trials_per_condition: 3", f"trials_per_condition: {trials}")
-        .replace("replicates: 4", "replicates: 1")
-    )
+    profile = quick_profile(root / "profile.yaml", "hosts-test", trials_per_condition=trials, replicates=1)
     run_config = root / "run.yaml"
     run_config.write_text(
         "ops:\n  each_dataset:\n    config:\n      datasets: [semaine]\n"

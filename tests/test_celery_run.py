@@ -23,7 +23,7 @@ import pytest
 from hanrock_core.base.results import query
 
 from .conftest import REPO, TINY_SCALE
-from .helpers import services_environment, services_missing
+from .helpers import quick_profile, services_environment, services_missing
 
 TRIALS = 3
 SCRIPT = REPO / "deploy" / "local-services.sh"
@@ -110,13 +110,7 @@ def test_h1_study_on_celery_survives_a_killed_worker(tmp_path, services):
     home = tmp_path / "home"
     settings = tmp_path / "hanrock.yaml"
     settings.write_text(f"home: {home}\nsynthetic: {{scale: {TINY_SCALE}, seed: 3}}\n")
-    profile = tmp_path / "profile.yaml"
-    quick = (REPO / "hanrock_core" / "study" / "profiles" / "quick.yaml").read_text()
-    profile.write_text(
-        quick.replace("name: quick", "name: celery-test").replace(
-            "trials_per_condition: 3", f"trials_per_condition: {TRIALS}"
-        )
-    )
+    profile = quick_profile(tmp_path / "profile.yaml", "celery-test", trials_per_condition=TRIALS)
     run_config = tmp_path / "run.yaml"
     run_config.write_text(
         f"ops:\n  each_dataset:\n    config:\n      datasets: [semaine]\n"

@@ -95,6 +95,11 @@ def test_table1_layout_and_markers(tmp_path, capsys):
     code, printed, err = run_cli(capsys, "results", "verdicts", "--dataset", "iemocap", "--db", db)
     assert code == 0, err
     assert "iemocap.emotion" in printed and "semaine" not in printed
+    # SQL without quoting: numeric, snake_case verdicts; every view says what it holds (issue 43)
+    numeric = query(db, "SELECT comparison, verdict, difference, ci_low, per_condition FROM comparison_verdicts")
+    assert numeric["difference"].dtype == float and set(numeric["verdict"]) == {"better", "undecided"}
+    code, printed, _ = run_cli(capsys, "results", "views", "--db", db)
+    assert code == 0 and "comparison_verdicts" in printed and "replicate 0 is the selected trial" in printed
     code, _, err = run_cli(capsys, "results", "table1_h1", "--dataset", "iemocap", "--db", db)
     assert code == 2 and "table1_h1 has no dataset column (its columns: Aux. Target" in err
     assert table.loc[0, "SEMAINE Val. MAE"] == "search 0.650 · sel. 0.600"

@@ -87,9 +87,11 @@ def test_seed_replicates_give_a_mean_and_sd_and_are_not_trained_twice(tiny_iemoc
     db = tmp_path / "results.duckdb"
     messages = []
     run_hypothesis(part, profile, "h3", Home(tmp_path), log=messages.append)
-    reps = query(db, "SELECT * FROM replicates ORDER BY condition, replicate")
-    assert len(reps) == 4 and list(reps["replicate"]) == [1, 2, 1, 2]
-    assert (reps.groupby("condition")["seed"].nunique() == 2).all() and reps["test_value"].notna().all()
+    seeds = query(db, "SELECT * FROM replicates ORDER BY condition, replicate")
+    # every seed of a selected configuration, the selected trial itself counted as replicate 0 (issue 43)
+    assert len(seeds) == 6 and list(seeds["replicate"]) == [0, 1, 2, 0, 1, 2]
+    reps = seeds[seeds["replicate"] > 0]
+    assert (reps.groupby("condition")["seed"].nunique() == 2).all() and seeds["test_value"].notna().all()
     # seeds follow the selected trial's seed: conditions that select the same slot share them (paired)
     long = query(db, "SELECT * FROM results_long WHERE condition <> 'floor' ORDER BY condition")
     assert (long["seeds"] == 3).all()
@@ -107,7 +109,7 @@ def test_seed_replicates_give_a_mean_and_sd_and_are_not_trained_twice(tiny_iemoc
     stamps = [f.stat().st_mtime_ns for f in files]
     run_hypothesis(part, profile, "h3", Home(tmp_path), log=lambda m: None)  # nothing trained again
     assert [f.stat().st_mtime_ns for f in files] == stamps
-    pd.testing.assert_frame_equal(query(db, "SELECT * FROM replicates ORDER BY condition, replicate"), reps)
+    pd.testing.assert_frame_equal(query(db, "SELECT * FROM replicates ORDER BY condition, replicate"), seeds)
 
 
 def test_replicates_in_two_workers_equal_those_of_one(tiny_iemocap, tmp_path, monkeypatch):

@@ -15,7 +15,7 @@ def test_packaged_profiles():
     assert paper.h2_primary_units == (256, 192, 128, 64, 1) and paper.optimizer == "sgd"
     assert quick.trials_per_condition % 3 == 0 and quick.compile == "off"
     assert quick.sampler == "chunks" and quick.patience > 0 and quick.fusion_prior  # models that finish learning
-    assert quick.replicates >= 1  # the paired test needs 2 seeds a condition
+    assert quick.trials_per_condition >= 6 and quick.replicates == 0  # the search test pairs slots; no seeds test
     assert paper.sampler == "shuffle" and not paper.patience and not paper.fusion_prior  # the paper's choices
     standard = load_profile("standard")
     assert standard.replicates == 4 and standard.space["content_size"] == [0, 2]

@@ -76,7 +76,7 @@ def test_the_forest_plot_has_a_panel_for_the_hypothesis_and_one_for_the_floor():
     fig = forest_plot(_table(), "H1")
     assert [ax.get_title() for ax in fig.axes] == [
         "H1: the hypothesis's comparisons",
-        "against the bag-of-words floor (not in the paper)",
+        "against the bag-of-words floor",
     ]
     assert "right is better" in fig.axes[-1].get_xlabel()
     legend = [t.get_text() for t in fig.legends[0].get_texts()]

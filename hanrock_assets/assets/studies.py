@@ -20,7 +20,11 @@ def check_results(result: steps.StepResult):
     """The step's asset checks as Dagster check results."""
     for check in result.checks:
         yield dg.AssetCheckResult(
-            check_name=check.name, passed=check.passed, metadata=check.metadata, severity=check.severity
+            check_name=check.name,
+            passed=check.passed,
+            metadata=check.metadata,
+            severity=check.severity,
+            description=check.description,
         )
 
 
@@ -106,8 +110,8 @@ def significance_asset(hypothesis: str, trials: dg.AssetsDefinition) -> dg.Asset
                 names.DECIDED_CHECK,
                 asset=names.significance(hypothesis),
                 blocking=False,
-                description="every comparison's verdict (better, worse, equivalent, undecided), whole, with what "
-                "it answers; a warning while any comparison is undecided",
+                description="every comparison's verdict (better, worse, equivalent, undecided) with what each "
+                "test answers; it says which comparisons are undecided, and fails only when one has no verdict",
             ),
             dg.AssetCheckSpec(
                 names.HEALTH_CHECK,
@@ -117,9 +121,7 @@ def significance_asset(hypothesis: str, trials: dg.AssetsDefinition) -> dg.Asset
                 "models still improving, below the floor, worse than chance on test, unseen classes",
             ),
         ],
-        description=descriptions.significance(
-            hypothesis, names.trials(hypothesis), task_partitions.get_partition_keys()
-        ),
+        description=descriptions.significance(hypothesis),
     )
     def significance(context: dg.AssetExecutionContext, platform: PlatformResource, study: StudyResource):
         keys = task_partitions.get_partition_keys()

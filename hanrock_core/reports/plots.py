@@ -67,9 +67,16 @@ def gains(significance: pd.DataFrame) -> pd.DataFrame:
 
 # how the forest plot draws each method: (label in the legend, line width, vertical offset)
 METHOD_STYLE = {
-    "search": ("search test: every slot of both searches x test dialogues (the verdict)", 2.6, -0.2),
-    "paired": ("seeds test: the selected configurations' seeds x test dialogues", 1.6, 0.0),
-    "paper": ("paper's A.4: resampled trials", 0.8, 0.2),
+    "search": ("search test: every slot of both searches (the verdict)", 2.6, -0.05),
+    "paired": ("seeds test: the selected configurations' seeds", 1.6, 0.15),
+    "paper": ("paper's A.4: resampled trials", 0.8, 0.33),
+}
+METRIC_WORDS = {
+    "balanced_accuracy": "balanced accuracy",
+    "weighted_f1": "weighted F1",
+    "macro_f1": "macro F1",
+    "accuracy": "accuracy",
+    "mae": "mean absolute error",
 }
 ANSWERING = ("search", "paired")  # the method whose verdict a row shows: the search test where there is one
 
@@ -95,23 +102,31 @@ def _rows_by_method(significance: pd.DataFrame) -> pd.DataFrame:
     return wide.join(extra).reset_index()
 
 
+FOREST_WIDTH_IN, FOREST_DPI = (
+    3.0,
+    115,
+)  # about 340 pixels: it fits the significance page beside Dagster's panels at 1280
+
+
 def forest_plot(significance: pd.DataFrame, title: str):
     """Challenger - baseline with its 95% interval under each method (thickest: the search test, the verdict
     between two searched conditions; middle: the selected configurations' seeds; thin: the paper's A.4), signed
     so that right is always better; filled = significant, blue = challenger better; the hypothesis's own
     comparisons in one panel, those against the bag-of-words floor in another, each on a scale fitted to its
-    intervals; beside each row its verdict (better / worse with p, equivalent within the margin, undecided)."""
+    intervals.  Narrow (FOREST_WIDTH_IN at FOREST_DPI): each row's name and verdict are written above its
+    lines, and the legend sits above the panels, so nothing needs the width of a y axis."""
     rows = _rows_by_method(significance)
+    one = rows["dataset"].nunique() == 1 and rows["task"].nunique() == 1
     panels = [
         (f"{title}: the hypothesis's comparisons", rows[~rows["against_floor"]]),
-        ("against the bag-of-words floor (not in the paper)", rows[rows["against_floor"]]),
+        ("against the bag-of-words floor", rows[rows["against_floor"]]),
     ]
     panels = [(name, part) for name, part in panels if len(part)]
     heights = [max(1, len(part)) for _, part in panels]
     fig, axes = plt.subplots(
         len(panels),
         1,
-        figsize=(7.5, 0.32 * sum(heights) + 1.5 * len(panels) + 0.5),
+        figsize=(FOREST_WIDTH_IN, 0.62 * sum(heights) + 0.7 * len(panels) + 1.3),
         squeeze=False,
         gridspec_kw={"height_ratios": heights},
     )
@@ -127,41 +142,33 @@ def forest_plot(significance: pd.DataFrame, title: str):
                 colour = "tab:blue" if gain >= 0 else "tab:red"
                 ax.plot([low, high], [i + offset, i + offset], color=colour, lw=width, solid_capstyle="butt")
                 filled = bool(r.get(f"significant_{method}"))
-                ax.plot(gain, i + offset, "o", ms=3 + width, color=colour, fillstyle="full" if filled else "none")
+                ax.plot(gain, i + offset, "o", ms=2 + width, color=colour, fillstyle="full" if filled else "none")
+            where = "" if one else f"{r['dataset']}.{r['task']} "
             note = _row_note(r)
-            if note:
-                ax.annotate(
-                    note,
-                    (1.0, i),
-                    xycoords=("axes fraction", "data"),
-                    xytext=(4, 0),
-                    textcoords="offset points",
-                    fontsize=7,
-                    va="center",
-                )
-        labels = [f"{r['dataset']}.{r['task']} {r['challenger']} vs {r['baseline']}" for r in part.to_dict("records")]
+            ax.text(
+                0.01, i - 0.32, f"{where}{r['challenger']} vs {r['baseline']}" + (f": {note}" if note else ""),
+                transform=ax.get_yaxis_transform(), fontsize=6.5, va="bottom",
+            )  # fmt: skip
         ax.axvline(0, color="grey", lw=0.8)
         reach = reach * 1.08 or 1.0
         ax.set_xlim(-reach, reach)
-        ax.set_yticks(range(len(part)), labels, fontsize=7)
-        ax.set_ylim(len(part) - 0.5, -0.5)
-        ax.set_title(name, fontsize=9)
-    metrics = ", ".join(f"{METRIC_LABELS.get(m, m)}" for m in dict.fromkeys(rows["metric"]))
-    axes[-1, 0].set_xlabel(
-        f"how much better the challenger is ({metrics}; MAE differences negated): right is better", fontsize=8
-    )
+        ax.xaxis.set_major_locator(plt.MaxNLocator(5, symmetric=True))
+        ax.tick_params(axis="x", labelsize=7)
+        ax.set_yticks([])
+        ax.set_ylim(len(part) - 0.5, -0.75)
+        ax.set_title(name, fontsize=8)
+    metrics = ", ".join(f"{METRIC_WORDS.get(m, m)}" for m in dict.fromkeys(rows["metric"]))
+    axes[-1, 0].set_xlabel(f"challenger - baseline, {metrics}\n(MAE negated): right is better", fontsize=7)
     handles = [
-        plt.Line2D([], [], color="black", lw=width, marker="o", ms=3 + width, label=label)
+        plt.Line2D([], [], color="black", lw=width, marker="o", ms=2 + width, label=label)
         for label, width, _ in METHOD_STYLE.values()
     ]
     handles += [
-        plt.Line2D([], [], color="grey", lw=0, marker="o", label="filled: significant (p < 0.05)"),
-        plt.Line2D([], [], color="grey", lw=0, marker="o", fillstyle="none", label="hollow: not significant"),
-        plt.Line2D([], [], color="tab:blue", lw=2, label="challenger better"),
-        plt.Line2D([], [], color="tab:red", lw=2, label="challenger worse"),
+        plt.Line2D([], [], color="grey", lw=0, marker="o", label="filled: p < 0.05; hollow: not"),
+        plt.Line2D([], [], color="tab:blue", lw=2, label="blue: challenger better; red: worse"),
     ]
-    fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=7, frameon=False, bbox_to_anchor=(0.5, 0.0))
-    fig.tight_layout(rect=(0, 0.08, 0.86, 1))
+    fig.legend(handles=handles, loc="upper left", ncol=1, fontsize=6, frameon=False, bbox_to_anchor=(0.0, 1.0))
+    fig.tight_layout(rect=(0, 0, 1, 1 - 1.1 / fig.get_figheight()))
     return fig
 
 

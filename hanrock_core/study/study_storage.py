@@ -13,6 +13,7 @@ import fcntl
 import os
 import socket
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -42,6 +43,25 @@ def storage_url(home: Home, hypothesis: str, key: str, url: str | None = None) -
     path = home.study_db(hypothesis, key)
     path.parent.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{path}"
+
+
+def dashboard_storage(home: Home, name: str | None, url: str | None = None) -> str:
+    """The Optuna storage a dashboard opens: `url` (the deployment's shared storage) as it is, else the SQLite
+    file of the studies `name` (HYPOTHESIS/DATASET.TASK, e.g. h1/iemocap.emotion); without a name, the one
+    such file there is.  An unknown or ambiguous name is refused with the names there are."""
+    if url:
+        return url
+    found = {f"{p.parent.name}/{p.stem}": p for p in sorted(home.studies.glob("*/*.db"))}
+    if name is None and len(found) == 1:
+        name = next(iter(found))
+    if name not in found:
+        listed = ", ".join(found) or "none yet (run a study first)"
+        raise InputError(
+            "name the studies to open" if name is None else f"no studies named {name!r}",
+            home.studies,
+            hint=f"give one of: {listed}",
+        )
+    return f"sqlite:///{found[name]}"
 
 
 def without_password(url: str) -> str:
@@ -222,7 +242,12 @@ def open_condition(
 def _record_identity(
     study: optuna.Study, identity: StudyIdentity, profile: Profile, hypothesis: str, part: PartitionData
 ) -> None:
-    """What the study was trained on, stored with it; `opened_at` says which inputs a partition used last."""
+    """What the study was trained on, stored with it; `opened_at` says which inputs a partition used last.  The
+    objective's name (the dev metric) is stored too, so a dashboard names it (`hanrock dashboard`)."""
+    if not study.metric_names:
+        with warnings.catch_warnings():  # experimental since Optuna 3.2, stable in use; the dashboard reads it
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names([f"dev {part.data.selection[0]}"])
     if "identity" not in study.user_attrs:
         for key, value in {
             "identity": identity.id,
