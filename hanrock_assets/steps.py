@@ -24,7 +24,7 @@ from hanrock_core.comparison.paired_test import VERDICTS
 from hanrock_core.comparison.study_progress import completeness, write_significance_tables
 from hanrock_core.learning.floor import CONDITION as FLOOR
 from hanrock_core.learning.kept_model import card_row, folder_bytes, open_card, open_model
-from hanrock_core.learning.training import with_min_count
+from hanrock_core.learning.task_data import with_min_count
 from hanrock_core.preparation.auxiliary_target import (
     AuxiliarySpec,
     AuxiliaryTargets,
@@ -342,23 +342,27 @@ def trials_metadata(table: pd.DataFrame, home: Home, hypothesis: str, key: str, 
     higher = bool(len(done)) and done["metric"].iloc[0] != "mae"
     best = done.sort_values("dev_value", ascending=not higher).groupby("condition").head(1)
     neural = best[best["condition"] != FLOOR]  # the learning curve is a searched model's
-    columns = [
-        "condition",
-        "trial",
-        "dev_value",
-        "test_value",
-        "best_epoch",
-        "learning_rate",
-        "batch_size",
-        "primary_units",
-        "aux_units",
-        "content_size",
-        "weight_scheme",
-        "primary_weight",
-    ]
+    scores = {
+        "condition": "condition",
+        "trial": "trial",
+        "dev_value": "dev",
+        "test_value": "test",
+        "best_epoch": "epoch",
+    }
+    settings = {  # a second narrow table: one wide table is cut at laptop width
+        "condition": "condition",
+        "learning_rate": "lr",
+        "batch_size": "batch",
+        "primary_units": "P",
+        "aux_units": "A",
+        "content_size": "context",
+        "weight_scheme": "weighting",
+        "primary_weight": "w primary",
+    }
     meta = {
         "dagster/row_count": dg.MetadataValue.int(len(table)),
-        "best_trials": inline_table(best[columns]),
+        "best_trials": inline_table(best[list(scores)].rename(columns=scores).round(4)),
+        "best_trials_settings": inline_table(best[list(settings)].rename(columns=settings), digits=6),
         "pruned_trials": dg.MetadataValue.int(int((table["state"] == "pruned").sum())),
         "failed_trials": dg.MetadataValue.int(int((table["state"] == "failed").sum())),
         "selection_metric": dg.MetadataValue.text(str(done["metric"].iloc[0]) if len(done) else "none"),
@@ -370,8 +374,9 @@ def trials_metadata(table: pd.DataFrame, home: Home, hypothesis: str, key: str, 
     meta.update(identity_metadata(read_staged_rows(home, "study_identities", stage_key).iloc[0]))
     ensembles = read_staged_rows(home, "all_ensembles", stage_key)
     if len(ensembles):  # each condition's seeds averaged, beside its selected trial alone
-        single = best.set_index("condition")[["dev_value", "test_value"]].add_prefix("selected_")
-        shown = ensembles.set_index("condition")[["seeds", "dev_value", "test_value"]].add_prefix("ensemble_")
+        single = best.set_index("condition")[["dev_value", "test_value"]].set_axis(["sel. dev", "sel. test"], axis=1)
+        shown = ensembles.set_index("condition")[["seeds", "dev_value", "test_value"]]
+        shown = shown.set_axis(["seeds", "ens. dev", "ens. test"], axis=1)  # short: fits beside the definition
         meta["seed_ensembles"] = inline_table(shown.join(single).reset_index().round(4))
     affinity = affinity_ranking(read_staged_rows(home, "all_auxiliary_affinity", stage_key), part.mi, part.family)
     if len(affinity):  # which auxiliary targets help: measured while training, beside the paper's MI ranking

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -29,6 +30,15 @@ def browser_or_skip() -> None:
         if os.environ.get("HANROCK_REQUIRE_BROWSER") == "1":
             pytest.fail("HANROCK_REQUIRE_BROWSER=1 but no Chromium is installed (apt-get install chromium)")
         pytest.skip("no Chromium installed (apt-get install chromium); .ci/run installs it")
+
+
+def playwright_or_skip() -> None:
+    """Skip a test that drives the browser where Playwright is not installed (`.[dev]` has it), unless CI
+    requires the browser tests."""
+    if importlib.util.find_spec("playwright") is None:
+        if os.environ.get("HANROCK_REQUIRE_BROWSER") == "1":
+            pytest.fail("HANROCK_REQUIRE_BROWSER=1 but Playwright is not installed (pip install -e '.[dev]')")
+        pytest.skip("Playwright is not installed (pip install -e '.[dev]')")
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,9 @@ from hanrock_assets.resources import resources
 from hanrock_core.base.errors import InputError
 from hanrock_core.base.results import query
 from hanrock_core.checks.browser import dump_dom, print_pdf, screenshot
-from hanrock_core.learning.training import TrainConfig, distinct_talkturns, make_model
+from hanrock_core.learning.batching import distinct_talkturns
+from hanrock_core.learning.train_config import TrainConfig
+from hanrock_core.learning.training import make_model
 from hanrock_core.preparation.narrative import narrative_table
 from hanrock_core.reading.corpora import read_iemocap
 from hanrock_core.reports.attention_html import write_attention_report

@@ -112,7 +112,7 @@ def test_a_study_starts_from_vectors_learnt_on_its_train_split(tiny_iemocap, tmp
 
 
 def test_a_profile_min_count_makes_rare_train_words_unknown_in_the_study(tiny_iemocap, tmp_path):
-    from hanrock_core.learning.training import with_min_count
+    from hanrock_core.learning.task_data import with_min_count
     from hanrock_core.study.study_identity import study_identity
 
     part = _partition(tiny_iemocap, "emotion")

@@ -142,3 +142,57 @@ def test_a_renamed_file_or_name_is_found():
         "c.md: search_space.NO_SUCH_LIMITS",
         "c.md: study.load_profile",
     ]
+
+
+def layout_listing(readme: str) -> dict[str, set[str]]:
+    """Folder -> the module files README's Layout names under it (a folder line, then its continuation lines)."""
+    block = readme[readme.index("    hanrock_core/       the library") : readme.index("\n    sql/ ")]
+    listing: dict[str, set[str]] = {}
+    parents: list[tuple[int, str]] = []
+    folder = None
+    for line in block.splitlines():
+        head = re.match(r"^( +)([\w]+/)", line)
+        if head:
+            indent = len(head.group(1))
+            parents = [(i, f) for i, f in parents if i < indent]
+            folder = "".join(f for _, f in parents) + head.group(2)
+            parents.append((indent, head.group(2)))
+            listing.setdefault(folder, set())
+        file_line = re.match(r"^( +)(\w+\.py) ", line)
+        if file_line and len(file_line.group(1)) < 24:  # a file beside folders (`cli.py`): their parent's
+            parents = [(i, f) for i, f in parents if i < len(file_line.group(1))]
+            folder = "".join(f for _, f in parents)
+        names = re.findall(r"\b(\w+\.py)\b", line)
+        if folder:
+            listing[folder] |= {n for n in names}
+    return listing
+
+
+def layout_mismatches(readme: str) -> list[str]:
+    """Modules the Layout leaves out, and names it lists that its folder lacks."""
+    wrong = []
+    for folder, names in layout_listing(readme).items():
+        if not (REPO / folder).is_dir():
+            wrong.append(f"{folder}: no such folder")
+            continue
+        present = {p.name for p in (REPO / folder).glob("*.py") if p.name != "__init__.py"}
+        if folder == "hanrock_core/":
+            present.discard("__main__.py")
+        wrong += [f"{folder}{n}: not in README's Layout" for n in sorted(present - names)]
+        wrong += [f"{folder}{n}: in README's Layout, not in the tree" for n in sorted(names - present)]
+    return wrong
+
+
+def test_the_readme_layout_lists_every_module():
+    wrong = layout_mismatches((REPO / "README.md").read_text(encoding="utf-8"))
+    assert not wrong, "README's Layout and the tree differ:\n" + "\n".join(wrong)
+
+
+def test_a_module_missing_from_the_layout_is_found():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert layout_mismatches(readme.replace("seed_ensemble.py, ", "")) == [
+        "hanrock_core/study/seed_ensemble.py: not in README's Layout"
+    ]
+    assert layout_mismatches(readme.replace("floor.py,", "floor.py, bogus.py,")) == [
+        "hanrock_core/learning/bogus.py: in README's Layout, not in the tree"
+    ]

@@ -14,7 +14,8 @@ import pytest
 from hanrock_core.base.home import Home
 from hanrock_core.base.results import query
 from hanrock_core.learning.kept_model import open_model
-from hanrock_core.learning.training import TrainConfig, train
+from hanrock_core.learning.train_config import TrainConfig
+from hanrock_core.learning.training import train
 from hanrock_core.reading.corpora import read_iemocap
 from hanrock_core.study.profiles import load_profile
 from hanrock_core.study.search import run_hypothesis

@@ -9,7 +9,9 @@ import pytest
 import torch
 
 from hanrock_core.base.errors import InputError
-from hanrock_core.learning.training import TrainConfig, build_task_data, train
+from hanrock_core.learning.task_data import build_task_data
+from hanrock_core.learning.train_config import TrainConfig
+from hanrock_core.learning.training import train
 from hanrock_core.preparation.auxiliary_target import build_auxiliary_targets
 from hanrock_core.preparation.narrative import narrative_table
 from hanrock_core.reading.corpora import read_iemocap
@@ -109,3 +111,61 @@ def test_h4_conditions_share_the_aphf_model_and_differ_in_the_weighting():
     ]
     # the paper's hypotheses are unchanged: every condition of H1-H3 keeps the fixed weights
     assert all(c.weighting == "fixed" for h in ("h1", "h2", "h3") for c in conditions(h, profile))
+
+
+def weightings_missing_from_docs(text: str, names) -> list[str]:
+    """Registered weightings the H4 section of docs/studies.md has no table row for."""
+    section = text[text.index("## H4: learned loss weightings") :]
+    section = section[: section.index("\n## ", 4)]
+    return [name for name in names if name != "fixed" and f"\n| `{name}` |" not in section]
+
+
+def test_a_weighting_is_one_class_and_one_registry_entry(monkeypatch, tmp_path):
+    """Registered, a new weighting trains, is an H4 condition faced with the fixed one, shows in H4's table;
+    the docs test names it until docs/studies.md has its row."""
+    from pathlib import Path
+
+    import pandas as pd
+
+    from hanrock_core.base.results import ensure_schema, query
+    from hanrock_core.learning import loss_weighting
+    from hanrock_core.learning.loss_weighting import WEIGHTINGS, Weighting
+
+    from .helpers import write_trials
+
+    class Halved(Weighting):
+        """Every auxiliary loss at half its trial weight."""
+
+        name = "halved"
+
+        def current_weights(self):
+            return torch.cat([self.weights[:1], self.weights[1:] / 2])
+
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "studies.md").read_text(encoding="utf-8")
+    assert weightings_missing_from_docs(docs, WEIGHTINGS) == []  # every registered one is documented
+    monkeypatch.setitem(loss_weighting.WEIGHTINGS, "halved", Halved)
+    assert weightings_missing_from_docs(docs, loss_weighting.WEIGHTINGS) == ["halved"]
+
+    # the search: H4 has the condition, compared with the fixed weights
+    profile = load_profile("quick")
+    h4 = conditions("h4", profile)
+    assert [c.weighting for c in h4 if c.name == "halved"] == ["halved"]
+    assert ("aphf", "halved") in comparisons("h4", h4)
+    TrainConfig(weighting="halved").validate()
+    made = loss_weighting.make_weighting(
+        "halved", torch.ones(3), model=dataclasses.make_dataclass("M", [("rock", bool)])(True)
+    )
+    assert isinstance(made, Halved) and made.current_weights().tolist() == [1.0, 0.5, 0.5]
+
+    # the H4 table: a row for it, between the baseline and `none`, with no change to the views
+    db = tmp_path / "r.duckdb"
+    ensure_schema(db)
+    key = {"hypothesis": "h4", "dataset": "iemocap", "task": "emotion"}
+    rows = [
+        {**key, "condition": c.name, "trial": 0, "state": "complete", "metric": "balanced_accuracy"}
+        | {"dev_value": 0.7, "test_value": 0.7}
+        for c in h4
+    ]
+    write_trials(db, key, pd.DataFrame(rows))
+    shown = list(query(db, "SELECT * FROM table_h4_weighting")["Weighting"])
+    assert shown[0] == "aphf, fixed (Baseline)" and "halved" in shown and shown.index("halved") < shown.index("None")

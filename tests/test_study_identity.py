@@ -4,6 +4,7 @@ queryable as superseded, and an option refuses instead."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -27,6 +28,7 @@ from hanrock_core.study.profiles import load_profile
 from hanrock_core.study.search import run_hypothesis
 from hanrock_core.study.study_identity import (
     PARTS,
+    RESULT_CARRIERS,
     TRIAL_ENTRY_POINTS,
     StudyIdentity,
     code_part,
@@ -112,7 +114,29 @@ def test_the_code_part_covers_every_module_a_trial_runs():
         text=True,
         check=True,
     ).stdout.split()
-    assert set(loaded) <= modules, set(loaded) - modules
+    # what else loads is a result carrier, or reached only through one
+    carriers = {f"hanrock_core.{m}" for m in RESULT_CARRIERS}
+    import grimp
+
+    graph = grimp.build_graph("hanrock_core", cache_dir=None)
+    behind = set().union(*(graph.find_upstream_modules(c) for c in carriers))
+    outside = set(loaded) - modules
+    assert outside <= carriers | behind, outside - carriers - behind
+
+
+def test_code_that_only_carries_results_restarts_no_study():
+    """Changing the HANROCK_* variables, the kept-model writer, the study storage or the CLI leaves every
+    study's identity as it is; changing the loss, the model, the sampler or the narrative does not."""
+    modules = set(trial_modules())
+    assert all(importlib.util.find_spec(f"hanrock_core.{m}") for m in RESULT_CARRIERS)  # real modules
+    base = code_part()
+    for carrier in ("base.deployment", "learning.kept_model", "study.keeping", "study.study_storage", "cli"):
+        name = f"hanrock_core.{carrier}"
+        assert name not in modules, f"{name} is in the closure: a change to it would restart every study"
+        assert code_part({name: module_source(name) + "\n_probe = 1\n"}) == base
+    for decides in ("learning.training", "learning.model", "study.median_stopping", "preparation.narrative"):
+        name = f"hanrock_core.{decides}"
+        assert code_part({name: module_source(name) + "\n_probe = 1\n"}) != base, name
 
 
 def test_any_change_to_a_module_a_trial_runs_changes_the_code_part():

@@ -59,8 +59,12 @@ def test_profile_errors(tmp_path):
 
 
 def test_profile_choices_are_the_ones_training_accepts():
-    from hanrock_core.learning import training
+    """Every value the search space offers for a choice passes TrainConfig's check, and one more does not."""
     from hanrock_core.learning.search_space import CHOICES
+    from hanrock_core.learning.train_config import TrainConfig
 
-    assert CHOICES["optimizer"] == training.OPTIMISERS and CHOICES["sampler"] == training.SAMPLERS
-    assert CHOICES["class_weights"] == training.CLASS_WEIGHTS
+    for name, allowed in CHOICES.items():
+        for value in allowed:
+            TrainConfig(**{name: value}).validate()
+        with pytest.raises(InputError, match=name):
+            TrainConfig(**{name: "no-such-choice"}).validate()

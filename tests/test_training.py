@@ -8,16 +8,11 @@ import pytest
 import torch
 
 from hanrock_core.base.errors import InputError
-from hanrock_core.learning.training import (
-    TrainConfig,
-    TrainingDiverged,
-    batches,
-    build_task_data,
-    distinct_talkturns,
-    load_checkpoint,
-    make_model,
-    train,
-)
+from hanrock_core.learning.batching import batches, distinct_talkturns
+from hanrock_core.learning.checkpoint import load_checkpoint
+from hanrock_core.learning.task_data import build_task_data
+from hanrock_core.learning.train_config import TrainConfig
+from hanrock_core.learning.training import TrainingDiverged, make_model, train
 from hanrock_core.preparation.auxiliary_target import build_auxiliary_targets
 from hanrock_core.preparation.narrative import narrative_table
 from hanrock_core.reading.corpora import read_iemocap

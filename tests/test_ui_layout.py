@@ -21,7 +21,7 @@ from hanrock_assets.pages import asset_page, check_page
 from hanrock_assets.ui_tour import free_port, webserver
 from hanrock_core.checks.browser import find_chromium
 
-from .conftest import REPO, TINY_SCALE, browser_or_skip
+from .conftest import REPO, TINY_SCALE, browser_or_skip, playwright_or_skip
 from .test_search import TINY_PROFILE
 
 SIZES = ((1280, 800), (1600, 1200))
@@ -60,7 +60,7 @@ MEASURE = """
 def served_study(tmp_path_factory):
     """A finished tiny H1 study of iemocap.emotion on a persistent instance, and the environment to serve it."""
     browser_or_skip()
-    pytest.importorskip("playwright")
+    playwright_or_skip()
     base = tmp_path_factory.mktemp("ui-layout")
     (base / "profile.yaml").write_text(TINY_PROFILE.format(trials=3))
     (base / "hanrock.yaml").write_text(f"home: {base / 'home'}\nsynthetic: {{scale: {TINY_SCALE}, seed: 5}}\n")

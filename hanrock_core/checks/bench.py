@@ -21,18 +21,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from hanrock_core.learning.batching import batches, distinct_talkturns
+from hanrock_core.learning.device import resolve_device, resolve_recurrence, setup_kernels
 from hanrock_core.learning.model import RECURRENCES, ModelShape
-from hanrock_core.learning.training import (
-    TaskData,
-    TrainConfig,
-    batches,
-    distinct_talkturns,
-    losses,
-    make_model,
-    resolve_device,
-    resolve_recurrence,
-    setup_kernels,
-)
+from hanrock_core.learning.task_data import TaskData
+from hanrock_core.learning.train_config import TrainConfig
+from hanrock_core.learning.training import losses, make_model
 from hanrock_core.preparation.vocabulary import Vocabulary
 
 DEFAULT_REFERENCE = Path("..") / "shared" / "bench" / "reference_hanrock.py"
@@ -233,7 +227,7 @@ def weighting_seconds(talkturns: int = 2000, seed: int = 0, device: str = "auto"
     fifth of the talkturns are dev (lookahead's held-out batches).  The same data, seed and batches for
     each: only the weighting differs."""
     from hanrock_core.learning.loss_weighting import WEIGHTINGS
-    from hanrock_core.learning.training import _Run
+    from hanrock_core.learning.training import TrainingRun
 
     data = random_corpus(talkturns, 24, 4000, 16, seed)
     data.split[: talkturns // 5] = "dev"
@@ -251,7 +245,7 @@ def weighting_seconds(talkturns: int = 2000, seed: int = 0, device: str = "auto"
                 device=device,
                 fusion_prior=True,
             )
-            run = _Run.start(data, config, weights)
+            run = TrainingRun.start(data, config, weights)
             _synchronise(run.device)
             start = time.perf_counter()
             run.train_epoch(1)

@@ -176,7 +176,7 @@ def epoch_seconds(part, config, max_talkturns: int | None) -> dict:
 
 def paper_shape(device: str, scale: Scale, work: Path, out: Path, log) -> dict:
     """One epoch at the paper's shape per recurrence x content size x auxiliary encoders, and the projection."""
-    from hanrock_core.learning.training import TrainConfig
+    from hanrock_core.learning.train_config import TrainConfig
     from hanrock_core.study.profiles import load_profile
 
     paper = load_profile("paper")

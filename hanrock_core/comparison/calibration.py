@@ -40,7 +40,7 @@ from hanrock_core.base.results import query
 from hanrock_core.comparison.paired_test import ALPHA, dialogue_statistics, metric_from_counts
 from hanrock_core.comparison.significance import SEARCH, compare_rows
 from hanrock_core.comparison.study_progress import write_significance_tables
-from hanrock_core.learning.training import TrainConfig
+from hanrock_core.learning.train_config import TrainConfig
 from hanrock_core.preparation.loss_weight import assign_loss_weights
 from hanrock_core.study.hypotheses import conditions
 from hanrock_core.study.partition_data import PartitionData

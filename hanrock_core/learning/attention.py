@@ -13,8 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from hanrock_core.learning.batching import distinct_talkturns
 from hanrock_core.learning.model import HierarchicalModel, align_windows
-from hanrock_core.learning.training import TaskData, distinct_talkturns
+from hanrock_core.learning.task_data import TaskData
 
 LEVELS = ("none", "low", "medium", "high")
 

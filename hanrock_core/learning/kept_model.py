@@ -30,7 +30,8 @@ from hanrock_core.base.errors import InputError
 from hanrock_core.base.home import Home, ModelFiles
 from hanrock_core.base.io import atomic_directory
 from hanrock_core.learning.model import HierarchicalModel, ModelShape
-from hanrock_core.learning.training import TaskData, TrainConfig
+from hanrock_core.learning.task_data import TaskData
+from hanrock_core.learning.train_config import TrainConfig
 from hanrock_core.preparation.narrative import NarrativeRecipe, SpeakerNorms
 from hanrock_core.preparation.vocabulary import OOV_ID, PAD_ID, Vocabulary
 
@@ -103,7 +104,7 @@ def model_card(
     """Everything needed to use the model on new text, and where it came from: `norms` are the speaker norms
     its narratives' prosody words were measured against (None: its narratives have no prosody words).
 
-    `trial` is the selected trial's record (selection.trial_record): slot, state, start time,
+    `trial` is the selected trial's record (keeping.trial_record): slot, state, start time,
     epochs, metrics, config, loss weights."""
     metric, higher_better = data.selection
     if data.classification:

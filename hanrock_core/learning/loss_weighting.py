@@ -37,7 +37,6 @@ from torch.nn import functional as F
 
 from hanrock_core.base.errors import InputError
 
-WEIGHTINGS = ("fixed", "uncertainty", "gating", "lookahead", "auto")
 AFFINITY_EVERY = 4  # steps between two affinity measurements (gating measures every step)
 LOOKAHEAD_EVERY = 5  # steps between two held-out updates of `lookahead`
 LOOKAHEAD_RATE = 0.05  # eta of the exponentiated-gradient step
@@ -63,7 +62,9 @@ class Weighting:
 
     name = "fixed"
 
-    def __init__(self, weights: torch.Tensor):
+    def __init__(self, weights: torch.Tensor, model=None):
+        """`weights`: the trial's (1 + N,) loss weights; `model`: the HierarchicalModel being trained
+        (a weighting that reads its parameters keeps it)."""
         self.weights = weights  # (1 + N,) on the device
         n = len(weights) - 1
         self.affinity_sum = torch.zeros(n, dtype=torch.float64)
@@ -131,8 +132,8 @@ class Uncertainty(Weighting):
 
     name = "uncertainty"
 
-    def __init__(self, weights: torch.Tensor):
-        super().__init__(weights)
+    def __init__(self, weights: torch.Tensor, model=None):
+        super().__init__(weights, model)
         n = len(weights) - 1
         start = torch.empty_like(weights)
         start[0] = weights[0]
@@ -165,8 +166,8 @@ class Gating(Weighting):
 
     name = "gating"
 
-    def __init__(self, weights: torch.Tensor):
-        super().__init__(weights)
+    def __init__(self, weights: torch.Tensor, model=None):
+        super().__init__(weights, model)
         self.gates = torch.ones_like(weights)  # (1 + N,): the primary's is always 1
         self.gate_sum = torch.zeros(len(weights) - 1, dtype=torch.float64)  # (N,) over the gated steps
 
@@ -194,8 +195,9 @@ class Lookahead(Weighting):
 
     name = "lookahead"
 
-    def __init__(self, weights: torch.Tensor, own_parameters: Callable[[], list[torch.Tensor]]):
-        super().__init__(weights)
+    def __init__(self, weights: torch.Tensor, model=None):
+        super().__init__(weights, model)
+        own_parameters: Callable[[], list[torch.Tensor]] = model.aux_talkturn_parameters
         self.current = weights.clone()
         self.budget = float(weights[1:].sum())
         self.own_parameters = own_parameters  # the auxiliary talkturn encoder's parameters, group-major
@@ -241,8 +243,8 @@ class Auto(Weighting):
 
     name = "auto"
 
-    def __init__(self, weights: torch.Tensor):
-        super().__init__(weights)
+    def __init__(self, weights: torch.Tensor, model=None):
+        super().__init__(weights, model)
         self.kept: np.ndarray | None = None  # (N,) bool, once decided
 
     def loss(self, out, per_task, heldout=None):
@@ -264,25 +266,25 @@ class Auto(Weighting):
         return out
 
 
-def make_weighting(name: str, weights: torch.Tensor, model) -> Weighting:
-    """The weighting `name` of a run whose trial weights are `weights` (1 + N,)."""
+# name -> class of every weighting (the name is the class's `name`): the one list that H4's conditions
+# (study/hypotheses.py), TrainConfig's check, `hanrock bench` and the docs read; a new weighting is one
+# subclass of Weighting and one entry here
+WEIGHTINGS: dict[str, type[Weighting]] = {cls.name: cls for cls in (Weighting, Uncertainty, Gating, Lookahead, Auto)}
+
+
+def make_weighting(name: str | Weighting, weights: torch.Tensor, model) -> Weighting:
+    """The weighting `name` of a run whose trial weights are `weights` (1 + N,); an instance is used as it is."""
+    if isinstance(name, Weighting):
+        return name
     if name not in WEIGHTINGS:
-        raise InputError(f"weighting {name!r} is not one of {WEIGHTINGS}")
+        raise InputError(f"weighting {name!r} is not one of {list(WEIGHTINGS)}")
     adaptive = name != "fixed"
     if adaptive and len(weights) > 1 and not getattr(model, "rock", False):
         raise InputError(
             f"the {name!r} weighting reads HAN-ROCK's auxiliary talkturn vectors; this model has none",
             hint="use it with architecture han_rock and A >= 1 auxiliary units",
         )
-    if name == "uncertainty":
-        return Uncertainty(weights)
-    if name == "gating":
-        return Gating(weights)
-    if name == "lookahead":
-        return Lookahead(weights, lambda: model.aux_talkturn_parameters())
-    if name == "auto":
-        return Auto(weights)
-    return Weighting(weights)
+    return WEIGHTINGS[name](weights, model)
 
 
 __all__ = ["AFFINITY_EVERY", "WEIGHTINGS", "Weighting", "make_weighting", "representation_cosines"]

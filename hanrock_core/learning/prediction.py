@@ -12,8 +12,10 @@ from hanrock_core.base.home import ModelFiles
 from hanrock_core.base.metrics import classification_metrics, regression_metrics
 from hanrock_core.base.notices import Notices, ensure
 from hanrock_core.learning.attention import attention_level, window_attention, zscore
+from hanrock_core.learning.device import resolve_device, resolve_recurrence, setup_kernels
+from hanrock_core.learning.epoch_outputs import primary_outputs
 from hanrock_core.learning.kept_model import TrainedModel
-from hanrock_core.learning.training import TaskData, primary_outputs, resolve_device, resolve_recurrence, setup_kernels
+from hanrock_core.learning.task_data import TaskData
 from hanrock_core.preparation.narrative import NARRATIVE_FAMILIES, SpeakerNorms, build_narratives, normalise
 from hanrock_core.preparation.vocabulary import encode
 

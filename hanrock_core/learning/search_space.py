@@ -40,9 +40,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "class_weights": ("none", "balanced"),
     "gru": ("auto", "fused", "torch"),
     "lr_schedule": ("constant", "cosine", "plateau"),
-    # how the losses are weighted while training (loss_weighting.py; H4's conditions)
-    "weighting": ("fixed", "uncertainty", "gating", "lookahead", "auto"),
-}
+}  # the loss weightings are loss_weighting.WEIGHTINGS: their registry holds the classes too
 
 
 # the training settings a profile and a TrainConfig share, and their one default (a profile that leaves a key

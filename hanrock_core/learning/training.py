@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -19,263 +19,19 @@ import pandas as pd
 import torch
 from torch.nn import functional as F
 
-from hanrock_core.base.deployment import read_deployment
 from hanrock_core.base.errors import InputError
-from hanrock_core.base.io import atomic_path
-from hanrock_core.base.metrics import classification_metrics, regression_metrics, selection_metric
-from hanrock_core.learning.kernels import compile_kernels
+from hanrock_core.learning.batching import batches, distinct_talkturns
+from hanrock_core.learning.checkpoint import save_checkpoint
+from hanrock_core.learning.device import resolve_device, resolve_recurrence, setup_kernels
+from hanrock_core.learning.epoch_outputs import decide, metrics_of, outputs_frame, prediction_frame, primary_outputs
 from hanrock_core.learning.loss_weighting import Weighting, make_weighting
-from hanrock_core.learning.model import ARCHITECTURES, HierarchicalModel, ModelShape
-from hanrock_core.learning.search_space import CHOICES, TRAINING_DEFAULTS, outside
-from hanrock_core.preparation.auxiliary_target import AuxiliaryTargets
-from hanrock_core.preparation.content_context import context_windows
-from hanrock_core.preparation.vocabulary import MAX_WORDS, Vocabulary, build_vocabulary, encode
-
-SAMPLERS = CHOICES["sampler"]
-CLASS_WEIGHTS = CHOICES["class_weights"]
-OPTIMISERS = CHOICES["optimizer"]
+from hanrock_core.learning.model import HierarchicalModel, ModelShape
+from hanrock_core.learning.task_data import TaskData
+from hanrock_core.learning.train_config import TrainConfig
 
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite: the trial stops, the study goes on."""
-
-
-@dataclass
-class TrainConfig:
-    """Hyper-parameters of one training run (Table 6 names; see docs/training.md)."""
-
-    architecture: str = "han_rock"
-    primary_units: int = 256  # P
-    aux_units: int = 1  # A
-    capacity_total: int | None = None  # when set, P + A must equal it (the paper: 257)
-    embedding_dim: int = TRAINING_DEFAULTS["embedding_dim"]
-    learning_rate: float = 2.0**-7
-    batch_size: int = 43
-    content_size: int = 18
-    l2: float = 0.0
-    dropout: float = 0.1
-    recurrent_dropout: float = 0.1
-    optimizer: str = TRAINING_DEFAULTS["optimizer"]
-    momentum: float = 0.9
-    clip_norm: float = 1.0
-    epochs: int = TRAINING_DEFAULTS["epochs"]
-    sampler: str = TRAINING_DEFAULTS["sampler"]
-    seed: int = 0
-    device: str = "auto"
-    max_words: int = MAX_WORDS
-    eval_batch_size: int = 256
-    # torch.compile the attention kernel: auto (on CPU when it works), on, off
-    compile: str = TRAINING_DEFAULTS["compile"]
-    embedding_trainable: bool = True  # pretrained vectors are fine-tuned (the authors'); False freezes them
-    # primary cross-entropy: none (the paper) or balanced (n / (K n_c) per class)
-    class_weights: str = TRAINING_DEFAULTS["class_weights"]
-    # biGRU recurrence: fused (kernels.py), torch (nn.GRU; cuDNN on CUDA); auto: torch on CUDA
-    gru: str = TRAINING_DEFAULTS["gru"]
-    # stop after this many epochs without a better dev metric (0: run every epoch, the paper)
-    patience: int = TRAINING_DEFAULTS["patience"]
-    # constant (the paper), cosine (decay to 0 at `epochs`), plateau (halve when dev stalls)
-    lr_schedule: str = TRAINING_DEFAULTS["lr_schedule"]
-    # the learning rate rises linearly from 0 over these epochs first (0: none)
-    warmup_epochs: float = TRAINING_DEFAULTS["warmup_epochs"]
-    # HAN-ROCK's fusion starts with half its weight on the primary vector (not the paper)
-    fusion_prior: bool = TRAINING_DEFAULTS["fusion_prior"]
-    # how the losses are weighted while training: fixed (the paper) or an adaptive method (H4, loss_weighting.py)
-    weighting: str = "fixed"
-
-    def validate(self) -> None:
-        """Refuse values outside Table 6's ranges or inconsistent ones, before any training."""
-        problems = []
-        if self.architecture not in ARCHITECTURES:
-            problems.append(f"architecture {self.architecture!r} is not one of {ARCHITECTURES}")
-        for name in ("learning_rate", "batch_size", "content_size", "l2", "dropout", "recurrent_dropout"):
-            why = outside(name, getattr(self, name))
-            if why:
-                problems.append(why)
-        if self.primary_units < 1 or self.aux_units < 0:
-            problems.append(
-                f"primary_units must be >= 1 and aux_units >= 0 (got P={self.primary_units}, A={self.aux_units})"
-            )
-        if self.capacity_total is not None and self.primary_units + self.aux_units != self.capacity_total:
-            problems.append(
-                f"P + A = {self.primary_units + self.aux_units}, but the study demands {self.capacity_total}"
-            )
-        for name, allowed in CHOICES.items():
-            if getattr(self, name) not in allowed:
-                problems.append(f"{name} {getattr(self, name)!r} is not one of {list(allowed)}")
-        if self.epochs < 1:
-            problems.append(f"epochs {self.epochs} must be >= 1")
-        if self.patience < 0 or self.warmup_epochs < 0:
-            problems.append(f"patience ({self.patience}) and warmup_epochs ({self.warmup_epochs}) must be >= 0")
-        if problems:
-            raise InputError("invalid training config: " + "; ".join(problems))
-
-
-@dataclass
-class TaskData:
-    """Tensors of one dataset x primary task, row-aligned with the talkturn table."""
-
-    words: torch.Tensor  # (n, T) word ids
-    lengths: torch.Tensor  # (n,)
-    dialogue_codes: np.ndarray  # (n,) int, for the dialogue sampler and windows
-    turn_index: np.ndarray  # (n,)
-    split: np.ndarray  # (n,) train / dev / test
-    primary: torch.Tensor  # (n,) class index (-1 = missing) or value (NaN = missing)
-    aux: torch.Tensor  # (n, N) targets: class index or value (NaN = missing)
-    aux_kinds: tuple[str, ...]
-    aux_names: tuple[str, ...]
-    classes: list[str] | None
-    vocab: Vocabulary
-    utterance_ids: np.ndarray
-    metric: str | None = None  # the selection metric (None: the paper's, MA or MAE)
-    texts: np.ndarray | None = None  # (n,) the model inputs as text, for the bag-of-words floor
-    vectors: torch.Tensor | None = None  # (V, E) pretrained word vectors of `vocab` (None: learnt from scratch)
-    dialogues: np.ndarray | None = None  # (D,) the dialogue names `dialogue_codes` index
-    min_count: int = 1  # the vocabulary keeps train words seen at least this often (the rest are unknown)
-
-    def dialogue_names(self) -> np.ndarray:
-        """(n,) each talkturn's dialogue name (its code as text where the names were not kept)."""
-        if self.dialogues is None:
-            return self.dialogue_codes.astype(str)
-        return np.asarray(self.dialogues, dtype=str)[self.dialogue_codes]
-
-    def train_token_counts(self) -> np.ndarray:
-        """(V,) how often each word id occurs in the train split's talkturns."""
-        rows = torch.from_numpy(np.flatnonzero(self.split == "train"))
-        return torch.bincount(self.words[rows].flatten(), minlength=len(self.vocab)).numpy()
-
-    @property
-    def classification(self) -> bool:
-        return self.classes is not None
-
-    @property
-    def selection(self) -> tuple[str, bool]:
-        """The metric epochs and trials are chosen on, and whether higher is better."""
-        return selection_metric(self.classification, self.metric)
-
-    def windows(self, content_size: int) -> torch.Tensor:
-        table = pd.DataFrame({"dialogue": self.dialogue_codes, "turn_index": self.turn_index})
-        return torch.from_numpy(context_windows(table, content_size))
-
-    def labelled(self, split: str) -> np.ndarray:
-        present = (self.primary >= 0) if self.classification else ~torch.isnan(self.primary)
-        return np.flatnonzero((self.split == split) & present.numpy())
-
-
-def build_task_data(
-    table: pd.DataFrame,
-    model_inputs: pd.Series,
-    targets: AuxiliaryTargets,
-    tasks: list[str] | None = None,
-    max_words: int = MAX_WORDS,
-    min_count: int = 1,
-    metric: str | None = None,
-) -> TaskData:
-    """Join talkturns, their model inputs (a Series indexed by utterance id) and targets into tensors."""
-    order = table.set_index("utterance_id", drop=False)
-    tgt = targets.table.set_index("utterance_id").loc[order.index]
-    inputs = model_inputs.loc[order.index]  # indexed by utterance id
-    vocab = build_vocabulary(inputs, order["split"], min_count)
-    words, lengths = encode(inputs, vocab, max_words)
-    tasks = list(targets.tasks) if tasks is None else tasks
-    classes = targets.classes
-    if classes is not None:
-        index = {c: i for i, c in enumerate(classes)}
-        primary = torch.tensor([index.get(v, -1) if not pd.isna(v) else -1 for v in tgt["primary"]], dtype=torch.long)
-    else:
-        primary = torch.tensor(pd.to_numeric(tgt["primary"]).to_numpy(dtype=np.float32))
-    aux_cols = []
-    for task in tasks:
-        col = tgt[task]
-        if targets.kind[task] == "class":
-            index = {c: i for i, c in enumerate(classes + ["no label"])}
-            aux_cols.append(
-                np.array([index.get(v, np.nan) if not pd.isna(v) else np.nan for v in col], dtype=np.float32)
-            )
-        else:
-            aux_cols.append(pd.to_numeric(col).to_numpy(dtype=np.float32))
-    aux = torch.tensor(np.stack(aux_cols, axis=1) if aux_cols else np.zeros((len(order), 0), np.float32))
-    dialogue_codes, dialogues = pd.factorize(order["dialogue"])
-    return TaskData(
-        words=words,
-        lengths=lengths,
-        dialogue_codes=dialogue_codes,
-        dialogues=np.asarray(dialogues, dtype=str),
-        turn_index=order["turn_index"].to_numpy(dtype=np.int64),
-        split=order["split"].to_numpy(dtype=str),
-        primary=primary,
-        aux=aux,
-        aux_kinds=tuple(targets.kind[t] for t in tasks),
-        aux_names=tuple(tasks),
-        classes=classes,
-        vocab=vocab,
-        utterance_ids=order["utterance_id"].to_numpy(dtype=str),
-        metric=metric,
-        texts=inputs.to_numpy(dtype=str),
-        min_count=min_count,
-    )
-
-
-def with_min_count(data: TaskData, min_count: int) -> TaskData:
-    """The same data with a vocabulary of the train words seen at least `min_count` times (a profile's
-    `min_count`); pretrained vectors of the old vocabulary are dropped (attach them after)."""
-    if data.min_count == min_count:
-        return data
-    texts, split = pd.Series(data.texts), pd.Series(data.split)
-    vocab = build_vocabulary(texts, split, min_count)
-    words, lengths = encode(texts, vocab, max(1, int(data.words.shape[1])))
-    return replace(data, words=words, lengths=lengths, vocab=vocab, min_count=min_count, vectors=None)
-
-
-CHUNK_TALKTURNS = 4  # the `chunks` sampler's stretch of consecutive talkturns
-
-
-def _dialogue_order(data: TaskData, samples: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """The samples dialogue by dialogue (dialogues in random order), each dialogue's in turn order."""
-    dialogues = rng.permutation(np.unique(data.dialogue_codes[samples]))
-    rank = np.empty(dialogues.max() + 1, dtype=np.int64)
-    rank[dialogues] = np.arange(len(dialogues))
-    return samples[np.lexsort((data.turn_index[samples], rank[data.dialogue_codes[samples]]))]
-
-
-def _chunk_order(data: TaskData, samples: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Stretches of CHUNK_TALKTURNS consecutive talkturns of one dialogue, the stretches in random order."""
-    ordered = samples[np.lexsort((data.turn_index[samples], data.dialogue_codes[samples]))]
-    codes = data.dialogue_codes[ordered]
-    position = pd.Series(codes).groupby(codes).cumcount().to_numpy()  # each sample's place in its dialogue
-    chunk = np.cumsum(position % CHUNK_TALKTURNS == 0) - 1  # a new chunk every CHUNK_TALKTURNS, and per dialogue
-    shuffled = rng.permutation(chunk.max() + 1)
-    return ordered[np.argsort(shuffled[chunk], kind="stable")]
-
-
-def batches(
-    data: TaskData, samples: np.ndarray, batch_size: int, sampler: str, rng: np.random.Generator
-) -> list[np.ndarray]:
-    """Sample indices per optimisation step.
-
-    `shuffle` (paper-faithful): samples in random order, independent of dialogues.  `chunks`:
-    stretches of 4 consecutive talkturns of one dialogue in random order, so a batch mixes many
-    conversations while the talkturns of a stretch share their content context (cheaper).
-    `dialogue`: dialogues in random order, each one's talkturns in order, cut into batches, so
-    neighbouring samples share most of their content context (cheapest; a batch is one stretch of
-    one conversation, which learns far slower: docs/training.md).
-    """
-    if sampler == "shuffle":
-        order = rng.permutation(samples)
-    elif sampler == "chunks":
-        order = _chunk_order(data, samples, rng)
-    else:
-        order = _dialogue_order(data, samples, rng)
-    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
-
-
-def distinct_talkturns(data: TaskData, windows: torch.Tensor, rows: np.ndarray, device) -> tuple[torch.Tensor, ...]:
-    """The batch's distinct talkturns (words trimmed to their longest) and windows pointing into them."""
-    batch_windows = windows[torch.from_numpy(rows)]  # (B, L) positions in the table
-    distinct, inverse = torch.unique(batch_windows.clamp(min=0), return_inverse=True)
-    local = torch.where(batch_windows >= 0, inverse, torch.full_like(inverse, -1))
-    lengths = data.lengths[distinct]
-    words = data.words[distinct, : max(1, int(lengths.max()))]
-    return words.to(device), lengths.to(device), local.to(device)
 
 
 def losses(
@@ -310,25 +66,6 @@ def losses(
     per_row = torch.where(is_class, nll, mae) * present
     aux_loss = per_row.sum(1) / present.sum(1).clamp(min=1)  # (N,)
     return torch.cat([primary_loss.unsqueeze(0), aux_loss])
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
-def resolve_recurrence(name: str, device: torch.device) -> str:
-    """The biGRU recurrence a run uses: `auto` is torch.nn.GRU (cuDNN) on CUDA, the fused kernel elsewhere."""
-    if name == "auto":
-        return "torch" if torch.device(device).type == "cuda" else "fused"
-    return name
-
-
-def setup_kernels(config: TrainConfig, device: torch.device) -> bool:
-    """Compile the attention kernel when asked (`auto`: on CPU unless HANROCK_COMPILE=0)."""
-    wanted = config.compile == "on" or (config.compile == "auto" and device.type == "cpu" and read_deployment().compile)
-    return compile_kernels(wanted)
 
 
 def model_shape(data: TaskData, config: TrainConfig) -> ModelShape:
@@ -418,83 +155,8 @@ class LearningRate:
             self.stalled = 0
 
 
-@torch.no_grad()
-def primary_outputs(
-    model: HierarchicalModel, data: TaskData, windows: torch.Tensor, rows: np.ndarray, batch_size: int, device
-) -> torch.Tensor:
-    """(len(rows), K) primary outputs (class logits, or the value in column 0) in the order of `rows`.
-
-    Rows are evaluated in dialogue order, `batch_size` at a time, so neighbouring samples share
-    their talkturns; `hanrock predict` calls this too, so a kept model gives what training gave."""
-    model.eval()
-    order = rows[np.lexsort((data.turn_index[rows], data.dialogue_codes[rows]))]
-    position = {r: i for i, r in enumerate(rows)}
-    out = None
-    for start in range(0, len(order), batch_size):
-        chunk = order[start : start + batch_size]
-        primary = model(*distinct_talkturns(data, windows, chunk, device)).primary.float().cpu()  # (b, K)
-        if out is None:
-            out = torch.empty(len(rows), primary.shape[1])
-        out[[position[r] for r in chunk]] = primary
-    return out if out is not None else torch.empty(0, 1)
-
-
-def predict(
-    model: HierarchicalModel, data: TaskData, windows: torch.Tensor, rows: np.ndarray, config: TrainConfig, device
-) -> np.ndarray:
-    """Primary predictions for `rows`: class indices or values."""
-    return decide(data, primary_outputs(model, data, windows, rows, config.eval_batch_size, device))
-
-
-def outputs_frame(data: TaskData, rows: dict[str, np.ndarray], outputs: dict[str, torch.Tensor]) -> pd.DataFrame | None:
-    """Each labelled dev and test talkturn's primary output: class probabilities (softmax), or the value.
-
-    `outputs`: split -> (n, K) raw outputs of `rows[split]`.  What a seed ensemble averages
-    (study/seed_ensemble.py); float32, one column per class (`output_k`)."""
-    frames = []
-    for split, out in outputs.items():
-        values = torch.softmax(out, -1) if data.classification else out[:, :1]
-        frame = pd.DataFrame(values.numpy().astype(np.float32), columns=output_columns(values.shape[1]))
-        frame.insert(0, "split", split)
-        frame.insert(0, "utterance_id", data.utterance_ids[rows[split]])
-        frames.append(frame)
-    return pd.concat(frames, ignore_index=True) if frames else None
-
-
-def output_columns(k: int) -> list[str]:
-    """The names of K primary output columns in an outputs file."""
-    return [f"output_{i}" for i in range(k)]
-
-
-def decide(data: TaskData, out: torch.Tensor) -> np.ndarray:
-    """Predictions from (n, K) primary outputs: the class index (argmax), or the value in column 0."""
-    values = out.argmax(-1) if data.classification else out[:, 0]
-    return values.double().numpy()
-
-
-def prediction_frame(data: TaskData, rows: np.ndarray, pred: np.ndarray) -> pd.DataFrame:
-    """utterance_id, truth and prediction (class names, or values) of the talkturns `rows`."""
-    labels = data.classes
-    truth = data.primary[torch.from_numpy(rows)].numpy()
-    return pd.DataFrame(
-        {
-            "utterance_id": data.utterance_ids[rows],
-            "truth": [labels[int(t)] for t in truth] if labels else truth,
-            "prediction": [labels[int(p)] for p in pred] if labels else pred,
-        }
-    )
-
-
-def metrics_of(data: TaskData, rows: np.ndarray, pred: np.ndarray) -> dict[str, float]:
-    """The task's metrics of predictions `pred` for `rows` (metrics.py, as the paper computes them)."""
-    truth = data.primary[torch.from_numpy(rows)].numpy()
-    if data.classification:
-        return classification_metrics(truth.astype(int), pred.astype(int), data.classes)
-    return regression_metrics(truth, pred)
-
-
 @dataclass
-class _Run:
+class TrainingRun:
     """One training run's moving parts: the model, its optimiser and schedule, the rows and windows it uses."""
 
     data: TaskData
@@ -512,7 +174,7 @@ class _Run:
     step: int = 0
 
     @classmethod
-    def start(cls, data: TaskData, config: TrainConfig, loss_weights: np.ndarray) -> _Run:
+    def start(cls, data: TaskData, config: TrainConfig, loss_weights: np.ndarray) -> TrainingRun:
         """Check the config and weights, seed everything, build the model and its optimiser."""
         config.validate()
         weights = torch.as_tensor(np.asarray(loss_weights, dtype=np.float32))
@@ -623,7 +285,7 @@ def train(
     stop after that epoch (the search's pruning): the result is then the best epoch so far.  A NaN
     loss raises TrainingDiverged.
     """
-    run = _Run.start(data, config, loss_weights)
+    run = TrainingRun.start(data, config, loss_weights)
     model = run.model
     test_rows = run.rows["test"]
     metric, higher_better = data.selection
@@ -669,42 +331,14 @@ def _strip(record: dict, prefix: str) -> dict[str, float]:
     return {k[len(prefix) :]: v for k, v in record.items() if k.startswith(prefix)}
 
 
-def save_checkpoint(state: dict, path: str | Path) -> Path:
-    """Write a state_dict atomically."""
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
-    return Path(path)
-
-
-def load_checkpoint(path: str | Path) -> dict:
-    """Read a state_dict saved by save_checkpoint (tensors only: weights_only=True)."""
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - a truncated or foreign file is reported, never used
-        raise InputError(
-            f"checkpoint cannot be read ({type(exc).__name__}: {exc})", path, hint="delete it and re-run the trial"
-        ) from exc
-
-
 __all__ = [
-    "TaskData",
-    "TrainConfig",
+    "LearningRate",
     "TrainResult",
     "TrainingDiverged",
-    "batches",
-    "build_task_data",
-    "distinct_talkturns",
-    "load_checkpoint",
+    "TrainingRun",
+    "balanced_class_weights",
     "losses",
     "make_model",
     "model_shape",
-    "predict",
-    "primary_outputs",
-    "resolve_recurrence",
-    "save_checkpoint",
-    "outputs_frame",
-    "decide",
-    "metrics_of",
-    "output_columns",
     "train",
 ]

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from hanrock_core.base.io import atomic_path
-from hanrock_core.learning.training import TaskData
+from hanrock_core.learning.task_data import TaskData
 from hanrock_core.reports.attention_report import (
     LEVELS,
     ReportExample,

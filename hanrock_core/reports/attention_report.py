@@ -24,16 +24,12 @@ from hanrock_core.base.errors import InputError
 from hanrock_core.base.home import ReportCheckpoints
 from hanrock_core.base.io import atomic_path
 from hanrock_core.learning.attention import LEVELS, WindowAttention, attention_level, window_attention, zscore
+from hanrock_core.learning.checkpoint import load_checkpoint, save_checkpoint
 from hanrock_core.learning.kept_model import TrainedModel, sha256_of
 from hanrock_core.learning.model import HierarchicalModel
-from hanrock_core.learning.training import (
-    TaskData,
-    TrainConfig,
-    load_checkpoint,
-    make_model,
-    save_checkpoint,
-    train,
-)
+from hanrock_core.learning.task_data import TaskData
+from hanrock_core.learning.train_config import TrainConfig
+from hanrock_core.learning.training import make_model, train
 from hanrock_core.preparation.loss_weight import assign_loss_weights
 from hanrock_core.preparation.vocabulary import tokenise
 from hanrock_core.study.profiles import Profile

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hanrock_core.base.errors import InputError
+from hanrock_core.learning.loss_weighting import WEIGHTINGS
 from hanrock_core.preparation.auxiliary_target import AUXILIARY_FAMILIES
 from hanrock_core.study.profiles import Profile
 
@@ -96,7 +97,7 @@ def conditions(hypothesis: str, profile: Profile, available: tuple[str, ...] = A
         return [
             Condition("aphf", *rock, True, "aphf, fixed (Baseline)"),
             Condition("none", "han_rock", (), P, total - P, False, "None"),
-            *(Condition(w, *rock, False, w, weighting=w) for w in ("uncertainty", "gating", "lookahead", "auto")),
+            *(Condition(w, *rock, False, w, weighting=w) for w in WEIGHTINGS if w != "fixed"),
         ]
     raise InputError(f"unknown hypothesis {hypothesis!r}; choose one of {HYPOTHESES}")
 

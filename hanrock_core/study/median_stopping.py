@@ -96,3 +96,13 @@ class OrderedMedianPruner(optuna.pruners.BasePruner):
                     )
                 return [t for t in lower if step in t.intermediate_values]
             time.sleep(WAIT_POLL_S)
+
+
+SAMPLER_SEED_STEP = 7919  # a profile's seed s gives the sampler seed s * 7919: profiles a seed apart share no slot
+
+
+def search_policy(seed: int, median_pruning: dict, log=print) -> tuple[TrialNumberSampler, OrderedMedianPruner]:
+    """The sampler and pruner of every condition's study under a profile of this seed and median pruning:
+    slot k samples the same configuration and stops at the same rule whoever runs it."""
+    sampler = TrialNumberSampler(seed=seed * SAMPLER_SEED_STEP)
+    return sampler, OrderedMedianPruner(median_pruning.get("first_epoch", 5), median_pruning.get("every", 2), log)

@@ -22,7 +22,10 @@ import pandas as pd
 
 from hanrock_core.base.home import TrialFiles
 from hanrock_core.base.io import atomic_path, write_parquet_atomic
-from hanrock_core.learning.training import TaskData, TrainConfig, save_checkpoint, train
+from hanrock_core.learning.checkpoint import save_checkpoint
+from hanrock_core.learning.task_data import TaskData
+from hanrock_core.learning.train_config import TrainConfig
+from hanrock_core.learning.training import train
 from hanrock_core.study.median_stopping import slot_of
 from hanrock_core.study.selection import selected_trials
 

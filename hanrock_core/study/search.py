@@ -1,7 +1,7 @@
 """Random search with median stopping (appendix A.3) for every condition of a hypothesis on one
 partition: the studies of this run's inputs are opened (study_storage.py), their missing trials run
 in the step's worker processes (worker_pool.py, objective.py), then the floor, the result rows
-(trial_rows.py) and the kept models (selection.py)."""
+(trial_rows.py) and the kept models (keeping.py)."""
 
 from __future__ import annotations
 
@@ -20,17 +20,17 @@ import torch
 from hanrock_core.base.errors import InputError
 from hanrock_core.base.home import Home, TrialFiles
 from hanrock_core.learning.floor import CONDITION as FLOOR
-from hanrock_core.learning.training import with_min_count
+from hanrock_core.learning.task_data import with_min_count
 from hanrock_core.preparation.corpus_vectors import corpus_vectors
 from hanrock_core.preparation.settings import check_data_directory
 from hanrock_core.preparation.word_vectors import Vectors, load_vectors
 from hanrock_core.study.hypotheses import Condition, conditions
+from hanrock_core.study.keeping import keep_selected_models
 from hanrock_core.study.objective import Objective, run_trials
 from hanrock_core.study.partition_data import PartitionData
 from hanrock_core.study.profiles import Profile
 from hanrock_core.study.replicates import replicate_jobs, train_missing
 from hanrock_core.study.retrying_storage import SERVER_OUTAGE_S, connection_error
-from hanrock_core.study.selection import keep_selected_models
 from hanrock_core.study.study_health import unseen_classes
 from hanrock_core.study.study_identity import StudyIdentity, study_identity
 from hanrock_core.study.study_storage import (

@@ -19,7 +19,8 @@ import pandas as pd
 import torch
 
 from hanrock_core.base.home import TrialFiles
-from hanrock_core.learning.training import TaskData, decide, metrics_of, prediction_frame
+from hanrock_core.learning.epoch_outputs import decide, metrics_of, prediction_frame
+from hanrock_core.learning.task_data import TaskData
 from hanrock_core.study.replicates import replicate_jobs
 
 Log = Callable[[str], None]

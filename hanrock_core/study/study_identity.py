@@ -12,8 +12,9 @@ parts, each a SHA-256 prefix, so a log line can say which one changed:
     targets     the auxiliary targets (names, kinds, families, values) and their MI (loss weights)
     data        the model input, primary label, split and dialogue position of every talkturn,
                 the selection metric, and pretrained word vectors where used
-    code        every platform module a trial runs: the import closure of the trial's entry points
-                (TRIAL_ENTRY_POINTS, found by grimp), their syntax without docstrings
+    code        the modules that compute a trial's numbers: the import closure of the trial's entry
+                points (TRIAL_ENTRY_POINTS, found by grimp) that does not pass through a module that
+                only carries results (RESULT_CARRIERS), their syntax without docstrings
 """
 
 from __future__ import annotations
@@ -31,16 +32,38 @@ import numpy as np
 
 PARTS = ("profile", "narratives", "targets", "data", "code")
 PACKAGE = "hanrock_core"
-# where a trial's result is decided: its configuration, loss weights, seed and training (objective), the
-# sampler, pruner and slot queue of its study (study_storage), its seed replicates (replicates), the floor
-# row beside it (floor) and the tensors it trains on (partition_data); every module these import,
-# directly or not, counts too (`trial_modules`)
+# where a trial's numbers are decided: its configuration, loss weights, seed and training (objective), the
+# sampler and pruner of its study (median_stopping), its seed replicates (replicates), the floor row beside
+# it (floor) and the tensors it trains on (partition_data); every module these import, directly or not,
+# counts too (`trial_modules`), except through a result carrier
 TRIAL_ENTRY_POINTS = (
     "study.objective",
-    "study.study_storage",
+    "study.median_stopping",
     "study.replicates",
     "learning.floor",
     "study.partition_data",
+)
+# modules that move, store or describe results but decide none of their numbers: a change to one of them
+# restarts no study (docs/architecture.md, "What restarts a study"); the closure neither counts them nor
+# follows their imports
+RESULT_CARRIERS = (
+    "cli",  # the command line
+    "base.deployment",  # HANROCK_* variables: hosts, workers, executors (compile is a speed setting)
+    "base.home",  # where files go
+    "base.io",  # how files are written (atomically)
+    "base.staged_results",  # results rows staged for the database
+    "base.results",  # the results database
+    "base.concurrency",  # locks
+    "base.errors",  # error types and their messages
+    "base.notices",  # notices to the user
+    "base.config_file",  # how settings files are parsed (their values count in the other parts)
+    "base.input_files",  # how input files are decoded (their content counts in the data part)
+    "learning.kept_model",  # the kept model folder's format
+    "study.keeping",  # writing kept models
+    "study.study_storage",  # where studies are stored, locks, the slot queue
+    "study.retrying_storage",  # retries of the study storage
+    "study.worker_pool",  # which process runs a trial
+    "study.study_identity",  # this module
 )
 PROFILE_LEFT_OUT = ("name", "trials_per_condition", "replicates", "bootstrap")
 SEPARATOR = "#"
@@ -92,15 +115,20 @@ def profile_part(profile) -> str:
 
 @functools.cache
 def trial_modules() -> tuple[str, ...]:
-    """Every module of the package a trial imports, directly or through others (lazy imports included):
-    the import closure of TRIAL_ENTRY_POINTS, read from the source by grimp rather than listed by hand."""
+    """Every module of the package whose code decides a trial's numbers: the modules TRIAL_ENTRY_POINTS
+    import, directly or through others (lazy imports included), read from the source by grimp rather
+    than listed by hand, without entering a RESULT_CARRIERS module."""
     import grimp  # the import graph of the package's source; loaded only when an identity is computed
 
     graph = grimp.build_graph(PACKAGE, cache_dir=None)
-    closure = set()
-    for entry in TRIAL_ENTRY_POINTS:
-        module = f"{PACKAGE}.{entry}"
-        closure |= {module, *graph.find_upstream_modules(module)}
+    carriers = {f"{PACKAGE}.{m}" for m in RESULT_CARRIERS}
+    closure, todo = set(), [f"{PACKAGE}.{entry}" for entry in TRIAL_ENTRY_POINTS]
+    while todo:
+        module = todo.pop()
+        if module in closure or module in carriers:
+            continue
+        closure.add(module)
+        todo += graph.find_modules_directly_imported_by(module)
     # importing a.b.c runs a/__init__.py and a/b/__init__.py too
     closure |= {m.rsplit(".", n)[0] for m in closure for n in range(1, m.count(".") + 1)}
     return tuple(sorted(m for m in closure if m == PACKAGE or m.startswith(PACKAGE + ".")))
@@ -184,6 +212,7 @@ def base_of(name: str) -> str:
 
 __all__ = [
     "PARTS",
+    "RESULT_CARRIERS",
     "TRIAL_ENTRY_POINTS",
     "StudyIdentity",
     "base_of",

@@ -26,7 +26,7 @@ from hanrock_core.base.errors import InputError
 from hanrock_core.base.home import Home
 from hanrock_core.base.metrics import default_metric
 from hanrock_core.study.hypotheses import Condition
-from hanrock_core.study.median_stopping import OrderedMedianPruner, TrialNumberSampler, slot_of
+from hanrock_core.study.median_stopping import search_policy, slot_of
 from hanrock_core.study.partition_data import PartitionData
 from hanrock_core.study.profiles import Profile
 from hanrock_core.study.retrying_storage import RetryingRDBStorage
@@ -180,14 +180,14 @@ def condition_study(
     """The condition's study of these inputs, created or resumed, with the sampler and pruner that make
     trial k the same whoever runs it (hanrock_core/study/median_stopping.py)."""
     _, higher_better = part.data.selection
-    pruning = profile.median_pruning
+    sampler, pruner = search_policy(profile.seed, profile.median_pruning, log)
     return optuna.create_study(
         study_name=study_name(part, hypothesis, condition, identity),
         storage=storage,
         load_if_exists=True,
         direction="maximize" if higher_better else "minimize",
-        sampler=TrialNumberSampler(seed=profile.seed * 7919),
-        pruner=OrderedMedianPruner(pruning.get("first_epoch", 5), pruning.get("every", 2), log),
+        sampler=sampler,
+        pruner=pruner,
     )
 
 
