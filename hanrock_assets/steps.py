@@ -20,7 +20,7 @@ from hanrock_core.base.notices import WARNING, Notices
 from hanrock_core.base.results import mutual_information_rows, view_rows
 from hanrock_core.base.staged_results import gather, read_staged_rows, staged_only, write_rows
 from hanrock_core.comparison.auxiliary_affinity import affinity_ranking, family_ranking
-from hanrock_core.comparison.paired_test import VERDICTS
+from hanrock_core.comparison.paired_comparison import VERDICTS
 from hanrock_core.comparison.study_progress import completeness, write_significance_tables
 from hanrock_core.learning.floor import CONDITION as FLOOR
 from hanrock_core.learning.kept_model import card_row, folder_bytes, open_card, open_model
@@ -32,7 +32,7 @@ from hanrock_core.preparation.auxiliary_target import (
     build_auxiliary_targets,
 )
 from hanrock_core.preparation.datasets import dataset_metrics, dataset_tasks, load_dataset
-from hanrock_core.preparation.loss_weight import mutual_information
+from hanrock_core.preparation.mi_loss_weights import mutual_information
 from hanrock_core.preparation.narrative import narrative_table, recipe_of
 from hanrock_core.preparation.settings import Settings
 from hanrock_core.reports.attention_html import write_attention_report

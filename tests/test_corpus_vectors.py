@@ -14,7 +14,7 @@ import torch
 from hanrock_core.base.errors import InputError
 from hanrock_core.base.home import Home
 from hanrock_core.preparation.corpus_vectors import corpus_vectors, train_sentences
-from hanrock_core.preparation.word_vectors import VectorSpec
+from hanrock_core.preparation.pretrained_vectors import VectorSpec
 from hanrock_core.study.profiles import load_profile
 from hanrock_core.study.search import run_hypothesis
 
@@ -46,7 +46,7 @@ def test_the_same_text_and_seed_give_the_same_vectors_in_any_process(tiny_iemoca
         import numpy as np
         from tests.test_search import _partition
         from hanrock_core.preparation.corpus_vectors import corpus_vectors
-        from hanrock_core.preparation.word_vectors import VectorSpec
+        from hanrock_core.preparation.pretrained_vectors import VectorSpec
         part = _partition(__import__("pathlib").Path({str(tiny_iemocap)!r}), "emotion")
         for learn in ("word2vec", "fasttext"):
             v = corpus_vectors(VectorSpec(None, learn=learn, epochs=2), part.data, 8, 3, None)

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from hanrock_core.preparation.auxiliary_target import AuxiliarySpec, build_auxiliary_targets
-from hanrock_core.preparation.loss_weight import SCHEMES, assign_loss_weights, mutual_information
+from hanrock_core.preparation.mi_loss_weights import SCHEMES, assign_loss_weights, mutual_information
 from hanrock_core.reading.corpora import read_iemocap, read_semaine
 from hanrock_core.reading.synthetic import generate
 

@@ -20,7 +20,7 @@ from hanrock_core.base.home import Home
 from hanrock_core.learning.kept_model import open_model
 from hanrock_core.learning.prediction import model_inputs, ordered_talkturns
 from hanrock_core.preparation.auxiliary_target import AuxiliarySpec, available_families, build_auxiliary_targets
-from hanrock_core.preparation.loss_weight import mutual_information
+from hanrock_core.preparation.mi_loss_weights import mutual_information
 from hanrock_core.preparation.narrative import NarrativeRecipe, build_narratives, narrative_table
 from hanrock_core.reading.corpora import read_byo, read_iemocap
 from hanrock_core.reading.synthetic import generate

@@ -18,7 +18,7 @@ from hanrock_assets.instance import ensure_dagster_home
 from hanrock_core.base.home import Home
 from hanrock_core.base.results import query
 from hanrock_core.preparation.auxiliary_target import build_auxiliary_targets
-from hanrock_core.preparation.loss_weight import mutual_information
+from hanrock_core.preparation.mi_loss_weights import mutual_information
 from hanrock_core.preparation.narrative import narrative_table
 from hanrock_core.reading.corpora import read_iemocap
 from hanrock_core.study.partition_data import PartitionData

@@ -131,7 +131,7 @@ def test_a_class_train_lacks_counts_as_an_error_not_a_row_left_out(tiny_iemocap,
     talkturns of 'sad' count as errors, and study health says why."""
     from hanrock_core.base.metrics import classification_metrics
     from hanrock_core.preparation.auxiliary_target import build_auxiliary_targets
-    from hanrock_core.preparation.loss_weight import mutual_information
+    from hanrock_core.preparation.mi_loss_weights import mutual_information
     from hanrock_core.preparation.narrative import narrative_table
     from hanrock_core.reading.corpora import read_iemocap
     from hanrock_core.study.partition_data import PartitionData

@@ -20,7 +20,7 @@ from hanrock_core.base.results import query
 from hanrock_core.comparison.study_progress import write_significance_tables
 from hanrock_core.learning.kept_model import open_card
 from hanrock_core.preparation.auxiliary_target import build_auxiliary_targets
-from hanrock_core.preparation.loss_weight import mutual_information
+from hanrock_core.preparation.mi_loss_weights import mutual_information
 from hanrock_core.preparation.narrative import narrative_table
 from hanrock_core.reading.corpora import read_iemocap
 from hanrock_core.study.partition_data import PartitionData

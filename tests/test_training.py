@@ -201,7 +201,7 @@ def test_the_dataset_metric_chooses_the_epoch(corpus):
 def test_word_vectors_start_the_embedding_and_can_be_frozen(corpus, tmp_path):
     import torch
 
-    from hanrock_core.preparation.word_vectors import VectorSpec, load_vectors
+    from hanrock_core.preparation.pretrained_vectors import VectorSpec, load_vectors
 
     data = _data(corpus, "activation")
     word = data.vocab.words[2]  # the most frequent train word

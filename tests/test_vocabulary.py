@@ -31,7 +31,7 @@ def test_truncation_and_empty_talkturns():
 def _vectors(tmp_path, text: str, name: str = "v.txt", **spec):
     import gzip
 
-    from hanrock_core.preparation.word_vectors import VectorSpec, load_vectors
+    from hanrock_core.preparation.pretrained_vectors import VectorSpec, load_vectors
 
     vocab = build_vocabulary(pd.Series(["cat dog cat Cat"]), pd.Series(["train"]))
     path = tmp_path / name
@@ -65,6 +65,6 @@ def test_word2vec_gz_and_random_missing_vectors(tmp_path):
 
 
 def test_word_vectors_use_the_vocabulary_ids():
-    from hanrock_core.preparation import word_vectors
+    from hanrock_core.preparation import pretrained_vectors as word_vectors
 
     assert (word_vectors.PAD_ID, word_vectors.OOV_ID) == (PAD_ID, OOV_ID)

@@ -127,7 +127,7 @@ def bench(device: str, scale: Scale, reference: Path | None, out: Path, log) -> 
 def paper_partition(scale: Scale, work: Path, seed: int = 0):
     """iemocap.emotion of the synthetic IEMOCAP at `scale`, with MONAH narratives and all sixteen auxiliary targets."""
     from hanrock_core.preparation.auxiliary_target import build_auxiliary_targets
-    from hanrock_core.preparation.loss_weight import mutual_information
+    from hanrock_core.preparation.mi_loss_weights import mutual_information
     from hanrock_core.preparation.narrative import narrative_table
     from hanrock_core.reading.corpora import read_iemocap
     from hanrock_core.reading.synthetic import generate

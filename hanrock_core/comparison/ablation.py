@@ -24,7 +24,7 @@ from hanrock_core.base.home import Home
 from hanrock_core.comparison.calibration import condition_weights, partition_of, typical_config
 from hanrock_core.preparation.corpus_vectors import corpus_vectors
 from hanrock_core.preparation.narrative import NarrativeRecipe
-from hanrock_core.preparation.word_vectors import VectorSpec
+from hanrock_core.preparation.pretrained_vectors import VectorSpec
 from hanrock_core.study.hypotheses import conditions
 from hanrock_core.study.profiles import Profile
 from hanrock_core.study.replicates import ReplicateJob, train_missing

@@ -17,7 +17,7 @@ and test set.  Disjoint pairs of studies (0 and 1, 2 and 3, ...) then give, each
                 of the first, by the search test: the share called better is its power at delta
     challenger  each study's own verdict of each challenger against `none`: the real comparison, N times
 
-Every share has its 95% Wilson interval.  `paired_simulation.py` (`tests/bench_paired_test.py`) measures
+Every share has its 95% Wilson interval.  `paired_simulation.py` (`tests/bench_paired_comparison.py`) measures
 the same test on thousands of simulated comparisons with a known truth; this measures it on the
 platform's runs, which are few.  Studies already on disk are read, not trained again.
 """
@@ -37,11 +37,11 @@ from scipy import stats
 from hanrock_core.base.errors import InputError
 from hanrock_core.base.home import Home
 from hanrock_core.base.results import query
-from hanrock_core.comparison.paired_test import ALPHA, dialogue_statistics, metric_from_counts
+from hanrock_core.comparison.paired_comparison import ALPHA, dialogue_statistics, metric_from_counts
 from hanrock_core.comparison.significance import SEARCH, compare_rows
 from hanrock_core.comparison.study_progress import write_significance_tables
 from hanrock_core.learning.train_config import TrainConfig
-from hanrock_core.preparation.loss_weight import assign_loss_weights
+from hanrock_core.preparation.mi_loss_weights import assign_loss_weights
 from hanrock_core.study.hypotheses import conditions
 from hanrock_core.study.partition_data import PartitionData
 from hanrock_core.study.profiles import Profile
@@ -60,7 +60,7 @@ def partition_of(settings, dataset: str, task: str, log: Log = print, recipe=Non
     narrative recipe and the vocabulary's minimum train count (an ablation's changes)."""
     from hanrock_core.preparation.auxiliary_target import AuxiliarySpec, available_families, build_auxiliary_targets
     from hanrock_core.preparation.datasets import dataset_metrics, load_dataset
-    from hanrock_core.preparation.loss_weight import mutual_information
+    from hanrock_core.preparation.mi_loss_weights import mutual_information
     from hanrock_core.preparation.narrative import narrative_table
 
     table, _ = load_dataset(settings, dataset, log=log)

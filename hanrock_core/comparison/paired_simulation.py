@@ -10,7 +10,7 @@ The effect is given as the gain of the population's expected accuracy; `effect_s
 shift of the log-odds that gives it.
 
 `simulate` runs `compare_paired` on many replicates of a `Regime` and returns each replicate's verdict;
-`tests/bench_paired_test.py` prints the false-positive rate and power with binomial intervals.
+`tests/bench_paired_comparison.py` prints the false-positive rate and power with binomial intervals.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from hanrock_core.comparison.paired_test import Arm, compare_paired
+from hanrock_core.comparison.paired_comparison import Arm, compare_paired
 
 
 @dataclass(frozen=True)
@@ -124,7 +124,7 @@ def simulate(
 def _critical(df: float) -> float:
     from scipy import stats
 
-    from hanrock_core.comparison.paired_test import ALPHA
+    from hanrock_core.comparison.paired_comparison import ALPHA
 
     return float(stats.t.ppf(1 - ALPHA / 2, df))
 

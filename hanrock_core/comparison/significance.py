@@ -7,11 +7,11 @@ difference is significant when the interval excludes 0 (its p-value: twice the s
 differences on the far side of 0).  For MAE lower is better: the best-dev trial has the lowest dev
 MAE, and a negative difference is an improvement.
 
-`search` (paired_test.py, slot-paired): every slot of both conditions' searches, slot k the same
+`search` (paired_comparison.py, slot-paired): every slot of both conditions' searches, slot k the same
 configuration and seed in both, compared slot by slot on resampled test dialogues: the answer about the
 conditions (no selection enters it), and the verdict a comparison of two searched conditions gets.
 
-`paired` (paired_test.py): the selected configuration's seeds, paired on resampled test dialogues: the
+`paired` (paired_comparison.py): the selected configuration's seeds, paired on resampled test dialogues: the
 answer about the kept models (one search's winner against the other's, each against the floor, the seed
 ensembles).  Both give a verdict (better, worse, equivalent, undecided), an interval, a p-value and the
 detectable effect, computed here from the stored per-talkturn test predictions.
@@ -26,9 +26,9 @@ import numpy as np
 import pandas as pd
 
 from hanrock_core.base.errors import InputError
-from hanrock_core.comparison.paired_test import METHOD as PAIRED
-from hanrock_core.comparison.paired_test import RESAMPLES as PAIRED_RESAMPLES
-from hanrock_core.comparison.paired_test import Arm, PairedComparison, compare_paired
+from hanrock_core.comparison.paired_comparison import METHOD as PAIRED
+from hanrock_core.comparison.paired_comparison import RESAMPLES as PAIRED_RESAMPLES
+from hanrock_core.comparison.paired_comparison import Arm, PairedComparison, compare_paired
 from hanrock_core.learning.floor import CONDITION as FLOOR
 
 PAPER = "paper"

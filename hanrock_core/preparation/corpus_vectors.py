@@ -19,8 +19,8 @@ from typing import Protocol
 import numpy as np
 
 from hanrock_core.base.io import atomic_path
+from hanrock_core.preparation.pretrained_vectors import Vectors, VectorSpec
 from hanrock_core.preparation.vocabulary import OOV_ID, tokenise
-from hanrock_core.preparation.word_vectors import Vectors, VectorSpec
 
 MIN_COUNT = 1  # every train word gets a vector: the vocabulary keeps every train word too
 

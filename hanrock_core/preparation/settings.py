@@ -26,7 +26,7 @@ from hanrock_core.base.errors import InputError
 from hanrock_core.base.home import Home
 from hanrock_core.base.metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS
 from hanrock_core.preparation.narrative import NARRATIVE_FAMILIES, NarrativeRecipe
-from hanrock_core.preparation.word_vectors import VectorSpec, parse_vector_spec
+from hanrock_core.preparation.pretrained_vectors import VectorSpec, parse_vector_spec
 from hanrock_core.reading.corpora import RAW_CORPORA
 from hanrock_core.reading.layouts import LAYOUTS, ReadingOptions
 

@@ -30,7 +30,7 @@ from hanrock_core.learning.model import HierarchicalModel
 from hanrock_core.learning.task_data import TaskData
 from hanrock_core.learning.train_config import TrainConfig
 from hanrock_core.learning.training import make_model, train
-from hanrock_core.preparation.loss_weight import assign_loss_weights
+from hanrock_core.preparation.mi_loss_weights import assign_loss_weights
 from hanrock_core.preparation.vocabulary import tokenise
 from hanrock_core.study.profiles import Profile
 

@@ -16,7 +16,7 @@ from hanrock_core.base.home import TrialFiles
 from hanrock_core.base.io import write_parquet_atomic
 from hanrock_core.learning.train_config import TrainConfig
 from hanrock_core.learning.training import TrainingDiverged, train
-from hanrock_core.preparation.loss_weight import SCHEMES, assign_loss_weights
+from hanrock_core.preparation.mi_loss_weights import SCHEMES, assign_loss_weights
 from hanrock_core.study.hypotheses import Condition
 from hanrock_core.study.keeping import keep_trial_state
 from hanrock_core.study.median_stopping import slot_of

@@ -9,7 +9,7 @@ import pandas as pd
 from hanrock_core.learning.task_data import TaskData, build_task_data
 from hanrock_core.preparation.auxiliary_target import AuxiliaryTargets
 from hanrock_core.preparation.narrative import NarrativeRecipe, SpeakerNorms, norms_for
-from hanrock_core.preparation.word_vectors import Vectors
+from hanrock_core.preparation.pretrained_vectors import Vectors
 
 
 @dataclass

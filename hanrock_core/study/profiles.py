@@ -30,7 +30,7 @@ from hanrock_core.learning.search_space import (
     TRAINING_DEFAULTS,
     outside,
 )
-from hanrock_core.preparation.word_vectors import VectorSpec, parse_vector_spec
+from hanrock_core.preparation.pretrained_vectors import VectorSpec, parse_vector_spec
 
 # a profile's `space:` may narrow every Table 6 bound, and list the choices of P for H1 and H3
 SPACE_KEYS = set(BOUNDS) | {"primary_units"}

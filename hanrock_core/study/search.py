@@ -22,8 +22,8 @@ from hanrock_core.base.home import Home, TrialFiles
 from hanrock_core.learning.floor import CONDITION as FLOOR
 from hanrock_core.learning.task_data import with_min_count
 from hanrock_core.preparation.corpus_vectors import corpus_vectors
+from hanrock_core.preparation.pretrained_vectors import Vectors, load_vectors
 from hanrock_core.preparation.settings import check_data_directory
-from hanrock_core.preparation.word_vectors import Vectors, load_vectors
 from hanrock_core.study.hypotheses import Condition, conditions
 from hanrock_core.study.keeping import keep_selected_models
 from hanrock_core.study.objective import Objective, run_trials

@@ -1,7 +1,7 @@
 """The paired test on simulated comparisons with a known truth: false-positive rate and power, each with its
 95% Wilson interval, in every noise regime of `hanrock_core/comparison/paired_simulation.py`.
 
-    .venv/bin/python -m tests.bench_paired_test [--replicates 2000] [--resamples 400]
+    .venv/bin/python -m tests.bench_paired_comparison [--replicates 2000] [--resamples 400]
 
 A new test set and new seeds every replicate; the challenger's true effect is 0 (the false-positive rate:
 the share significant at the nominal 0.05), +0.01, +0.02 and +0.03 of expected accuracy (power: the share

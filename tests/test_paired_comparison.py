@@ -3,6 +3,8 @@ they claim, it answers by both seeds and test sample, and a study stores what re
 
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,14 +13,14 @@ from scipy import stats
 from hanrock_core.base.home import Home
 from hanrock_core.base.metrics import classification_metrics, regression_metrics
 from hanrock_core.base.results import query
-from hanrock_core.comparison.paired_simulation import REGIMES, simulate
-from hanrock_core.comparison.paired_test import (
+from hanrock_core.comparison.paired_comparison import (
     Arm,
     bootstrap_weights,
     compare_paired,
     dialogue_statistics,
     metric_from_counts,
 )
+from hanrock_core.comparison.paired_simulation import REGIMES, simulate
 from hanrock_core.comparison.significance import paired_table
 from hanrock_core.comparison.study_progress import write_significance_tables
 from hanrock_core.study.profiles import load_profile
@@ -29,8 +31,16 @@ from .test_search import TINY_PROFILE, _partition
 RNG = np.random.default_rng(0)
 
 
-def _noisy(truth: np.ndarray, accuracy: float, seeds: int, classes: int, rng=RNG) -> np.ndarray:
+@pytest.fixture(autouse=True)
+def _own_random_draws(request):
+    """Each test draws from its own seed: its data never depends on which tests ran before it in its worker."""
+    global RNG
+    RNG = np.random.default_rng(zlib.crc32(request.node.name.encode()))
+
+
+def _noisy(truth: np.ndarray, accuracy: float, seeds: int, classes: int, rng=None) -> np.ndarray:
     """Predictions right with probability `accuracy`, else a random class: (seeds, N)."""
+    rng = RNG if rng is None else rng
     right = rng.random((seeds, len(truth))) < accuracy
     return np.where(right, truth[None, :], rng.integers(0, classes, (seeds, len(truth))))
 
