@@ -28,12 +28,9 @@ from hanrock_core.learning.task_data import with_min_count
 from hanrock_core.preparation.auxiliary_target import (
     AuxiliarySpec,
     AuxiliaryTargets,
-    available_families,
-    build_auxiliary_targets,
 )
 from hanrock_core.preparation.datasets import dataset_metrics, dataset_tasks, load_dataset
-from hanrock_core.preparation.mi_loss_weights import mutual_information
-from hanrock_core.preparation.narrative import narrative_table, recipe_of
+from hanrock_core.preparation.narrative import narrative_table
 from hanrock_core.preparation.settings import Settings
 from hanrock_core.reports.attention_html import write_attention_report
 from hanrock_core.reports.attention_report import default_models, models_from_kept
@@ -41,6 +38,7 @@ from hanrock_core.reports.plots import FOREST_DPI, METRIC_WORDS, forest_plot, le
 from hanrock_core.reports.study_summary import summary_lines
 from hanrock_core.study.hypotheses import TABLE_VIEWS
 from hanrock_core.study.partition_data import PartitionData
+from hanrock_core.study.partition_loading import partition_from_tables, partition_targets
 from hanrock_core.study.search import attach_vectors, run_hypothesis
 from hanrock_core.study.study_health import describe, flagged_comparisons, health, partition_health
 from hanrock_core.study.worker_pool import StepWaiting
@@ -191,11 +189,10 @@ def auxiliary_targets(
     spec = AuxiliarySpec(
         tuple(Family(f).value for f in config.families), {k: tuple(v) for k, v in config.extra.items()}
     )
-    usable, empty = available_families(raw, spec)
+    targets, mi, empty = partition_targets(raw, task, spec, config.mi_seed)
     if empty:
+        usable = list(dict.fromkeys(targets.family.values()))
         log.warning(f"no data for auxiliary families {empty} in this dataset: training goes on with {usable}")
-    targets = build_auxiliary_targets(raw, task, AuxiliarySpec(tuple(usable), spec.extra))
-    mi = mutual_information(targets, seed=config.mi_seed)
     write_rows(
         settings.home,
         "mutual_information",
@@ -244,25 +241,21 @@ def selected_tasks(keys: list[str], named: list[str]) -> list[str]:
 
 
 def partition_data(settings: Settings, key: str, inputs: TaskInputs) -> PartitionData:
-    """The training data of one dataset.task from its four input tables."""
+    """The training data of one dataset.task from its four input tables (study/partition_loading.py)."""
     dataset, task = split_task_key(key)
-    narratives = inputs.monah_narratives
+    targets = AuxiliaryTargets.from_tables(inputs.auxiliary_targets, inputs.mutual_information, task)
     try:
-        recipe = recipe_of(narratives)
+        return partition_from_tables(
+            dataset,
+            task,
+            inputs.raw_sessions,
+            inputs.monah_narratives,
+            targets,
+            inputs.mutual_information,
+            dataset_metrics(settings, dataset)[task],
+        )
     except InputError as exc:
         raise dg.Failure(description=f"{dataset}: {exc}") from None
-    model_inputs = narratives.set_index("utterance_id")["model_input"]
-    targets = AuxiliaryTargets.from_tables(inputs.auxiliary_targets, inputs.mutual_information, task)
-    return PartitionData.build(
-        dataset,
-        task,
-        inputs.raw_sessions,
-        model_inputs,
-        targets,
-        inputs.mutual_information,
-        dataset_metrics(settings, dataset)[task],
-        narrative=recipe,
-    )
 
 
 def trials(

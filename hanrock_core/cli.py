@@ -293,8 +293,9 @@ def _calibrate(args: argparse.Namespace) -> None:
     import pandas as pd
 
     from hanrock_core.base.io import write_parquet_atomic
-    from hanrock_core.comparison.calibration import calibrate, check_arguments, partition_of, report_folder
+    from hanrock_core.comparison.calibration import calibrate, check_arguments, report_folder
     from hanrock_core.preparation.settings import load_settings
+    from hanrock_core.study.partition_loading import load_partition
     from hanrock_core.study.profiles import load_profile
     from hanrock_core.study.study_identity import study_identity
 
@@ -304,7 +305,7 @@ def _calibrate(args: argparse.Namespace) -> None:
         raise InputError(f"{args.partition!r} is not DATASET.TASK", hint="e.g. iemocap.emotion")
     profile = load_profile(args.profile)
     check_arguments(profile, args.studies, args.challenger, args.planted)
-    part = partition_of(settings, dataset, task, log=print, min_count=profile.min_count)
+    part = load_partition(settings, dataset, task, log=print, min_count=profile.min_count)
     identity = study_identity(part, profile)
     summary, verdicts = calibrate(
         part,

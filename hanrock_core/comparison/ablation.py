@@ -21,11 +21,12 @@ import pandas as pd
 
 from hanrock_core.base.errors import InputError
 from hanrock_core.base.home import Home
-from hanrock_core.comparison.calibration import condition_weights, partition_of, typical_config
+from hanrock_core.comparison.calibration import condition_weights, typical_config
 from hanrock_core.preparation.corpus_vectors import corpus_vectors
 from hanrock_core.preparation.narrative import NarrativeRecipe
 from hanrock_core.preparation.pretrained_vectors import VectorSpec
 from hanrock_core.study.hypotheses import conditions
+from hanrock_core.study.partition_loading import load_partition
 from hanrock_core.study.profiles import Profile
 from hanrock_core.study.replicates import ReplicateJob, train_missing
 from hanrock_core.study.study_identity import study_identity
@@ -90,7 +91,7 @@ def ablate(settings, key: str, profile: Profile, changes: list[Change], seeds: i
         recipe = settings.dataset(dataset).narratives
         if change.family:
             recipe = NarrativeRecipe(change.family, recipe.keep_punctuation)
-        part = partition_of(
+        part = load_partition(
             settings, dataset, task, log=lambda _: None, recipe=recipe, min_count=change.min_count or profile.min_count
         )
         if change.vectors:
@@ -103,19 +104,8 @@ def ablate(settings, key: str, profile: Profile, changes: list[Change], seeds: i
         config.validate()
         files = home.ablation(key, f"{change.name}-{study_identity(part, profile).id}")
         weights = condition_weights(profile, part, condition)
-        jobs = [
-            ReplicateJob(
-                CONDITION,
-                0,
-                k,
-                {**config.__dict__, "seed": BASE_SEED},
-                weights,
-                files.replicate_row(CONDITION, 0, k),
-                files.replicate_predictions(CONDITION, 0, k),
-                files.replicate_outputs(CONDITION, 0, k),
-            )
-            for k in range(1, seeds + 1)
-        ]
+        config = {**config.__dict__, "seed": BASE_SEED}
+        jobs = [ReplicateJob.of(files, CONDITION, 0, k, config, weights, keep_state=False) for k in range(1, seeds + 1)]
         started = time.monotonic()
         train_missing(part.data, jobs, lambda line, change=change: log(f"{key} {change.name}: {line}"))
         for run in _runs(jobs):

@@ -54,34 +54,6 @@ PLANT_SPREAD = 0.5  # how much a planted effect varies between dialogues and bet
 KINDS = ("A/A search", "A/A seeds", "planted", "challenger")
 
 
-def partition_of(settings, dataset: str, task: str, log: Log = print, recipe=None, min_count: int = 1) -> PartitionData:
-    """A dataset.task's training data as a study step builds it (its settings' narrative recipe and metric,
-    the auxiliary families its data has), without Dagster; `recipe` and `min_count` replace the settings'
-    narrative recipe and the vocabulary's minimum train count (an ablation's changes)."""
-    from hanrock_core.preparation.auxiliary_target import AuxiliarySpec, available_families, build_auxiliary_targets
-    from hanrock_core.preparation.datasets import dataset_metrics, load_dataset
-    from hanrock_core.preparation.mi_loss_weights import mutual_information
-    from hanrock_core.preparation.narrative import narrative_table
-
-    table, _ = load_dataset(settings, dataset, log=log)
-    recipe = recipe or settings.dataset(dataset).narratives
-    inputs = narrative_table(table, recipe).set_index("utterance_id")["model_input"]
-    usable, _ = available_families(table)
-    targets = build_auxiliary_targets(table, task, AuxiliarySpec(tuple(usable)))
-    metric = dataset_metrics(settings, dataset)[task]
-    return PartitionData.build(
-        dataset,
-        task,
-        table,
-        inputs,
-        targets,
-        mutual_information(targets),
-        metric,
-        narrative=recipe,
-        min_count=min_count,
-    )
-
-
 def typical_config(profile: Profile, condition) -> TrainConfig:
     """The middle of the profile's search space (log-middle for the learning rate), the condition's capacity."""
 
@@ -413,7 +385,6 @@ __all__ = [
     "check_for_data",
     "condition_weights",
     "judge_pairs",
-    "partition_of",
     "plant",
     "report_folder",
     "run_studies",

@@ -52,6 +52,32 @@ class ReplicateJob:
     outputs: Path  # its dev and test primary outputs (what the seed ensemble averages)
     state: Path | None = None  # its chosen epoch's state (a member of the kept seed ensemble); None: not kept
 
+    @classmethod
+    def of(
+        cls,
+        files: TrialFiles,
+        condition: str,
+        slot: int,
+        replicate: int,
+        config: dict,
+        loss_weights: dict,
+        keep_state: bool = True,
+    ) -> ReplicateJob:
+        """Replicate k of a configuration, its files where `files` puts them (the one way a job is made:
+        the study's replicates and an ablation's seeds alike)."""
+        state = files.replicate_state(condition, slot, replicate) if keep_state else None
+        return cls(
+            condition,
+            slot,
+            replicate,
+            dict(config),
+            dict(loss_weights),
+            files.replicate_row(condition, slot, replicate),
+            files.replicate_predictions(condition, slot, replicate),
+            files.replicate_outputs(condition, slot, replicate),
+            state,
+        )
+
     @property
     def done(self) -> bool:
         files = (self.file, self.predictions, self.outputs, *([self.state] if self.state else []))
@@ -101,19 +127,8 @@ def replicate_jobs(
             continue
         trial = next(t for t in studies[condition].get_trials(deepcopy=False, states=FINISHED) if slot_of(t) == slot)
         for replicate in range(1, count + 1):
-            jobs.append(
-                ReplicateJob(
-                    condition,
-                    slot,
-                    replicate,
-                    dict(trial.user_attrs["config"]),
-                    dict(trial.user_attrs["loss_weights"]),
-                    files.replicate_row(condition, slot, replicate),
-                    files.replicate_predictions(condition, slot, replicate),
-                    files.replicate_outputs(condition, slot, replicate),
-                    files.replicate_state(condition, slot, replicate),
-                )
-            )
+            config, weights = trial.user_attrs["config"], trial.user_attrs["loss_weights"]
+            jobs.append(ReplicateJob.of(files, condition, slot, replicate, config, weights))
     return jobs
 
 
