@@ -128,3 +128,29 @@ def test_the_kept_model_holds_its_seeds_and_predict_gives_the_reported_ensemble(
     (copy / SUMS).write_text("".join(f"{sha256_of(copy / name)}  {name}\n" for name in names))
     with pytest.raises(InputError, match="seed-2.pt is not a complete PyTorch state file .200 bytes"):
         open_model(copy, ensemble=True)
+
+
+def test_one_rule_says_which_seeds_form_an_ensemble(tmp_path):
+    """A replicate is a member when its outputs, state and row are all on disk; a missing one in the middle is
+    skipped (not the end of the ensemble), by the reported ensemble and the kept model alike."""
+    from hanrock_core.study.keeping import ensemble_states
+    from hanrock_core.study.replicates import seed_members
+
+    files = Home(tmp_path).trial_files("h1", "d.t", "0123456789ab")
+    for k in (1, 2, 3):
+        for path in (
+            files.replicate_outputs("none", 0, k),
+            files.replicate_state("none", 0, k),
+            files.replicate_row("none", 0, k),
+        ):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if not (k == 2 and path.suffix == ".pt"):  # replicate 2 lacks its state
+                path.write_bytes(b"")
+    assert seed_members(files, "none", 0, 3) == ([1, 3], [2])
+    import torch
+
+    for k in (1, 3):
+        torch.save({"w": torch.zeros(1)}, files.replicate_state("none", 0, k))
+    said = []
+    states = ensemble_states(files, "none", 0, 3, said.append)
+    assert [p.name for p in states] == [files.replicate_state("none", 0, k).name for k in (1, 3)] and not said

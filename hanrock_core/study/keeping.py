@@ -39,6 +39,7 @@ from hanrock_core.learning.train_config import TrainConfig
 from hanrock_core.learning.training import model_shape, train
 from hanrock_core.preparation.narrative import NarrativeRecipe, SpeakerNorms
 from hanrock_core.study.median_stopping import slot_of
+from hanrock_core.study.replicates import seed_members
 from hanrock_core.study.selection import FINISHED, selected_trials
 
 KEPT = ("kept", "unchanged", "restored", "rebuilt")  # the outcomes that leave a model in place
@@ -193,7 +194,7 @@ def keep_selected_models(
             def archive(identity: str, condition: str = condition) -> Path:
                 return home.superseded_model_dir(hypothesis, key, identity, condition)
 
-            seed_states = _replicate_states(files, condition, slot, replicates, log)
+            seed_states = ensemble_states(files, condition, slot, replicates, log)
             status = _keep_one(
                 data, study, slot, target, state, seed_states, where, narrative, norms, vectors, archive, log
             )
@@ -223,21 +224,20 @@ def keep_selected_models(
     return kept
 
 
-def _replicate_states(files: TrialFiles, condition: str, slot: int, replicates: int, log: Log) -> tuple[Path, ...]:
-    """The states of the selected trial's seed replicates 1..`replicates` that exist (each is written with
-    its replicate; one missing -- e.g. trained by an older version -- leaves the ensemble at the seeds before it)."""
+def ensemble_states(files: TrialFiles, condition: str, slot: int, replicates: int, log: Log) -> tuple[Path, ...]:
+    """The states of the selected trial's seed ensemble members (replicates.seed_members: the seeds the
+    `ensembles` view averaged); a member whose state does not load is left out with a warning."""
     states = []
-    for k in range(1, replicates + 1):
+    members, _ = seed_members(files, condition, slot, replicates)
+    for k in members:
         path = files.replicate_state(condition, slot, k)
-        if not path.exists():
-            break
         if not _loads(path):
             log(
                 f"WARNING the state of seed replicate {k} ({path}) does not load (cut short or damaged): the kept "
-                "model's seed ensemble stops at the seeds before it -> delete that file and run the study again: "
+                "model's seed ensemble leaves it out -> delete that file and run the study again: "
                 "the replicate is trained again"
             )
-            break
+            continue
         states.append(path)
     return tuple(states)
 

@@ -132,6 +132,19 @@ def replicate_jobs(
     return jobs
 
 
+def seed_members(files: TrialFiles, condition: str, slot: int, count: int) -> tuple[list[int], list[int]]:
+    """Which of replicates 1..`count` of a selected trial belong to its seed ensemble, and which do not: a
+    member has its outputs, its state and its row (written last) on disk.  The one rule for the ensemble
+    the results report (seed_ensemble.py) and the one a kept model carries (keeping.py), so that
+    `hanrock predict --ensemble` averages the seeds the `ensembles` view averaged."""
+    members, missing = [], []
+    for k in range(1, count + 1):
+        written = (files.replicate_outputs(condition, slot, k), files.replicate_state(condition, slot, k))
+        complete = files.replicate_row(condition, slot, k).exists() and all(p.exists() for p in written)
+        (members if complete else missing).append(k)
+    return members, missing
+
+
 def train_missing(data: TaskData, jobs: list[ReplicateJob], log: Log) -> None:
     """Train the replicates no run has written yet, here, one after another."""
     for job in jobs:
@@ -185,4 +198,4 @@ def replicate_rows(
     return pd.DataFrame(rows), predictions
 
 
-__all__ = ["ReplicateJob", "replicate_jobs", "replicate_seed", "replicate_rows", "train_missing"]
+__all__ = ["ReplicateJob", "replicate_jobs", "replicate_rows", "replicate_seed", "seed_members", "train_missing"]

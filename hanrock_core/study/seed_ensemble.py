@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,7 +20,7 @@ import torch
 from hanrock_core.base.home import TrialFiles
 from hanrock_core.learning.epoch_outputs import decide, metrics_of, prediction_frame
 from hanrock_core.learning.task_data import TaskData
-from hanrock_core.study.replicates import replicate_jobs
+from hanrock_core.study.replicates import replicate_jobs, seed_members
 
 Log = Callable[[str], None]
 SPLITS = ("dev", "test")
@@ -77,18 +76,16 @@ def ensemble_rows(
     `trials`: the searched conditions' rows (the floor is one deterministic fit: no ensemble).  A seed
     whose outputs file is missing is said in the log and left out of the ensemble, never silently."""
     metric, _ = data.selection
-    by_condition: dict[tuple[str, int], list[Path]] = {}
-    for job in replicate_jobs(studies, trials, count, files):
-        by_condition.setdefault((job.condition, job.slot), []).append(job.outputs)
     rows, predictions = [], []
-    for (condition, slot), replicate_files in by_condition.items():
-        paths = [files.trial_outputs(condition, slot), *replicate_files]  # the selected trial first
-        missing = [p.name for p in paths if not p.exists()]
-        present = [p for p in paths if p.exists()]
-        if missing:
+    for condition, slot in {(j.condition, j.slot): None for j in replicate_jobs(studies, trials, count, files)}:
+        members, missing = seed_members(files, condition, slot, count)
+        paths = [files.trial_outputs(condition, slot), *(files.replicate_outputs(condition, slot, k) for k in members)]
+        present = [p for p in paths if p.exists()]  # the selected trial first
+        if missing or len(present) < len(paths):
             log(
-                f"{condition} seed ensemble: no outputs file {', '.join(missing)}; "
-                f"{len(present)} of {len(paths)} seeds averaged"
+                f"{condition} seed ensemble: replicate(s) {missing} not complete on disk"
+                + ("" if paths[0].exists() else f", no outputs file {paths[0].name} of the selected trial")
+                + f"; {len(present)} of {count + 1} seeds averaged"
             )
         if len(present) < 2:
             continue
