@@ -196,3 +196,47 @@ def test_the_home_path_finder_finds_one():  # the test above must be able to fai
             's = folder / f"{condition}-{slot}.parquet"\nt = folder / "weights.pt"'
         )
     ) == [1, 2, 4, 5]
+
+
+def private_imports(sources: dict[str, str]) -> list[str]:
+    """`from a.module import _name` of a platform module, and `module._name` read off an imported platform
+    module: a private name is its module's own, so one module's rewrite never breaks another."""
+    found = []
+    for where, text in sources.items():
+        tree = ast.parse(text)
+        aliases = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith(PACKAGES)):
+                for alias in node.names:
+                    if alias.name.startswith("_") and not alias.name.startswith("__"):
+                        found.append(f"{where}: imports {alias.name} from {node.module}")
+                    aliases.add(alias.asname or alias.name)
+            elif isinstance(node, ast.Import):
+                aliases |= {(a.asname or a.name).split(".")[0] for a in node.names if a.name.startswith(PACKAGES)}
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Attribute)
+                and node.attr.startswith("_")
+                and not node.attr.startswith("__")
+                and isinstance(node.value, ast.Name)
+                and node.value.id in aliases
+            ):
+                found.append(f"{where}: reads {node.value.id}.{node.attr}")
+    return found
+
+
+def test_no_private_name_is_imported_across_modules():
+    sources = {
+        str(p.relative_to(REPO)): p.read_text(encoding="utf-8") for pkg in PACKAGES for p in (REPO / pkg).rglob("*.py")
+    }
+    found = private_imports(sources)
+    assert not found, "private names used outside their module:\n" + "\n".join(found)
+
+
+def test_the_private_import_finder_finds_one():  # the test above must be able to fail
+    assert private_imports({"a.py": "from hanrock_core.learning.training import _Run\n"}) == [
+        "a.py: imports _Run from hanrock_core.learning.training"
+    ]
+    assert private_imports({"b.py": "from hanrock_core.learning import training\ntraining._strip({}, 'x')\n"}) == [
+        "b.py: reads training._strip"
+    ]
