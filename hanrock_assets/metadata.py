@@ -74,7 +74,15 @@ def plot_metadata(name: str, fig, path: Path, alt: str, dpi: int = 80) -> dict[s
     url = served_plot_url(png, path)
     shown = f"![{alt}]({url})" if url else png_markdown(png, alt)
     separator = " " if " " in name else "_"
-    return {name: dg.MetadataValue.md(shown), f"{name}{separator}file": dg.MetadataValue.path(str(path))}
+    return {name: dg.MetadataValue.md(shown), f"{name}{separator}file": dg.MetadataValue.text(_under_home(path))}
+
+
+def _under_home(path: Path) -> str:
+    """A file under the data directory as `$HANROCK_HOME/plots/...`: a full path is one word that cannot wrap,
+    and one such word wider than the page's value column makes the whole metadata table scroll sideways."""
+    parts = path.parts
+    starts = [i for i in range(len(parts) - 1) if parts[i : i + 2] == ("reports", "plots")]  # Home.plots
+    return "$HANROCK_HOME/" + "/".join(parts[starts[-1] :]) if starts else str(path)
 
 
 def corpus_metadata(table: pd.DataFrame, root: str, notices: Notices | None = None) -> dict[str, dg.MetadataValue]:

@@ -199,10 +199,11 @@ marks AS (
                     any_value(detectable_effect) FILTER (WHERE method = 'paired')) AS detectable_effect
     FROM own GROUP BY ALL
 ),
-floor_marks AS (   -- the selected configuration against the bag-of-words floor: its verdict (seeds)
+floor_marks AS (   -- the condition against the bag-of-words floor: its verdict (search test; else its seeds')
     SELECT hypothesis, dataset, task, challenger AS condition,
            bool_or(significant AND better) FILTER (WHERE method = 'paper') AS beats_floor,
-           any_value(verdict) FILTER (WHERE method = 'paired') AS vs_floor
+           coalesce(any_value(verdict) FILTER (WHERE method = 'search'),
+                    any_value(verdict) FILTER (WHERE method = 'paired')) AS vs_floor
     FROM significance WHERE baseline = 'floor' AND challenger NOT LIKE '% ensemble'
     GROUP BY ALL
 ),
@@ -313,8 +314,9 @@ SELECT dataset, task, dev_value AS "Dev. set", test_value AS "Test set", learnin
 FROM ranked WHERE pick = 1 ORDER BY dataset, task;
 
 -- the answer of each comparison on one line, from the test that answers it: between two searched conditions
--- the search test (every slot of both searches, slot by slot: about the conditions), against the floor and
--- between seed ensembles the selected configurations' seeds; its verdict (better, worse, equivalent within
+-- the search test (every slot of both searches, slot by slot: about the conditions; against the floor, every
+-- slot of the condition), and the selected configurations' seeds for the kept models against the floor and
+-- between seed ensembles; its verdict (better, worse, equivalent within
 -- the margin, undecided), difference, interval, p, the equivalence p, the paper's A.4 beside it where A.4
 -- tests the pair, what the test could detect (planning, not a conclusion), health flags -- `weak test`: an
 -- undecided comparison that only a difference above the margin (the smallest worth finding: 0.03 of a
@@ -325,10 +327,13 @@ answers AS (
     SELECT * FROM significance WHERE method = 'search'
     UNION ALL
     SELECT s.* FROM significance s
-    WHERE s.method = 'paired' AND NOT EXISTS (
+    WHERE s.method = 'paired' AND (NOT EXISTS (
         SELECT 1 FROM significance x
         WHERE x.method = 'search' AND x.hypothesis = s.hypothesis AND x.dataset = s.dataset AND x.task = s.task
               AND x.baseline = s.baseline AND x.challenger = s.challenger)
+        -- against the floor both answers show where the seeds can give one: the condition's (search) and
+        -- its kept model's (seeds)
+        OR (s.baseline = 'floor' AND s.detectable_effect IS NOT NULL))
 ),
 flags AS (SELECT hypothesis, dataset, task, condition, flags FROM study_health WHERE flags <> '')
 SELECT q.hypothesis, q.dataset, q.task, q.baseline, q.challenger, q.challenger || ' vs ' || q.baseline AS comparison,

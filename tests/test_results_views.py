@@ -294,3 +294,36 @@ def test_results_for_a_dataset_without_rows_say_which_have_rows(tmp_path, capsys
     write_trials(db, key, pd.DataFrame([{**key, "condition": "none", "trial": 0, "state": "complete"}]))
     code, _, err = run_cli(capsys, "results", "results_long", "--dataset", "nosuch", "--db", db)
     assert code == 2 and "no results for dataset 'nosuch'" in err and "datasets with results: iemocap" in err
+
+
+def test_the_selected_trials_view_applies_the_selection_rule(tmp_path):
+    """The `selected_trials` view and `selection.selected_trials` pick the same trial: best dev among complete and
+    pruned trials with a dev value, the lower trial on a tie, lower-is-better for MAE; failed ones never."""
+    from hanrock_core.study.selection import selected_trials
+
+    db = tmp_path / "r.duckdb"
+    ensure_schema(db)
+    cases = {  # (dataset, task, metric): (state, dev) per trial
+        ("iemocap", "emotion", "balanced_accuracy"): [
+            ("complete", 0.70),
+            ("pruned", 0.75),
+            ("complete", 0.75),  # a tie: the lower trial (1) wins
+            ("failed", 0.99),
+            ("complete", None),
+        ],
+        ("iemocap", "valence", "mae"): [("complete", 0.40), ("complete", 0.30), ("pruned", 0.35), ("failed", 0.1)],
+    }
+    for (dataset, task, metric), trials in cases.items():
+        key = {"hypothesis": "h1", "dataset": dataset, "task": task}
+        rows = pd.DataFrame(
+            [
+                {**key, "condition": c, "trial": i, "state": s, "metric": metric, "dev_value": d, "test_value": 0.5}
+                for c in ("none", "aphf")
+                for i, (s, d) in enumerate(trials)
+            ]
+        )
+        write_trials(db, key, rows)
+        in_python = selected_trials(rows)
+        in_sql = query(db, f"SELECT condition, trial FROM selected_trials WHERE task = '{task}'")
+        assert dict(zip(in_sql["condition"], in_sql["trial"].astype(int))) == in_python
+        assert set(in_python.values()) == {1}  # the tie (accuracy) and the lowest MAE: trial 1 both times

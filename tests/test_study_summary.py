@@ -42,7 +42,7 @@ def test_the_summary_names_what_is_significant_and_where_the_floor_wins():
     lines = summary_lines("h1", _table(), health)
     assert lines[:2] == ["H1: 2 comparisons over 2 dataset.tasks", "paper's A.4: better 2, worse 0, n.s. 0"]
     assert "valence aphf vs none +0.050" in lines[3]  # one dataset: its tasks name the comparisons
-    assert lines[4] == "the floor is better in 1 of 1 (paper's A.4; iemocap.valence)"
+    assert lines[4] == "against the floor, paper's A.4: better 0, worse 1, n.s. 0 (below the floor: iemocap.valence)"
     assert (
         lines[5] == "study health: 1 condition(s) flagged:"
         and lines[6] == "  iemocap.emotion ap: the selected trial was x"
@@ -69,7 +69,10 @@ def test_the_summary_names_what_is_significant_and_where_the_floor_wins():
     assert lines[3] == "  undecided: emotion ap vs none +0.030 (could detect ≥0.050)"
     assert lines[4].startswith("seeds test") and lines[4].endswith("better 1, worse 0, equivalent 1, undecided 0")
     assert lines[5] == "paper's A.4: better 2, worse 0, n.s. 0"
-    assert lines[6].startswith("the floor is better in 1 of 1 (seeds test")
+    assert lines[6].startswith("against the floor, seeds test") and lines[6].endswith(
+        "better 0, worse 1, equivalent 0, undecided 0 (below the floor: iemocap.valence)"
+    )
+    assert lines[7].startswith("against the floor, paper's A.4")
 
 
 def test_the_forest_plot_has_a_panel_for_the_hypothesis_and_one_for_the_floor():

@@ -41,6 +41,15 @@ MEASURE = """
     if (box.right > width + 1) found.push(['beyond the window', el.innerText || el.src, Math.round(box.right)]);
     if (el.tagName !== 'IMG' && el.scrollWidth > el.clientWidth + 1)
       found.push(['cut inside its cell', el.innerText.slice(0, 60), el.scrollWidth, el.clientWidth]);
+    for (let up = el.parentElement; up && up !== document.body; up = up.parentElement) {
+      if (getComputedStyle(up).overflowX === 'visible') continue;
+      const clip = up.getBoundingClientRect();  // a box that hides or scrolls what passes its right edge
+      if (box.right > clip.right + 1) {
+        found.push(['cut by a box around it', String(el.innerText || el.src || el.tagName).slice(0, 60), Math.round(box.right),
+                    Math.round(clip.right)]);
+        break;
+      }
+    }
   }
   for (let el = metadata; el && el !== document.body; el = el.parentElement) {
     if (el.scrollWidth > el.clientWidth + 1)

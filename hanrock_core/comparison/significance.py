@@ -231,6 +231,8 @@ ENSEMBLE_SUFFIX = " ensemble"  # `none ensemble`: a condition's seed ensemble as
 ESTIMANDS = {
     SEARCH: "the mean difference the challenger condition makes over the configurations and seeds its search draws "
     "(slot k: the same configuration and seed in both conditions), on new test dialogues like these",
+    "search vs floor": "the mean difference the condition makes over the configurations and seeds its search draws "
+    "(every slot), on new test dialogues like these, against the bag-of-words floor (one fit)",
     "winners": "one search's selected configuration against the other's, over training seeds and new test dialogues "
     "(the two winners, not the conditions)",
     "floor": "the condition's selected configuration, over training seeds and new test dialogues, against the "
@@ -259,6 +261,8 @@ def ensemble_pairs(ensembles: pd.DataFrame | None, key: str, pairs: list[tuple[s
 
 def _estimand(method: str, baseline: str, challenger: str) -> str:
     """The sentence of ESTIMANDS a row of `method` comparing these two arms answers."""
+    if method == SEARCH and baseline == FLOOR:
+        return ESTIMANDS["search vs floor"]
     if method != PAIRED:
         return ESTIMANDS[method]
     if baseline == FLOOR:
@@ -313,7 +317,8 @@ def paired_table(
     `paired` rows from the selected configurations' seeds (`seed_predictions`: the selected trial as replicate 0
     and its seed replicates), with each seed ensemble (`ensemble_predictions`) against the floor and against
     the other condition's; and, given `slots` (`slot_predictions`), a `search` row for every comparison of two
-    searched conditions: slot k of both, the same configuration and seed, compared slot by slot."""
+    searched conditions (slot k of both, the same configuration and seed, compared slot by slot) and of a
+    searched condition against the floor (its every slot against the floor's one fit)."""
     rows = []
     for (dataset, task), part in predictions.groupby(["dataset", "task"], sort=True):
         key = f"{dataset}.{task}"
@@ -340,11 +345,18 @@ def paired_table(
         searched = slots[(slots["dataset"] == dataset) & (slots["task"] == task)]
         by_condition = {c: g for c, g in searched.groupby("condition")}
         for baseline, challenger in partition_pairs:
-            if FLOOR in (baseline, challenger) or not {baseline, challenger} <= set(by_condition):
+            if baseline == FLOOR and challenger in by_condition and FLOOR in arms:
+                # the condition's whole search against the one floor fit (no pairing: the floor has no slots)
+                floor_rows = arms[FLOOR].assign(trial=0)
+                result = judge(
+                    _arms({FLOOR: floor_rows, challenger: by_condition[challenger]}, FLOOR, challenger, by="trial")
+                )
+            elif FLOOR in (baseline, challenger) or not {baseline, challenger} <= set(by_condition):
                 continue
-            result = compare_rows(
-                by_condition[baseline], by_condition[challenger], partition_trials, "trial", resamples, seed
-            )
+            else:
+                result = compare_rows(
+                    by_condition[baseline], by_condition[challenger], partition_trials, "trial", resamples, seed
+                )
             rows.append(
                 _row(hypothesis, dataset, task, baseline, challenger, SEARCH, metric, result, resamples, identity)
             )

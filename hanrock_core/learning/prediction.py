@@ -16,7 +16,7 @@ from hanrock_core.learning.device import resolve_device, resolve_recurrence, set
 from hanrock_core.learning.epoch_outputs import primary_outputs
 from hanrock_core.learning.kept_model import TrainedModel
 from hanrock_core.learning.task_data import TaskData
-from hanrock_core.preparation.narrative import NARRATIVE_FAMILIES, SpeakerNorms, build_narratives, normalise
+from hanrock_core.preparation.narrative import NARRATIVE_FAMILIES, NarrativeRecipe, SpeakerNorms, narratives_and_inputs
 from hanrock_core.preparation.vocabulary import encode
 
 
@@ -32,7 +32,7 @@ def model_inputs(trained: TrainedModel, table: pd.DataFrame, notices: Notices | 
         )
     norms = _speaker_norms(trained, table, ensure(notices)) if "p" in family else None
     try:
-        narratives = build_narratives(table, family, norms)
+        _, model_input = narratives_and_inputs(table, NarrativeRecipe(family, inputs["keep_punctuation"]), norms)
     except InputError as exc:
         raise InputError(
             f"the model reads {family!r} narratives: {exc.problem}",
@@ -40,7 +40,7 @@ def model_inputs(trained: TrainedModel, table: pd.DataFrame, notices: Notices | 
             hint="give talkturns with the features the model was trained with (hanrock load ... "
             "with its --openface / --vokaturi files)",
         ) from None
-    return narratives.map(lambda text: normalise(text, inputs["keep_punctuation"])).astype(str)
+    return model_input
 
 
 def _speaker_norms(trained: TrainedModel, table: pd.DataFrame, notices: Notices) -> SpeakerNorms | None:

@@ -291,13 +291,23 @@ NONVERBAL_PHRASES = (
 )
 
 
+def narratives_and_inputs(
+    table: pd.DataFrame, recipe: NarrativeRecipe, norms: SpeakerNorms | None = None
+) -> tuple[pd.Series, pd.Series]:
+    """(MONAH narratives, normalised model inputs) of the talkturns by `recipe`: the one path from talkturns to
+    what a model reads, for a study's table and for `hanrock predict` alike (`norms`: the study's speaker norms;
+    None: measured on `table`)."""
+    narratives = build_narratives(table, recipe.family, norms)
+    return narratives, narratives.map(lambda n: normalise(n, recipe.keep_punctuation)).astype(str)
+
+
 def narrative_table(table: pd.DataFrame, recipe: NarrativeRecipe = NarrativeRecipe()) -> pd.DataFrame:
     """Per talkturn: ids, the verbatim text, the MONAH narrative and the normalised model input.
 
     The recipe's family and kept punctuation are columns too, so a model trained on these inputs
     can record how to build its inputs from new talkturns (kept_model.py, `recipe_of`)."""
     family, keep_punctuation = recipe.family, recipe.keep_punctuation
-    narratives = build_narratives(table, family)
+    narratives, inputs = narratives_and_inputs(table, recipe)
     return pd.DataFrame(
         {
             "utterance_id": table["utterance_id"].to_numpy(),
@@ -307,7 +317,7 @@ def narrative_table(table: pd.DataFrame, recipe: NarrativeRecipe = NarrativeReci
             "split": table["split"].to_numpy(),
             "verbatim": table["text"].to_numpy(),
             "narrative": narratives.to_numpy(),
-            "model_input": narratives.map(lambda n: normalise(n, keep_punctuation)).to_numpy(),
+            "model_input": inputs.to_numpy(),
             "narrative_family": pd.array([family] * len(table), dtype="string"),
             "keep_punctuation": pd.array([keep_punctuation] * len(table), dtype="string"),
         }

@@ -53,8 +53,7 @@ def _method_lines(method: str, own: pd.DataFrame, detail: bool) -> list[str]:
 def summary_lines(hypothesis: str, significance: pd.DataFrame, health_rows: pd.DataFrame) -> list[str]:
     """Short sentences, most important first (indented ones detail the line above them); `significance`
     is the hypothesis's table under every method: the verdicts of the test that answers each comparison
-    (the search test between searched conditions, the seeds test against the floor) detailed, the others
-    counted."""
+    (the search test) detailed, the others counted; then each test's verdicts against the floor."""
     if significance.empty:
         return [f"{hypothesis.upper()}: no comparisons (no partition trained)"]
     rows = gains(significance if "method" in significance else significance.assign(method="paper"))
@@ -66,14 +65,21 @@ def summary_lines(hypothesis: str, significance: pd.DataFrame, health_rows: pd.D
     lines = [f"{hypothesis.upper()}: {len(first)} comparisons over {tasks} dataset.tasks"]
     for k, method in enumerate(methods):
         lines += _method_lines(method, own[own["method"] == method], detail=k == 0)
-    floor = rows[rows["against_floor"] & (rows["method"] == ("paired" if "paired" in methods else methods[-1]))]
-    if len(floor):
-        beaten = floor[floor["verdict"] == "worse"]
-        keys = sorted(set(beaten["dataset"] + "." + beaten["task"]))
-        lines.append(
-            f"the floor is better in {len(beaten)} of {len(floor)} "
-            f"({METHOD_NAMES.get(floor['method'].iloc[0])}" + (f"; {', '.join(keys)})" if keys else ")")
-        )
+    floor = rows[rows["against_floor"] & ~rows["challenger"].str.endswith(" ensemble")]
+    for method in methods:  # against the floor: the condition's answer (search), its kept model's (seeds), A.4
+        chosen = floor[floor["method"] == method]
+        if method == "paired" and "detectable_effect" in chosen:
+            chosen = chosen[chosen["detectable_effect"].notna()]  # one seed answers nothing
+        if len(chosen):
+            words = VERDICTS if method != "paper" else ("better", "worse", "n.s.")
+            counts = chosen["verdict"].value_counts()
+            worse = chosen[chosen["verdict"] == "worse"]
+            keys = sorted(set(worse["dataset"] + "." + worse["task"]))
+            lines.append(
+                f"against the floor, {METHOD_NAMES.get(method, method)}: "
+                + ", ".join(f"{w} {int(counts.get(w, 0))}" for w in words)
+                + (f" (below the floor: {', '.join(keys)})" if keys else "")
+            )
     flagged = [line.split(" ", 1)[1] for line in describe(health_rows)] if len(health_rows) else []
     lines.append(f"study health: {len(flagged)} condition(s) flagged" + (":" if flagged else ""))
     lines += [f"  {line}" for line in flagged]
