@@ -45,8 +45,8 @@ MEASURE = """
       if (getComputedStyle(up).overflowX === 'visible') continue;
       const clip = up.getBoundingClientRect();  // a box that hides or scrolls what passes its right edge
       if (box.right > clip.right + 1) {
-        found.push(['cut by a box around it', String(el.innerText || el.src || el.tagName).slice(0, 60), Math.round(box.right),
-                    Math.round(clip.right)]);
+        const what = String(el.innerText || el.src || el.tagName).slice(0, 60);
+        found.push(['cut by a box around it', what, Math.round(box.right), Math.round(clip.right)]);
         break;
       }
     }
