@@ -13,6 +13,10 @@ METHOD_NAMES = {
     "paired": "seeds test (the selected configurations' seeds)",
     "paper": "paper's A.4",
 }
+FLOOR_METHOD_NAMES = {  # the same tests against the floor: one fit, so the condition's side alone varies
+    "search": "search test (every slot of the condition)",
+    "paired": "seeds test (the kept model's seeds)",
+}
 VERDICTS = ("better", "worse", "equivalent", "undecided")
 
 
@@ -76,7 +80,7 @@ def summary_lines(hypothesis: str, significance: pd.DataFrame, health_rows: pd.D
             worse = chosen[chosen["verdict"] == "worse"]
             keys = sorted(set(worse["dataset"] + "." + worse["task"]))
             lines.append(
-                f"against the floor, {METHOD_NAMES.get(method, method)}: "
+                f"against the floor, {FLOOR_METHOD_NAMES.get(method, METHOD_NAMES.get(method, method))}: "
                 + ", ".join(f"{w} {int(counts.get(w, 0))}" for w in words)
                 + (f" (below the floor: {', '.join(keys)})" if keys else "")
             )
