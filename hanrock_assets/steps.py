@@ -7,7 +7,6 @@ asset modules and `jobs.py` only wire these to Dagster: an edit here is what bot
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 import dagster as dg
@@ -19,7 +18,6 @@ from hanrock_core.base.home import Home
 from hanrock_core.base.notices import WARNING, Notices
 from hanrock_core.base.results import mutual_information_rows, view_rows
 from hanrock_core.base.staged_results import gather, read_staged_rows, staged_only, write_rows
-from hanrock_core.comparison.auxiliary_affinity import affinity_ranking, family_ranking
 from hanrock_core.comparison.paired_comparison import VERDICTS
 from hanrock_core.comparison.study_progress import completeness, write_significance_tables
 from hanrock_core.learning.floor import CONDITION as FLOOR
@@ -34,7 +32,7 @@ from hanrock_core.preparation.narrative import narrative_table
 from hanrock_core.preparation.settings import Settings
 from hanrock_core.reports.attention_html import write_attention_report
 from hanrock_core.reports.attention_report import default_models, models_from_kept
-from hanrock_core.reports.plots import FOREST_DPI, METRIC_WORDS, forest_plot, learning_curves
+from hanrock_core.reports.plots import FOREST_DPI, forest_plot
 from hanrock_core.reports.study_summary import summary_lines
 from hanrock_core.study.hypotheses import TABLE_VIEWS
 from hanrock_core.study.partition_data import PartitionData
@@ -57,6 +55,15 @@ from .pages import partition_links
 from .resources import NarrativeResource, StudyResource
 from .run_config import AttentionReportConfig, AuxiliaryConfig, Family
 from .storage import read_table
+from .study_pages import (
+    MARKS,
+    answer_table,
+    filled_columns,
+    p_value_table,
+    short_markdown,
+    staged_key,
+    trials_metadata,
+)
 
 SIGNIFICANCE_CHECK = names.SIGNIFICANCE_CHECK
 HEALTH_CHECK = names.HEALTH_CHECK
@@ -283,15 +290,10 @@ def trials(
     return StepResult(table, trials_metadata(table, settings.home, hypothesis, key, part), [check])
 
 
-def _stage_key(hypothesis: str, key: str, table: pd.DataFrame) -> dict:
-    dataset, task = split_task_key(key)
-    return {"hypothesis": hypothesis, "dataset": dataset, "task": task, "identity": str(table["identity"].iloc[0])}
-
-
 def health_check(home: Home, hypothesis: str, key: str, table: pd.DataFrame, log) -> CheckResult:
     """The non-blocking `study_health` check of a partition's study: trials at chance level, a selected
     model still improving or below the floor, a large dev/test gap (hanrock_core/study/study_health.py)."""
-    stage_key = _stage_key(hypothesis, key, table)
+    stage_key = staged_key(hypothesis, key, table)
     rows = partition_health(
         {
             name: read_staged_rows(home, name, stage_key)
@@ -326,90 +328,6 @@ def health_check(home: Home, hypothesis: str, key: str, table: pd.DataFrame, log
             "problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems) or "none"),
         },
     )
-
-
-def trials_metadata(table: pd.DataFrame, home: Home, hypothesis: str, key: str, part: PartitionData) -> dict:
-    """Best trial per condition (the floor among them), pruned and failed counts, the selected trial's
-    learning curve, and the word vectors' coverage."""
-    done = table[table["state"] != "failed"].dropna(subset=["dev_value"])
-    higher = bool(len(done)) and done["metric"].iloc[0] != "mae"
-    best = done.sort_values("dev_value", ascending=not higher).groupby("condition").head(1)
-    neural = best[best["condition"] != FLOOR]  # the learning curve is a searched model's
-    scores = {
-        "condition": "condition",
-        "trial": "trial",
-        "dev_value": "dev",
-        "test_value": "test",
-        "best_epoch": "epoch",
-    }
-    settings = {  # a second narrow table: one wide table is cut at laptop width
-        "condition": "condition",
-        "learning_rate": "lr",
-        "batch_size": "batch",
-        "primary_units": "P",
-        "aux_units": "A",
-        "content_size": "context",
-        "weight_scheme": "weighting",
-        "primary_weight": "w primary",
-    }
-    meta = {
-        "dagster/row_count": dg.MetadataValue.int(len(table)),
-        "best_trials": inline_table(best[list(scores)].rename(columns=scores).round(4)),
-        "best_trials_settings": inline_table(best[list(settings)].rename(columns=settings), digits=6),
-        "pruned_trials": dg.MetadataValue.int(int((table["state"] == "pruned").sum())),
-        "failed_trials": dg.MetadataValue.int(int((table["state"] == "failed").sum())),
-        "selection_metric": dg.MetadataValue.text(str(done["metric"].iloc[0]) if len(done) else "none"),
-        "word_vectors": dg.MetadataValue.text(
-            part.vectors.describe() if part.vectors else "none (embeddings learnt from scratch)"
-        ),
-    }
-    stage_key = _stage_key(hypothesis, key, table)
-    meta.update(identity_metadata(read_staged_rows(home, "study_identities", stage_key).iloc[0]))
-    ensembles = read_staged_rows(home, "all_ensembles", stage_key)
-    if len(ensembles):  # each condition's seeds averaged, beside its selected trial alone
-        single = best.set_index("condition")[["dev_value", "test_value"]].set_axis(["sel. dev", "sel. test"], axis=1)
-        shown = ensembles.set_index("condition")[["seeds", "dev_value", "test_value"]]
-        shown = shown.set_axis(["seeds", "ens. dev", "ens. test"], axis=1)  # short: fits beside the definition
-        meta["seed_ensembles"] = inline_table(shown.join(single).reset_index().round(4))
-    affinity = affinity_ranking(read_staged_rows(home, "all_auxiliary_affinity", stage_key), part.mi, part.family)
-    if len(affinity):  # which auxiliary targets help: measured while training, beside the paper's MI ranking
-        meta["auxiliary_affinity"] = inline_table(affinity)
-        meta["auxiliary_affinity_by_family"] = inline_table(family_ranking(affinity))
-    if len(neural):
-        epochs = read_staged_rows(home, "all_epochs", stage_key)
-        chosen = neural[["condition", "trial"]].astype({"trial": int})
-        curves = epochs.astype({"trial": int}).merge(chosen, on=["condition", "trial"]).sort_values("epoch")
-        order = {c: i for i, c in enumerate(dict.fromkeys(table["condition"]))}
-        curves = curves.sort_values(
-            ["condition", "epoch"], key=lambda col: col.map(order) if col.name == "condition" else col
-        )
-        title = f"{key}: each condition's best trial"
-        meta.update(
-            plot_metadata(
-                "learning_curves",
-                learning_curves(curves, title, str(neural["metric"].iloc[0])),
-                home.plot(hypothesis, f"{key}.learning_curves.png"),
-                title,
-            )
-        )
-    return meta
-
-
-def identity_metadata(row: pd.Series) -> dict:
-    """What the studies were trained on, and what changed since the studies they superseded."""
-    parts = json.loads(row["parts"])
-    meta = {
-        "study_identity": dg.MetadataValue.text(str(row["identity"])),
-        "profile": dg.MetadataValue.text(str(row["profile"])),
-        "inputs": dg.MetadataValue.json(parts),
-    }
-    if isinstance(row.get("previous"), str):
-        meta["superseded"] = dg.MetadataValue.md(
-            f"These inputs differ from those of the studies this partition used before ({row['previous']}) in: "
-            f"**{row['differs']}**. New studies were trained; the old ones stay queryable "
-            "(`hanrock results superseded`) and no table mixes them."
-        )
-    return meta
 
 
 def _supervisors(card: dict) -> str:
@@ -549,7 +467,7 @@ def significance(settings: Settings, study: StudyResource, hypothesis: str, keys
                 title,
                 FOREST_DPI,
             ),
-            "summary": dg.MetadataValue.md(_short_markdown(summary)),
+            "summary": dg.MetadataValue.md(short_markdown(summary)),
             view: inline_table(filled_columns(shown)),
             "how to read": dg.MetadataValue.md(MARKS),
             **{
@@ -572,70 +490,6 @@ def significance(settings: Settings, study: StudyResource, hypothesis: str, keys
     )
 
 
-def answer_table(verdicts: pd.DataFrame) -> pd.DataFrame:
-    """Every comparison's verdict with its difference, interval, seeds or slots, and health: three short text
-    columns whose cells wrap (a table: Dagster folds Markdown from 1,000 characters, never a table), the first
-    thing the significance page shows."""
-    one = verdicts[["dataset", "task"]].drop_duplicates().shape[0] == 1
-    rows = []
-    for r in verdicts.to_dict("records"):
-        metric = METRIC_WORDS.get(r["metric"], str(r["metric"]).replace("_", " "))
-        interval = f" [{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]" if pd.notna(r["ci_low"]) else ""
-        counted = r["counted"] if r["per_condition"] != 1 else r["counted"][:-1]
-        where = r["comparison"] if one else f"{r['dataset']}.{r['task']} {r['comparison']}"
-        rows.append(
-            {
-                "comparison": f"{where} ({metric})",
-                "verdict": f"{r['verdict']} {r['difference']:+.3f}{interval}, {r['per_condition']} {counted}",
-                "health": short_health(r),
-            }
-        )
-    return pd.DataFrame(rows, columns=["comparison", "verdict", "health"])
-
-
-def short_health(row: dict) -> str:
-    """A comparison's health in a few words: the test's own flags, and which of its models study_health flags
-    (the flags themselves are on that check's page)."""
-    text = row["health"] or ""
-    kept = [flag for flag in ("needs 2+ seeds", "weak test") if flag in text]
-    models = {row["baseline"], row["challenger"]}
-    models |= {m.removesuffix(" ensemble") for m in models}
-    flagged = sorted(m for m in models if f"{m}: " in text)
-    if flagged:
-        kept.append(f"{', '.join(flagged)} flagged (study_health)")
-    return "; ".join(kept) or "ok"
-
-
-def p_value_table(verdicts: pd.DataFrame) -> pd.DataFrame:
-    """Each comparison's p, equivalence p (within the margin), the paper's A.4 and what the test could detect
-    (a planning figure): short numeric columns."""
-    one = verdicts[["dataset", "task"]].drop_duplicates().shape[0] == 1
-    return pd.DataFrame(
-        {
-            "comparison": verdicts["comparison"] if one else verdicts["task"] + " " + verdicts["comparison"],
-            "p": verdicts["p_value"].round(3),
-            "p within margin": verdicts["p_equivalence"].round(3),
-            "A.4": verdicts["paper_verdict"].fillna("not tested"),
-            "detects": verdicts["detectable_effect"].round(3),
-        }
-    )
-
-
-def filled_columns(table: pd.DataFrame) -> pd.DataFrame:
-    """A paper view without the columns of the paper's datasets no study filled (narrower on the page)."""
-    return table[[c for c in table.columns if table[c].notna().any() and (table[c].astype(str) != "").any()]]
-
-
-# what the cells of the paper-style tables mean (shown beside them in the UI; sql/views.sql, results_long)
-MARKS = (
-    "`search` the mean test value over every slot of the condition's search (what the verdict compares); `sel.` the "
-    "selected trial's (the paper's number); `seeds` its configuration's seeds, mean ± sd; `ens.` their seed "
-    "ensemble; then the verdict against the baseline (better, worse, equivalent within ±0.03 or 5% of MAE, "
-    "undecided); `*` significant by the paper's bootstrap over trials (appendix A.4); `^` H2's A = 1 against "
-    "A = 0 (A.4)"
-)
-
-
 def all_health_check(rows: pd.DataFrame) -> CheckResult:
     """The non-blocking `study_health` check of the significance asset: every dataset.task x condition of the
     hypothesis in one table, flagged rows first."""
@@ -654,13 +508,6 @@ def all_health_check(rows: pd.DataFrame) -> CheckResult:
             "flagged": dg.MetadataValue.int(len(problems)),
         },
     )
-
-
-def _short_markdown(lines: list[str], limit: int = 950) -> str:
-    """The summary as Markdown short enough for the UI to show without a click (it folds at 1,000 characters)."""
-    items = [f"  - {line.strip()}" if line.startswith("  ") else f"- {line}" for line in lines[1:]]
-    text = f"**{lines[0]}**\n\n" + "\n".join(items)
-    return text if len(text) <= limit else text[: limit - 40].rsplit("\n", 1)[0] + "\n- ... (the run's log has all)"
 
 
 # --- reports ---------------------------------------------------------------------------------------
