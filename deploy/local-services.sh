@@ -96,7 +96,11 @@ start() {
         echo "host all all $allow trust" | as_postgres tee -a "$pgdata/data/pg_hba.conf" >/dev/null
     fi
     pg_port=$(free_port)
-    echo "-p $pg_port -h $listen -k $pgdata" > "$dir/postgres.options"
+    # a client host that vanishes (power, network) leaves its session open on the server, and an open
+    # transaction of it holds row locks every other worker then waits on; TCP keepalives end such a
+    # session within about 11 s (5 s idle, then 3 probes 2 s apart), which releases its locks
+    keepalive="-c tcp_keepalives_idle=5 -c tcp_keepalives_interval=2 -c tcp_keepalives_count=3"
+    echo "-p $pg_port -h $listen -k $pgdata $keepalive" > "$dir/postgres.options"
     start_postgres
     for db in hanrock_optuna hanrock_dagster; do
         "$bin/psql" -q -h "$listen" -p "$pg_port" -U hanrock -d postgres -c "CREATE DATABASE $db" >/dev/null

@@ -38,9 +38,10 @@ def test_h1_study_runs_every_partition_and_prints_table1(tmp_path, monkeypatch, 
     assert list(table["Aux. Target"]) == ["None (Baseline)", "ap", "aphf", "Floor: TF-IDF (not in paper)"]
     assert table.drop(columns="Aux. Target").notna().all().all()  # 8 tasks x (3 conditions and the floor)
     # 2 challengers against the baseline, and all 3 conditions against the floor, on each of 8 partitions
-    # ... by A.4 and by the seeds test, and the 2 challengers by the search test (slot by slot)
+    # ... by A.4 and by the seeds test, and all 5 by the search test (the challengers slot by slot, the
+    # conditions' every slot against the floor)
     n = query(db, "SELECT count(*) AS n FROM significance WHERE hypothesis = 'h1'")["n"].item()
-    assert n == 8 * ((2 + 3) * 2 + 2)
+    assert n == 8 * ((2 + 3) * 3)
     assert query(db, "SELECT count(*) AS n FROM mutual_information")["n"].item() == 8 * 16
     assert len(instance.get_materialized_partitions(dg.AssetKey("h1_trials"))) == 8
     assert instance.get_latest_materialization_event(dg.AssetKey("h1_significance")) is not None

@@ -190,9 +190,11 @@ def test_a_study_with_replicates_stores_what_recomputes_its_paired_rows(tiny_iem
     db = tmp_path / "results.duckdb"
     table, _ = write_significance_tables(db, "h3", profile, lambda m: None)
     # han_rock vs flat, and each of them against the floor; each one's seed ensemble against the floor and the two
-    # ensembles against each other (paired); han_rock vs flat slot by slot over both searches (search)
-    assert table.groupby("method").size().to_dict() == {"paired": 6, "paper": 3, "search": 1}
-    search = table[table["method"] == "search"].iloc[0]
+    # ensembles against each other (paired); han_rock vs flat slot by slot over both searches, and each search's
+    # every slot against the floor (search)
+    assert table.groupby("method").size().to_dict() == {"paired": 6, "paper": 3, "search": 3}
+    assert set(table.loc[table["method"] == "search", "baseline"]) == {"flat", "floor"}
+    search = table[(table["method"] == "search") & (table["baseline"] != "floor")].iloc[0]
     assert (search["baseline"], search["challenger"], search["seeds"]) == ("flat", "han_rock", 2)
     assert search["verdict"] in ("better", "worse", "equivalent", "undecided") and "slot k" in search["estimand"]
     slots = query(db, "SELECT * FROM slot_predictions")
