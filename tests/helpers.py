@@ -35,6 +35,18 @@ def quick_profile(path: Path, name: str, **settings) -> Path:
     return path
 
 
+def run_dagster_job(job: str, cwd: Path, env: dict, config: Path | None = None, timeout: int = 600):
+    """`dagster job execute -m hanrock_assets -j JOB [-c CONFIG]` as a user types it; it must succeed."""
+    import subprocess
+    import sys
+
+    dagster = str(Path(sys.executable).parent / "dagster")
+    argv = [dagster, "job", "execute", "-m", "hanrock_assets", "-j", job, *(["-c", str(config)] if config else [])]
+    run = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    return run
+
+
 def services_environment(text: str) -> dict[str, str]:
     """The variables of a services.env that deploy/local-services.sh wrote (`export NAME=VALUE` lines)."""
     return dict(line[len("export ") :].split("=", 1) for line in text.splitlines() if line.startswith("export "))

@@ -5,10 +5,7 @@ GraphQL, rows in DuckDB."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import requests
 import yaml
@@ -24,6 +21,7 @@ from hanrock_core.base.results import query
 from hanrock_core.checks.browser import dump_dom
 
 from .conftest import REPO, TINY_SCALE, browser_or_skip
+from .helpers import run_dagster_job
 
 JOB_RUNS = (
     '{ pipelineOrError(params: {pipelineName: "main_job", repositoryName: "__repository__", '
@@ -55,16 +53,7 @@ def test_the_ui_shows_a_command_line_run_and_launches_its_own(tmp_path):
     env.update(
         HANROCK_CONFIG=str(settings), DAGSTER_HOME=str(ensure_dagster_home(tmp_path / "dagster")), PYTHONPATH=str(REPO)
     )
-    dagster = str(Path(sys.executable).parent / "dagster")
-    cli = subprocess.run(
-        [dagster, "job", "execute", "-m", "hanrock_assets", "-j", "main_job"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert cli.returncode == 0, cli.stdout[-3000:] + cli.stderr[-3000:]
+    run_dagster_job("main_job", tmp_path, env, timeout=300)
     assert not list(tmp_path.glob(".tmp_dagster_home_*"))  # the persistent instance, not a temporary one
     store = tmp_path / "home" / "assets"
     assert sorted(p.name for p in (store / "raw_sessions").glob("*.parquet")) == ["iemocap.parquet", "semaine.parquet"]

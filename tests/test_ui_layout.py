@@ -22,6 +22,7 @@ from hanrock_assets.ui_tour import free_port, webserver
 from hanrock_core.checks.browser import find_chromium
 
 from .conftest import REPO, TINY_SCALE, browser_or_skip, playwright_or_skip
+from .helpers import run_dagster_job
 from .test_search import TINY_PROFILE
 
 SIZES = ((1280, 800), (1600, 1200))
@@ -83,16 +84,7 @@ def served_study(tmp_path_factory):
         DAGSTER_HOME=str(ensure_dagster_home(base / "dagster")),
         PYTHONPATH=str(REPO),
     )
-    dagster = str(Path(sys.executable).parent / "dagster")
-    run = subprocess.run(
-        [dagster, "job", "execute", "-m", "hanrock_assets", "-j", "h1_study", "-c", str(base / "run.yaml")],
-        cwd=base,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    run_dagster_job("h1_study", base, env, base / "run.yaml")
     return base, env
 
 
