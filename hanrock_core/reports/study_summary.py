@@ -45,10 +45,13 @@ def _verdicts(rows: pd.DataFrame) -> pd.Series:
     return own.where(own.notna() & rows["method"].ne("paper"), paper)
 
 
-def _method_lines(method: str, own: pd.DataFrame, detail: bool) -> list[str]:
+def _method_lines(method: str, own: pd.DataFrame, detail: bool, name: str | None = None) -> list[str]:
+    """`name: better n, worse n, ...` of one test's verdicts (`name`: the test's, by default), and with `detail`
+    each comparison under it."""
     words = VERDICTS if method != "paper" else ("better", "worse", "n.s.")
     counts = own["verdict"].value_counts()
-    lines = [f"{METHOD_NAMES.get(method, method)}: " + ", ".join(f"{w} {int(counts.get(w, 0))}" for w in words)]
+    name = name or METHOD_NAMES.get(method, method)
+    lines = [f"{name}: " + ", ".join(f"{w} {int(counts.get(w, 0))}" for w in words)]
     if detail:
         lines += [f"  {r.verdict}: {_detail(r)}" for w in words for r in own[own["verdict"] == w].itertuples()]
     return lines
@@ -75,15 +78,11 @@ def summary_lines(hypothesis: str, significance: pd.DataFrame, health_rows: pd.D
         if method == "paired" and "detectable_effect" in chosen:
             chosen = chosen[chosen["detectable_effect"].notna()]  # one seed answers nothing
         if len(chosen):
-            words = VERDICTS if method != "paper" else ("better", "worse", "n.s.")
-            counts = chosen["verdict"].value_counts()
+            name = f"against the floor, {FLOOR_METHOD_NAMES.get(method, METHOD_NAMES.get(method, method))}"
             worse = chosen[chosen["verdict"] == "worse"]
             keys = sorted(set(worse["dataset"] + "." + worse["task"]))
-            lines.append(
-                f"against the floor, {FLOOR_METHOD_NAMES.get(method, METHOD_NAMES.get(method, method))}: "
-                + ", ".join(f"{w} {int(counts.get(w, 0))}" for w in words)
-                + (f" (below the floor: {', '.join(keys)})" if keys else "")
-            )
+            line = _method_lines(method, chosen, detail=False, name=name)[0]
+            lines.append(line + (f" (below the floor: {', '.join(keys)})" if keys else ""))
     flagged = [line.split(" ", 1)[1] for line in describe(health_rows)] if len(health_rows) else []
     lines.append(f"study health: {len(flagged)} condition(s) flagged" + (":" if flagged else ""))
     lines += [f"  {line}" for line in flagged]
