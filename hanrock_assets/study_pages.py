@@ -10,7 +10,8 @@ import pandas as pd
 
 from hanrock_core.base.home import Home
 from hanrock_core.base.staged_results import read_staged_rows
-from hanrock_core.comparison.auxiliary_affinity import affinity_ranking, family_ranking
+from hanrock_core.comparison.auxiliary_affinity import TABLES as AFFINITY_TABLES
+from hanrock_core.comparison.auxiliary_affinity import partition_affinity
 from hanrock_core.learning.floor import CONDITION as FLOOR
 from hanrock_core.reports.plots import METRIC_WORDS, learning_curves
 from hanrock_core.study.partition_data import PartitionData
@@ -75,10 +76,16 @@ def trials_metadata(table: pd.DataFrame, home: Home, hypothesis: str, key: str, 
         shown = ensembles.set_index("condition")[["seeds", "dev_value", "test_value"]]
         shown = shown.set_axis(["seeds", "ens. dev", "ens. test"], axis=1)  # short: fits beside the definition
         meta["seed_ensembles"] = inline_table(shown.join(single).reset_index().round(4))
-    affinity = affinity_ranking(read_staged_rows(home, "all_auxiliary_affinity", stage_key), part.mi, part.family)
-    if len(affinity):  # which auxiliary targets help: measured while training, beside the paper's MI ranking
-        meta["auxiliary_affinity"] = inline_table(affinity)
-        meta["auxiliary_affinity_by_family"] = inline_table(family_ranking(affinity))
+    staged = {t: read_staged_rows(home, t, stage_key) for t in AFFINITY_TABLES if t != "mutual_information"}
+    mi_key = {"dataset": part.dataset, "task": part.task}  # the auxiliary-targets step staged it per partition
+    targets, families = partition_affinity(
+        {**staged, "mutual_information": read_staged_rows(home, "mutual_information", mi_key)}
+    )
+    if len(targets):  # which auxiliary targets help: measured while training, beside the paper's MI ranking
+        meta["auxiliary_affinity"] = inline_table(targets[["condition", "aux_task", *AFFINITY_COLUMNS]])
+        meta["auxiliary_affinity_by_family"] = inline_table(
+            families[["condition", "family", "targets", *AFFINITY_COLUMNS]]
+        )
     if len(neural):
         epochs = read_staged_rows(home, "all_epochs", stage_key)
         chosen = neural[["condition", "trial"]].astype({"trial": int})
@@ -171,6 +178,8 @@ def filled_columns(table: pd.DataFrame) -> pd.DataFrame:
 
 
 # what the cells of the paper-style tables mean (shown beside them in the UI; sql/views.sql, results_long)
+AFFINITY_COLUMNS = ["affinity", "affinity_rank", "mi", "mi_rank", "kept_share"]  # of the views, on a train page
+
 MARKS = (
     "`search` the mean test value over every slot of the condition's search (what the verdict compares); `sel.` the "
     "selected trial's (the paper's number); `seeds` its configuration's seeds, mean ± sd; `ens.` their seed "

@@ -78,6 +78,19 @@ def test_h1_study_runs_every_partition_and_prints_table1(tmp_path, monkeypatch, 
     assert len(rows) == 8 * 3 and len({r.data["dataset.task"] for r in rows}) == 8
     trials_meta = instance.get_latest_materialization_event(dg.AssetKey("h1_trials")).asset_materialization.metadata
     assert {r.data["condition"] for r in trials_meta["best_trials"].value.records} == {"none", "ap", "aphf", "floor"}
+    # the page's affinity ranking is the view's (sql/views.sql owns it), computed before the rows reach the file
+    part = instance.get_latest_materialization_event(dg.AssetKey("h1_trials")).asset_materialization.partition
+    dataset, task = part.split(".")
+    shown = sorted(
+        (r.data["condition"], r.data["aux_task"], int(r.data["affinity_rank"]), round(float(r.data["affinity"]), 4))
+        for r in trials_meta["auxiliary_affinity"].value.records
+    )
+    sql = "SELECT * FROM auxiliary_affinity WHERE hypothesis = 'h1' AND dataset = ? AND task = ?"
+    view = query(db, sql, [dataset, task])
+    assert len(shown) > 0
+    assert shown == sorted(
+        (r.condition, r.aux_task, int(r.affinity_rank), round(float(r.affinity), 4)) for r in view.itertuples()
+    )
     rows = query(db, "SELECT count(*) AS n FROM trials")["n"].item()
     kept = _kept_models_reproduce_the_stored_predictions(tmp_path, db, instance, capsys)
     before = {p: p.read_bytes() for folder in kept for p in sorted(folder.iterdir())}

@@ -71,3 +71,21 @@ def test_retrying_stops_at_the_bound_and_never_retries_other_errors(tmp_path, mo
     with pytest.raises(sqlalchemy.exc.IntegrityError):
         retrying_storage._retried(broken)(None)
     assert len(calls) == 1
+
+
+def test_every_call_the_study_cache_makes_is_retried():
+    """A study on an RDBStorage goes through Optuna's cache, which calls some of RDBStorage's private
+    methods directly (a trial's creation, its parameters, the trial list): a restart met there must be
+    retried too, not stop the search (the CI failure of 2026-12-07: "server closed the connection
+    unexpectedly" in the cache's `_get_trials`)."""
+    import inspect
+    import re
+
+    from optuna.storages import _cached_storage
+
+    called = set(re.findall(r"self\._backend\.(\w+)\(", inspect.getsource(_cached_storage)))
+    assert called, "Optuna's study cache no longer calls its backend as self._backend.NAME(...)"
+    retried = set(retrying_storage.retried_names())
+    assert called <= retried, f"not retried: {sorted(called - retried)}"
+    for name in retried:
+        assert getattr(RetryingRDBStorage, name) is not getattr(optuna.storages.RDBStorage, name), name

@@ -21,7 +21,7 @@ One object names them all, so a reader finds the layout here and nowhere else
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 
@@ -33,34 +33,55 @@ class TrialFiles:
     predictions: Path
     states: Path
     replicates: Path
+    # conditions whose trials another hypothesis's study trained (study/condition_reuse.py): (condition,
+    # the lender's files, the condition's name there); their files are read where the lender wrote them
+    lent: tuple[tuple[str, TrialFiles, str], ...] = ()
+
+    def lending(self, condition: str, files: TrialFiles, there: str) -> TrialFiles:
+        """These files, with `condition`'s read from `files` (another study's), where it is named `there`."""
+        return replace(self, lent=(*self.lent, (condition, files, there)))
+
+    def _at(self, condition: str) -> tuple[TrialFiles, str]:
+        """The files and the name that hold `condition`'s trials: another study's when it lent them."""
+        for name, files, there in self.lent:
+            if name == condition:
+                return files, there
+        return self, condition
 
     def trial_predictions(self, condition: str, slot: int) -> Path:
         """The test predictions of trial `slot` of a condition (its chosen epoch's)."""
-        return self.predictions / f"{condition}-{slot}.parquet"
+        files, condition = self._at(condition)
+        return files.predictions / f"{condition}-{slot}.parquet"
 
     def trial_outputs(self, condition: str, slot: int) -> Path:
         """The dev and test primary outputs of trial `slot` (probabilities or values): what an ensemble averages."""
-        return self.predictions / f"{condition}-{slot}.outputs.parquet"
+        files, condition = self._at(condition)
+        return files.predictions / f"{condition}-{slot}.outputs.parquet"
 
     def trial_state(self, condition: str, slot: int) -> Path:
         """The chosen epoch's state of a trial, kept while it may still be selected."""
-        return self.states / f"{condition}-{slot}.pt"
+        files, condition = self._at(condition)
+        return files.states / f"{condition}-{slot}.pt"
 
     def replicate_row(self, condition: str, slot: int, replicate: int) -> Path:
         """Seed replicate k of a condition's selected trial: its result row (written last: the replicate is done)."""
-        return self.replicates / f"{condition}-{slot}-{replicate}.json"
+        files, condition = self._at(condition)
+        return files.replicates / f"{condition}-{slot}-{replicate}.json"
 
     def replicate_predictions(self, condition: str, slot: int, replicate: int) -> Path:
         """The test predictions of seed replicate k."""
-        return self.replicates / f"{condition}-{slot}-{replicate}.parquet"
+        files, condition = self._at(condition)
+        return files.replicates / f"{condition}-{slot}-{replicate}.parquet"
 
     def replicate_outputs(self, condition: str, slot: int, replicate: int) -> Path:
         """The dev and test primary outputs of seed replicate k."""
-        return self.replicates / f"{condition}-{slot}-{replicate}.outputs.parquet"
+        files, condition = self._at(condition)
+        return files.replicates / f"{condition}-{slot}-{replicate}.outputs.parquet"
 
     def replicate_state(self, condition: str, slot: int, replicate: int) -> Path:
         """The chosen epoch's state of seed replicate k: a member of the kept model's seed ensemble."""
-        return self.replicates / f"{condition}-{slot}-{replicate}.pt"
+        files, condition = self._at(condition)
+        return files.replicates / f"{condition}-{slot}-{replicate}.pt"
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,15 @@ class Condition:
     baseline: bool = False
     label: str = ""  # how the paper's table names the row
     weighting: str = "fixed"  # how the losses are weighted while training (learning/loss_weighting.py)
+    draws_units: bool = True  # the search draws P (A = the rest of the capacity); H2's conditions fix both
+
+    @property
+    def recipe(self) -> tuple:
+        """What decides a trial of this condition beside the profile and the data: two conditions (of any
+        hypotheses) with one recipe train the same trial in every slot, so one study serves both
+        (condition_reuse.py).  Name, label and baseline only say how a table shows it."""
+        units = (self.aux_units > 0,) if self.draws_units else (self.primary_units, self.aux_units)
+        return (self.architecture, tuple(sorted(self.families)), self.weighting, self.draws_units, units)
 
 
 def conditions(hypothesis: str, profile: Profile, available: tuple[str, ...] = AUXILIARY_FAMILIES) -> list[Condition]:
@@ -81,11 +90,13 @@ def conditions(hypothesis: str, profile: Profile, available: tuple[str, ...] = A
         ]
     if hypothesis == "h2":
         units = sorted(profile.h2_primary_units, reverse=True)
+        label = {p: f"{p} (Baseline)" if i == 0 else str(p) for i, p in enumerate(units)}
         out = [
-            Condition(f"p{p}", "han_rock", aphf, p, total - p, i == 0, f"{p} (Baseline)" if i == 0 else str(p))
+            Condition(f"p{p}", "han_rock", aphf, p, total - p, i == 0, label[p], draws_units=False)
             for i, p in enumerate(units)
         ]
-        out.append(Condition(f"p{units[0]}_a0", "han_rock", aphf, units[0], 0, False, f"{units[0]}, A = 0"))
+        a0 = f"{units[0]}, A = 0"
+        out.append(Condition(f"p{units[0]}_a0", "han_rock", aphf, units[0], 0, False, a0, draws_units=False))
         return out
     if hypothesis == "h3":
         return [

@@ -23,7 +23,7 @@ import optuna
 import pandas as pd
 import torch
 
-from hanrock_core.base.home import Home, TrialFiles
+from hanrock_core.base.home import Home, ModelFiles, TrialFiles
 from hanrock_core.base.io import move_directory
 from hanrock_core.learning.checkpoint import save_checkpoint
 from hanrock_core.learning.kept_model import (
@@ -168,9 +168,12 @@ def keep_selected_models(
     log: Log,
     provenance: dict | None = None,
     replicates: int = 0,
+    lent_models: dict[str, Path] | None = None,
 ) -> pd.DataFrame:
     """After the search: the selected trial of each condition becomes a kept model, with its `replicates`
-    seed replicates' states as its seed ensemble; the other states go.
+    seed replicates' states as its seed ensemble; the other states go.  A condition another hypothesis's
+    study trained (`lent_models`: condition -> that hypothesis's kept model folder; condition_reuse.py)
+    is kept from that study's state or kept model, and nothing of that study's is written or removed.
 
     `provenance` (the studies' identity and profile) goes on every card.  Returns one row per
     condition: its trial, what happened (kept, unchanged, restored, rebuilt, not reproduced), folder, bytes."""
@@ -195,6 +198,10 @@ def keep_selected_models(
                 return home.superseded_model_dir(hypothesis, key, identity, condition)
 
             seed_states = ensemble_states(files, condition, slot, replicates, log)
+            lent = (lent_models or {}).get(condition)
+            if lent is not None and not state.exists():  # a rebuilt state goes to this search's folder
+                own = replace(files, lent=()).trial_state(condition, slot)
+                state = _lent_weights(lent, study, slot, 1 + len(seed_states)) or own
             status = _keep_one(
                 data, study, slot, target, state, seed_states, where, narrative, norms, vectors, archive, log
             )
@@ -212,7 +219,7 @@ def keep_selected_models(
                 "status": status,
                 "path": str(target),
                 "bytes": folder_bytes(target) if status in KEPT else 0,
-                "states_removed": _remove_states(files.states, condition),
+                "states_removed": _remove_states(files.states, condition),  # this search's own: never a lender's
             }
         )
     kept = pd.DataFrame(rows)
@@ -222,6 +229,15 @@ def keep_selected_models(
         + f"; {kept['bytes'].sum() / 1e6:.1f} MB under {home.model_dir(hypothesis, key)}"
     )
     return kept
+
+
+def _lent_weights(folder: Path, study: optuna.Study, slot: int, seeds: int) -> Path | None:
+    """The weights of the lender's kept model when it holds this very trial (its search removed the trial's
+    state once it kept the model), else None."""
+    trial = next(t for t in study.get_trials(deepcopy=False, states=FINISHED) if slot_of(t) == slot)
+    if _is_this_trial(card_if_intact(folder), study, trial_record(trial), seeds):
+        return ModelFiles(folder).weights
+    return None
 
 
 def ensemble_states(files: TrialFiles, condition: str, slot: int, replicates: int, log: Log) -> tuple[Path, ...]:

@@ -40,20 +40,21 @@ def _l2(trial: optuna.Trial, profile: Profile) -> float:
     return trial.suggest_float("l2_value", max(low, 1e-7), high, log=True)
 
 
-def _units(trial: optuna.Trial, profile: Profile, condition: Condition, hypothesis: str) -> tuple[int, int]:
-    """(P, A): H2's conditions fix them; H1 and H3 draw P and give the rest of the capacity to A."""
-    if hypothesis == "h2":
+def _units(trial: optuna.Trial, profile: Profile, condition: Condition) -> tuple[int, int]:
+    """(P, A): a condition that fixes them (H2's) gives its own; the others draw P and give the rest of the
+    capacity to A."""
+    if not condition.draws_units:
         return condition.primary_units, condition.aux_units
     p = trial.suggest_categorical("primary_units", list(profile.space.get("primary_units", profile.h2_primary_units)))
     return p, profile.capacity_total - p if condition.aux_units > 0 else 0
 
 
-def sample_config(trial: optuna.Trial, profile: Profile, condition: Condition, hypothesis: str) -> TrainConfig:
+def sample_config(trial: optuna.Trial, profile: Profile, condition: Condition) -> TrainConfig:
     """One point of the Table 6 space (narrowed by the profile); the condition fixes what it tests."""
     content = trial.suggest_int("content_size", *profile.search_range("content_size"))
     low, high = profile.search_range("batch_size")
     batch = trial.suggest_int("batch_size", low, max(low, min(high, 1024 // (content + 1))))
-    p, a = _units(trial, profile, condition, hypothesis)
+    p, a = _units(trial, profile, condition)
     return TrainConfig(
         architecture=condition.architecture,
         primary_units=p,
@@ -101,7 +102,7 @@ class Objective:
         self.metric, self.higher_better = part.data.selection
 
     def __call__(self, trial: optuna.Trial) -> float:
-        config = sample_config(trial, self.profile, self.condition, self.hypothesis)
+        config = sample_config(trial, self.profile, self.condition)
         weights, scheme, primary = loss_weights_for(trial, self.profile, self.part, self.condition)
         trial.set_user_attr("weight_scheme", scheme)
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")  # which host and process ran it

@@ -31,6 +31,10 @@ from hanrock_core.study.selection import selected_trials
 
 Log = Callable[[str], None]
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+# the `replicate` column of prediction and result rows names one of three things (sql/schema.sql):
+SELECTED_TRIAL = 0  # the selected trial itself, trained by the search (its own seed)
+# 1, 2, ...: its seed replicates (the same configuration, seed replicate_seed(trial seed, k))
+ENSEMBLE = -1  # the seed ensemble: the selected trial's and its replicates' outputs averaged (seed_ensemble.py)
 
 
 def replicate_seed(trial_seed: int, replicate: int) -> int:
@@ -154,18 +158,12 @@ def train_missing(data: TaskData, jobs: list[ReplicateJob], log: Log) -> None:
 
 
 def replicate_rows(
-    data: TaskData,
-    studies: dict[str, optuna.Study],
-    trials: pd.DataFrame,
-    count: int,
-    files: TrialFiles,
-    key: dict,
-    log: Log,
+    data: TaskData, jobs: list[ReplicateJob], trials: pd.DataFrame, key: dict, log: Log
 ) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
-    """The `count` seed replicates of each condition's selected trial, as the search trained them: one row per
-    replicate (the `all_replicates` table), and each replicate's test predictions (`all_predictions` rows).
-    Reading only: a replicate not trained yet is an error of the caller (search.py trains them first)."""
-    jobs = replicate_jobs(studies, trials, count, files)
+    """The seed replicates `jobs` (replicate_jobs) as the search trained them: one row per replicate (the
+    `all_replicates` table), and each replicate's test predictions (`all_predictions` rows); `trials`: the
+    searched conditions' rows.  Reading only: a replicate not trained yet is an error of the caller
+    (search.py trains them first)."""
     missing = [f"{j.condition} trial {j.slot} replicate {j.replicate}" for j in jobs if not j.done]
     if missing:
         raise RuntimeError(f"seed replicates not trained before their rows were written: {', '.join(missing)}")
@@ -198,4 +196,13 @@ def replicate_rows(
     return pd.DataFrame(rows), predictions
 
 
-__all__ = ["ReplicateJob", "replicate_jobs", "replicate_rows", "replicate_seed", "seed_members", "train_missing"]
+__all__ = [
+    "ENSEMBLE",
+    "SELECTED_TRIAL",
+    "ReplicateJob",
+    "replicate_jobs",
+    "replicate_rows",
+    "replicate_seed",
+    "seed_members",
+    "train_missing",
+]

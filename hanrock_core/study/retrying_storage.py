@@ -73,10 +73,23 @@ def _retried(method):
     return call
 
 
+# RDBStorage's private methods that Optuna's study cache (optuna.storages._CachedStorage, which every
+# study on an RDBStorage goes through) calls directly: each opens and commits a session of its own, so it
+# is retried like a public call.  tests/test_retrying_storage.py reads the cache's source for its calls.
+CACHE_CALLS = ("_create_new_trial", "_set_trial_param", "_get_best_trial_id", "_get_trials", "_get_stale_trial_ids")
+
+
 class RetryingRDBStorage(optuna.storages.RDBStorage):
-    """Optuna's RDBStorage whose public calls are retried through a database server restart."""
+    """Optuna's RDBStorage whose public calls, and the private ones its study cache makes, are retried
+    through a database server restart."""
 
 
-for _name, _member in vars(optuna.storages.RDBStorage).items():
-    if not _name.startswith("_") and inspect.isfunction(_member):
-        setattr(RetryingRDBStorage, _name, _retried(_member))
+def retried_names() -> list[str]:
+    """The RDBStorage methods that RetryingRDBStorage retries."""
+    members = vars(optuna.storages.RDBStorage)
+    public = [n for n, m in members.items() if not n.startswith("_") and inspect.isfunction(m)]
+    return public + [n for n in CACHE_CALLS if n in members]
+
+
+for _name in retried_names():
+    setattr(RetryingRDBStorage, _name, _retried(vars(optuna.storages.RDBStorage)[_name]))

@@ -10,7 +10,7 @@ import multiprocessing
 import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import optuna
@@ -24,12 +24,13 @@ from hanrock_core.learning.task_data import with_min_count
 from hanrock_core.preparation.corpus_vectors import corpus_vectors
 from hanrock_core.preparation.pretrained_vectors import Vectors, load_vectors
 from hanrock_core.preparation.settings import check_data_directory
+from hanrock_core.study.condition_reuse import Lender, find_lenders, lent_files
 from hanrock_core.study.hypotheses import Condition, conditions
 from hanrock_core.study.keeping import keep_selected_models
 from hanrock_core.study.objective import Objective, run_trials
 from hanrock_core.study.partition_data import PartitionData
 from hanrock_core.study.profiles import Profile
-from hanrock_core.study.replicates import replicate_jobs, train_missing
+from hanrock_core.study.replicates import ReplicateJob, replicate_jobs, train_missing
 from hanrock_core.study.retrying_storage import SERVER_OUTAGE_S, connection_error
 from hanrock_core.study.study_health import unseen_classes
 from hanrock_core.study.study_identity import StudyIdentity, study_identity
@@ -63,6 +64,7 @@ class Search:
     files: TrialFiles
     conditions: list[Condition]
     log: Log
+    lenders: dict[str, Lender] = field(default_factory=dict)  # conditions another hypothesis's study trained
 
     def open_studies(self, on_changed_inputs: str) -> tuple[InputsCheck, dict[str, tuple[optuna.Study, int]]]:
         """Compare the inputs with the stored studies, then open (or create) each condition's study."""
@@ -73,10 +75,19 @@ class Search:
             f"{self.hypothesis} {self.part.key}: {inputs.describe()}"
             + (" (hanrock results superseded lists the old ones)" if inputs.previous else "")
         )
-        opened = {
-            c.name: open_condition(self.part, self.profile, self.hypothesis, c, self.identity, storage, self.log)
-            for c in self.conditions
-        }
+        opened = {}
+        for c in self.conditions:
+            lender = self.lenders.get(c.name)
+            if lender is not None:  # read, never written (condition_reuse.py)
+                self.log(
+                    f"{self.hypothesis} {self.part.key} {c.name}: {lender.describe()} is complete on these inputs: "
+                    f"its {self.profile.trials_per_condition} trials and seed replicates are reused, none trained"
+                )
+                opened[c.name] = (lender.study, 0)
+            else:
+                opened[c.name] = open_condition(
+                    self.part, self.profile, self.hypothesis, c, self.identity, storage, self.log
+                )
         return inputs, opened
 
     def run_trials(self, opened: dict[str, tuple[optuna.Study, int]], workers: int, threads: int | None) -> None:
@@ -102,10 +113,15 @@ class Search:
                 objective = Objective(self.part, self.profile, self.hypothesis, c, self.files, self.log)
                 run_trials(study, objective, remaining, claim=lambda: claiming_trials(self.url))
 
-    def run_replicates(self, studies: dict[str, optuna.Study], workers: int, threads: int | None) -> None:
-        """The seed replicates of each condition's selected trial that no run has trained yet."""
+    def replicate_jobs(self, studies: dict[str, optuna.Study]) -> list[ReplicateJob]:
+        """Every seed replicate of each condition's selected trial (built once a search: what trains them and
+        what writes their rows and ensembles read the same list)."""
         searched = pd.DataFrame(searched_rows(self.part, self.hypothesis, self.conditions, studies, self.profile, {}))
-        pending = [j for j in replicate_jobs(studies, searched, self.profile.replicates, self.files) if not j.done]
+        return replicate_jobs(studies, searched, self.profile.replicates, self.files)
+
+    def run_replicates(self, jobs: list[ReplicateJob], workers: int, threads: int | None) -> None:
+        """The seed replicates among `jobs` that no run has trained yet."""
+        pending = [j for j in jobs if not j.done]
         if workers > 1 and len(pending) > 1:
             run_replicates_in_workers(pending, workers, self.part, threads, self.log)
         else:
@@ -157,6 +173,7 @@ def run_hypothesis(
         log(f"WARNING {part.key} classes: {unseen} (study health flags it)")
     url = storage_url_of(home, hypothesis, part.key, storage_url)
     log(f"{part.key}: Optuna studies in {without_password(url)}")
+    lenders = find_lenders(part, profile, hypothesis, identity, home, storage_url)
     search = Search(
         part,
         profile,
@@ -164,9 +181,10 @@ def run_hypothesis(
         home,
         identity,
         url,
-        home.trial_files(hypothesis, part.key, identity.id),
+        lent_files(home.trial_files(hypothesis, part.key, identity.id), lenders),
         conditions(hypothesis, profile, part.available_families()),
         log,
+        lenders,
     )
     with partition_held(home, hypothesis, part.key, owner), stops_said_plainly(home, url):
         # steps that start together share the free worker slots: say early that this one will want some
@@ -177,10 +195,11 @@ def run_hypothesis(
             with trial_workers(home, wanted, log=log, announced=announced) as workers:
                 search.run_trials(opened, workers, threads)
                 studies = {name: study for name, (study, _) in opened.items()}
-                search.run_replicates(studies, workers, threads)
+                jobs = search.replicate_jobs(studies)
+                search.run_replicates(jobs, workers, threads)
         floor = partition_floor(part, profile.seed, log)
         trials = write_results(
-            part, hypothesis, search.conditions, studies, search.files, home, log, floor, inputs, profile
+            part, hypothesis, search.conditions, studies, search.files, home, log, floor, inputs, profile, jobs
         )
         keep_models(search, trials, studies)
     return trials
@@ -263,6 +282,7 @@ def keep_models(search: Search, trials: pd.DataFrame, studies: dict[str, optuna.
         search.log,
         provenance,
         profile.replicates,
+        {name: lender.kept_model for name, lender in search.lenders.items()},
     )
 
 

@@ -20,11 +20,10 @@ import torch
 from hanrock_core.base.home import TrialFiles
 from hanrock_core.learning.epoch_outputs import decide, metrics_of, prediction_frame
 from hanrock_core.learning.task_data import TaskData
-from hanrock_core.study.replicates import replicate_jobs, seed_members
+from hanrock_core.study.replicates import ENSEMBLE, ReplicateJob, seed_members
 
 Log = Callable[[str], None]
 SPLITS = ("dev", "test")
-ENSEMBLE = -1  # the `replicate` of an ensemble's prediction rows (0: the selected trial, 1...: its seeds)
 
 
 def average_outputs(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -63,7 +62,7 @@ def ensemble_metrics(data: TaskData, averaged: pd.DataFrame) -> tuple[dict[str, 
 
 def ensemble_rows(
     data: TaskData,
-    studies: dict,
+    jobs: list[ReplicateJob],
     trials: pd.DataFrame,
     count: int,
     files: TrialFiles,
@@ -77,7 +76,7 @@ def ensemble_rows(
     whose outputs file is missing is said in the log and left out of the ensemble, never silently."""
     metric, _ = data.selection
     rows, predictions = [], []
-    for condition, slot in {(j.condition, j.slot): None for j in replicate_jobs(studies, trials, count, files)}:
+    for condition, slot in {(j.condition, j.slot): None for j in jobs}:
         members, missing = seed_members(files, condition, slot, count)
         paths = [files.trial_outputs(condition, slot), *(files.replicate_outputs(condition, slot, k) for k in members)]
         present = [p for p in paths if p.exists()]  # the selected trial first
@@ -114,4 +113,4 @@ def ensemble_rows(
     return pd.DataFrame(rows), predictions
 
 
-__all__ = ["ENSEMBLE", "average_outputs", "ensemble_metrics", "ensemble_rows"]
+__all__ = ["average_outputs", "ensemble_metrics", "ensemble_rows"]

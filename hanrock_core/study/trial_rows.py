@@ -16,7 +16,7 @@ from hanrock_core.learning.floor import FloorResult, fit_floor
 from hanrock_core.study.hypotheses import Condition
 from hanrock_core.study.partition_data import PartitionData
 from hanrock_core.study.profiles import Profile
-from hanrock_core.study.replicates import replicate_rows
+from hanrock_core.study.replicates import SELECTED_TRIAL, ReplicateJob, replicate_rows
 from hanrock_core.study.seed_ensemble import ensemble_rows
 from hanrock_core.study.selection import selected_trials
 from hanrock_core.study.study_health import chance_levels
@@ -192,10 +192,11 @@ def write_results(
     floor: FloorResult | None,
     inputs: InputsCheck,
     profile: Profile,
+    jobs: list[ReplicateJob],
 ) -> pd.DataFrame:
     """Replace this partition's rows of its identity in trials, epochs, predictions, chance levels and seed
-    replicates (as the search trained them; one transaction per table; the floor is a row too), then record
-    the identity as the partition's current one."""
+    replicates (`jobs`, as the search trained them; one transaction per table; the floor is a row too), then
+    record the identity as the partition's current one."""
     metric, _ = part.data.selection
     identity = inputs.identity.id
     key = {"hypothesis": hypothesis, "dataset": part.dataset, "task": part.task, "identity": identity}
@@ -219,19 +220,16 @@ def write_results(
         file = files.trial_predictions(condition, number)
         if file.exists():
             prediction_frames.append(
-                pd.read_parquet(file).assign(**key, condition=condition, trial=number, replicate=0)
+                pd.read_parquet(file).assign(**key, condition=condition, trial=number, replicate=SELECTED_TRIAL)
             )
     if floor is not None:
         row, predictions = _floor_rows(floor, part, key, metric)
         trial_rows.append(row)
-        prediction_frames.append(predictions.assign(replicate=0))
+        prediction_frames.append(predictions.assign(replicate=SELECTED_TRIAL))
     trials = pd.DataFrame(trial_rows)
-    replicates, replicate_predictions = replicate_rows(
-        part.data, studies, trials[trials["condition"] != FLOOR], profile.replicates, files, key, log
-    )
-    ensembles, ensemble_predictions = ensemble_rows(
-        part.data, studies, trials[trials["condition"] != FLOOR], profile.replicates, files, key, log
-    )
+    searched = trials[trials["condition"] != FLOOR]
+    replicates, replicate_predictions = replicate_rows(part.data, jobs, searched, key, log)
+    ensembles, ensemble_predictions = ensemble_rows(part.data, jobs, searched, profile.replicates, files, key, log)
     prediction_frames = [
         _with_dialogues(f, part) for f in prediction_frames + replicate_predictions + ensemble_predictions
     ]
