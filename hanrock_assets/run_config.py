@@ -9,21 +9,24 @@ from enum import Enum
 import dagster as dg
 from pydantic import Field
 
-from hanrock_core.preparation.auxiliary_target import AUXILIARY_FAMILIES
-
 
 class Family(str, Enum):
-    """The paper's auxiliary families (an enum, so Dagster rejects a typo before the run starts)."""
+    """The auxiliary families: the paper's and the text lexicons' (an enum, so Dagster rejects a typo before the
+    run starts)."""
 
     actions = "actions"
     prosody = "prosody"
     historical = "historical"
     future = "future"
+    lexicon = "lexicon"
+    lexicon_next = "lexicon_next"
 
 
 class AuxiliaryConfig(dg.Config):
-    families: list[Family] = Field(
-        list(AUXILIARY_FAMILIES), description="auxiliary families to build: actions, prosody, historical, future"
+    families: list[Family] | None = Field(
+        None,
+        description="auxiliary families to build: actions, prosody, historical, future, lexicon, lexicon_next "
+        "(unset: the paper's four, and the lexicon families too where the corpus has no facial actions or voice tone)",
     )
     extra: dict[str, list[str]] = Field({}, description="your own families: name -> numeric talkturn-table columns")
     mi_seed: int = Field(0, ge=0, le=2**32 - 1, description="seed of scikit-learn's mutual information estimate")

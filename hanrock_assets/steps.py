@@ -194,7 +194,8 @@ def auxiliary_targets(
     """
     dataset, task = split_task_key(key)
     spec = AuxiliarySpec(
-        tuple(Family(f).value for f in config.families), {k: tuple(v) for k, v in config.extra.items()}
+        None if config.families is None else tuple(Family(f).value for f in config.families),
+        {k: tuple(v) for k, v in config.extra.items()},
     )
     targets, mi, empty = partition_targets(raw, task, spec, config.mi_seed)
     if empty:

@@ -262,7 +262,9 @@ FROM results_long WHERE hypothesis = h GROUP BY condition;
 CREATE OR REPLACE VIEW table1_h1 AS
 SELECT CASE condition WHEN 'none' THEN 'None (Baseline)' WHEN 'floor' THEN 'Floor: TF-IDF (not in paper)'
        ELSE condition END AS "Aux. Target", * EXCLUDE (condition)
-FROM paper_row('h1') ORDER BY CASE condition WHEN 'none' THEN 0 WHEN 'ap' THEN 1 WHEN 'floor' THEN 3 ELSE 2 END;
+FROM paper_row('h1')
+ORDER BY CASE condition WHEN 'none' THEN 0 WHEN 'ap' THEN 1 WHEN 'aphf' THEN 2 WHEN 'hf' THEN 3 WHEN 'lex' THEN 4
+         WHEN 'floor' THEN 9 ELSE 5 END, condition;
 
 CREATE OR REPLACE VIEW table2_h2 AS
 SELECT CASE WHEN condition = 'floor' THEN 'Floor: TF-IDF (not in paper)'

@@ -208,27 +208,31 @@ def test_h1_on_a_text_only_dataset_trains_with_the_label_families_and_says_so(
     logs = " ".join(e.user_message for e in instance.all_logs(result.run_id))
     assert (
         "no data for auxiliary families ['actions', 'prosody'] in this dataset: training goes on with "
-        "['historical', 'future']" in logs
+        "['historical', 'future', 'lexicon', 'lexicon_next']" in logs  # a text-only corpus: its text's lexicons
     )
     db = tmp_path / "home" / "results.duckdb"
     conditions = query(
         db, "SELECT condition, count(*) AS n FROM trials WHERE dataset = 'mine' GROUP BY ALL ORDER BY ALL"
     )
-    # no `ap`: it would repeat the baseline; the bag-of-words floor is one fit
-    assert conditions.to_dict("list") == {"condition": ["aphf", "floor", "none"], "n": [2, 1, 2]}
+    # no `ap`: it would repeat the baseline; the text lexicons alone (lex) and the labels alone (hf) beside
+    # both (aphf); the bag-of-words floor is one fit
+    assert conditions.to_dict("list") == {"condition": ["aphf", "floor", "hf", "lex", "none"], "n": [2, 1, 2, 2, 2]}
     assert set(query(db, "SELECT DISTINCT metric FROM trials WHERE dataset = 'mine'")["metric"]) == {"weighted_f1"}
     meta = instance.get_latest_materialization_event(dg.AssetKey("h1_trials")).asset_materialization.metadata
     assert meta["selection_metric"].value == "weighted_f1"
     assert "of train tokens and" in meta["word_vectors"].value and str(vectors) in meta["word_vectors"].value
     assert "word vectors: " in logs
     families = query(db, "SELECT DISTINCT family FROM mutual_information WHERE dataset = 'mine' ORDER BY ALL")
-    assert list(families["family"]) == ["future", "historical"]
+    assert list(families["family"]) == ["future", "historical", "lexicon", "lexicon_next"]
     long = query(db, "SELECT condition FROM results_long WHERE dataset = 'mine' ORDER BY ALL")
-    assert list(long["condition"]) == ["aphf", "floor", "none"]
+    assert list(long["condition"]) == ["aphf", "floor", "hf", "lex", "none"]
     pairs = query(
         db, "SELECT baseline, challenger FROM significance WHERE dataset = 'mine' AND method = 'paper' ORDER BY ALL"
     )
-    assert pairs.values.tolist() == [["floor", "aphf"], ["floor", "none"], ["none", "aphf"]]
+    assert pairs.values.tolist() == [
+        *(["floor", c] for c in ("aphf", "hf", "lex", "none")),
+        *(["none", c] for c in ("aphf", "hf", "lex")),
+    ]
     table1 = query(db, "SELECT * FROM table1_h1")  # the own dataset is a column of the paper's view
     assert table1["mine emotion weighted F1"].notna().all()
     # new conversations in the spec's format, without labels, through the kept model (its word vectors inside)

@@ -2,9 +2,11 @@
 
 Families (paper section 4.3): `actions` (AU05/17/20/25 intensity), `prosody` (Vokaturi happiness,
 sadness, anger, fear), `historical` (the primary label at t-1..t-4), `future` (t+1..t+4), plus
-any numeric column a user declares.  Reused inputs become percentile ranks against the train
-split, scaled to the primary task's range (appendix A.2).  docs/auxiliary-targets.md has the
-rules for missing values.
+any numeric column a user declares.  The platform adds text's preprocessing outputs: `lexicon` (sentiment
+and emotion lexicon scores of the talkturn's words) and `lexicon_next` (the next talkturn's), on by default
+where a corpus has no facial actions or voice tone (text_lexicons.py).  Reused inputs become percentile
+ranks against the train split, scaled to the primary task's range (appendix A.2).
+docs/auxiliary-targets.md has the rules for missing values.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from hanrock_core.base.errors import InputError
+from hanrock_core.preparation.text_lexicons import LEXICON_COLUMNS, NEXT_COLUMNS, lexicon_scores
 from hanrock_core.reading.talkturn import LABEL_PREFIX, is_class_label
 
 FEATURE_FAMILIES: dict[str, tuple[str, ...]] = {
@@ -22,7 +25,9 @@ FEATURE_FAMILIES: dict[str, tuple[str, ...]] = {
     "prosody": ("tone_happiness", "tone_sadness", "tone_anger", "tone_fear"),
 }
 LABEL_FAMILIES: dict[str, tuple[int, ...]] = {"historical": (-1, -2, -3, -4), "future": (1, 2, 3, 4)}
-AUXILIARY_FAMILIES = tuple(FEATURE_FAMILIES) + tuple(LABEL_FAMILIES)
+TEXT_FAMILIES: dict[str, tuple[str, ...]] = {"lexicon": LEXICON_COLUMNS, "lexicon_next": NEXT_COLUMNS}
+PAPER_FAMILIES = tuple(FEATURE_FAMILIES) + tuple(LABEL_FAMILIES)
+AUXILIARY_FAMILIES = PAPER_FAMILIES + tuple(TEXT_FAMILIES)
 # the primary task's range for regression (appendix A.2); other datasets use the train labels' range
 KNOWN_RANGES = {"iemocap": (1.0, 5.0), "semaine": (-1.0, 1.0)}
 NO_LABEL = "no label"
@@ -30,15 +35,31 @@ NO_LABEL = "no label"
 
 @dataclass(frozen=True)
 class AuxiliarySpec:
-    """Which auxiliary targets to build: paper families plus user-declared extra columns."""
+    """Which auxiliary targets to build: families (None: the data's defaults, `default_families`) plus
+    user-declared extra columns."""
 
-    families: tuple[str, ...] = AUXILIARY_FAMILIES
+    families: tuple[str, ...] | None = None
     extra: dict[str, tuple[str, ...]] = field(default_factory=dict)  # family name -> numeric columns
 
     def __post_init__(self):
-        unknown = [f for f in self.families if f not in AUXILIARY_FAMILIES]
+        unknown = [f for f in self.families or () if f not in AUXILIARY_FAMILIES]
         if unknown:
             raise InputError(f"unknown auxiliary families {unknown}; known: {list(AUXILIARY_FAMILIES)}")
+
+    def families_for(self, table: pd.DataFrame) -> tuple[str, ...]:
+        """The families asked for, or the defaults for this talkturn table."""
+        return self.families if self.families is not None else default_families(table)
+
+
+def _has_data(table: pd.DataFrame, columns: tuple[str, ...]) -> bool:
+    return all(c in table.columns for c in columns) and not table[list(columns)].isna().all().all()
+
+
+def default_families(table: pd.DataFrame) -> tuple[str, ...]:
+    """The paper's families; where the corpus has neither facial actions nor voice tone (a text-only corpus,
+    which would otherwise get no preprocessing supervisors), the text lexicon families too."""
+    audiovisual = any(_has_data(table, FEATURE_FAMILIES[f]) for f in FEATURE_FAMILIES)
+    return PAPER_FAMILIES if audiovisual else AUXILIARY_FAMILIES
 
 
 @dataclass
@@ -177,15 +198,23 @@ def build_auxiliary_targets(table: pd.DataFrame, task: str, spec: AuxiliarySpec 
         }
     )
     family, kind = {}, {}
-    feature_families = {f: FEATURE_FAMILIES[f] for f in spec.families if f in FEATURE_FAMILIES} | dict(spec.extra)
+    families = spec.families_for(table)
+    features = table
+    if any(f in TEXT_FAMILIES for f in families):  # computed from the text, then reused like any feature
+        features = table.join(lexicon_scores(table))
+    feature_families = (
+        {f: FEATURE_FAMILIES[f] for f in families if f in FEATURE_FAMILIES}
+        | {f: TEXT_FAMILIES[f] for f in families if f in TEXT_FAMILIES}
+        | dict(spec.extra)
+    )
     for fam, columns in feature_families.items():
-        _check_columns(table, fam, columns)
+        _check_columns(features, fam, columns)
         for column in columns:
-            values = pd.to_numeric(table[column], errors="coerce").to_numpy(dtype=float)
+            values = pd.to_numeric(features[column], errors="coerce").to_numpy(dtype=float)
             rank = percentile_rank(values, values[train])
             out[column] = low + rank * (high - low)
             family[column], kind[column] = fam, "regression"
-    for fam in (f for f in spec.families if f in LABEL_FAMILIES):
+    for fam in (f for f in families if f in LABEL_FAMILIES):
         for offset in LABEL_FAMILIES[fam]:
             name = f"{task}_t{offset:+d}"
             values = neighbour_labels(table, primary, offset, classification)
@@ -203,14 +232,18 @@ def build_auxiliary_targets(table: pd.DataFrame, task: str, spec: AuxiliarySpec 
 
 
 def available_families(table: pd.DataFrame, spec: AuxiliarySpec = AuxiliarySpec()) -> tuple[list[str], list[str]]:
-    """Families whose features exist somewhere in the table, and those that are all missing.
+    """Families whose inputs exist somewhere in the table, and those that are all missing.
 
-    A bring-your-own corpus without video or audio supports only the label families.
+    A bring-your-own corpus without video or audio has no actions or prosody; its text gives the lexicon
+    families (on by default there, `default_families`).
     """
     usable, empty = [], []
-    for fam in spec.families:
+    for fam in spec.families_for(table):
         columns = FEATURE_FAMILIES.get(fam, ())
-        if columns and all(c in table.columns for c in columns) and table[list(columns)].isna().all().all():
+        no_text = fam in TEXT_FAMILIES and not table["text"].fillna("").str.strip().astype(bool).any()
+        if no_text or (
+            columns and all(c in table.columns for c in columns) and table[list(columns)].isna().all().all()
+        ):
             empty.append(fam)
         else:
             usable.append(fam)

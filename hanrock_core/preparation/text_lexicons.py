@@ -84,7 +84,7 @@ def lexicon_scores(table: pd.DataFrame) -> pd.DataFrame:
     order = table.sort_values(["dialogue", "turn_index"], kind="stable").index
     following = own.loc[order].shift(-1)
     last = table.loc[order, "dialogue"].to_numpy() != np.r_[table.loc[order, "dialogue"].to_numpy()[1:], None]
-    following[last] = np.nan
+    following.loc[last] = np.nan
     following.columns = list(NEXT_COLUMNS)
     return own.join(following.loc[table.index])
 

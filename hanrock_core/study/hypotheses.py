@@ -1,6 +1,9 @@
 """Hypotheses and their conditions (paper section 5).
 
-H1: HAN-ROCK with auxiliary families none (baseline), ap (actions + prosody), aphf (all sixteen).
+H1: HAN-ROCK with auxiliary families none (baseline), ap (actions + prosody), aphf (every family the data
+    has: the paper's sixteen targets); where the text lexicon families are on (text-only corpora by
+    default), also lex (those alone) and hf (the neighbouring labels alone), so that lex and aphf say what
+    text's preprocessing outputs add alone and beside the labels.
 H2: HAN-ROCK with the primary GRU units P in the profile's list (the largest is the baseline),
     A = capacity - P, plus P = largest with A = 0 (the "^" comparison of Table 2).
 H3: flat-MTL HAN (baseline) against HAN-ROCK, both with all auxiliary targets.
@@ -19,7 +22,7 @@ from dataclasses import dataclass
 
 from hanrock_core.base.errors import InputError
 from hanrock_core.learning.loss_weighting import WEIGHTINGS
-from hanrock_core.preparation.auxiliary_target import AUXILIARY_FAMILIES
+from hanrock_core.preparation.auxiliary_target import AUXILIARY_FAMILIES, LABEL_FAMILIES, TEXT_FAMILIES
 from hanrock_core.study.profiles import Profile
 
 HYPOTHESES = ("h1", "h2", "h3", "h4")
@@ -73,21 +76,26 @@ class Condition:
 def conditions(hypothesis: str, profile: Profile, available: tuple[str, ...] = AUXILIARY_FAMILIES) -> list[Condition]:
     """The conditions of a hypothesis (baseline first), restricted to the families the data has.
 
-    H1 leaves out `ap` on data without actions and prosody (e.g. text-only corpora).
+    H1 leaves out `ap` on data without actions and prosody (e.g. text-only corpora), and a challenger
+    whose families repeat an earlier one's.
     """
     P, total = profile.default_primary_units, profile.capacity_total
     ap = tuple(f for f in ("actions", "prosody") if f in available)
     aphf = tuple(f for f in AUXILIARY_FAMILIES if f in available)
+    lex = tuple(f for f in TEXT_FAMILIES if f in available)
+    hf = tuple(f for f in LABEL_FAMILIES if f in available) if lex else ()  # labels alone: beside lex only
     if hypothesis == "h1":  # a challenger whose families the data lacks would only repeat the baseline
-        return [
-            c
-            for c in (
-                Condition("none", "han_rock", (), P, total - P, True, "None (Baseline)"),
-                Condition("ap", "han_rock", ap, P, total - P, False, "ap"),
-                Condition("aphf", "han_rock", aphf, P, total - P, False, "aphf"),
-            )
-            if c.baseline or c.families
-        ]
+        out: list[Condition] = []
+        for name, families, label in (
+            ("none", (), "None (Baseline)"),
+            ("ap", ap, "ap"),
+            ("aphf", aphf, "aphf"),
+            ("hf", hf, "hf (labels)"),
+            ("lex", lex, "lex (text lexicons)"),
+        ):
+            if name == "none" or (families and all(families != c.families for c in out)):
+                out.append(Condition(name, "han_rock", families, P, total - P, name == "none", label))
+        return out
     if hypothesis == "h2":
         units = sorted(profile.h2_primary_units, reverse=True)
         label = {p: f"{p} (Baseline)" if i == 0 else str(p) for i, p in enumerate(units)}
