@@ -53,12 +53,15 @@ ROWS = [
     Row(
         "calibrate --challenger nosuch",
         (*CALIBRATE, "--challenger", "nosuch"),
-        ("--challenger 'nosuch' is not an H1 condition", "choose one of ['ap', 'aphf']"),
+        ("--challenger 'nosuch' is not an H1 condition", "choose one of ['ap', 'aphf', 'hf', 'lex']"),
     ),
     Row(
         "calibrate --challenger ap on a text-only corpus",
         ("calibrate", "textonly.emotion", "--challenger", "ap"),
-        ("--challenger 'ap' needs auxiliary families textonly.emotion does not have", "choose one of ['aphf']"),
+        (
+            "--challenger 'ap' needs auxiliary families textonly.emotion does not have",
+            "choose one of ['aphf', 'hf', 'lex']",
+        ),
     ),
     Row("ablate --changes ''", ("ablate", "iemocap.emotion", "--changes", ""), ("--changes names no change",)),
     Row(

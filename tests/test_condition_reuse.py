@@ -41,7 +41,7 @@ def _rows(db, hypothesis: str, condition: str):
 
 def test_the_recipe_says_which_conditions_are_the_same_training(tmp_path):
     profile = _profile(tmp_path)
-    every = ("actions", "prosody", "hierarchy", "future")
+    every = ("actions", "prosody", "historical", "future")
     h4 = {c.name: c for c in conditions("h4", profile, every)}
     lenders = [(h, c.name) for h, c in same_recipe("h4", h4["aphf"], profile, every)]
     assert lenders == [("h1", "aphf"), ("h3", "han_rock")]

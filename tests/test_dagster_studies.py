@@ -173,7 +173,7 @@ def test_a_run_can_cover_only_the_datasets_it_names(tmp_path, monkeypatch):
         )
 
 
-def test_h1_on_a_text_only_dataset_trains_with_the_label_families_and_says_so(
+def test_h1_on_a_text_only_dataset_trains_with_its_label_and_lexicon_families_and_says_so(
     tiny_iemocap, tmp_path, monkeypatch, capsys
 ):
     """Bring-your-own data without facial or vocal features: historical and future labels only."""
@@ -208,7 +208,7 @@ def test_h1_on_a_text_only_dataset_trains_with_the_label_families_and_says_so(
     logs = " ".join(e.user_message for e in instance.all_logs(result.run_id))
     assert (
         "no data for auxiliary families ['actions', 'prosody'] in this dataset: training goes on with "
-        "['historical', 'future', 'lexicon', 'lexicon_next']" in logs  # a text-only corpus: its text's lexicons
+        "['lexicon', 'lexicon_next', 'historical', 'future']" in logs  # a text-only corpus: its text's lexicons
     )
     db = tmp_path / "home" / "results.duckdb"
     conditions = query(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hanrock_core.base.errors import InputError
+from hanrock_core.preparation.auxiliary_target import PAPER_FAMILIES
 from hanrock_core.study.hypotheses import comparisons, conditions
 from hanrock_core.study.profiles import load_profile
 
@@ -23,9 +24,11 @@ def test_packaged_profiles():
 
 def test_conditions_and_comparisons():
     profile = load_profile("paper")
-    h1 = conditions("h1", profile)
+    h1 = conditions("h1", profile, PAPER_FAMILIES)  # a corpus with video and audio: the paper's H1
     assert [c.name for c in h1] == ["none", "ap", "aphf"] and h1[0].baseline and h1[0].families == ()
     assert h1[1].families == ("actions", "prosody") and len(h1[2].families) == 4
+    every = conditions("h1", profile)  # every family available: the text lexicons alone and the labels alone too
+    assert [c.name for c in every] == ["none", "ap", "aphf", "hf", "lex"] and len(every[2].families) == 6
     h2 = conditions("h2", profile)
     assert [(c.primary_units, c.aux_units) for c in h2] == [
         (256, 1),

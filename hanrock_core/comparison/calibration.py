@@ -36,7 +36,8 @@ from scipy import stats
 
 from hanrock_core.base.errors import InputError
 from hanrock_core.base.home import Home
-from hanrock_core.base.results import query
+from hanrock_core.base.results import mutual_information_rows, query
+from hanrock_core.base.staged_results import write_rows
 from hanrock_core.comparison.paired_comparison import ALPHA, dialogue_statistics, metric_from_counts
 from hanrock_core.comparison.significance import SEARCH, compare_rows
 from hanrock_core.comparison.study_progress import write_significance_tables
@@ -134,6 +135,15 @@ def study_profile(profile: Profile, i: int) -> Profile:
     return replace(profile, seed=profile.seed + i * SEED_STEP)
 
 
+def _mi_rows(part: PartitionData) -> pd.DataFrame:
+    """The partition's `mutual_information` rows, as the auxiliary-targets asset writes them: they say which
+    families (so which H1 conditions) the study has."""
+    frame = pd.DataFrame(
+        {"task": part.mi.index, "mi": part.mi.to_numpy(), "family": [part.family[t] for t in part.mi.index]}
+    )
+    return mutual_information_rows(part.dataset, part.task, frame)
+
+
 def run_studies(part: PartitionData, profile: Profile, folders: list[Path], log: Log) -> list[Home]:
     """The complete H1 study of the partition in each folder, study i with its own search seed (a study on disk
     is resumed: its finished trials are kept), and each study's own significance tables."""
@@ -144,7 +154,8 @@ def run_studies(part: PartitionData, profile: Profile, folders: list[Path], log:
         home, own = Home(folder), study_profile(profile, i)
         log(f"calibration study {i + 1} of {len(folders)} (search seed {own.seed}) in {home.root}")
         run_hypothesis(part, own, "h1", home, log=log)
-        write_significance_tables(home.results_db, "h1", own, log)
+        write_rows(home, "mutual_information", {"dataset": part.dataset, "task": part.task}, _mi_rows(part), log)
+        write_significance_tables(home.results_db, "h1", own, log)  # its conditions: those the MI rows' families allow
         homes.append(home)
     return homes
 
