@@ -103,6 +103,41 @@ def test_each_noise_is_counted_once_the_seed_spread_and_the_test_sample_without_
     assert result.ci_high - result.difference == pytest.approx(stats.t.ppf(0.975, result.df) * se)
 
 
+def _bootstrap_terms(correct: dict, dialogues: int, per_dialogue: int, resamples: int) -> tuple[float, float]:
+    """By hand, with compare_paired's own draws of dialogues: the raw bootstrap variance of the seed-averaged
+    accuracy difference and the churn it holds (each arm's rows' deviations, method of moments)."""
+    draws = np.concatenate([bootstrap_weights(dialogues, 200, start) for start in range(0, resamples, 200)])
+    resampled = {
+        name: np.einsum("rd,sdt->rs", draws, c) / (per_dialogue * draws.sum(1, keepdims=True))
+        for name, c in correct.items()
+    }
+    shrink = dialogues / (dialogues - 1)
+    raw = np.var(resampled["c"].mean(1) - resampled["b"].mean(1), ddof=1) * shrink
+    churned = sum(
+        (m - m.mean(1, keepdims=True)).var(0, ddof=1).mean() / (m.shape[1] - 1) * shrink for m in resampled.values()
+    )
+    return float(raw), float(churned)
+
+
+def test_the_test_sample_term_is_not_clipped_at_zero_where_only_churn_differs():
+    """With no test-sample term at all (both arms the same model, seeds differing talkturn by talkturn), the
+    estimate of that term is as often below 0 as above; clipping it at 0 made the variance 11% too large and
+    cost power (issue 42).  The variance is seeds + (raw - churn) either way; se_test shows the part above 0."""
+    truth = RNG.integers(0, 2, 400)
+    dialogues = np.repeat(np.arange(20), 20)
+    negative = 0
+    for _ in range(6):
+        base, challenger = _noisy(truth, 0.7, 4, 2), _noisy(truth, 0.7, 4, 2)
+        result = compare_paired(Arm(base), Arm(challenger), truth, dialogues, "accuracy", 2, True, resamples=1000)
+        correct = {"b": (base == truth).reshape(4, 20, 20), "c": (challenger == truth).reshape(4, 20, 20)}
+        raw, churned = _bootstrap_terms(correct, 20, 20, 1000)
+        negative += raw < churned
+        se = np.sqrt(raw - churned + result.se_seeds**2)
+        assert result.ci_high - result.difference == pytest.approx(stats.t.ppf(0.975, result.df) * se, rel=1e-6)
+        assert result.se_test**2 == pytest.approx(max(raw - churned, 0.0), rel=1e-6, abs=1e-12)
+    assert negative >= 1  # the draws met the case the clipping got wrong
+
+
 def test_the_test_is_calibrated_where_seeds_disagree_talkturn_by_talkturn():
     """Simulated comparisons with no effect and seed noise that is mostly churn: the mean estimated variance is
     the variance of the difference over replicates (it was about twice that), and about 5% are significant."""
