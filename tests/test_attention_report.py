@@ -85,7 +85,7 @@ def test_combined_attention_is_the_task_weighted_average(tiny_iemocap, architect
         assert s.rows[-1] == s.row and len(s.rows) == len(s.talkturn) == len(s.words)  # current talkturn last
         assert abs(s.talkturn.sum() - 1) < 1e-5 and all(abs(w.sum() - 1) < 1e-5 for w in s.words)
     # recompute one sample by hand from the model's raw attention
-    words, lengths, local = distinct_talkturns(part.data, windows, rows[:1], "cpu")
+    words, lengths, local, _ = distinct_talkturns(part.data, windows, rows[:1], "cpu")
     with torch.no_grad():
         att = model(words, lengths, local, return_attention=True).attention
     n = len(samples[0].rows)

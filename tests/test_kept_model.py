@@ -234,3 +234,33 @@ def test_a_new_selection_replaces_the_kept_folder_whole(valence_study, tmp_path)
     write_model(target, source / "weights.pt", {**card, "trial": 2}, vocab)
     assert open_card(target)["trial"] == 2
     assert sorted(p.name for p in target.parent.iterdir()) == ["ap"], "no temporary folder is left behind"
+
+
+def test_a_speaker_aware_model_predicts_what_the_study_stored(valence_study, tmp_path, capsys):
+    """speaker_context: the study's model marks its content context by speaker; the kept model carries the
+    setting, and `hanrock predict` gives it the speakers of the new table, reproducing the stored test
+    predictions exactly."""
+    _, root, part, _, _ = valence_study
+    profile = tmp_path / "profile.yaml"
+    profile.write_text(
+        TINY_PROFILE.replace("trials_per_condition: 4", "trials_per_condition: 2") + "speaker_context: true\n"
+    )
+    home = Home(tmp_path / "home")
+    rows = run_hypothesis(part, load_profile(profile), "h1", home, log=lambda _: None)
+    chosen = selected_trials(rows[rows["condition"] != "floor"])
+    folder = home.root / "models" / "h1" / "iemocap.valence" / "none"
+    kept = open_model(folder)
+    assert kept.card["shape"]["speaker_context"] and kept.network.speaker_marks is not None
+    assert kept.network.speaker_marks.abs().sum() > 0  # the marks learnt something
+    table = tmp_path / "talkturns.parquet"
+    read_iemocap(root).to_parquet(table)
+    out = tmp_path / "p.parquet"
+    code, _, err = run_cli(capsys, "predict", folder, table, "--split", "test", "--out", out)
+    assert code == 0, err
+    predicted = pd.read_parquet(out).set_index("utterance_id")
+    stored = query(
+        home.root / "results.duckdb",
+        "SELECT utterance_id, prediction FROM predictions WHERE condition = 'none' AND trial = ?",
+        [chosen["none"]],
+    )
+    assert [float(v) for v in stored["prediction"]] == predicted.loc[stored["utterance_id"], "prediction"].tolist()

@@ -44,13 +44,17 @@ def _sequence(encoder, x, group: int = 0):
     return (alpha.unsqueeze(-1) * u).sum(0)
 
 
-def straightforward(model: HierarchicalModel, words, lengths, windows):
-    """Each sample re-encodes every talkturn of its window; each task runs on its own."""
+def straightforward(model: HierarchicalModel, words, lengths, windows, speakers=None):
+    """Each sample re-encodes every talkturn of its window; each task runs on its own.  With speakers, each
+    talkturn vector of the window gets the mark of the sample's speaker (its last talkturn's) or another's."""
     primary, aux = [], []
     for window in windows:
         turns = [int(p) for p in window if p >= 0]
         embedded = [model.embedding(words[p, : lengths[p]]) for p in turns]
         s = torch.stack([_sequence(model.primary_words, x) for x in embedded])
+        if speakers is not None:
+            same = torch.stack([speakers[p] == speakers[turns[-1]] for p in turns]).long()
+            s = s + model.speaker_marks[same]
         v_primary = _sequence(model.primary_talkturns, s)
         if model.rock:
             s_aux = torch.stack([_sequence(model.aux_words, x) for x in embedded])
@@ -111,6 +115,37 @@ def test_fast_path_equals_per_sample_computation(architecture, aux_units, recurr
     assert fast_grads.keys() == slow_grads.keys()
     for name in fast_grads:
         torch.testing.assert_close(fast_grads[name], slow_grads[name], atol=1e-5, rtol=1e-5, msg=name)
+
+
+@pytest.mark.parametrize("recurrence", RECURRENCES)
+@pytest.mark.parametrize("architecture, aux_units", [("han_rock", 2), ("han", 0)])
+def test_speaker_aware_context_marks_each_talkturn_by_whether_the_samples_speaker_said_it(
+    architecture, aux_units, recurrence
+):
+    """speaker_context: the window's talkturns carry the mark of the sample's own speaker or another's; the
+    fast path (each distinct talkturn projected once per mark) equals the per-sample computation, gradients
+    included, and the speakers change the output once the marks have learnt anything."""
+    torch.manual_seed(0)
+    g = torch.Generator().manual_seed(2)
+    shape = ModelShape(architecture, 30, 4, KINDS, 5, aux_units, embedding_dim=8, speaker_context=True)
+    model = HierarchicalModel(shape).eval().use_recurrence(recurrence)
+    with torch.no_grad():
+        model.speaker_marks.copy_(torch.randn(2, 10, generator=g))
+    words, lengths, windows = _inputs(g)
+    speakers = torch.tensor([0, 1, 0, 1, 1, 0, 2])
+    fast = model(words, lengths, windows, speakers)
+    slow_primary, _ = straightforward(model, words, lengths, windows, speakers)
+    torch.testing.assert_close(fast.primary, slow_primary, atol=1e-5, rtol=1e-5)
+    model.zero_grad()
+    model(words, lengths, windows, speakers).primary.sum().backward()
+    fast_grad = model.speaker_marks.grad.clone()
+    model.zero_grad()
+    straightforward(model, words, lengths, windows, speakers)[0].sum().backward()
+    torch.testing.assert_close(fast_grad, model.speaker_marks.grad, atol=1e-5, rtol=1e-5)
+    one_speaker = model(words, lengths, windows, torch.zeros(7, dtype=torch.long)).primary
+    assert not torch.allclose(one_speaker, fast.primary)
+    with pytest.raises(ValueError, match="speaker code"):
+        model(words, lengths, windows)
 
 
 def _rock():

@@ -88,8 +88,8 @@ class _Stepper:
         self.weights = torch.tensor(np.r_[0.84, np.full(len(data.aux_names), 0.01)], dtype=torch.float32, device=device)
 
     def __call__(self, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        words, lengths, local = distinct_talkturns(self.data, self.windows, rows, self.device)
-        out = self.model(words, lengths, local)
+        words, lengths, local, speakers = distinct_talkturns(self.data, self.windows, rows, self.device)
+        out = self.model(words, lengths, local, speakers)
         per_task = losses(
             out, self.data.primary[rows].to(self.device), self.data.aux[rows].to(self.device), self.data.aux_kinds, True
         )

@@ -1,10 +1,10 @@
 """Ablation: what one change to a profile's defaults does to a model on a corpus, measured on dev.
 
 The profile's middle configuration (calibration.typical_config) of the plain `none` condition is trained
-with a few seeds, then again with one change at a time -- the content context, the narrative words, the
-vocabulary, early stopping, class weights, word vectors learnt from the train text -- each with the same
-seeds.  A change is judged on **dev** only (mean over seeds and its spread); test is recorded beside it
-and never used to choose.  Runs are kept as seed-replicate files under `$HANROCK_HOME/ablation`, so an
+with a few seeds, then again with one change at a time -- the content context (its size, speaker marks), the
+narrative words, the vocabulary, early stopping, class weights, word vectors learnt from the train text -- each
+with the same seeds.  A change is judged on **dev** only (mean over seeds and its spread); test is recorded
+beside it and never used to choose.  Runs are kept as seed-replicate files under `$HANROCK_HOME/ablation`, so an
 interrupted ablation trains only the missing runs.  `hanrock ablate` runs it; docs/studies.md holds the
 measured tables and the profile choices they support.
 """
@@ -60,6 +60,11 @@ CHANGES = (
         "patience_8",
         "early stopping waits 8 epochs (of up to 40), not the profile's",
         config={"patience": 8, "epochs": 40},
+    ),
+    Change(
+        "speaker_context",
+        "the content context marks which talkturns the sample's own speaker said",
+        config={"speaker_context": True},
     ),
     Change("class_weights", "balanced class weights n / (K n_c)", config={"class_weights": "balanced"}),
     Change("word2vec", "embeddings start from word2vec learnt on the train text", vectors="word2vec"),

@@ -57,8 +57,8 @@ def window_attention(
 ) -> list[WindowAttention]:
     """Combined word and talkturn attention of `rows`, weighted by the fusion's task attention."""
     model.eval()
-    words, lengths, local = distinct_talkturns(data, windows, rows, device)
-    out = model(words, lengths, local, return_attention=True)
+    words, lengths, local, speakers = distinct_talkturns(data, windows, rows, device)
+    out = model(words, lengths, local, speakers, return_attention=True)
     att = out.attention
     word = att["word"]  # (U, T) primary word attention
     turn = att["talkturn"]  # (B, L) primary talkturn attention over the left-aligned window

@@ -53,13 +53,15 @@ def batches(
 
 
 def distinct_talkturns(data: TaskData, windows: torch.Tensor, rows: np.ndarray, device) -> tuple[torch.Tensor, ...]:
-    """The batch's distinct talkturns (words trimmed to their longest) and windows pointing into them."""
+    """The model's inputs for a batch: its distinct talkturns (words trimmed to their longest, lengths), the
+    windows pointing into them, and each distinct talkturn's speaker code (None where the data has none)."""
     batch_windows = windows[torch.from_numpy(rows)]  # (B, L) positions in the table
-    distinct, inverse = torch.unique(batch_windows.clamp(min=0), return_inverse=True)
+    distinct, inverse = torch.unique(batch_windows.clamp(min=0), return_inverse=True)  # (U,), (B, L)
     local = torch.where(batch_windows >= 0, inverse, torch.full_like(inverse, -1))
     lengths = data.lengths[distinct]
     words = data.words[distinct, : max(1, int(lengths.max()))]
-    return words.to(device), lengths.to(device), local.to(device)
+    speakers = None if data.speaker_codes is None else torch.from_numpy(data.speaker_codes[distinct.numpy()]).to(device)
+    return words.to(device), lengths.to(device), local.to(device), speakers
 
 
 __all__ = ["CHUNK_TALKTURNS", "batches", "distinct_talkturns"]

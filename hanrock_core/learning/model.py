@@ -8,6 +8,10 @@ is encoded once.
 
 Shapes: U distinct talkturns, T words, B samples, L talkturns per window (content size + 1),
 N auxiliary tasks, E embedding width, P primary GRU units, A auxiliary GRU units per task.
+
+Speaker-aware content context (`speaker_context`, not in the paper): the primary talkturn encoder reads
+each talkturn of a window with a learnt mark added, one for the sample's own speaker and one for anyone
+else, so that the window says who spoke each talkturn relative to the talkturn being classified.
 """
 
 from __future__ import annotations
@@ -41,6 +45,9 @@ class ModelShape:
     recurrent_dropout: float = 0.0
     aux_classes: int = 5  # outputs of an auxiliary head: the primary classes + "no label" (1 for regression)
     fusion_prior: bool = False  # the fusion attention starts with half its weight on the primary vector (not the paper)
+    speaker_context: bool = (
+        False  # the primary content context marks the sample's own speaker's talkturns (not the paper)
+    )
 
     def __post_init__(self):
         if self.architecture not in ARCHITECTURES:
@@ -86,6 +93,21 @@ def reverse_within_length(lengths: torch.Tensor, steps: int) -> torch.Tensor:
 def step_mask(lengths: torch.Tensor, steps: int) -> torch.Tensor:
     """(S, steps): True where a step holds a real word or talkturn."""
     return torch.arange(steps, device=lengths.device).unsqueeze(0) < lengths.unsqueeze(1)
+
+
+def mark_speakers(
+    talkturns: torch.Tensor, aligned: torch.Tensor, lengths: torch.Tensor, speakers: torch.Tensor, marks: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Talkturn vectors with a speaker mark added, and windows pointing into them: row u of the result is
+    talkturn u as said by someone other than the sample's speaker, row U + u as said by the sample's speaker.
+    Each window's own talkturn is its last; the encoder still projects each distinct vector once."""
+    # talkturns: (U, d), aligned: (B, L) left-aligned positions (-1 = none), lengths: (B,), speakers: (U,),
+    # marks: (2, d) [another speaker, the sample's speaker]
+    U = talkturns.shape[0]
+    own = aligned.gather(1, (lengths - 1).clamp(min=0).unsqueeze(1))  # (B, 1) the sample's talkturn
+    same = speakers[aligned.clamp(min=0)] == speakers[own.clamp(min=0)]  # (B, L)
+    marked = torch.cat([talkturns + marks[0], talkturns + marks[1]])  # (2U, d)
+    return marked, torch.where(aligned >= 0, aligned + U * same.long(), aligned)
 
 
 def align_windows(windows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -265,6 +287,8 @@ class HierarchicalModel(nn.Module):
         self.primary_words = Encoder(E, P, d, dropout=shape.dropout, recurrent_dropout=shape.recurrent_dropout)
         self.primary_talkturns = Encoder(d, P, d, dropout=shape.dropout, recurrent_dropout=shape.recurrent_dropout)
         self.primary_head = nn.Linear(d, shape.n_primary_outputs)
+        # speaker marks of the content context, [another speaker, the sample's speaker]: zero at the start
+        self.speaker_marks = nn.Parameter(torch.zeros(2, d)) if shape.speaker_context else None
         self.rock = shape.architecture == "han_rock" and N > 0 and A > 0
         if self.rock:
             # auxiliary branch: one shared word encoder, one talkturn encoder per task, then fusion
@@ -291,14 +315,25 @@ class HierarchicalModel(nn.Module):
         return self
 
     def forward(
-        self, words: torch.Tensor, lengths: torch.Tensor, windows: torch.Tensor, return_attention: bool = False
+        self,
+        words: torch.Tensor,
+        lengths: torch.Tensor,
+        windows: torch.Tensor,
+        speakers: torch.Tensor | None = None,
+        return_attention: bool = False,
     ) -> ModelOutput:
-        # words: (U, T) ids of the distinct talkturns, lengths: (U,), windows: (B, L) positions, -1 = none
+        # words: (U, T) ids of the distinct talkturns, lengths: (U,), windows: (B, L) positions, -1 = none,
+        # speakers: (U,) each distinct talkturn's speaker code (read with speaker_context only)
         x = self.embedding(words)  # (U, T, E)
         s_primary, word_alpha = self.primary_words.encode(x, lengths)  # (1, U, 2P), (1, U, T)
         aligned, window_lengths = align_windows(windows)  # (B, L), (B,)
+        talkturns, primary_windows = s_primary[0], aligned  # (U, 2P), (B, L)
+        if self.speaker_marks is not None:
+            if speakers is None:
+                raise ValueError("this model marks its content context by speaker: pass each talkturn's speaker code")
+            talkturns, primary_windows = mark_speakers(talkturns, aligned, window_lengths, speakers, self.speaker_marks)
         v_primary, turn_alpha = self.primary_talkturns.encode_windows(
-            s_primary[0], aligned, window_lengths
+            talkturns, primary_windows, window_lengths
         )  # (1, B, 2P)
         v_primary = v_primary[0]
         attention = {}

@@ -107,6 +107,7 @@ def task_data(trained: TrainedModel, table: pd.DataFrame, inputs: pd.Series) -> 
         vocab=trained.vocab,
         utterance_ids=table["utterance_id"].astype(str).to_numpy(),
         metric=trained.card["selection"]["metric"],
+        speaker_codes=pd.factorize(table["speaker"].astype(str))[0].astype(np.int64),
     )
 
 

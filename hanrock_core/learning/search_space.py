@@ -57,6 +57,7 @@ TRAINING_DEFAULTS: dict[str, object] = {
     "lr_schedule": "constant",
     "warmup_epochs": 0.0,
     "fusion_prior": False,
+    "speaker_context": False,
 }
 
 

@@ -38,6 +38,7 @@ class TaskData:
     vectors: torch.Tensor | None = None  # (V, E) pretrained word vectors of `vocab` (None: learnt from scratch)
     dialogues: np.ndarray | None = None  # (D,) the dialogue names `dialogue_codes` index
     min_count: int = 1  # the vocabulary keeps train words seen at least this often (the rest are unknown)
+    speaker_codes: np.ndarray | None = None  # (n,) int, each talkturn's speaker (speaker-aware content context)
 
     def dialogue_names(self) -> np.ndarray:
         """(n,) each talkturn's dialogue name (its code as text where the names were not kept)."""
@@ -102,6 +103,7 @@ def build_task_data(
             aux_cols.append(pd.to_numeric(col).to_numpy(dtype=np.float32))
     aux = torch.tensor(np.stack(aux_cols, axis=1) if aux_cols else np.zeros((len(order), 0), np.float32))
     dialogue_codes, dialogues = pd.factorize(order["dialogue"])
+    speaker_codes = pd.factorize(order["speaker"].astype(str))[0].astype(np.int64) if "speaker" in order else None
     return TaskData(
         words=words,
         lengths=lengths,
@@ -119,6 +121,7 @@ def build_task_data(
         metric=metric,
         texts=inputs.to_numpy(dtype=str),
         min_count=min_count,
+        speaker_codes=speaker_codes,
     )
 
 

@@ -52,6 +52,8 @@ class TrainConfig:
     warmup_epochs: float = TRAINING_DEFAULTS["warmup_epochs"]
     # HAN-ROCK's fusion starts with half its weight on the primary vector (not the paper)
     fusion_prior: bool = TRAINING_DEFAULTS["fusion_prior"]
+    # the primary content context marks which talkturns the sample's own speaker said (not the paper)
+    speaker_context: bool = TRAINING_DEFAULTS["speaker_context"]
     # how the losses are weighted while training: fixed (the paper) or an adaptive method (H4, loss_weighting.py)
     weighting: str = "fixed"
 

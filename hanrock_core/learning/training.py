@@ -83,6 +83,7 @@ def model_shape(data: TaskData, config: TrainConfig) -> ModelShape:
         config.recurrent_dropout,
         aux_classes=n_classes + 1 if data.classification else 1,  # neighbour labels + "no label"
         fusion_prior=config.fusion_prior,
+        speaker_context=config.speaker_context,
     )
 
 

@@ -63,6 +63,7 @@ class Profile:
     warmup_epochs: float = TRAINING_DEFAULTS["warmup_epochs"]  # linear warm-up of the learning rate (0: none)
     replicates: int = 0  # after the search, each condition's selected configuration trained with more seeds
     fusion_prior: bool = TRAINING_DEFAULTS["fusion_prior"]  # the fusion starts at half weight on the primary vector
+    speaker_context: bool = TRAINING_DEFAULTS["speaker_context"]  # the content context marks the speaker's talkturns
     min_count: int = 1  # the vocabulary keeps train words seen at least this often; rarer ones are unknown words
 
     def search_range(self, name: str) -> tuple[float, float]:
@@ -106,8 +107,9 @@ def _read_profile(path: Path, modified_ns: int) -> Profile:
     for key in (*whole, "default_primary_units", "embedding_dim"):
         if key in data:
             as_int(cfg, key, data[key], *map(int, PROFILE_LIMITS[key]))
-    if "fusion_prior" in data:
-        as_bool(cfg, "fusion_prior", data["fusion_prior"])
+    for key in ("fusion_prior", "speaker_context"):
+        if key in data:
+            as_bool(cfg, key, data[key])
     if "warmup_epochs" in data:
         data["warmup_epochs"] = float(
             as_number(cfg, "warmup_epochs", data["warmup_epochs"], *PROFILE_LIMITS["warmup_epochs"])
