@@ -15,7 +15,7 @@ from hanrock_core.learning.attention import attention_level, window_attention, z
 from hanrock_core.learning.device import resolve_device, resolve_recurrence, setup_kernels
 from hanrock_core.learning.epoch_outputs import primary_outputs
 from hanrock_core.learning.kept_model import TrainedModel
-from hanrock_core.learning.task_data import TaskData
+from hanrock_core.learning.task_data import TaskData, speaker_codes
 from hanrock_core.preparation.narrative import NARRATIVE_FAMILIES, NarrativeRecipe, SpeakerNorms, narratives_and_inputs
 from hanrock_core.preparation.vocabulary import encode
 
@@ -107,7 +107,7 @@ def task_data(trained: TrainedModel, table: pd.DataFrame, inputs: pd.Series) -> 
         vocab=trained.vocab,
         utterance_ids=table["utterance_id"].astype(str).to_numpy(),
         metric=trained.card["selection"]["metric"],
-        speaker_codes=pd.factorize(table["speaker"].astype(str))[0].astype(np.int64),
+        speaker_codes=speaker_codes(table),
     )
 
 

@@ -69,6 +69,11 @@ class TaskData:
         return np.flatnonzero((self.split == split) & present.numpy())
 
 
+def speaker_codes(table: pd.DataFrame) -> np.ndarray | None:
+    """(n,) each talkturn's speaker as a number (equal numbers: the same speaker), None without a speaker column."""
+    return pd.factorize(table["speaker"].astype(str))[0].astype(np.int64) if "speaker" in table else None
+
+
 def build_task_data(
     table: pd.DataFrame,
     model_inputs: pd.Series,
@@ -103,7 +108,6 @@ def build_task_data(
             aux_cols.append(pd.to_numeric(col).to_numpy(dtype=np.float32))
     aux = torch.tensor(np.stack(aux_cols, axis=1) if aux_cols else np.zeros((len(order), 0), np.float32))
     dialogue_codes, dialogues = pd.factorize(order["dialogue"])
-    speaker_codes = pd.factorize(order["speaker"].astype(str))[0].astype(np.int64) if "speaker" in order else None
     return TaskData(
         words=words,
         lengths=lengths,
@@ -121,7 +125,7 @@ def build_task_data(
         metric=metric,
         texts=inputs.to_numpy(dtype=str),
         min_count=min_count,
-        speaker_codes=speaker_codes,
+        speaker_codes=speaker_codes(order),
     )
 
 
@@ -136,4 +140,4 @@ def with_min_count(data: TaskData, min_count: int) -> TaskData:
     return replace(data, words=words, lengths=lengths, vocab=vocab, min_count=min_count, vectors=None)
 
 
-__all__ = ["TaskData", "build_task_data", "with_min_count"]
+__all__ = ["TaskData", "build_task_data", "speaker_codes", "with_min_count"]
