@@ -45,9 +45,8 @@ class ModelShape:
     recurrent_dropout: float = 0.0
     aux_classes: int = 5  # outputs of an auxiliary head: the primary classes + "no label" (1 for regression)
     fusion_prior: bool = False  # the fusion attention starts with half its weight on the primary vector (not the paper)
-    speaker_context: bool = (
-        False  # the primary content context marks the sample's own speaker's talkturns (not the paper)
-    )
+    # the primary content context marks which talkturns the sample's own speaker said (not the paper)
+    speaker_context: bool = False
 
     def __post_init__(self):
         if self.architecture not in ARCHITECTURES:
@@ -100,7 +99,7 @@ def mark_speakers(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Talkturn vectors with a speaker mark added, and windows pointing into them: row u of the result is
     talkturn u as said by someone other than the sample's speaker, row U + u as said by the sample's speaker.
-    Each window's own talkturn is its last; the encoder still projects each distinct vector once."""
+    Each window's own talkturn is its last; the encoder projects each of the 2U marked vectors once."""
     # talkturns: (U, d), aligned: (B, L) left-aligned positions (-1 = none), lengths: (B,), speakers: (U,),
     # marks: (2, d) [another speaker, the sample's speaker]
     U = talkturns.shape[0]
