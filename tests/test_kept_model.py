@@ -236,22 +236,27 @@ def test_a_new_selection_replaces_the_kept_folder_whole(valence_study, tmp_path)
     assert sorted(p.name for p in target.parent.iterdir()) == ["ap"], "no temporary folder is left behind"
 
 
-def test_a_speaker_aware_model_predicts_what_the_study_stored(valence_study, tmp_path, capsys):
-    """speaker_context: the study's model marks its content context by speaker; the kept model carries the
-    setting, and `hanrock predict` gives it the speakers of the new table, reproducing the stored test
-    predictions exactly."""
+@pytest.mark.parametrize(
+    "setting, value, marks", [("speaker_context", "true", "speaker_marks"), ("content_after", "1", "own_mark")]
+)
+def test_a_model_with_marked_content_context_predicts_what_the_study_stored(
+    valence_study, tmp_path, capsys, setting, value, marks
+):
+    """speaker_context (marks by speaker) and content_after (following talkturns, the sample's own marked):
+    the kept model carries the setting, and `hanrock predict` builds the new table's windows and speakers as
+    the study did, reproducing the stored test predictions exactly."""
     _, root, part, _, _ = valence_study
     profile = tmp_path / "profile.yaml"
     profile.write_text(
-        TINY_PROFILE.replace("trials_per_condition: 4", "trials_per_condition: 2") + "speaker_context: true\n"
+        TINY_PROFILE.replace("trials_per_condition: 4", "trials_per_condition: 2") + f"{setting}: {value}\n"
     )
     home = Home(tmp_path / "home")
     rows = run_hypothesis(part, load_profile(profile), "h1", home, log=lambda _: None)
     chosen = selected_trials(rows[rows["condition"] != "floor"])
     folder = home.root / "models" / "h1" / "iemocap.valence" / "none"
     kept = open_model(folder)
-    assert kept.card["shape"]["speaker_context"] and kept.network.speaker_marks is not None
-    assert kept.network.speaker_marks.abs().sum() > 0  # the marks learnt something
+    assert kept.card["shape"][setting] and getattr(kept.network, marks) is not None
+    assert getattr(kept.network, marks).abs().sum() > 0  # the marks learnt something
     table = tmp_path / "talkturns.parquet"
     read_iemocap(root).to_parquet(table)
     out = tmp_path / "p.parquet"

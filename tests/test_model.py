@@ -46,18 +46,25 @@ def _sequence(encoder, x, group: int = 0):
 
 def straightforward(model: HierarchicalModel, words, lengths, windows, speakers=None):
     """Each sample re-encodes every talkturn of its window; each task runs on its own.  With speakers, each
-    talkturn vector of the window gets the mark of the sample's speaker (its last talkturn's) or another's."""
+    talkturn vector of the window gets the mark of the sample's speaker or another's; with following context
+    (content_after), the sample's own talkturn (column L - 1 - content_after) gets the own mark."""
     primary, aux = [], []
+    column = windows.shape[1] - 1 - model.shape.content_after
     for window in windows:
         turns = [int(p) for p in window if p >= 0]
+        me = turns.index(int(window[column]))
         embedded = [model.embedding(words[p, : lengths[p]]) for p in turns]
         s = torch.stack([_sequence(model.primary_words, x) for x in embedded])
         if speakers is not None:
-            same = torch.stack([speakers[p] == speakers[turns[-1]] for p in turns]).long()
+            same = torch.stack([speakers[p] == speakers[turns[me]] for p in turns]).long()
             s = s + model.speaker_marks[same]
+        if model.shape.content_after:
+            s = s + torch.stack([model.own_mark * (k == me) for k in range(len(turns))])
         v_primary = _sequence(model.primary_talkturns, s)
         if model.rock:
             s_aux = torch.stack([_sequence(model.aux_words, x) for x in embedded])
+            if model.shape.content_after:
+                s_aux = s_aux + torch.stack([model.aux_own_mark * (k == me) for k in range(len(turns))])
             v_aux = [_sequence(model.aux_talkturns, s_aux, k) for k in range(model.aux_talkturns.groups)]
             stacked = torch.stack(v_aux + [v_primary])
             alpha = torch.softmax(stacked @ model.fusion.context, 0)
@@ -146,6 +153,48 @@ def test_speaker_aware_context_marks_each_talkturn_by_whether_the_samples_speake
     assert not torch.allclose(one_speaker, fast.primary)
     with pytest.raises(ValueError, match="speaker code"):
         model(words, lengths, windows)
+
+
+@pytest.mark.parametrize("recurrence", RECURRENCES)
+@pytest.mark.parametrize("architecture, aux_units, speaker_context", [("han_rock", 2, True), ("han", 0, False)])
+def test_following_context_marks_the_samples_own_talkturn_wherever_it_sits(
+    architecture, aux_units, speaker_context, recurrence
+):
+    """content_after: windows padded on both sides (the sample's talkturn in column L - 1 - content_after);
+    every talkturn encoder reads the sample's own talkturn with its mark.  The fast path equals the
+    per-sample computation, gradients of the marks included, and the mark changes the output."""
+    torch.manual_seed(0)
+    g = torch.Generator().manual_seed(4)
+    shape = ModelShape(
+        architecture, 30, 4, KINDS, 5, aux_units, embedding_dim=8, speaker_context=speaker_context, content_after=2
+    )
+    model = HierarchicalModel(shape).eval().use_recurrence(recurrence)
+    marks = [model.own_mark] + ([model.aux_own_mark, model.speaker_marks] if model.rock else [])
+    with torch.no_grad():
+        for mark in marks:
+            mark.copy_(torch.randn(mark.shape, generator=g))
+    words, lengths, _ = _inputs(g)
+    # two dialogues: talkturns 0-3 and 4-6; content_size 1, content_after 2
+    windows = torch.tensor([[-1, 0, 1, 2], [0, 1, 2, 3], [1, 2, 3, -1], [2, 3, -1, -1], [-1, 4, 5, 6], [5, 6, -1, -1]])
+    speakers = torch.tensor([0, 1, 0, 1, 1, 0, 2]) if speaker_context else None
+    fast = model(words, lengths, windows, speakers)
+    slow_primary, slow_aux = straightforward(model, words, lengths, windows, speakers)
+    torch.testing.assert_close(fast.primary, slow_primary, atol=1e-5, rtol=1e-5)
+    if slow_aux is not None:
+        torch.testing.assert_close(fast.aux, slow_aux, atol=1e-5, rtol=1e-5)
+
+    def mark_grads(out_primary):
+        model.zero_grad()
+        out_primary.sum().backward()
+        return [mark.grad.clone() for mark in marks]
+
+    fast_grads = mark_grads(model(words, lengths, windows, speakers).primary)
+    slow_grads = mark_grads(straightforward(model, words, lengths, windows, speakers)[0])
+    for fast_grad, slow_grad in zip(fast_grads, slow_grads, strict=True):
+        torch.testing.assert_close(fast_grad, slow_grad, atol=1e-5, rtol=1e-5)
+    with torch.no_grad():
+        model.own_mark.zero_()
+    assert not torch.allclose(model(words, lengths, windows, speakers).primary, fast.primary)
 
 
 def _rock():

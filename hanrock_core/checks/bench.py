@@ -84,7 +84,7 @@ class _Stepper:
         self.data, self.device = data, device
         self.model = make_model(data, config).to(device).use_recurrence(resolve_recurrence(config.gru, device))
         self.optimiser = torch.optim.SGD(self.model.parameters(), lr=config.learning_rate, momentum=0.9)
-        self.windows = data.windows(config.content_size)
+        self.windows = data.windows(config.content_size, config.content_after)
         self.weights = torch.tensor(np.r_[0.84, np.full(len(data.aux_names), 0.01)], dtype=torch.float32, device=device)
 
     def __call__(self, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:

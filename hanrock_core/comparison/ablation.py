@@ -1,12 +1,12 @@
 """Ablation: what one change to a profile's defaults does to a model on a corpus, measured on dev.
 
 The profile's middle configuration (calibration.typical_config) of the plain `none` condition is trained
-with a few seeds, then again with one change at a time -- the content context (its size, speaker marks), the
-narrative words, the vocabulary, early stopping, class weights, word vectors learnt from the train text -- each
-with the same seeds.  A change is judged on **dev** only (mean over seeds and its spread); test is recorded
-beside it and never used to choose.  Runs are kept as seed-replicate files under `$HANROCK_HOME/ablation`, so an
-interrupted ablation trains only the missing runs.  `hanrock ablate` runs it; docs/studies.md holds the
-measured tables and the profile choices they support.
+with a few seeds, then again with one change at a time -- the content context (its size, speaker marks,
+following talkturns), the narrative words, the vocabulary, early stopping, class weights, word vectors learnt
+from the train text -- each with the same seeds.  A change is judged on **dev** only (mean over seeds and its
+spread); test is recorded beside it and never used to choose.  Runs are kept as seed-replicate files under
+`$HANROCK_HOME/ablation`, so an interrupted ablation trains only the missing runs.  `hanrock ablate` runs it;
+docs/studies.md holds the measured tables and the profile choices they support.
 """
 
 from __future__ import annotations
@@ -65,6 +65,16 @@ CHANGES = (
         "speaker_context",
         "the content context marks which talkturns the sample's own speaker said",
         config={"speaker_context": True},
+    ),
+    Change(
+        "content_after_1",
+        "the window also holds the talkturn after the sample's (marked as the sample's own)",
+        config={"content_after": 1},
+    ),
+    Change(
+        "content_after_2",
+        "the window also holds the two talkturns after the sample's (marked as the sample's own)",
+        config={"content_after": 2},
     ),
     Change("class_weights", "balanced class weights n / (K n_c)", config={"class_weights": "balanced"}),
     Change("word2vec", "embeddings start from word2vec learnt on the train text", vectors="word2vec"),

@@ -69,7 +69,7 @@ def typical_config(profile: Profile, condition) -> TrainConfig:
         aux_units=condition.aux_units,
         capacity_total=profile.capacity_total if condition.aux_units > 0 else None,
         learning_rate=middle("learning_rate"),
-        batch_size=int(round(min(middle("batch_size"), 1024 // (content + 1)))),
+        batch_size=int(round(min(middle("batch_size"), 1024 // (content + 1 + profile.content_after)))),
         content_size=content,
         l2=0.0,
         dropout=middle("dropout"),

@@ -38,13 +38,20 @@ def zscore(weights: np.ndarray) -> np.ndarray:
 
 @dataclass
 class WindowAttention:
-    """Combined attention of one sample: its window's talkturns, oldest first, the current one last."""
+    """Combined attention of one sample: its window's talkturns, oldest first; the current one is `own`
+    (the last, unless the window holds following talkturns: content_after)."""
 
     row: int  # the current talkturn's row in the task data
     rows: list[int]  # the window's talkturn rows, oldest first
     talkturn: np.ndarray  # (L,) combined talkturn attention, sums to 1
     words: list[np.ndarray]  # per talkturn: (words,) combined word attention, sums to 1
     prediction: int | float  # class index or value
+    own: int = -1  # index of the current talkturn in `rows` (-1: the last)
+
+    def offset(self, position: int) -> str:
+        """The talkturn at `position` of the window relative to the current one: i, i-1, i+1, ..."""
+        k = position - (self.own % len(self.rows))
+        return "i" if k == 0 else f"i{k:+d}"
 
 
 @torch.no_grad()
@@ -71,7 +78,8 @@ def window_attention(
         primary_share = torch.ones(len(rows), device=word.device)
         aux_word = torch.zeros_like(word)
     aligned_local = att["aligned_windows"]  # (B, L) positions into the distinct talkturns, -1 = none
-    aligned_rows, window_lengths = align_windows(windows[torch.from_numpy(rows)])  # (B, L) task-data rows
+    # (B, L) task-data rows, (B,), (B,) where the current talkturn sits
+    aligned_rows, window_lengths, own = align_windows(windows[torch.from_numpy(rows)], model.shape.content_after)
     predictions = out.primary.argmax(-1) if data.classification else out.primary[:, 0]
     samples = []
     for b, row in enumerate(rows):
@@ -89,6 +97,7 @@ def window_attention(
                 talkturn=turn[b, :n].double().cpu().numpy(),
                 words=per_turn,
                 prediction=predictions[b].item(),
+                own=int(own[b]),
             )
         )
     return samples

@@ -12,6 +12,10 @@ N auxiliary tasks, E embedding width, P primary GRU units, A auxiliary GRU units
 Speaker-aware content context (`speaker_context`, not in the paper): the primary talkturn encoder reads
 each talkturn of a window with a learnt mark added, one for the sample's own speaker and one for anyone
 else, so that the window says who spoke each talkturn relative to the talkturn being classified.
+
+Following context (`content_after`, not in the paper): a window may also hold the talkturns that follow
+the sample's; the sample's own talkturn is then no longer the last of its window, so every talkturn
+encoder reads it with a learnt mark added (zero at the start), the window's other talkturns without.
 """
 
 from __future__ import annotations
@@ -47,6 +51,8 @@ class ModelShape:
     fusion_prior: bool = False  # the fusion attention starts with half its weight on the primary vector (not the paper)
     # the primary content context marks which talkturns the sample's own speaker said (not the paper)
     speaker_context: bool = False
+    # windows end with this many talkturns after the sample's, which is marked (not the paper)
+    content_after: int = 0
 
     def __post_init__(self):
         if self.architecture not in ARCHITECTURES:
@@ -94,29 +100,39 @@ def step_mask(lengths: torch.Tensor, steps: int) -> torch.Tensor:
     return torch.arange(steps, device=lengths.device).unsqueeze(0) < lengths.unsqueeze(1)
 
 
-def mark_speakers(
-    talkturns: torch.Tensor, aligned: torch.Tensor, lengths: torch.Tensor, speakers: torch.Tensor, marks: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Talkturn vectors with a speaker mark added, and windows pointing into them: row u of the result is
-    talkturn u as said by someone other than the sample's speaker, row U + u as said by the sample's speaker.
-    Each window's own talkturn is its last; the encoder projects each of the 2U marked vectors once."""
-    # talkturns: (U, d), aligned: (B, L) left-aligned positions (-1 = none), lengths: (B,), speakers: (U,),
-    # marks: (2, d) [another speaker, the sample's speaker]
+def mark_talkturns(talkturns: torch.Tensor, aligned: torch.Tensor, codes: torch.Tensor, marks: torch.Tensor):
+    """Talkturn vectors with a learnt mark added, and windows pointing into them: row k U + u of the result
+    is talkturn u with mark k, and window position (b, l) points at the copy that its code names.  The
+    encoder then projects each of the K U marked vectors once, as it does the U unmarked ones."""
+    # talkturns: (U, d), aligned: (B, L) left-aligned positions (-1 = none), codes: (B, L) in [0, K), marks: (K, d)
     U = talkturns.shape[0]
-    own = aligned.gather(1, (lengths - 1).clamp(min=0).unsqueeze(1))  # (B, 1) the sample's talkturn
-    same = speakers[aligned.clamp(min=0)] == speakers[own.clamp(min=0)]  # (B, L)
-    marked = torch.cat([talkturns + marks[0], talkturns + marks[1]])  # (2U, d)
-    return marked, torch.where(aligned >= 0, aligned + U * same.long(), aligned)
+    marked = (marks.unsqueeze(1) + talkturns.unsqueeze(0)).flatten(0, 1)  # (K U, d)
+    return marked, torch.where(aligned >= 0, aligned + U * codes, aligned)
 
 
-def align_windows(windows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Left-padded windows (B, L) of positions (-1 = none) -> left-aligned positions and lengths."""
-    lengths = (windows >= 0).sum(dim=1)  # (B,)
+def same_speaker(aligned: torch.Tensor, own: torch.Tensor, speakers: torch.Tensor) -> torch.Tensor:
+    """(B, L) long: 1 where the window's talkturn was said by the speaker of the sample's talkturn, else 0."""
+    # aligned: (B, L) positions (-1 = none), own: (B,) the sample's position in its aligned window, speakers: (U,)
+    mine = aligned.gather(1, own.unsqueeze(1))  # (B, 1) the sample's talkturn
+    return (speakers[aligned.clamp(min=0)] == speakers[mine.clamp(min=0)]).long()
+
+
+def is_own(aligned: torch.Tensor, own: torch.Tensor) -> torch.Tensor:
+    """(B, L) long: 1 at the sample's own talkturn of each aligned window, else 0."""
+    return (torch.arange(aligned.shape[1], device=aligned.device).unsqueeze(0) == own.unsqueeze(1)).long()
+
+
+def align_windows(windows: torch.Tensor, content_after: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Windows (B, L) of positions (-1 = none; padding on the left and, with following context, on the right)
+    -> left-aligned positions, lengths, and where the sample's own talkturn sits in each aligned window."""
+    valid = windows >= 0  # (B, L): one run of a dialogue's talkturns
+    lengths = valid.sum(dim=1)  # (B,)
     L = windows.shape[1]
+    first = valid.long().argmax(dim=1)  # (B,) the run's first column
     j = torch.arange(L, device=windows.device).unsqueeze(0)  # (1, L)
-    source = (j + (L - lengths).unsqueeze(1)).clamp(max=L - 1)  # (B, L)
+    source = (j + first.unsqueeze(1)).clamp(max=L - 1)  # (B, L)
     aligned = torch.where(j < lengths.unsqueeze(1), windows.gather(1, source), torch.full_like(windows, -1))
-    return aligned, lengths
+    return aligned, lengths, (L - 1 - content_after) - first
 
 
 class Encoder(nn.Module):
@@ -288,11 +304,14 @@ class HierarchicalModel(nn.Module):
         self.primary_head = nn.Linear(d, shape.n_primary_outputs)
         # speaker marks of the content context, [another speaker, the sample's speaker]: zero at the start
         self.speaker_marks = nn.Parameter(torch.zeros(2, d)) if shape.speaker_context else None
+        # the mark of the sample's own talkturn where windows hold following talkturns: zero at the start
+        self.own_mark = nn.Parameter(torch.zeros(d)) if shape.content_after else None
         self.rock = shape.architecture == "han_rock" and N > 0 and A > 0
         if self.rock:
             # auxiliary branch: one shared word encoder, one talkturn encoder per task, then fusion
             self.aux_words = Encoder(E, A, 2 * A)
             self.aux_talkturns = Encoder(2 * A, A, d, groups=N)
+            self.aux_own_mark = nn.Parameter(torch.zeros(2 * A)) if shape.content_after else None
             # the primary vector comes last; with a prior it starts at weight 1/2 (exp(log N) against N x exp(0))
             prior = (
                 torch.cat([torch.zeros(N), torch.tensor([float(torch.log(torch.tensor(float(N))))])])
@@ -325,12 +344,8 @@ class HierarchicalModel(nn.Module):
         # speakers: (U,) each distinct talkturn's speaker code (read with speaker_context only)
         x = self.embedding(words)  # (U, T, E)
         s_primary, word_alpha = self.primary_words.encode(x, lengths)  # (1, U, 2P), (1, U, T)
-        aligned, window_lengths = align_windows(windows)  # (B, L), (B,)
-        talkturns, primary_windows = s_primary[0], aligned  # (U, 2P), (B, L)
-        if self.speaker_marks is not None:
-            if speakers is None:
-                raise ValueError("this model marks its content context by speaker: pass each talkturn's speaker code")
-            talkturns, primary_windows = mark_speakers(talkturns, aligned, window_lengths, speakers, self.speaker_marks)
+        aligned, window_lengths, own = align_windows(windows, self.shape.content_after)  # (B, L), (B,), (B,)
+        talkturns, primary_windows = self._marked(s_primary[0], aligned, own, speakers)  # (K U, 2P), (B, L)
         v_primary, turn_alpha = self.primary_talkturns.encode_windows(
             talkturns, primary_windows, window_lengths
         )  # (1, B, 2P)
@@ -339,7 +354,12 @@ class HierarchicalModel(nn.Module):
         aux = None
         if self.rock:
             s_aux, aux_word_alpha = self.aux_words.encode(x, lengths)  # (1, U, 2A)
-            v_aux, aux_turn_alpha = self.aux_talkturns.encode_windows(s_aux[0], aligned, window_lengths)  # (N, B, 2P)
+            aux_talkturns, aux_windows = s_aux[0], aligned  # (U, 2A), (B, L)
+            if self.aux_own_mark is not None:  # (2U, 2A), (B, L)
+                marks = torch.stack([torch.zeros_like(self.aux_own_mark), self.aux_own_mark])
+                aux_talkturns, aux_windows = mark_talkturns(aux_talkturns, aligned, is_own(aligned, own), marks)
+            v_aux, aux_turn_alpha = self.aux_talkturns.encode_windows(aux_talkturns, aux_windows, window_lengths)
+            # v_aux: (N, B, 2P)
             stacked = torch.cat([v_aux.transpose(0, 1), v_primary.unsqueeze(1)], dim=1)  # (B, N + 1, 2P), primary last
             v, task_alpha = self.fusion(stacked, torch.ones(stacked.shape[:2], dtype=torch.bool, device=stacked.device))
             aux = self.aux_heads(v_aux)  # (N, B, K)
@@ -352,6 +372,22 @@ class HierarchicalModel(nn.Module):
         if return_attention:
             attention.update(word=word_alpha[0], talkturn=turn_alpha[0], aligned_windows=aligned)
         return ModelOutput(self.primary_head(v), aux, attention, aux_input=v_aux if self.rock else None)
+
+    def _marked(self, talkturns: torch.Tensor, aligned: torch.Tensor, own: torch.Tensor, speakers: torch.Tensor | None):
+        """The primary talkturn vectors with their speaker and own-talkturn marks, and windows into them
+        (the inputs unchanged where the model has no marks)."""
+        # talkturns: (U, 2P), aligned: (B, L), own: (B,), speakers: (U,) or None
+        d = talkturns.shape[1]
+        codes, marks = torch.zeros_like(aligned), talkturns.new_zeros(1, d)  # (B, L), (K, 2P): one mark, zero
+        if self.speaker_marks is not None:
+            if speakers is None:
+                raise ValueError("this model marks its content context by speaker: pass each talkturn's speaker code")
+            codes, marks = same_speaker(aligned, own, speakers), self.speaker_marks  # K = 2
+        if self.own_mark is not None:  # K doubles: the marks above, then each with the own mark added
+            codes, marks = codes + len(marks) * is_own(aligned, own), torch.cat([marks, marks + self.own_mark])
+        if self.speaker_marks is None and self.own_mark is None:
+            return talkturns, aligned
+        return mark_talkturns(talkturns, aligned, codes, marks)
 
     def aux_talkturn_parameters(self) -> list[torch.Tensor]:
         """The auxiliary talkturn encoders' parameters (HAN-ROCK): grouped by target, each group trained

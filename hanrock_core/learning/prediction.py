@@ -152,7 +152,7 @@ def predict_talkturns(
     where = resolve_device(device)
     setup_kernels(config, where)  # the kernels training used: the same arithmetic
     network = trained.network.to(where).use_recurrence(resolve_recurrence(config.gru, where))
-    windows = data.windows(trained.card["inputs"]["content_size"])
+    windows = data.windows(trained.card["inputs"]["content_size"], trained.network.shape.content_after)
     classes = trained.classes
     if trained.members:  # the seed ensemble: its seeds' probabilities (or values) averaged, as the study did
         outputs = ensemble_outputs(trained, data, windows, rows, where, classes is not None)  # (n, K)

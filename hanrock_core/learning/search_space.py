@@ -8,7 +8,7 @@ module imports nothing heavy, so reading a profile never imports torch.
 from __future__ import annotations
 
 # hyper-parameter -> (lowest, highest) value a trial may take (Table 6; content size and batch size
-# are whole numbers, batch size is also at most floor(1024 / (content_size + 1)) in a search)
+# are whole numbers, batch size is also at most floor(1024 / (content_size + 1 + content_after)) in a search)
 BOUNDS: dict[str, tuple[float, float]] = {
     "learning_rate": (2.0**-10, 2.0**-5),
     "l2": (0.0, 0.5),
@@ -58,6 +58,7 @@ TRAINING_DEFAULTS: dict[str, object] = {
     "warmup_epochs": 0.0,
     "fusion_prior": False,
     "speaker_context": False,
+    "content_after": 0,
 }
 
 
@@ -65,6 +66,7 @@ TRAINING_DEFAULTS: dict[str, object] = {
 # would exhaust memory before its first trial (the paper's own values are well inside: 30 trials, 350 epochs,
 # P + A = 257, embedding 300)
 PROFILE_LIMITS: dict[str, tuple[float, float]] = {
+    "content_after": (0, 30),
     "seed": (0, 2**31 - 1),
     "trials_per_condition": (2, 1000),
     "replicates": (0, 100),

@@ -60,9 +60,10 @@ class TaskData:
         """The metric epochs and trials are chosen on, and whether higher is better."""
         return selection_metric(self.classification, self.metric)
 
-    def windows(self, content_size: int) -> torch.Tensor:
+    def windows(self, content_size: int, content_after: int = 0) -> torch.Tensor:
+        """(n, content_size + 1 + content_after) each talkturn's content-context window (content_context.py)."""
         table = pd.DataFrame({"dialogue": self.dialogue_codes, "turn_index": self.turn_index})
-        return torch.from_numpy(context_windows(table, content_size))
+        return torch.from_numpy(context_windows(table, content_size, content_after))
 
     def labelled(self, split: str) -> np.ndarray:
         present = (self.primary >= 0) if self.classification else ~torch.isnan(self.primary)

@@ -54,6 +54,8 @@ class TrainConfig:
     fusion_prior: bool = TRAINING_DEFAULTS["fusion_prior"]
     # the primary content context marks which talkturns the sample's own speaker said (not the paper)
     speaker_context: bool = TRAINING_DEFAULTS["speaker_context"]
+    # windows also hold this many talkturns after the sample's, which the encoders see marked (not the paper)
+    content_after: int = TRAINING_DEFAULTS["content_after"]
     # how the losses are weighted while training: fixed (the paper) or an adaptive method (H4, loss_weighting.py)
     weighting: str = "fixed"
 
@@ -81,6 +83,8 @@ class TrainConfig:
             problems.append(f"weighting {self.weighting!r} is not one of {list(WEIGHTINGS)}")
         if self.epochs < 1:
             problems.append(f"epochs {self.epochs} must be >= 1")
+        if not 0 <= self.content_after <= 30:
+            problems.append(f"content_after {self.content_after} must be between 0 and 30")
         if self.patience < 0 or self.warmup_epochs < 0:
             problems.append(f"patience ({self.patience}) and warmup_epochs ({self.warmup_epochs}) must be >= 0")
         if problems:

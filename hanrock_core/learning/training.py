@@ -84,6 +84,7 @@ def model_shape(data: TaskData, config: TrainConfig) -> ModelShape:
         aux_classes=n_classes + 1 if data.classification else 1,  # neighbour labels + "no label"
         fusion_prior=config.fusion_prior,
         speaker_context=config.speaker_context,
+        content_after=config.content_after,
     )
 
 
@@ -194,7 +195,7 @@ class TrainingRun:
             optimiser.add_param_group(
                 {"params": weighting.parameters(), "weight_decay": 0.0, "fixed_lr": weighting.learning_rate()}
             )
-        windows = data.windows(config.content_size)
+        windows = data.windows(config.content_size, config.content_after)
         rows = {split: data.labelled(split) for split in ("train", "dev", "test")}
         if len(rows["train"]) == 0:
             raise InputError("no labelled talkturns in the train split")

@@ -204,8 +204,10 @@ def read_attention(
     data: TaskData, pair: dict[str, tuple[HierarchicalModel, dict]], rows: np.ndarray, content_size: int
 ) -> dict[str, list[WindowAttention]]:
     """Each model's combined attention on `rows` (one forward pass per model)."""
-    windows = data.windows(content_size)
-    return {name: window_attention(model, data, windows, rows) for name, (model, _) in pair.items()}
+    return {
+        name: window_attention(model, data, data.windows(content_size, model.shape.content_after), rows)
+        for name, (model, _) in pair.items()
+    }
 
 
 def build_examples(
@@ -225,7 +227,7 @@ def build_examples(
             uid = data.utterance_ids[turn_row]
             position = len(first.rows) - 1 - back  # index within the window
             entry = {
-                "offset": "i" if back == 0 else f"i-{back}",
+                "offset": first.offset(position),
                 "speaker": str(speakers.loc[uid]),
                 "words": tokenise(model_inputs.loc[uid])[:max_words],
                 "models": {},
@@ -252,16 +254,23 @@ def build_examples(
 
 
 def mean_talkturn_attention(attention: dict[str, list[WindowAttention]], shown: int = 6) -> pd.DataFrame:
-    """Mean combined talkturn attention by position (i, i-1, ...) over the samples, per model."""
+    """Mean combined talkturn attention by position (i, i-1, ..., then i+1, ... where windows hold
+    following talkturns) over the samples, per model; `shown` positions back from i at most."""
     table = {}
     for name, samples in attention.items():
-        sums, counts = np.zeros(shown), np.zeros(shown)
+        sums: dict[int, float] = {}
+        counts: dict[int, int] = {}
         for sample in samples:
-            recent = sample.talkturn[::-1][:shown]  # newest first
-            sums[: len(recent)] += recent
-            counts[: len(recent)] += 1
-        table[name.upper()] = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
-    return pd.DataFrame(table, index=["i"] + [f"i-{k}" for k in range(1, shown)]).dropna(how="all")
+            own = sample.own % len(sample.rows)
+            for position, weight in enumerate(sample.talkturn):
+                k = position - own  # 0 the current talkturn, < 0 before it, > 0 after it
+                if k > -shown:
+                    sums[k] = sums.get(k, 0.0) + float(weight)
+                    counts[k] = counts.get(k, 0) + 1
+        table[name.upper()] = {k: sums[k] / counts[k] for k in sums}
+    offsets = sorted({k for means in table.values() for k in means}, key=lambda k: (k > 0, abs(k)))
+    labels = ["i" if k == 0 else f"i{k:+d}" for k in offsets]
+    return pd.DataFrame({m: [means.get(k, np.nan) for k in offsets] for m, means in table.items()}, index=labels)
 
 
 __all__ = [

@@ -53,7 +53,8 @@ def sample_config(trial: optuna.Trial, profile: Profile, condition: Condition) -
     """One point of the Table 6 space (narrowed by the profile); the condition fixes what it tests."""
     content = trial.suggest_int("content_size", *profile.search_range("content_size"))
     low, high = profile.search_range("batch_size")
-    batch = trial.suggest_int("batch_size", low, max(low, min(high, 1024 // (content + 1))))
+    window = content + 1 + profile.content_after  # talkturns a sample's window holds
+    batch = trial.suggest_int("batch_size", low, max(low, min(high, 1024 // window)))
     p, a = _units(trial, profile, condition)
     return TrainConfig(
         architecture=condition.architecture,

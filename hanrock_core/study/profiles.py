@@ -64,6 +64,7 @@ class Profile:
     replicates: int = 0  # after the search, each condition's selected configuration trained with more seeds
     fusion_prior: bool = TRAINING_DEFAULTS["fusion_prior"]  # the fusion starts at half weight on the primary vector
     speaker_context: bool = TRAINING_DEFAULTS["speaker_context"]  # the content context marks the speaker's talkturns
+    content_after: int = TRAINING_DEFAULTS["content_after"]  # windows also hold this many following talkturns
     min_count: int = 1  # the vocabulary keeps train words seen at least this often; rarer ones are unknown words
 
     def search_range(self, name: str) -> tuple[float, float]:
@@ -104,6 +105,7 @@ def _read_profile(path: Path, modified_ns: int) -> Profile:
     if isinstance(data.get("compile"), bool):  # YAML reads a bare off / on as a boolean
         data["compile"] = "on" if data["compile"] else "off"
     whole = ("seed", "patience", "replicates", "trials_per_condition", "epochs", "capacity_total", "min_count")
+    whole += ("content_after",)
     for key in (*whole, "default_primary_units", "embedding_dim"):
         if key in data:
             as_int(cfg, key, data[key], *map(int, PROFILE_LIMITS[key]))
