@@ -25,3 +25,18 @@ def test_content_size_zero_and_negative():
     np.testing.assert_array_equal(context_windows(table, 0), [[0], [1]])
     with pytest.raises(InputError, match="content_size"):
         context_windows(table, -1)
+
+
+def test_following_talkturns_fill_the_right_of_the_window_and_never_leave_the_dialogue():
+    """content_after: the sample's talkturn sits in column content_size; the talkturns after it follow,
+    PAD past its dialogue's last talkturn, whatever the row order."""
+    table = pd.DataFrame({"dialogue": ["b", "a", "a", "b", "a"], "turn_index": [1, 2, 0, 0, 1]})
+    w = context_windows(table, 1, 2)
+    assert w.shape == (5, 4)
+    np.testing.assert_array_equal(w[2], [PAD, 2, 4, 1])  # a0: a1, a2 after it
+    np.testing.assert_array_equal(w[4], [2, 4, 1, PAD])  # a1
+    np.testing.assert_array_equal(w[1], [4, 1, PAD, PAD])  # a2: the last of a
+    np.testing.assert_array_equal(w[3], [PAD, 3, 0, PAD])  # b0: b1 after it, never a's
+    np.testing.assert_array_equal(context_windows(table, 1, 0), context_windows(table, 1))
+    with pytest.raises(InputError, match="content_after"):
+        context_windows(table, 1, -1)
