@@ -76,6 +76,11 @@ CHANGES = (
         "the window also holds the two talkturns after the sample's (marked as the sample's own)",
         config={"content_after": 2},
     ),
+    Change(
+        "content_after_1_speakers",
+        "content_after_1 and speaker_context together (the speakers marked relative to the sample's)",
+        config={"content_after": 1, "speaker_context": True},
+    ),
     Change("class_weights", "balanced class weights n / (K n_c)", config={"class_weights": "balanced"}),
     Change("word2vec", "embeddings start from word2vec learnt on the train text", vectors="word2vec"),
     Change("fasttext", "embeddings start from fastText (subword pieces) learnt on the train text", vectors="fasttext"),
