@@ -66,7 +66,6 @@ CHANGES = (
         "the content context marks which talkturns the sample's own speaker said",
         config={"speaker_context": True},
     ),
-    Change("content_after_0", "windows end with the sample's talkturn (the paper)", config={"content_after": 0}),
     Change(
         "content_after_1",
         "the window also holds the talkturn after the sample's (marked as the sample's own)",
