@@ -122,6 +122,29 @@ def is_own(aligned: torch.Tensor, own: torch.Tensor) -> torch.Tensor:
     return (torch.arange(aligned.shape[1], device=aligned.device).unsqueeze(0) == own.unsqueeze(1)).long()
 
 
+def marked_windows(
+    talkturns: torch.Tensor,
+    aligned: torch.Tensor,
+    own: torch.Tensor,
+    speakers: torch.Tensor | None,
+    speaker_marks: torch.Tensor | None,
+    own_mark: torch.Tensor | None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """An encoder's talkturn vectors with their speaker and own-talkturn marks, and windows into them (the
+    inputs unchanged where there are no marks); the primary and the auxiliary branches both use it."""
+    # talkturns: (U, d), aligned: (B, L), own: (B,), speakers: (U,) or None, speaker_marks: (2, d), own_mark: (d,)
+    if speaker_marks is None and own_mark is None:
+        return talkturns, aligned
+    codes, marks = torch.zeros_like(aligned), talkturns.new_zeros(1, talkturns.shape[1])  # (B, L), (K, d): K = 1
+    if speaker_marks is not None:
+        if speakers is None:
+            raise ValueError("this model marks its content context by speaker: pass each talkturn's speaker code")
+        codes, marks = same_speaker(aligned, own, speakers), speaker_marks  # K = 2
+    if own_mark is not None:  # K doubles: the marks above, then each with the own mark added
+        codes, marks = codes + len(marks) * is_own(aligned, own), torch.cat([marks, marks + own_mark])
+    return mark_talkturns(talkturns, aligned, codes, marks)
+
+
 def align_windows(windows: torch.Tensor, content_after: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Windows (B, L) of positions (-1 = none; padding on the left and, with following context, on the right)
     -> left-aligned positions, lengths, and where the sample's own talkturn sits in each aligned window."""
@@ -345,7 +368,9 @@ class HierarchicalModel(nn.Module):
         x = self.embedding(words)  # (U, T, E)
         s_primary, word_alpha = self.primary_words.encode(x, lengths)  # (1, U, 2P), (1, U, T)
         aligned, window_lengths, own = align_windows(windows, self.shape.content_after)  # (B, L), (B,), (B,)
-        talkturns, primary_windows = self._marked(s_primary[0], aligned, own, speakers)  # (K U, 2P), (B, L)
+        talkturns, primary_windows = marked_windows(
+            s_primary[0], aligned, own, speakers, self.speaker_marks, self.own_mark
+        )  # (K U, 2P), (B, L)
         v_primary, turn_alpha = self.primary_talkturns.encode_windows(
             talkturns, primary_windows, window_lengths
         )  # (1, B, 2P)
@@ -354,10 +379,9 @@ class HierarchicalModel(nn.Module):
         aux = None
         if self.rock:
             s_aux, aux_word_alpha = self.aux_words.encode(x, lengths)  # (1, U, 2A)
-            aux_talkturns, aux_windows = s_aux[0], aligned  # (U, 2A), (B, L)
-            if self.aux_own_mark is not None:  # (2U, 2A), (B, L)
-                marks = torch.stack([torch.zeros_like(self.aux_own_mark), self.aux_own_mark])
-                aux_talkturns, aux_windows = mark_talkturns(aux_talkturns, aligned, is_own(aligned, own), marks)
+            aux_talkturns, aux_windows = marked_windows(
+                s_aux[0], aligned, own, None, None, self.aux_own_mark
+            )  # (K U, 2A), (B, L)
             v_aux, aux_turn_alpha = self.aux_talkturns.encode_windows(aux_talkturns, aux_windows, window_lengths)
             # v_aux: (N, B, 2P)
             stacked = torch.cat([v_aux.transpose(0, 1), v_primary.unsqueeze(1)], dim=1)  # (B, N + 1, 2P), primary last
@@ -372,22 +396,6 @@ class HierarchicalModel(nn.Module):
         if return_attention:
             attention.update(word=word_alpha[0], talkturn=turn_alpha[0], aligned_windows=aligned)
         return ModelOutput(self.primary_head(v), aux, attention, aux_input=v_aux if self.rock else None)
-
-    def _marked(self, talkturns: torch.Tensor, aligned: torch.Tensor, own: torch.Tensor, speakers: torch.Tensor | None):
-        """The primary talkturn vectors with their speaker and own-talkturn marks, and windows into them
-        (the inputs unchanged where the model has no marks)."""
-        # talkturns: (U, 2P), aligned: (B, L), own: (B,), speakers: (U,) or None
-        d = talkturns.shape[1]
-        codes, marks = torch.zeros_like(aligned), talkturns.new_zeros(1, d)  # (B, L), (K, 2P): one mark, zero
-        if self.speaker_marks is not None:
-            if speakers is None:
-                raise ValueError("this model marks its content context by speaker: pass each talkturn's speaker code")
-            codes, marks = same_speaker(aligned, own, speakers), self.speaker_marks  # K = 2
-        if self.own_mark is not None:  # K doubles: the marks above, then each with the own mark added
-            codes, marks = codes + len(marks) * is_own(aligned, own), torch.cat([marks, marks + self.own_mark])
-        if self.speaker_marks is None and self.own_mark is None:
-            return talkturns, aligned
-        return mark_talkturns(talkturns, aligned, codes, marks)
 
     def aux_talkturn_parameters(self) -> list[torch.Tensor]:
         """The auxiliary talkturn encoders' parameters (HAN-ROCK): grouped by target, each group trained
