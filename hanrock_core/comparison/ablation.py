@@ -81,6 +81,21 @@ CHANGES = (
         "content_after_1 and speaker_context together (the speakers marked relative to the sample's)",
         config={"content_after": 1, "speaker_context": True},
     ),
+    Change(
+        "word_dropout_0.3",
+        "each embedded word's elements dropped with probability 0.3 (element-wise, not one mask per batch)",
+        config={"word_dropout": 0.3},
+    ),
+    Change(
+        "head_dropout_0.3",
+        "the vector the primary head reads dropped element-wise at 0.3",
+        config={"head_dropout": 0.3},
+    ),
+    Change(
+        "dropout_0.3",
+        "word_dropout_0.3 and head_dropout_0.3 together (as the plain classifier's two dropouts)",
+        config={"word_dropout": 0.3, "head_dropout": 0.3},
+    ),
     Change("class_weights", "balanced class weights n / (K n_c)", config={"class_weights": "balanced"}),
     Change("word2vec", "embeddings start from word2vec learnt on the train text", vectors="word2vec"),
     Change("fasttext", "embeddings start from fastText (subword pieces) learnt on the train text", vectors="fasttext"),

@@ -53,6 +53,9 @@ class ModelShape:
     speaker_context: bool = False
     # windows end with this many talkturns after the sample's, which is marked (not the paper)
     content_after: int = 0
+    # element-wise dropout on each embedded word and on the vector the primary head reads (not the paper)
+    word_dropout: float = 0.0
+    head_dropout: float = 0.0
 
     def __post_init__(self):
         if self.architecture not in ARCHITECTURES:
@@ -98,6 +101,11 @@ def reverse_within_length(lengths: torch.Tensor, steps: int) -> torch.Tensor:
 def step_mask(lengths: torch.Tensor, steps: int) -> torch.Tensor:
     """(S, steps): True where a step holds a real word or talkturn."""
     return torch.arange(steps, device=lengths.device).unsqueeze(0) < lengths.unsqueeze(1)
+
+
+def _dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
+    """Element-wise dropout; with p = 0 it draws nothing, so the random streams stay as they were."""
+    return nn.functional.dropout(x, p, training) if training and p > 0 else x
 
 
 def mark_talkturns(talkturns: torch.Tensor, aligned: torch.Tensor, codes: torch.Tensor, marks: torch.Tensor):
@@ -365,7 +373,7 @@ class HierarchicalModel(nn.Module):
     ) -> ModelOutput:
         # words: (U, T) ids of the distinct talkturns, lengths: (U,), windows: (B, L) positions, -1 = none,
         # speakers: (U,) each distinct talkturn's speaker code (read with speaker_context only)
-        x = self.embedding(words)  # (U, T, E)
+        x = _dropout(self.embedding(words), self.shape.word_dropout, self.training)  # (U, T, E)
         s_primary, word_alpha = self.primary_words.encode(x, lengths)  # (1, U, 2P), (1, U, T)
         aligned, window_lengths, own = align_windows(windows, self.shape.content_after)  # (B, L), (B,), (B,)
         talkturns, primary_windows = marked_windows(
@@ -395,6 +403,7 @@ class HierarchicalModel(nn.Module):
                 aux = self.aux_heads(v_primary)  # flat-MTL: every head on the same v
         if return_attention:
             attention.update(word=word_alpha[0], talkturn=turn_alpha[0], aligned_windows=aligned)
+        v = _dropout(v, self.shape.head_dropout, self.training)  # (B, 2P)
         return ModelOutput(self.primary_head(v), aux, attention, aux_input=v_aux if self.rock else None)
 
     def aux_talkturn_parameters(self) -> list[torch.Tensor]:

@@ -59,6 +59,8 @@ TRAINING_DEFAULTS: dict[str, object] = {
     "fusion_prior": False,
     "speaker_context": False,
     "content_after": 0,
+    "word_dropout": 0.0,
+    "head_dropout": 0.0,
 }
 
 
@@ -67,6 +69,8 @@ TRAINING_DEFAULTS: dict[str, object] = {
 # P + A = 257, embedding 300)
 PROFILE_LIMITS: dict[str, tuple[float, float]] = {
     "content_after": (0, 30),
+    "word_dropout": (0.0, 0.9),
+    "head_dropout": (0.0, 0.9),
     "seed": (0, 2**31 - 1),
     "trials_per_condition": (2, 1000),
     "replicates": (0, 100),

@@ -56,6 +56,9 @@ class TrainConfig:
     speaker_context: bool = TRAINING_DEFAULTS["speaker_context"]
     # windows also hold this many talkturns after the sample's, which the encoders see marked (not the paper)
     content_after: int = TRAINING_DEFAULTS["content_after"]
+    # element-wise dropout on the embedded words and on the vector the primary head reads (not the paper)
+    word_dropout: float = TRAINING_DEFAULTS["word_dropout"]
+    head_dropout: float = TRAINING_DEFAULTS["head_dropout"]
     # how the losses are weighted while training: fixed (the paper) or an adaptive method (H4, loss_weighting.py)
     weighting: str = "fixed"
 
@@ -87,6 +90,9 @@ class TrainConfig:
             problems.append(f"content_after {self.content_after} must be between 0 and 30")
         if self.patience < 0 or self.warmup_epochs < 0:
             problems.append(f"patience ({self.patience}) and warmup_epochs ({self.warmup_epochs}) must be >= 0")
+        for name in ("word_dropout", "head_dropout"):
+            if not 0 <= getattr(self, name) <= 0.9:
+                problems.append(f"{name} {getattr(self, name)} must be between 0 and 0.9")
         if problems:
             raise InputError("invalid training config: " + "; ".join(problems))
 

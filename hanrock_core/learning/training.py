@@ -85,6 +85,8 @@ def model_shape(data: TaskData, config: TrainConfig) -> ModelShape:
         fusion_prior=config.fusion_prior,
         speaker_context=config.speaker_context,
         content_after=config.content_after,
+        word_dropout=config.word_dropout,
+        head_dropout=config.head_dropout,
     )
 
 

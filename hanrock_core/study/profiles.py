@@ -65,6 +65,8 @@ class Profile:
     fusion_prior: bool = TRAINING_DEFAULTS["fusion_prior"]  # the fusion starts at half weight on the primary vector
     speaker_context: bool = TRAINING_DEFAULTS["speaker_context"]  # the content context marks the speaker's talkturns
     content_after: int = TRAINING_DEFAULTS["content_after"]  # windows also hold this many following talkturns
+    word_dropout: float = TRAINING_DEFAULTS["word_dropout"]  # each embedded word's elements dropped independently
+    head_dropout: float = TRAINING_DEFAULTS["head_dropout"]  # dropout on the vector the primary head reads
     min_count: int = 1  # the vocabulary keeps train words seen at least this often; rarer ones are unknown words
 
     def search_range(self, name: str) -> tuple[float, float]:
@@ -112,10 +114,9 @@ def _read_profile(path: Path, modified_ns: int) -> Profile:
     for key in ("fusion_prior", "speaker_context"):
         if key in data:
             as_bool(cfg, key, data[key])
-    if "warmup_epochs" in data:
-        data["warmup_epochs"] = float(
-            as_number(cfg, "warmup_epochs", data["warmup_epochs"], *PROFILE_LIMITS["warmup_epochs"])
-        )
+    for key in ("warmup_epochs", "word_dropout", "head_dropout"):
+        if key in data:
+            data[key] = float(as_number(cfg, key, data[key], *PROFILE_LIMITS[key]))
     for key, allowed in CHOICES.items():
         if key in data and data[key] not in allowed:
             raise cfg.error(key, f"{key} must be one of {list(allowed)}, not {data[key]!r}")
