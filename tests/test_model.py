@@ -286,3 +286,29 @@ def test_both_recurrences_draw_the_same_dropout_and_share_checkpoints(device):
         atol=1e-5,
         rtol=1e-5,
     )
+
+
+def test_word_and_head_dropout_are_element_wise_in_training_and_off_in_evaluation():
+    """word_dropout drops single elements of each embedded word and head_dropout single elements of the vector the
+    primary head reads: in training they change the outputs, in evaluation the model is the one without them."""
+    torch.manual_seed(0)
+    plain_shape = ModelShape("han", 30, 4, (), primary_units=5, aux_units=0, embedding_dim=8)
+    plain = HierarchicalModel(plain_shape)
+    words, lengths, windows = _inputs(torch.Generator().manual_seed(1))
+    for setting in ({"word_dropout": 0.5}, {"head_dropout": 0.5}):
+        dropped = HierarchicalModel(ModelShape(**{**plain_shape.__dict__, **setting}))
+        dropped.load_state_dict(plain.state_dict())
+        torch.testing.assert_close(
+            dropped.eval()(words, lengths, windows).primary, plain.eval()(words, lengths, windows).primary
+        )
+        dropped.train(), plain.train()
+        torch.manual_seed(5)
+        trained = dropped(words, lengths, windows).primary
+        torch.manual_seed(5)
+        assert not torch.allclose(trained, plain(words, lengths, windows).primary), setting
+    kept = []  # element-wise: rows of one batch keep different elements of the same word
+    dropped = HierarchicalModel(ModelShape(**{**plain_shape.__dict__, "word_dropout": 0.5})).train()
+    dropped.primary_words.encode = lambda x, lengths: kept.append(x) or plain.primary_words.encode(x, lengths)
+    dropped(words, lengths, windows)
+    zero = kept[0] == 0
+    assert 0.3 < zero.float().mean() < 0.7 and not torch.equal(zero[0, 0], zero[6, 0])
