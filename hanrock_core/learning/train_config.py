@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from hanrock_core.base.errors import InputError
 from hanrock_core.learning.loss_weighting import WEIGHTINGS
 from hanrock_core.learning.model import ARCHITECTURES
-from hanrock_core.learning.search_space import CHOICES, TRAINING_DEFAULTS, outside
+from hanrock_core.learning.search_space import CHOICES, PROFILE_LIMITS, TRAINING_DEFAULTS, outside
 from hanrock_core.preparation.vocabulary import MAX_WORDS
 
 
@@ -86,13 +86,12 @@ class TrainConfig:
             problems.append(f"weighting {self.weighting!r} is not one of {list(WEIGHTINGS)}")
         if self.epochs < 1:
             problems.append(f"epochs {self.epochs} must be >= 1")
-        if not 0 <= self.content_after <= 30:
-            problems.append(f"content_after {self.content_after} must be between 0 and 30")
+        for name in ("content_after", "word_dropout", "head_dropout"):  # the profiles' bounds, declared once
+            low, high = PROFILE_LIMITS[name]
+            if not low <= getattr(self, name) <= high:
+                problems.append(f"{name} {getattr(self, name)} must be between {low:g} and {high:g}")
         if self.patience < 0 or self.warmup_epochs < 0:
             problems.append(f"patience ({self.patience}) and warmup_epochs ({self.warmup_epochs}) must be >= 0")
-        for name in ("word_dropout", "head_dropout"):
-            if not 0 <= getattr(self, name) <= 0.9:
-                problems.append(f"{name} {getattr(self, name)} must be between 0 and 0.9")
         if problems:
             raise InputError("invalid training config: " + "; ".join(problems))
 
